@@ -1,0 +1,91 @@
+// Engine throughput on the seed's short/mid/long texts (Google Benchmark).
+// bench/engine_bench.py runs this and the Python reference in one session and
+// writes the comparison to bench/results/engine.json.
+//
+//   build/bin/engine_bench --model-dir models/faithful --texts bench/texts.json \
+//       --threads 2 -- --benchmark_format=json
+#include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "engine/synthesizer.h"
+#include "engine/text_chunker.h"
+
+namespace {
+
+using namespace supertonic;
+
+const std::vector<std::string> kVoices = {"F1", "M1", "F2", "M2"};
+
+void BM_Synthesize(benchmark::State& state, const Synthesizer* synth, std::string text, int steps, int batch) {
+  std::vector<SynthesisItem> items;
+  for (int b = 0; b < batch; ++b) {
+    items.push_back({text, "en", kVoices[static_cast<size_t>(b) % kVoices.size()], 1.05f,
+                     static_cast<uint64_t>(b), nullptr});
+  }
+  double audio_s = 0;
+  StageTimes stages;
+  for (auto _ : state) {
+    BatchAudio out = synth->SynthesizeBatch(items, steps);
+    audio_s = 0;
+    for (const auto& item : out.items) audio_s += item.duration_s;
+    stages = out.times;
+  }
+  const double chars = static_cast<double>(CountCodePoints(text)) * batch;
+  state.counters["chars"] = chars;
+  state.counters["chars_per_s"] = benchmark::Counter(chars, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["audio_s"] = audio_s;
+  state.counters["audio_s_per_s"] = benchmark::Counter(audio_s, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["vocoder_share"] =
+      stages.vocoder_s / (stages.duration_predictor_s + stages.text_encoder_s + stages.vector_estimator_s +
+                          stages.vocoder_s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir = "models/faithful", texts_path = "bench/texts.json";
+  int threads = 2, repetitions = 5;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--model-dir") model_dir = next();
+    else if (a == "--texts") texts_path = next();
+    else if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--repetitions") repetitions = std::stoi(next());
+    else if (a == "--") continue;
+    else rest.push_back(argv[i]);
+  }
+  EngineConfig config;
+  config.model_dir = model_dir;
+  config.intra_op_threads = threads;
+  Synthesizer synth(config);
+  nlohmann::json texts = nlohmann::json::parse(std::ifstream(texts_path));
+
+  synth.SynthesizeBatch({{"Warm up.", "en", "F1", 1.05f, 0, nullptr}}, 2);  // first-run allocations
+  for (const char* name : {"short", "mid", "long"}) {
+    for (int steps : {2, 5}) {
+      for (int batch : {1, 4}) {
+        const std::string bench_name =
+            std::string("cpp/") + name + "/steps:" + std::to_string(steps) + "/batch:" + std::to_string(batch);
+        benchmark::RegisterBenchmark(bench_name.c_str(), BM_Synthesize, &synth, texts[name].get<std::string>(),
+                                     steps, batch)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->Iterations(1)
+            ->Repetitions(repetitions)
+            ->ComputeStatistics("min", [](const std::vector<double>& v) {
+              return *std::min_element(v.begin(), v.end());
+            });
+      }
+    }
+  }
+  int rest_argc = static_cast<int>(rest.size());
+  benchmark::Initialize(&rest_argc, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the benchmarks need on Debian 12.
+# Idempotent: a second run only checks, and ONNX Runtime downloads are cached
+# under build/_deps so a rebuild never fetches them again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config ca-certificates curl unzip xz-utils
+  libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libsoxr-dev
+  libutf8proc-dev libsndfile1-dev libcli11-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-venv python3-pip
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# ONNX Runtime: a user-supplied root (ORT_ROOT with include/ and lib/) wins.
+if [ -z "${ORT_ROOT:-}" ]; then
+  "$ROOT/scripts/fetch_onnxruntime.sh"
+fi
+
+# Python environment for model generation, decoding, baselines and client tests.
+VENV="$ROOT/build/venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  /usr/bin/python3 -m venv "$VENV"
+fi
+STAMP="$VENV/.requirements.sha"
+want=$(sha256sum "$ROOT/tools/requirements.txt" | cut -d' ' -f1)
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r "$ROOT/tools/requirements.txt"
+  echo "$want" > "$STAMP"
+fi
+echo "setup: ok"

@@ -1,0 +1,68 @@
+#include "engine/engine_config.h"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace supertonic {
+
+std::string ToString(Device d) {
+  switch (d) {
+    case Device::kCpu: return "cpu";
+    case Device::kCuda: return "cuda";
+    case Device::kAuto: return "auto";
+  }
+  return "?";
+}
+
+std::string ToString(GraphOptimization g) {
+  switch (g) {
+    case GraphOptimization::kDisabled: return "disabled";
+    case GraphOptimization::kBasic: return "basic";
+    case GraphOptimization::kExtended: return "extended";
+    case GraphOptimization::kAll: return "all";
+  }
+  return "?";
+}
+
+Device EngineConfig::ParseDevice(const std::string& s) {
+  if (s == "cpu") return Device::kCpu;
+  if (s == "cuda" || s == "gpu") return Device::kCuda;
+  if (s == "auto") return Device::kAuto;
+  throw std::invalid_argument("device must be cpu, cuda or auto, got '" + s + "'");
+}
+
+GraphOptimization EngineConfig::ParseGraphOptimization(const std::string& s) {
+  if (s == "disabled" || s == "none") return GraphOptimization::kDisabled;
+  if (s == "basic") return GraphOptimization::kBasic;
+  if (s == "extended") return GraphOptimization::kExtended;
+  if (s == "all") return GraphOptimization::kAll;
+  throw std::invalid_argument("graph optimization must be disabled, basic, extended or all, got '" + s + "'");
+}
+
+void EngineConfig::Validate() const {
+  if (model_dir.empty()) throw std::invalid_argument("model_dir is not set");
+  if (intra_op_threads < 0 || intra_op_threads > 256) {
+    throw std::invalid_argument("intra_op_threads must be 0..256, got " + std::to_string(intra_op_threads));
+  }
+  if (inter_op_threads < 1 || inter_op_threads > 256) {
+    throw std::invalid_argument("inter_op_threads must be 1..256, got " + std::to_string(inter_op_threads));
+  }
+  if (cuda_device_id < 0) {
+    throw std::invalid_argument("cuda_device_id must be >= 0, got " + std::to_string(cuda_device_id));
+  }
+}
+
+std::string EngineConfig::ToString() const {
+  std::ostringstream os;
+  os << "EngineConfig(model_dir=" << model_dir.string() << ", device=" << supertonic::ToString(device)
+     << ", intra_op_threads=" << intra_op_threads << ", inter_op_threads=" << inter_op_threads
+     << ", allow_spinning=" << (allow_spinning ? "true" : "false")
+     << ", graph_optimization=" << supertonic::ToString(graph_optimization)
+     << ", cuda_device_id=" << cuda_device_id;
+  for (const auto& [k, v] : cuda_options) os << ", cuda." << k << "=" << v;
+  if (!optimized_model_cache.empty()) os << ", optimized_model_cache=" << optimized_model_cache.string();
+  os << ")";
+  return os.str();
+}
+
+}  // namespace supertonic

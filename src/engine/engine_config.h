@@ -1,0 +1,39 @@
+#pragma once
+// How the engine runs: where the model is and how ONNX Runtime executes it.
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace supertonic {
+
+enum class Device { kCpu, kCuda, kAuto };
+enum class GraphOptimization { kDisabled, kBasic, kExtended, kAll };
+
+struct EngineConfig {
+  std::filesystem::path model_dir;
+  // kAuto tries CUDA and falls back to the CPU, logging why; kCuda fails loudly.
+  Device device = Device::kCpu;
+  int intra_op_threads = 0;       // 0: one per hardware core
+  int inter_op_threads = 1;
+  bool allow_spinning = false;    // spinning threads would steal the network threads' CPU
+  GraphOptimization graph_optimization = GraphOptimization::kAll;
+  int cuda_device_id = 0;
+  // Passed verbatim to ONNX Runtime's CUDA provider (e.g. cudnn_conv_algo_search,
+  // arena_extend_strategy, do_copy_in_default_stream).
+  std::map<std::string, std::string> cuda_options;
+  // When set, each graph's optimized form is written here once and loaded
+  // from here afterwards (faster start-up).
+  std::filesystem::path optimized_model_cache;
+
+  // Throws std::invalid_argument naming the setting.
+  void Validate() const;
+  std::string ToString() const;
+
+  static Device ParseDevice(const std::string& s);                // cpu | cuda | auto
+  static GraphOptimization ParseGraphOptimization(const std::string& s);  // disabled|basic|extended|all
+};
+
+std::string ToString(Device d);
+std::string ToString(GraphOptimization g);
+
+}  // namespace supertonic

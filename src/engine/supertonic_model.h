@@ -1,0 +1,72 @@
+#pragma once
+// The four ONNX graphs of a Supertonic model, one Run method each. ONNX Runtime
+// stays behind the pimpl so that nothing above the engine includes it.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine_config.h"
+
+namespace supertonic {
+
+// A dense float tensor in row-major order.
+struct FloatTensor {
+  std::vector<float> data;
+  std::vector<int64_t> shape;
+};
+
+// Lets another thread stop a running model call (barge-in): Cancel() makes the
+// graph run in progress, and every later one under this control, throw Cancelled.
+class RunControl {
+ public:
+  RunControl();
+  ~RunControl();
+  RunControl(const RunControl&) = delete;
+  RunControl& operator=(const RunControl&) = delete;
+  void Cancel();
+  bool cancelled() const;
+  void* native() const;  // Ort::RunOptions*, for the engine only
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("synthesis cancelled") {}
+};
+
+class SupertonicModel {
+ public:
+  // Loads onnx/{duration_predictor,text_encoder,vector_estimator,vocoder}.onnx
+  // from config.model_dir and checks every input and output against the
+  // Supertonic interface. Throws ModelError naming the file and tensor.
+  explicit SupertonicModel(const EngineConfig& config);
+  ~SupertonicModel();
+
+  // "CPUExecutionProvider" or "CUDAExecutionProvider": what actually runs.
+  const std::string& execution_provider() const;
+
+  // Shapes: ids [B,T], mask [B,1,T], style_dp [B,8,16], style_ttl [B,50,256].
+  std::vector<float> PredictDuration(const std::vector<int64_t>& text_ids, const FloatTensor& style_dp,
+                                     const FloatTensor& text_mask, RunControl* control) const;
+  FloatTensor EncodeText(const std::vector<int64_t>& text_ids, const FloatTensor& style_ttl,
+                         const FloatTensor& text_mask, RunControl* control) const;
+  FloatTensor EstimateVector(const FloatTensor& noisy_latent, const FloatTensor& text_emb,
+                             const FloatTensor& style_ttl, const FloatTensor& latent_mask,
+                             const FloatTensor& text_mask, float current_step, float total_step,
+                             RunControl* control) const;
+  FloatTensor Vocode(const FloatTensor& latent, RunControl* control) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The ONNX Runtime version in use, e.g. "1.31.1".
+std::string OnnxRuntimeVersion();
+
+}  // namespace supertonic

@@ -1,0 +1,176 @@
+#include "engine/synthesizer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "engine/errors.h"
+#include "engine/text_chunker.h"
+#include "engine/text_preprocessor.h"
+
+namespace supertonic {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct PreparedItem {
+  EncodedText encoded;
+  const VoiceStyle* voice = nullptr;
+};
+
+}  // namespace
+
+Synthesizer::Synthesizer(const EngineConfig& config)
+    : model_config_(ModelConfig::Load(config.model_dir / "onnx" / "tts.json")),
+      indexer_(UnicodeIndexer::Load(config.model_dir / "onnx" / "unicode_indexer.json")),
+      voices_(VoiceLibrary::Load(config.model_dir / "voice_styles")),
+      model_(std::make_unique<SupertonicModel>(config)) {}
+
+Synthesizer::~Synthesizer() = default;
+
+EncodedText Synthesizer::Encode(const std::string& text, const std::string& lang) const {
+  PreprocessedText pre = PreprocessText(text, lang);
+  EncodedText enc = indexer_.Encode(pre.text);
+  enc.unknown_chars += pre.invalid_bytes;
+  return enc;
+}
+
+int64_t Synthesizer::LatentFramesFor(int64_t samples) const {
+  const int64_t frame = model_config_.samples_per_latent_frame();
+  return (samples + frame - 1) / frame;
+}
+
+BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps,
+                                        RunControl* control) const {
+  if (items.empty()) return {};
+  if (steps < 1 || steps > kMaxSteps) {
+    throw InvalidRequest("steps must be 1.." + std::to_string(kMaxSteps) + ", got " + std::to_string(steps));
+  }
+  const int64_t batch = static_cast<int64_t>(items.size());
+  std::vector<PreparedItem> prepared(items.size());
+  int64_t max_tokens = 0;
+  for (size_t b = 0; b < items.size(); ++b) {
+    const auto& item = items[b];
+    if (!model_config_.SupportsLanguage(item.lang)) throw InvalidRequest("unsupported language '" + item.lang + "'");
+    prepared[b].voice = voices_.Find(item.voice);
+    if (prepared[b].voice == nullptr) throw InvalidRequest("unknown voice '" + item.voice + "'");
+    if (!(item.speed > 0.0f && item.speed <= 10.0f)) {
+      throw InvalidRequest("speed must be in (0, 10], got " + std::to_string(item.speed));
+    }
+    prepared[b].encoded = Encode(item.text, item.lang);
+    const int64_t n = static_cast<int64_t>(prepared[b].encoded.ids.size());
+    if (n > kMaxTokens) {
+      throw InvalidRequest("text too long for one model pass: " + std::to_string(n) + " ids, at most " +
+                           std::to_string(kMaxTokens));
+    }
+    max_tokens = std::max(max_tokens, n);
+  }
+
+  // Text tensors, zero-padded to the longest item.
+  const int64_t T = max_tokens;
+  std::vector<int64_t> text_ids(static_cast<size_t>(batch * T), 0);
+  FloatTensor text_mask{std::vector<float>(static_cast<size_t>(batch * T), 0.0f), {batch, 1, T}};
+  FloatTensor style_ttl{{}, {batch, VoiceStyle::kTtlTokens, VoiceStyle::kTtlDim}};
+  FloatTensor style_dp{{}, {batch, VoiceStyle::kDpTokens, VoiceStyle::kDpDim}};
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto& ids = prepared[static_cast<size_t>(b)].encoded.ids;
+    std::copy(ids.begin(), ids.end(), text_ids.begin() + b * T);
+    std::fill_n(text_mask.data.begin() + b * T, ids.size(), 1.0f);
+    const VoiceStyle& v = *prepared[static_cast<size_t>(b)].voice;
+    style_ttl.data.insert(style_ttl.data.end(), v.ttl.begin(), v.ttl.end());
+    style_dp.data.insert(style_dp.data.end(), v.dp.begin(), v.dp.end());
+  }
+
+  BatchAudio out;
+  auto t0 = Clock::now();
+  std::vector<float> durations = model_->PredictDuration(text_ids, style_dp, text_mask, control);
+  out.times.duration_predictor_s = SecondsSince(t0);
+
+  t0 = Clock::now();
+  FloatTensor text_emb = model_->EncodeText(text_ids, style_ttl, text_mask, control);
+  out.times.text_encoder_s = SecondsSince(t0);
+
+  // Latent length and mask: wav_len = duration * sample_rate, one latent frame
+  // per samples_per_latent_frame samples, rounded up.
+  const int64_t channels = model_config_.latent_channels();
+  const int64_t max_wav = kMaxLatentFrames * model_config_.samples_per_latent_frame();
+  std::vector<int64_t> wav_len(static_cast<size_t>(batch)), item_frames(static_cast<size_t>(batch));
+  out.items.resize(static_cast<size_t>(batch));
+  int64_t L = 1;
+  for (int64_t b = 0; b < batch; ++b) {
+    const size_t i = static_cast<size_t>(b);
+    double seconds = static_cast<double>(durations[i]) / static_cast<double>(items[i].speed);
+    if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
+    wav_len[i] = std::min<int64_t>(static_cast<int64_t>(seconds * model_config_.sample_rate), max_wav);
+    item_frames[i] = std::max<int64_t>(1, LatentFramesFor(wav_len[i]));
+    L = std::max(L, item_frames[i]);
+    out.items[i].duration_s = static_cast<double>(wav_len[i]) / model_config_.sample_rate;
+    out.items[i].latent_frames = item_frames[i];
+  }
+  FloatTensor latent_mask{std::vector<float>(static_cast<size_t>(batch * L), 0.0f), {batch, 1, L}};
+  FloatTensor xt{std::vector<float>(static_cast<size_t>(batch * channels * L), 0.0f), {batch, channels, L}};
+  for (int64_t b = 0; b < batch; ++b) {
+    const size_t i = static_cast<size_t>(b);
+    const int64_t Lb = item_frames[i];
+    std::fill_n(latent_mask.data.begin() + b * L, Lb, 1.0f);
+    const auto& given = items[i].noise;
+    if (given && static_cast<int64_t>(given->size()) != channels * Lb) {
+      throw InvalidRequest("initial noise has " + std::to_string(given->size()) + " values, expected " +
+                           std::to_string(channels) + " x " + std::to_string(Lb));
+    }
+    // Per-item noise of the item's own length, so an item sounds the same alone or in any batch.
+    std::mt19937_64 rng(items[i].seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int64_t c = 0; c < channels; ++c) {
+      float* row = xt.data.data() + (b * channels + c) * L;
+      for (int64_t l = 0; l < Lb; ++l) row[l] = given ? (*given)[static_cast<size_t>(c * Lb + l)] : normal(rng);
+    }
+  }
+
+  t0 = Clock::now();
+  for (int step = 0; step < steps; ++step) {
+    xt = model_->EstimateVector(xt, text_emb, style_ttl, latent_mask, text_mask, static_cast<float>(step),
+                                static_cast<float>(steps), control);
+  }
+  out.times.vector_estimator_s = SecondsSince(t0);
+
+  t0 = Clock::now();
+  FloatTensor wav = model_->Vocode(xt, control);
+  out.times.vocoder_s = SecondsSince(t0);
+
+  const int64_t wav_stride = wav.shape.size() == 2 ? wav.shape[1] : 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const size_t i = static_cast<size_t>(b);
+    const int64_t n = std::min(wav_len[i], wav_stride);
+    const float* src = wav.data.data() + b * wav_stride;
+    out.items[i].samples.assign(src, src + n);
+    out.items[i].num_tokens = prepared[i].encoded.ids.size();
+    out.items[i].unknown_chars = prepared[i].encoded.unknown_chars;
+  }
+  return out;
+}
+
+std::vector<float> Synthesizer::SynthesizeText(const std::string& text, const std::string& lang,
+                                               const std::string& voice, int steps, float speed, uint64_t seed,
+                                               double pause_s) const {
+  std::vector<SynthesisItem> items;
+  for (auto& chunk : ChunkText(text, ChunkLimitFor(lang))) {
+    items.push_back({std::move(chunk), lang, voice, speed, seed + items.size(), nullptr});
+  }
+  if (items.empty()) return {};
+  BatchAudio audio = SynthesizeBatch(items, steps);
+  const size_t pause = static_cast<size_t>(pause_s * model_config_.sample_rate);
+  std::vector<float> joined;
+  for (size_t i = 0; i < audio.items.size(); ++i) {
+    if (i > 0) joined.insert(joined.end(), pause, 0.0f);
+    joined.insert(joined.end(), audio.items[i].samples.begin(), audio.items[i].samples.end());
+  }
+  return joined;
+}
+
+}  // namespace supertonic

@@ -1,0 +1,396 @@
+#include "engine/text_chunker.h"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/text_preprocessor.h"
+
+// The common case reproduces the reference chunk_text():
+//   paragraphs = re.split(r"\n\s*\n+", text.strip()), each stripped
+//   sentences  = re.split(<abbreviation lookbehinds>(?<=[.!?])\s+, paragraph)
+//   sentences are packed greedily, joined by one space, while the chunk stays
+//   within max_len code points.
+// Beyond the reference, a sentence longer than max_len is cut further (at
+// sentence ends the reference misses, then clause punctuation, then spaces,
+// then inside a word), so that no chunk ever exceeds max_len.
+namespace supertonic {
+
+namespace {
+
+constexpr char32_t kInvalidByte = 0xFFFFFFFF;  // one byte of invalid UTF-8, kept as is
+
+struct Unit {
+  char32_t cp;          // code point, or kInvalidByte
+  std::size_t begin;  // byte range in the input
+  std::size_t end;
+};
+
+struct Range {  // [begin, end) in units
+  std::size_t begin;
+  std::size_t end;
+  std::size_t size() const { return end - begin; }
+};
+
+// A place where a long piece may be cut: units [begin, end) (whitespace, or
+// nothing for a cut between two characters) are dropped.
+struct Gap {
+  std::size_t begin;
+  std::size_t end;
+};
+
+std::vector<Unit> Decode(std::string_view utf8) {
+  std::vector<Unit> units;
+  units.reserve(utf8.size());
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
+  std::size_t pos = 0;
+  while (pos < utf8.size()) {
+    const std::size_t begin = pos;
+    if (bytes[pos] < 0x80) {
+      units.push_back({bytes[pos], begin, begin + 1});
+      ++pos;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t len =
+        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
+    if (len <= 0 || cp < 0) {
+      units.push_back({kInvalidByte, begin, begin + 1});
+      ++pos;
+      continue;
+    }
+    pos += static_cast<std::size_t>(len);
+    units.push_back({static_cast<char32_t>(cp), begin, pos});
+  }
+  return units;
+}
+
+bool IsSpace(char32_t cp) { return cp != kInvalidByte && IsPythonWhitespace(cp); }
+
+// Python's \w: str.isalnum() or "_" (letters and numbers by category).
+bool IsWordChar(char32_t cp) {
+  if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
+  if (cp == kInvalidByte) return false;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Sentence ends followed by whitespace: the reference's [.!?] plus the
+// ellipsis and the full-width forms.
+bool IsSentenceEnd(char32_t cp) {
+  return cp == U'.' || cp == U'!' || cp == U'?' || cp == U'\u2026' || cp == U'\u3002' || cp == U'\uFF01' ||
+         cp == U'\uFF1F' || cp == U'\uFF61';
+}
+
+// CJK sentence ends, which need no space after them.
+bool IsCjkSentenceEnd(char32_t cp) {
+  return cp == U'\u3002' || cp == U'\uFF01' || cp == U'\uFF1F' || cp == U'\uFF61';
+}
+
+bool IsClausePunctuation(char32_t cp) {
+  return cp == U',' || cp == U';' || cp == U':' || cp == U'\u3001' || cp == U'\uFF0C' || cp == U'\uFF1B' ||
+         cp == U'\uFF1A';
+}
+
+bool IsCjkClausePunctuation(char32_t cp) {
+  return cp == U'\u3001' || cp == U'\uFF0C' || cp == U'\uFF1B' || cp == U'\uFF1A';
+}
+
+// Closing quotes and brackets that may follow a sentence or clause end.
+bool IsCloser(char32_t cp) {
+  switch (cp) {
+    case U')': case U']': case U'}': case U'"': case U'\'':
+    case U'\u2019': case U'\u201D': case U'\u00BB': case U'\u203A':
+    case U'\u300D': case U'\u300F': case U'\u3011': case U'\u3009': case U'\u300B':
+    case U'\uFF09': case U'\uFF3D': case U'\uFF5D': case U'\uFF02': case U'\uFF07':
+      return true;
+    default:
+      return false;
+  }
+}
+
+class Chunker {
+ public:
+  Chunker(std::string_view text, std::size_t max_chars)
+      : text_(text), units_(Decode(text)), max_(std::max<std::size_t>(max_chars, 1)) {}
+
+  std::vector<std::string> Run() {
+    for (const Range& paragraph : Paragraphs()) ChunkParagraph(paragraph);
+    return std::move(chunks_);
+  }
+
+ private:
+  bool SpaceAt(std::size_t i) const { return IsSpace(units_[i].cp); }
+
+  Range Strip(Range r) const {
+    while (r.begin < r.end && SpaceAt(r.begin)) ++r.begin;
+    while (r.end > r.begin && SpaceAt(r.end - 1)) --r.end;
+    return r;
+  }
+
+  std::string_view Bytes(Range r) const {
+    if (r.begin >= r.end) return {};
+    return text_.substr(units_[r.begin].begin, units_[r.end - 1].end - units_[r.begin].begin);
+  }
+
+  // re.split(r"\n\s*\n+", text.strip()): a paragraph break is any run of
+  // whitespace that holds at least two "\n". Pieces are stripped; empty ones go.
+  std::vector<Range> Paragraphs() const {
+    std::vector<Range> out;
+    const Range all = Strip({0, units_.size()});
+    std::size_t start = all.begin;
+    std::size_t i = all.begin;
+    while (i < all.end) {
+      if (!SpaceAt(i)) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      int newlines = 0;
+      while (j < all.end && SpaceAt(j)) newlines += units_[j++].cp == U'\n' ? 1 : 0;
+      if (newlines >= 2) {
+        if (Range p = Strip({start, i}); p.size() > 0) out.push_back(p);
+        start = j;
+      }
+      i = j;
+    }
+    if (Range p = Strip({start, all.end}); p.size() > 0) out.push_back(p);
+    return out;
+  }
+
+  // Does the paragraph text that ends at unit `last` (inclusive) end with `s`?
+  bool EndsWith(std::size_t paragraph_begin, std::size_t last, std::string_view s) const {
+    if (last + 1 - paragraph_begin < s.size()) return false;
+    const std::size_t first = last + 1 - s.size();
+    for (std::size_t k = 0; k < s.size(); ++k) {
+      if (units_[first + k].cp != static_cast<unsigned char>(s[k])) return false;
+    }
+    return true;
+  }
+
+  // The reference's negative lookbehinds: a "." that ends one of these does
+  // not end a sentence. `dot` is the index of the ".".
+  bool IsAbbreviation(std::size_t paragraph_begin, std::size_t dot) const {
+    static constexpr std::array<std::string_view, 19> kAbbreviations = {
+        "Mr.",  "Mrs.", "Ms.",  "Dr.",  "Prof.", "Sr.", "Jr.", "Ph.D.", "etc.", "e.g.",
+        "i.e.", "vs.",  "Inc.", "Ltd.", "Co.",   "Corp.", "St.", "Ave.", "Blvd."};
+    for (std::string_view a : kAbbreviations) {
+      if (EndsWith(paragraph_begin, dot, a)) return true;
+    }
+    // (?<!\b[A-Z]\.): a single capital letter that starts a word.
+    if (dot > paragraph_begin) {
+      const char32_t letter = units_[dot - 1].cp;
+      if (letter >= U'A' && letter <= U'Z') {
+        if (dot - 1 == paragraph_begin || !IsWordChar(units_[dot - 2].cp)) return true;
+      }
+    }
+    return false;
+  }
+
+  // re.split on (?<=[.!?])\s+ with the abbreviation lookbehinds.
+  std::vector<Range> Sentences(Range paragraph) const {
+    std::vector<Range> out;
+    std::size_t start = paragraph.begin;
+    std::size_t i = paragraph.begin;
+    while (i < paragraph.end) {
+      if (!SpaceAt(i)) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      while (j < paragraph.end && SpaceAt(j)) ++j;
+      // The paragraph is stripped, so the run has a character before it.
+      const char32_t prev = units_[i - 1].cp;
+      if (IsSentenceEnd(prev) && !(prev == U'.' && IsAbbreviation(paragraph.begin, i - 1))) {
+        out.push_back({start, i});
+        start = j;
+      }
+      i = j;
+    }
+    out.push_back({start, paragraph.end});
+    return out;
+  }
+
+  void ChunkParagraph(Range paragraph) {
+    std::vector<Range> current;  // sentences of the chunk being built
+    std::size_t current_len = 0;
+    auto flush = [&] {
+      if (current.empty()) return;
+      std::string chunk;
+      for (std::size_t k = 0; k < current.size(); ++k) {
+        if (k > 0) chunk.push_back(' ');
+        chunk.append(Bytes(current[k]));
+      }
+      chunks_.push_back(std::move(chunk));
+      current.clear();
+      current_len = 0;
+    };
+    for (const Range& sentence : Sentences(paragraph)) {
+      const std::size_t len = sentence.size();
+      if (len > max_) {  // beyond the reference: cut it, in chunks of its own
+        flush();
+        std::vector<Range> pieces;
+        SplitLong(sentence, 0, pieces);
+        for (const Range& piece : pieces) chunks_.emplace_back(Bytes(piece));
+        continue;
+      }
+      if (!current.empty() && current_len + 1 + len <= max_) {
+        current.push_back(sentence);
+        current_len += 1 + len;
+        continue;
+      }
+      flush();
+      current.push_back(sentence);
+      current_len = len;
+    }
+    flush();
+  }
+
+  // Level 0: sentence ends the reference does not split at (a CJK end with no
+  // space after it, or an end followed by closing quotes/brackets).
+  // Level 1: clause punctuation followed by whitespace (or a CJK one alone).
+  // Level 2: any whitespace.
+  std::vector<Gap> FindGaps(Range r, int level) const {
+    std::vector<Gap> gaps;
+    std::size_t i = r.begin;
+    while (i < r.end) {
+      if (SpaceAt(i)) {
+        std::size_t j = i;
+        while (j < r.end && SpaceAt(j)) ++j;
+        if (i > r.begin && j < r.end) {
+          bool cut = level == 2;
+          if (!cut) {
+            std::size_t p = i - 1;  // skip closers back to the punctuation
+            while (p > r.begin && IsCloser(units_[p].cp)) --p;
+            const char32_t punct = units_[p].cp;
+            cut = level == 0 ? (p + 1 < i && IsSentenceEnd(punct)) : IsClausePunctuation(punct);
+          }
+          if (cut) gaps.push_back({i, j});
+        }
+        i = j;
+        continue;
+      }
+      const char32_t cp = units_[i].cp;
+      if ((level == 0 && IsCjkSentenceEnd(cp)) || (level == 1 && IsCjkClausePunctuation(cp))) {
+        std::size_t j = i + 1;
+        while (j < r.end && IsCloser(units_[j].cp)) ++j;
+        if (j < r.end && !SpaceAt(j) && CanCutBefore(j)) gaps.push_back({j, j});
+        i = j;
+        continue;
+      }
+      ++i;
+    }
+    return gaps;
+  }
+
+  // Appends pieces of `r`, each at most max_ code points.
+  void SplitLong(Range r, int level, std::vector<Range>& out) const {
+    if (r.size() <= max_) {
+      out.push_back(r);
+      return;
+    }
+    if (level > 2) {
+      HardCut(r, out);
+      return;
+    }
+    const std::vector<Gap> gaps = FindGaps(r, level);
+    if (gaps.empty()) {
+      SplitLong(r, level + 1, out);
+      return;
+    }
+    // Segments between the gaps, packed greedily; the text between two
+    // packed segments is kept verbatim.
+    bool open = false;
+    Range group{0, 0};
+    auto segment_at = [&](std::size_t k) {
+      const std::size_t begin = k == 0 ? r.begin : gaps[k - 1].end;
+      const std::size_t end = k == gaps.size() ? r.end : gaps[k].begin;
+      return Range{begin, end};
+    };
+    for (std::size_t k = 0; k <= gaps.size(); ++k) {
+      const Range seg = segment_at(k);
+      if (seg.size() > max_) {
+        if (open) out.push_back(group);
+        open = false;
+        SplitLong(seg, level + 1, out);
+        continue;
+      }
+      if (open && seg.end - group.begin <= max_) {
+        group.end = seg.end;
+        continue;
+      }
+      if (open) out.push_back(group);
+      group = seg;
+      open = true;
+    }
+    if (open) out.push_back(group);
+  }
+
+  // A cut between units k-1 and k should not split a user-perceived character.
+  bool CanCutBefore(std::size_t k) const {
+    const char32_t a = units_[k - 1].cp;
+    const char32_t b = units_[k].cp;
+    if (a == kInvalidByte || b == kInvalidByte) return true;
+    utf8proc_int32_t state = 0;
+    return utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(a), static_cast<utf8proc_int32_t>(b),
+                                            &state);
+  }
+
+  // A single word longer than max_: cut every max_ code points, moved back
+  // to a character boundary when that is possible.
+  void HardCut(Range r, std::vector<Range>& out) const {
+    std::size_t start = r.begin;
+    while (r.end - start > max_) {
+      std::size_t cut = start + max_;
+      while (cut > start + 1 && !CanCutBefore(cut)) --cut;
+      if (!CanCutBefore(cut)) cut = start + max_;
+      out.push_back({start, cut});
+      start = cut;
+    }
+    out.push_back({start, r.end});
+  }
+
+  std::string_view text_;
+  std::vector<Unit> units_;
+  std::size_t max_;
+  std::vector<std::string> chunks_;
+};
+
+}  // namespace
+
+std::size_t ChunkLimitFor(std::string_view lang) { return lang == "ko" ? 120 : 300; }
+
+std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars) {
+  return Chunker(text, max_chars).Run();
+}
+
+std::size_t CountCodePoints(std::string_view utf8) {
+  std::size_t count = 0;
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
+  std::size_t pos = 0;
+  while (pos < utf8.size()) {
+    ++count;
+    if (bytes[pos] < 0x80) {
+      ++pos;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t len =
+        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
+    pos += (len <= 0 || cp < 0) ? 1 : static_cast<std::size_t>(len);
+  }
+  return count;
+}
+
+}  // namespace supertonic

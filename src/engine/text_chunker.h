@@ -1,0 +1,24 @@
+#pragma once
+// Splits long input into pieces the model can take in one pass.
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace supertonic {
+
+// Published limits: 300 characters, 120 for Korean.
+std::size_t ChunkLimitFor(std::string_view lang);
+
+// Splits at paragraphs (blank lines), then sentence ends (. ! ? and their
+// CJK/ellipsis forms, not after abbreviations such as Mr. Dr. e.g. or a single
+// capital initial), packing whole sentences greedily up to max_chars code
+// points; a sentence that is still too long is split at clause punctuation,
+// then at spaces; only a single word longer than max_chars is cut inside.
+// Empty or whitespace-only input gives no chunks.
+std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars);
+
+// Number of Unicode code points in valid UTF-8 (invalid bytes count as one).
+std::size_t CountCodePoints(std::string_view utf8);
+
+}  // namespace supertonic

@@ -1,0 +1,20 @@
+#pragma once
+// Where tests find the generated models, the tools and the shared assets.
+#include <filesystem>
+#include <string>
+
+namespace supertonic::testing {
+
+std::filesystem::path SourceDir();
+// models/probe and models/faithful, written by `make models`.
+std::filesystem::path ProbeModelDir();
+std::filesystem::path FaithfulModelDir();
+// ../shared/models/supertonic-2 when present (empty path otherwise).
+std::filesystem::path SharedModelDir();
+std::filesystem::path PythonExecutable();
+// A fresh, empty temporary folder for this test.
+std::filesystem::path MakeTempDir(const std::string& tag);
+// Runs a command, returns its standard output; throws when it fails.
+std::string RunCommand(const std::string& command);
+
+}  // namespace supertonic::testing

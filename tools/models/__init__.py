@@ -1,0 +1,1 @@
+"""Generators for ONNX model directories with the exact Supertonic 2 interface."""

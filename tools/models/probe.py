@@ -1,0 +1,302 @@
+"""The probe model: a tiny, deterministic Supertonic 2 model directory whose
+audio encodes the text it was given.
+
+It has the published layout and the exact four-graph interface (SPEC section 2:
+input names, order, dtypes, ranks and the dynamic axes ``batch_size``,
+``text_length``, ``latent_length``), so the engine runs it exactly as it runs
+the real model; but what comes out can be decoded back into text with
+``tools/probe_decode.py``:
+
+* duration_predictor: ``duration[b] = sum(text_mask[b]) * CHAR_SECONDS``,
+  i.e. every token (character) lasts 0.15 s before the engine's speed factor.
+* text_encoder: channel 0 of ``text_emb`` is the token id (times the mask),
+  every other channel is 0.
+* vector_estimator: ignores the noise. Latent frame ``l`` of item ``b`` is
+  assigned to token ``idx(l) = min(floor(l*Tv/Lv), Tv-1)`` (Tv, Lv: the valid
+  token and frame counts); channel 0 = that token's id, channel 1 = 1 on the
+  first frame of each token ("a character starts here"), channel 2 = 1
+  ("voiced"), all times ``latent_mask``; channels 3..143 are 0.
+* vocoder: each latent frame becomes 3072 samples on its own (causal, frame by
+  frame): a chord of two sines, amplitude 0.25 each, whose bins encode the id:
+  ``k_lo = 21 + 6*(id % 16)`` and ``k_hi = 125 + 7*(id // 16)`` cycles per
+  frame (``f = k*44100/3072`` Hz: 301-1594 Hz and 1794-2800 Hz), silenced for
+  the first 512 samples (11.6 ms) of a frame that starts a character.
+
+So a character sounds as a gap of 11.6 ms followed by a steady chord for the
+rest of its ~0.15/speed seconds (whole latent frames of 69.66 ms).
+
+Usage (from the repository root)::
+
+    python -m tools.models.probe --out models/probe
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools.models.assets import write_assets  # noqa: E402
+
+CHAR_SECONDS = 0.15
+SAMPLE_RATE = 44100
+FRAME_SAMPLES = 3072            # base_chunk_size 512 * chunk_compress_factor 6
+GAP_SAMPLES = 512               # silent start of a character's first frame
+LATENT_CHANNELS = 144           # latent_dim 24 * chunk_compress_factor 6
+TEXT_EMB_CHANNELS = 256
+TONE_AMPLITUDE = 0.25
+LO_BINS = [21 + 6 * i for i in range(16)]      # id % 16
+HI_BINS = [125 + 7 * i for i in range(11)]     # id // 16 (ids 0..175)
+MAX_ID = 16 * len(HI_BINS) - 1
+
+OPSET = 17
+IR_VERSION = 9
+
+B, T, L = "batch_size", "text_length", "latent_length"
+
+
+def _value_info(name: str, elem_type: int, shape: list) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem_type, shape)
+
+
+def _const(name: str, value, dtype=np.float32) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
+
+
+def _save(graph: onnx.GraphProto, path: Path) -> None:
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="supertonic-probe",
+        doc_string="Probe model: audio encodes the text (see tools/models/probe.py).",
+    )
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, {"probe": "1", "char_seconds": str(CHAR_SECONDS)})
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+
+
+def _text_inputs() -> list:
+    return [_value_info("text_ids", TensorProto.INT64, [B, T])]
+
+
+def duration_predictor_graph() -> onnx.GraphProto:
+    nodes = [
+        helper.make_node("ReduceSum", ["text_mask", "axes_12"], ["n_tokens"], keepdims=0),
+        helper.make_node("Mul", ["n_tokens", "char_seconds"], ["duration"]),
+    ]
+    return helper.make_graph(
+        nodes,
+        "duration_predictor",
+        _text_inputs()
+        + [
+            _value_info("style_dp", TensorProto.FLOAT, [B, 8, 16]),
+            _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
+        ],
+        [_value_info("duration", TensorProto.FLOAT, [B])],
+        initializer=[
+            _const("axes_12", [1, 2], np.int64),
+            _const("char_seconds", CHAR_SECONDS),
+        ],
+    )
+
+
+def text_encoder_graph() -> onnx.GraphProto:
+    nodes = [
+        helper.make_node("Cast", ["text_ids"], ["ids_f"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["ids_f", "axis_1"], ["ids_3d"]),
+        helper.make_node("Mul", ["ids_3d", "text_mask"], ["ids_masked"]),
+        helper.make_node("Pad", ["ids_masked", "pads"], ["text_emb"], mode="constant"),
+    ]
+    return helper.make_graph(
+        nodes,
+        "text_encoder",
+        _text_inputs()
+        + [
+            _value_info("style_ttl", TensorProto.FLOAT, [B, 50, 256]),
+            _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
+        ],
+        [_value_info("text_emb", TensorProto.FLOAT, [B, TEXT_EMB_CHANNELS, T])],
+        initializer=[
+            _const("axis_1", [1], np.int64),
+            _const("pads", [0, 0, 0, 0, TEXT_EMB_CHANNELS - 1, 0], np.int64),
+        ],
+    )
+
+
+def vector_estimator_graph() -> onnx.GraphProto:
+    n = helper.make_node
+    nodes = [
+        # Valid token / frame counts per item, [B,1,1], guarded against zero.
+        n("ReduceSum", ["text_mask", "axes_2"], ["tv"], keepdims=1),
+        n("ReduceSum", ["latent_mask", "axes_2"], ["lv"], keepdims=1),
+        n("Max", ["lv", "one"], ["lv_safe"]),
+        n("Sub", ["tv", "one"], ["tv_m1_raw"]),
+        n("Max", ["tv_m1_raw", "zero"], ["tv_m1"]),
+        # Frame positions l = 0..L-1 as [1,1,L].
+        n("Shape", ["latent_mask"], ["lm_shape"]),
+        n("Gather", ["lm_shape", "idx_2"], ["l_count"], axis=0),
+        n("Range", ["zero_i", "l_count", "one_i"], ["l_range"]),
+        n("Cast", ["l_range"], ["l_f"], to=TensorProto.FLOAT),
+        n("Reshape", ["l_f", "shape_11m1"], ["l_pos"]),
+        n("Sub", ["l_pos", "one"], ["l_prev"]),
+        # idx(l) = min(floor(l*Tv/Lv), Tv-1); (l*Tv)/Lv is exact at integers.
+        n("Mul", ["l_pos", "tv"], ["l_tv"]),
+        n("Div", ["l_tv", "lv_safe"], ["q"]),
+        n("Floor", ["q"], ["q_floor"]),
+        n("Min", ["q_floor", "tv_m1"], ["idx"]),
+        n("Mul", ["l_prev", "tv"], ["lp_tv"]),
+        n("Div", ["lp_tv", "lv_safe"], ["qp"]),
+        n("Floor", ["qp"], ["qp_floor"]),
+        n("Min", ["qp_floor", "tv_m1"], ["idx_prev"]),
+        # Start flag: first frame, or a frame whose token differs from the previous one.
+        n("Equal", ["idx", "idx_prev"], ["same_token"]),
+        n("Not", ["same_token"], ["new_token"]),
+        n("Equal", ["l_pos", "zero"], ["first_frame"]),
+        n("Or", ["new_token", "first_frame"], ["starts"]),
+        n("Cast", ["starts"], ["starts_f"], to=TensorProto.FLOAT),
+        # Channel 2 ("voiced"): ones of shape [B,1,L] (Concat does not broadcast).
+        n("Mul", ["latent_mask", "zero"], ["lm_zero"]),
+        n("Add", ["lm_zero", "one"], ["voiced"]),
+        # Channel 0: the token id at idx(l).
+        n("Slice", ["text_emb", "zero_1", "one_1", "axis_1"], ["emb_ids"]),
+        n("Cast", ["idx"], ["idx_i"], to=TensorProto.INT64),
+        n("GatherElements", ["emb_ids", "idx_i"], ["frame_ids"], axis=2),
+        n("Concat", ["frame_ids", "starts_f", "voiced"], ["head_raw"], axis=1),
+        n("Mul", ["head_raw", "latent_mask"], ["head"]),
+        n("Pad", ["head", "pads"], ["denoised_latent"], mode="constant"),
+    ]
+    inputs = [
+        _value_info("noisy_latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L]),
+        _value_info("text_emb", TensorProto.FLOAT, [B, TEXT_EMB_CHANNELS, T]),
+        _value_info("style_ttl", TensorProto.FLOAT, [B, 50, 256]),
+        _value_info("latent_mask", TensorProto.FLOAT, [B, 1, L]),
+        _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
+        _value_info("current_step", TensorProto.FLOAT, [B]),
+        _value_info("total_step", TensorProto.FLOAT, [B]),
+    ]
+    return helper.make_graph(
+        nodes,
+        "vector_estimator",
+        inputs,
+        [_value_info("denoised_latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L])],
+        initializer=[
+            _const("axes_2", [2], np.int64),
+            _const("one", 1.0),
+            _const("zero", 0.0),
+            _const("idx_2", 2, np.int64),
+            _const("zero_i", 0, np.int64),
+            _const("one_i", 1, np.int64),
+            _const("shape_11m1", [1, 1, -1], np.int64),
+            _const("zero_1", [0], np.int64),
+            _const("one_1", [1], np.int64),
+            _const("axis_1", [1], np.int64),
+            _const("pads", [0, 0, 0, 0, LATENT_CHANNELS - 3, 0], np.int64),
+        ],
+    )
+
+
+def tone_tables() -> tuple[np.ndarray, np.ndarray]:
+    """One frame (3072 samples) of each low-group and high-group sine."""
+    n = np.arange(FRAME_SAMPLES, dtype=np.int64)
+
+    def table(bins: list[int]) -> np.ndarray:
+        phase = (np.asarray(bins, dtype=np.int64)[:, None] * n[None, :]) % FRAME_SAMPLES
+        return (TONE_AMPLITUDE * np.sin(2.0 * np.pi * phase / FRAME_SAMPLES)).astype(np.float32)
+
+    return table(LO_BINS), table(HI_BINS)
+
+
+def vocoder_graph() -> onnx.GraphProto:
+    lo_table, hi_table = tone_tables()
+    gate_mask = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+    gate_mask[:GAP_SAMPLES] = 1.0
+    n = helper.make_node
+    nodes = [
+        n("Slice", ["latent", "c0", "c1", "axis_1"], ["ch0"]),
+        n("Slice", ["latent", "c1", "c2", "axis_1"], ["ch1"]),
+        n("Slice", ["latent", "c2", "c3", "axis_1"], ["ch2"]),
+        n("Squeeze", ["ch0", "axis_1"], ["id_raw"]),          # [B,L]
+        n("Squeeze", ["ch1", "axis_1"], ["flag_raw"]),
+        n("Squeeze", ["ch2", "axis_1"], ["voiced"]),
+        # id = round(ch0) clipped to the encodable range 0..175.
+        n("Round", ["id_raw"], ["id_round"]),
+        n("Clip", ["id_round", "zero", "max_id"], ["id_f"]),
+        n("Mod", ["id_f", "sixteen"], ["lo_f"], fmod=1),
+        n("Div", ["id_f", "sixteen"], ["hi_div"]),
+        n("Floor", ["hi_div"], ["hi_f"]),
+        n("Cast", ["lo_f"], ["lo"], to=TensorProto.INT64),
+        n("Cast", ["hi_f"], ["hi"], to=TensorProto.INT64),
+        n("Gather", ["lo_table", "lo"], ["tone_lo"], axis=0),  # [B,L,3072]
+        n("Gather", ["hi_table", "hi"], ["tone_hi"], axis=0),
+        n("Add", ["tone_lo", "tone_hi"], ["chord"]),
+        # gate(n) = 0 for n < 512 on a frame that starts a character.
+        n("Greater", ["flag_raw", "half"], ["flag_b"]),
+        n("Cast", ["flag_b"], ["flag"], to=TensorProto.FLOAT),
+        n("Unsqueeze", ["flag", "axis_2"], ["flag_3d"]),       # [B,L,1]
+        n("Mul", ["flag_3d", "gate_mask"], ["gate_off"]),
+        n("Sub", ["one", "gate_off"], ["gate"]),
+        n("Unsqueeze", ["voiced", "axis_2"], ["voiced_3d"]),
+        n("Mul", ["chord", "gate"], ["gated"]),
+        n("Mul", ["gated", "voiced_3d"], ["frames"]),
+        # [B,L,3072] -> [B, L*3072]
+        n("Shape", ["latent"], ["lat_shape"]),
+        n("Slice", ["lat_shape", "c0", "c1", "axis_0"], ["b_dim"]),
+        n("Slice", ["lat_shape", "c2", "c3", "axis_0"], ["l_dim"]),
+        n("Mul", ["l_dim", "frame_len"], ["wav_dim"]),
+        n("Concat", ["b_dim", "wav_dim"], ["out_shape"], axis=0),
+        n("Reshape", ["frames", "out_shape"], ["wav_tts"]),
+    ]
+    return helper.make_graph(
+        nodes,
+        "vocoder",
+        [_value_info("latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L])],
+        [_value_info("wav_tts", TensorProto.FLOAT, [B, "wav_length"])],
+        initializer=[
+            _const("c0", [0], np.int64),
+            _const("c1", [1], np.int64),
+            _const("c2", [2], np.int64),
+            _const("c3", [3], np.int64),
+            _const("axis_0", [0], np.int64),
+            _const("axis_1", [1], np.int64),
+            _const("axis_2", [2], np.int64),
+            _const("zero", 0.0),
+            _const("one", 1.0),
+            _const("half", 0.5),
+            _const("sixteen", 16.0),
+            _const("max_id", float(MAX_ID)),
+            _const("frame_len", [FRAME_SAMPLES], np.int64),
+            numpy_helper.from_array(lo_table, "lo_table"),
+            numpy_helper.from_array(hi_table, "hi_table"),
+            numpy_helper.from_array(gate_mask, "gate_mask"),
+        ],
+    )
+
+
+def build_probe(model_dir: Path) -> None:
+    """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
+    model_dir = Path(model_dir)
+    write_assets(model_dir)
+    onnx_dir = model_dir / "onnx"
+    _save(duration_predictor_graph(), onnx_dir / "duration_predictor.onnx")
+    _save(text_encoder_graph(), onnx_dir / "text_encoder.onnx")
+    _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx")
+    _save(vocoder_graph(), onnx_dir / "vocoder.onnx")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("models/probe"), help="model directory to write")
+    args = parser.parse_args(argv)
+    build_probe(args.out)
+    print(f"probe model written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
