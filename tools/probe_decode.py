@@ -38,7 +38,8 @@ sample rate (multi-channel audio is averaged).
 As a module: ``decode_samples(samples, sample_rate, indexer)`` and
 ``decode_wav(path, model_dir=None)`` return a ``DecodeResult``.
 
-Limits: a tone needs about 3 ms of sound after its gap to be decoded. Every
+Limits: a tone needs about 5 ms of sound after its gap to be decoded
+reliably (shorter than 3 ms: ignored; 3-5 ms: may decode wrong). Every
 character but the last of an item has at least one frame (58 ms of tone)
 while the speed keeps a character at one frame or more (speed <= ~2.1); the
 last character of an item is cut where the item's audio ends, and at
@@ -115,7 +116,13 @@ class DecodeResult:
         return {
             "text": self.text,
             "chars": [
-                {"char": c.char, "id": c.id, "start_s": round(c.start_s, 6), "duration_s": round(c.duration_s, 6)}
+                {
+                    "char": c.char,
+                    "id": c.id,
+                    "start_s": round(c.start_s, 6),
+                    "duration_s": round(c.duration_s, 6),
+                    "fit": round(c.fit, 4),
+                }
                 for c in self.chars
             ],
             "segments": [asdict(s) for s in self.segments],

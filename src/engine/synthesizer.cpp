@@ -104,9 +104,12 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
   int64_t L = 1;
   for (int64_t b = 0; b < batch; ++b) {
     const size_t i = static_cast<size_t>(b);
-    double seconds = static_cast<double>(durations[i]) / static_cast<double>(items[i].speed);
-    if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
-    wav_len[i] = std::min<int64_t>(static_cast<int64_t>(seconds * model_config_.sample_rate), max_wav);
+    // float32 arithmetic, as the reference implementation does it, so lengths match it to the sample.
+    const float seconds = durations[i] / items[i].speed;
+    const float samples = seconds * static_cast<float>(model_config_.sample_rate);
+    wav_len[i] = (std::isfinite(samples) && samples > 0)
+                     ? std::min<int64_t>(static_cast<int64_t>(samples), max_wav)
+                     : 0;
     item_frames[i] = std::max<int64_t>(1, LatentFramesFor(wav_len[i]));
     L = std::max(L, item_frames[i]);
     out.items[i].duration_s = static_cast<double>(wav_len[i]) / model_config_.sample_rate;

@@ -16,6 +16,12 @@ std::size_t ChunkLimitFor(std::string_view lang);
 // points; a sentence that is still too long is split at clause punctuation,
 // then at spaces; only a single word longer than max_chars is cut inside.
 // Empty or whitespace-only input gives no chunks.
+// Details: sentences packed together are joined by one space (as the reference
+// does); a sentence is otherwise kept verbatim. CJK ends (。！？) and CJK commas
+// also allow a cut with no space after them, but only inside a sentence that
+// is too long; the pieces of such a sentence are chunks of their own. Invalid
+// UTF-8 bytes are kept (one code point each) for the preprocessor to count.
+// max_chars 0 is treated as 1.
 std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars);
 
 // Number of Unicode code points in valid UTF-8 (invalid bytes count as one).

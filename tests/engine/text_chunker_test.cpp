@@ -249,7 +249,7 @@ TEST(TextChunkerTest, LargeInputIsFast) {
   const Chunks chunks = ChunkText(text, 300);
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ExpectWellFormed(text, chunks, 300);
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 200);
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 500);
 }
 
 }  // namespace

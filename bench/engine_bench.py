@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Engine benchmark: the C++ engine (build/bin/engine_bench, Google Benchmark)
+and a straightforward Python onnxruntime implementation of SPEC section 2
+(tools/reference_pipeline.py) on the same texts, steps, batch sizes, model and
+thread settings, in one run. Writes bench/results/engine.json with chars/s, RTF
+and the C++/Python ratio.
+
+    make bench          # or:
+    build/venv/bin/python bench/engine_bench.py --model-dir models/faithful --out bench/results/engine.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tools.reference_pipeline import ReferencePipeline  # noqa: E402
+
+VOICES = ["F1", "M1", "F2", "M2"]
+TARGET_RATIO_BATCH1 = 1.10
+
+
+def run_cpp(model_dir: Path, texts_path: Path, threads: int, repetitions: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cpp.json"
+        subprocess.run([str(REPO / "build/bin/engine_bench"), "--model-dir", str(model_dir), "--texts",
+                        str(texts_path), "--threads", str(threads), "--repetitions", str(repetitions), "--",
+                        f"--benchmark_out={out}", "--benchmark_out_format=json"],
+                       check=True, stdout=subprocess.DEVNULL)
+        data = json.loads(out.read_text())
+    runs: dict[str, list[dict]] = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") != "iteration":
+            continue
+        runs.setdefault(b["run_name"], []).append(b)
+    results = {}
+    for name, reps in runs.items():
+        _, text, steps, batch = name.split("/")
+        times = [r["real_time"] / 1000.0 for r in reps]  # ms -> s
+        results[(text, int(steps.split(":")[1]), int(batch.split(":")[1]))] = {
+            "times_s": times, "audio_s": reps[0]["audio_s"], "chars": reps[0]["chars"]}
+    return results
+
+
+def run_python(model_dir: Path, texts: dict, threads: int, repetitions: int) -> dict:
+    ref = ReferencePipeline(model_dir, intra_op_threads=threads, allow_spinning=False)
+    ref.synthesize(["Warm up."], ["en"], ["F1"], steps=2)
+    results = {}
+    for name in ("short", "mid", "long"):
+        for steps in (2, 5):
+            for batch in (1, 4):
+                items = [texts[name]] * batch
+                times, audio_s = [], 0.0
+                for rep in range(repetitions):
+                    t0 = time.perf_counter()
+                    wavs = ref.synthesize(items, ["en"] * batch, VOICES[:batch] if batch > 1 else ["F1"],
+                                          steps=steps, speed=1.05, seed=rep)
+                    times.append(time.perf_counter() - t0)
+                    audio_s = sum(len(w) for w in wavs) / ref.sample_rate
+                results[(name, steps, batch)] = {"times_s": times, "audio_s": audio_s,
+                                                 "chars": len(texts[name]) * batch}
+    return results
+
+
+def summarize(r: dict) -> dict:
+    best, median = min(r["times_s"]), statistics.median(r["times_s"])
+    return {"min_s": round(best, 4), "median_s": round(median, 4), "repetitions": len(r["times_s"]),
+            "audio_s": round(r["audio_s"], 3), "chars_per_s_best": round(r["chars"] / best, 1),
+            "chars_per_s_median": round(r["chars"] / median, 1), "rtf_best": round(best / r["audio_s"], 4),
+            "rtf_median": round(median / r["audio_s"], 4)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", type=Path, default=REPO / "models/faithful")
+    parser.add_argument("--texts", type=Path, default=REPO / "bench/texts.json")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench/results/engine.json")
+    args = parser.parse_args()
+    texts = json.loads(args.texts.read_text())
+
+    # Alternate the implementations so that drift on a shared machine hits both.
+    cpp, py = {}, {}
+    for round_ in range(2):
+        print(f"round {round_ + 1}/2: C++ engine", flush=True)
+        for k, v in run_cpp(args.model_dir, args.texts, args.threads, args.repetitions).items():
+            cpp.setdefault(k, {"times_s": [], **{x: v[x] for x in ("audio_s", "chars")}})["times_s"] += v["times_s"]
+        print(f"round {round_ + 1}/2: Python reference", flush=True)
+        for k, v in run_python(args.model_dir, texts, args.threads, args.repetitions).items():
+            py.setdefault(k, {"times_s": [], **{x: v[x] for x in ("audio_s", "chars")}})["times_s"] += v["times_s"]
+
+    rows = []
+    for key in sorted(cpp, key=lambda k: (k[2], k[1], ["short", "mid", "long"].index(k[0]))):
+        text, steps, batch = key
+        c, p = summarize(cpp[key]), summarize(py[key])
+        rows.append({"text": text, "chars": len(texts[text]), "steps": steps, "batch": batch, "cpp": c, "python": p,
+                     "ratio_chars_per_s_best": round(c["chars_per_s_best"] / p["chars_per_s_best"], 3),
+                     "ratio_chars_per_s_median": round(c["chars_per_s_median"] / p["chars_per_s_median"], 3)})
+    batch1 = [r["ratio_chars_per_s_median"] for r in rows if r["batch"] == 1]
+    report = {
+        "command": "make bench  (build/venv/bin/python bench/engine_bench.py --model-dir models/faithful "
+                   f"--threads {args.threads} --repetitions {args.repetitions})",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "model": str(args.model_dir.relative_to(REPO) if args.model_dir.is_relative_to(REPO) else args.model_dir),
+        "intra_op_threads": args.threads,
+        "note": "Architecture-faithful random-weight model (65.7M parameters). chars/s = input characters x batch "
+                "/ wall time of one synthesis call; RTF = wall time / audio seconds produced. Both implementations "
+                "run in this one process tree, alternating rounds; median and best of all repetitions.",
+        "results": rows,
+        "summary": {"batch1_ratio_median_min": min(batch1), "batch1_ratio_median_mean": round(statistics.mean(batch1), 3),
+                    "target_batch1_ratio": TARGET_RATIO_BATCH1,
+                    "target_met": min(batch1) >= TARGET_RATIO_BATCH1},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{'text':6} {'steps':>5} {'batch':>5} {'C++ chars/s':>12} {'Py chars/s':>11} {'ratio':>6} {'C++ RTF':>8}")
+    for r in rows:
+        print(f"{r['text']:6} {r['steps']:>5} {r['batch']:>5} {r['cpp']['chars_per_s_median']:>12} "
+              f"{r['python']['chars_per_s_median']:>11} {r['ratio_chars_per_s_median']:>6} {r['cpp']['rtf_median']:>8}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+#include "service/protocol.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <exception>
+#include <utility>
+
+namespace supertonic::service {
+
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr std::size_t kQuotedInputMaxBytes = 64;
+
+constexpr std::array<ErrorCodeInfo, 16> kErrorCodes = {{
+    {ErrorCode::kInvalidMessage, "invalid_message", false,
+     "not JSON, not an object, or a field is missing or of the wrong type"},
+    {ErrorCode::kUnknownMessageType, "unknown_message_type", false,
+     "\"type\" is not one this server knows (the session is kept)"},
+    {ErrorCode::kNoSession, "no_session", false, "send_text/flush/end_session/cancel with no session open"},
+    {ErrorCode::kSessionActive, "session_active", false, "start_session while a session is open on the connection"},
+    {ErrorCode::kInvalidVoice, "invalid_voice", false, "the voice is not one the model has"},
+    {ErrorCode::kInvalidLanguage, "invalid_language", false, "the language is not one the model supports"},
+    {ErrorCode::kInvalidSampleRate, "invalid_sample_rate", false,
+     "sample_rate is not 8000/16000/22050/24000/44100/48000"},
+    {ErrorCode::kInvalidConfig, "invalid_config", false, "speed or num_inference_steps out of range"},
+    {ErrorCode::kTextTooLong, "text_too_long", false, "the session's pending text would exceed TTS_MAX_TEXT_CHARS"},
+    {ErrorCode::kMessageTooLarge, "message_too_large", false, "a frame exceeds TTS_MAX_MESSAGE_BYTES"},
+    {ErrorCode::kBinaryNotSupported, "binary_not_supported", false,
+     "the client sent a binary frame; the protocol is JSON text frames"},
+    {ErrorCode::kCapacity, "capacity", true, "TTS_MAX_SESSIONS sessions are open; retry later or elsewhere"},
+    {ErrorCode::kShuttingDown, "shutting_down", true, "the server is draining; retry on another replica"},
+    {ErrorCode::kSlowConsumer, "slow_consumer", true,
+     "the client fell more than TTS_MAX_OUTPUT_BUFFER_MS behind its audio"},
+    {ErrorCode::kUnauthorized, "unauthorized", false, "missing or wrong auth token"},
+    {ErrorCode::kInternal, "internal", true, "a server-side failure (e.g. inference failed)"},
+}};
+
+const ErrorCodeInfo& InfoFor(ErrorCode code) {
+  const auto index = static_cast<std::size_t>(code);
+  if (index < kErrorCodes.size() && kErrorCodes[index].code == code) return kErrorCodes[index];
+  for (const auto& info : kErrorCodes) {
+    if (info.code == code) return info;
+  }
+  return kErrorCodes.back();  // kInternal; unreachable for a valid enumerator
+}
+
+// Nesting depth of arrays/objects outside strings, without parsing: rejects
+// deep input in one linear pass before the parser allocates anything. On
+// malformed input the count may be off, which is harmless: the parser then
+// rejects it (nlohmann's parser keeps its own stack, it does not recurse).
+bool NestingWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) return false;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return true;
+}
+
+// At most max_bytes of `s`, cut at a UTF-8 character boundary, "..." appended when cut.
+std::string Quote(std::string_view s, std::size_t max_bytes = kQuotedInputMaxBytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
+}
+
+std::size_t CountCodePoints(std::string_view utf8) {
+  return static_cast<std::size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+bool HasControlCharacter(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  });
+}
+
+ProtocolError Invalid(std::string message) { return {ErrorCode::kInvalidMessage, std::move(message)}; }
+
+ProtocolError WrongType(std::string_view field, std::string_view expected, const Json& value) {
+  return Invalid("field '" + std::string(field) + "' must be " + std::string(expected) + ", got " +
+                 value.type_name());
+}
+
+// A JSON number that is a whole number fitting an int.
+enum class IntegerStatus { kOk, kNotInteger, kOutOfRange };
+
+IntegerStatus ToInt(const Json& value, int& out) {
+  if (value.is_number_integer() && !value.is_number_unsigned()) {
+    const auto v = value.get<int64_t>();
+    if (v < INT_MIN || v > INT_MAX) return IntegerStatus::kOutOfRange;
+    out = static_cast<int>(v);
+    return IntegerStatus::kOk;
+  }
+  if (value.is_number_unsigned()) {
+    const auto v = value.get<uint64_t>();
+    if (v > static_cast<uint64_t>(INT_MAX)) return IntegerStatus::kOutOfRange;
+    out = static_cast<int>(v);
+    return IntegerStatus::kOk;
+  }
+  if (value.is_number_float()) {
+    const double v = value.get<double>();
+    if (std::isnan(v)) return IntegerStatus::kNotInteger;
+    if (std::isinf(v)) return IntegerStatus::kOutOfRange;
+    if (std::trunc(v) != v) return IntegerStatus::kNotInteger;
+    if (v < static_cast<double>(INT_MIN) || v > static_cast<double>(INT_MAX)) return IntegerStatus::kOutOfRange;
+    out = static_cast<int>(v);
+    return IntegerStatus::kOk;
+  }
+  return IntegerStatus::kNotInteger;
+}
+
+// Reads an optional string field; null counts as absent.
+std::optional<ProtocolError> ReadOptionalString(const Json& object, const char* key, std::string_view path,
+                                                std::optional<std::string>& out) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) return WrongType(path, "a string", *it);
+  out = it->get<std::string>();
+  return std::nullopt;
+}
+
+std::optional<ProtocolError> ReadOptionalNumber(const Json& object, const char* key, std::string_view path,
+                                                std::optional<double>& out) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) return WrongType(path, "a number", *it);
+  out = it->get<double>();
+  return std::nullopt;
+}
+
+std::optional<ProtocolError> ReadOptionalInt(const Json& object, const char* key, std::string_view path,
+                                             ErrorCode range_code, std::optional<int>& out) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) return WrongType(path, "an integer", *it);
+  int value = 0;
+  switch (ToInt(*it, value)) {
+    case IntegerStatus::kOk: out = value; return std::nullopt;
+    case IntegerStatus::kNotInteger: return Invalid("field '" + std::string(path) + "' must be an integer");
+    case IntegerStatus::kOutOfRange:
+      return ProtocolError{range_code, "field '" + std::string(path) + "' is out of range"};
+  }
+  return std::nullopt;
+}
+
+ParseResult ParseStartSession(const Json& root) {
+  StartSession msg;
+  const auto id = root.find("session_id");
+  if (id == root.end()) return Invalid("start_session needs a 'session_id'");
+  if (!id->is_string()) return WrongType("session_id", "a string", *id);
+  msg.session_id = id->get<std::string>();
+  if (msg.session_id.empty()) return Invalid("'session_id' must not be empty");
+  if (CountCodePoints(msg.session_id) > kMaxSessionIdChars) {
+    return Invalid("'session_id' must be at most " + std::to_string(kMaxSessionIdChars) + " characters");
+  }
+  if (HasControlCharacter(msg.session_id)) return Invalid("'session_id' must not contain control characters");
+
+  const auto config = root.find("config");
+  if (config == root.end() || config->is_null()) return ClientMessage(std::move(msg));
+  if (!config->is_object()) return WrongType("config", "an object", *config);
+  if (auto e = ReadOptionalString(*config, "voice", "config.voice", msg.voice)) return *e;
+  if (auto e = ReadOptionalString(*config, "lang_code", "config.lang_code", msg.lang_code)) return *e;
+  if (auto e = ReadOptionalNumber(*config, "speed", "config.speed", msg.speed)) return *e;
+  if (auto e = ReadOptionalInt(*config, "num_inference_steps", "config.num_inference_steps", ErrorCode::kInvalidConfig,
+                               msg.num_inference_steps)) {
+    return *e;
+  }
+  if (auto e = ReadOptionalInt(*config, "sample_rate", "config.sample_rate", ErrorCode::kInvalidSampleRate,
+                               msg.sample_rate)) {
+    return *e;
+  }
+  return ClientMessage(std::move(msg));
+}
+
+ParseResult ParseSendText(const Json& root) {
+  const auto text = root.find("text");
+  if (text == root.end()) return Invalid("send_text needs a 'text'");
+  if (!text->is_string()) return WrongType("text", "a string", *text);
+  return ClientMessage(SendText{text->get<std::string>()});
+}
+
+ParseResult ParseObject(const Json& root) {
+  if (!root.is_object()) return Invalid(std::string("a message must be a JSON object, got ") + root.type_name());
+  const auto type = root.find("type");
+  if (type == root.end()) return Invalid("the message has no 'type'");
+  if (!type->is_string()) return WrongType("type", "a string", *type);
+  const auto& name = type->get_ref<const std::string&>();
+  if (name == "start_session") return ParseStartSession(root);
+  if (name == "send_text") return ParseSendText(root);
+  if (name == "flush") return ClientMessage(Flush{});
+  if (name == "end_session") return ClientMessage(EndSession{});
+  if (name == "cancel") return ClientMessage(Cancel{});
+  return ProtocolError{ErrorCode::kUnknownMessageType, "unknown message type '" + Quote(name) + "'"};
+}
+
+std::string Dump(const OrderedJson& j) {
+  return j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
+// Milliseconds rounded to 1 µs; non-finite values (a bug upstream) become 0
+// rather than JSON null, which clients would not expect.
+double Ms(double ms) {
+  if (!std::isfinite(ms)) return 0.0;
+  return std::round(ms * 1000.0) / 1000.0;
+}
+
+OrderedJson Header(std::string_view type, std::string_view session_id) {
+  OrderedJson j;
+  j["type"] = type;
+  j["session_id"] = session_id;
+  return j;
+}
+
+}  // namespace
+
+bool IsSupportedSampleRate(int rate) {
+  return std::find(kSupportedSampleRates.begin(), kSupportedSampleRates.end(), rate) != kSupportedSampleRates.end();
+}
+
+bool IsValidSpeed(double speed) { return std::isfinite(speed) && speed >= kMinSpeed && speed <= kMaxSpeed; }
+
+bool IsValidInferenceSteps(int steps) { return steps >= kMinInferenceSteps && steps <= kMaxInferenceSteps; }
+
+std::span<const ErrorCodeInfo> AllErrorCodes() { return kErrorCodes; }
+
+std::string_view WireName(ErrorCode code) { return InfoFor(code).wire_name; }
+
+bool IsRetryable(ErrorCode code) { return InfoFor(code).retryable; }
+
+std::optional<ErrorCode> ErrorCodeFromWireName(std::string_view wire_name) {
+  for (const auto& info : kErrorCodes) {
+    if (info.wire_name == wire_name) return info.code;
+  }
+  return std::nullopt;
+}
+
+std::string_view MessageTypeName(const ClientMessage& message) {
+  struct Visitor {
+    std::string_view operator()(const StartSession&) const { return "start_session"; }
+    std::string_view operator()(const SendText&) const { return "send_text"; }
+    std::string_view operator()(const Flush&) const { return "flush"; }
+    std::string_view operator()(const EndSession&) const { return "end_session"; }
+    std::string_view operator()(const Cancel&) const { return "cancel"; }
+  };
+  return std::visit(Visitor{}, message);
+}
+
+ParseResult ParseClientMessage(std::string_view frame) noexcept {
+  try {
+    if (frame.empty()) return Invalid("empty message");
+    if (!NestingWithin(frame, kMaxJsonDepth)) {
+      return Invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    Json root;
+    try {
+      root = Json::parse(frame.begin(), frame.end());
+    } catch (const Json::parse_error& e) {
+      // e.what() names the byte position and the problem (including ill-formed UTF-8).
+      return Invalid(std::string("not valid JSON: ") + e.what());
+    }
+    return ParseObject(root);
+  } catch (const std::exception& e) {
+    return Invalid(std::string("unreadable message: ") + e.what());
+  } catch (...) {
+    return Invalid("unreadable message");
+  }
+}
+
+std::string SerializeClientMessage(const ClientMessage& message) {
+  OrderedJson j;
+  j["type"] = MessageTypeName(message);
+  if (const auto* start = std::get_if<StartSession>(&message)) {
+    j["session_id"] = start->session_id;
+    OrderedJson config = OrderedJson::object();
+    if (start->voice) config["voice"] = *start->voice;
+    if (start->lang_code) config["lang_code"] = *start->lang_code;
+    if (start->speed) config["speed"] = *start->speed;
+    if (start->num_inference_steps) config["num_inference_steps"] = *start->num_inference_steps;
+    if (start->sample_rate) config["sample_rate"] = *start->sample_rate;
+    if (!config.empty()) j["config"] = std::move(config);
+  } else if (const auto* send = std::get_if<SendText>(&message)) {
+    j["text"] = send->text;
+  }
+  return Dump(j);
+}
+
+std::string_view WireName(SessionEndReason reason) {
+  switch (reason) {
+    case SessionEndReason::kCompleted: return "completed";
+    case SessionEndReason::kCancelledByClient: return "cancelled_by_client";
+    case SessionEndReason::kShuttingDown: return "shutting_down";
+    case SessionEndReason::kError: return "error";
+  }
+  return "error";
+}
+
+std::string Serialize(const SessionStarted& m) {
+  OrderedJson j = Header("session_started", m.session_id);
+  j["voice"] = m.voice;
+  j["lang_code"] = m.lang_code;
+  j["sample_rate"] = m.sample_rate;
+  j["frame_ms"] = m.frame_ms;
+  j["samples_per_frame"] = m.samples_per_frame;
+  j["encoding"] = "pcm_s16le";
+  j["channels"] = 1;
+  j["num_inference_steps"] = m.num_inference_steps;
+  j["speed"] = std::isfinite(m.speed) ? m.speed : 0.0;
+  j["protocol_version"] = kProtocolVersion;
+  if (!m.server.empty()) j["server"] = m.server;
+  return Dump(j);
+}
+
+std::string Serialize(const SegmentStarted& m) {
+  OrderedJson j = Header("segment_started", m.session_id);
+  j["segment"] = m.segment;
+  j["text"] = m.text;
+  j["duration_ms"] = Ms(m.duration_ms);
+  j["start_ms"] = Ms(m.start_ms);
+  return Dump(j);
+}
+
+std::string Serialize(const SegmentDone& m) {
+  OrderedJson j = Header("segment_done", m.session_id);
+  j["segment"] = m.segment;
+  j["text"] = m.text;
+  j["duration_ms"] = Ms(m.duration_ms);
+  j["frames"] = m.frames;
+  j["queue_ms"] = Ms(m.queue_ms);
+  j["synthesis_ms"] = Ms(m.synthesis_ms);
+  j["batch_size"] = m.batch_size;
+  return Dump(j);
+}
+
+std::string Serialize(const ErrorMessage& m) {
+  OrderedJson j;
+  j["type"] = "error";
+  if (m.session_id) {
+    j["session_id"] = *m.session_id;
+  } else {
+    j["session_id"] = nullptr;
+  }
+  j["code"] = WireName(m.code);
+  j["message"] = m.message;
+  j["retryable"] = IsRetryable(m.code);
+  return Dump(j);
+}
+
+std::string Serialize(const SessionEnded& m) {
+  OrderedJson j = Header("session_ended", m.session_id);
+  j["segments"] = m.segments;
+  j["audio_ms"] = Ms(m.audio_ms);
+  j["reason"] = WireName(m.reason);
+  return Dump(j);
+}
+
+std::string Serialize(const Cancelled& m) {
+  OrderedJson j = Header("cancelled", m.session_id);
+  j["segments_dropped"] = m.segments_dropped;
+  return Dump(j);
+}
+
+}  // namespace supertonic::service
