@@ -82,6 +82,7 @@ THRESHOLD = 0.3             # fraction of the loudest smoothed power that counts
 SILENCE_POWER = 1e-6        # below this everywhere, the audio is silence
 MIN_TONE_S = 0.003          # shorter bursts are ignored
 MERGE_GAP_S = 0.003         # dips shorter than this inside a tone are not gaps
+EDGE_REFINE_S = 0.001      # largest correction of a tone edge by the sample-level search
 EDGE_S = 0.0015             # trimmed from each end of a tone before analysis
 MAX_ANALYSIS_S = 0.05       # longest stretch of a tone that is analysed
 CONTIGUOUS_S = GAP_S + 0.004  # silence longer than this ends a run of characters
@@ -204,6 +205,25 @@ class _ChordFitter:
         return int(self.pair_ids[best]), float(explained[best] / energy) if energy > 0 else 0.0
 
 
+def _refine_edges(
+    x: np.ndarray, start: float, end: float, rms: float, width: int, sr: float
+) -> tuple[float, float]:
+    """Moves the envelope's estimate of a tone's edges to the first and last
+    samples above a tenth of the tone's RMS, by at most EDGE_REFINE_S (so that
+    noise in the gap cannot drag them far)."""
+    level = 0.1 * rms
+    limit = EDGE_REFINE_S * sr
+    a = max(0, int(start) - width)
+    above = np.flatnonzero(np.abs(x[a : int(start) + width]) > level)
+    if above.size:
+        start = float(np.clip(a + above[0], start - limit, start + limit))
+    b = max(0, int(end) - width)
+    above = np.flatnonzero(np.abs(x[b : int(end) + width]) > level)
+    if above.size:
+        end = float(np.clip(b + above[-1] + 1, end - limit, end + limit))
+    return start, end
+
+
 def decode_samples(
     samples: np.ndarray, sample_rate: int, indexer: Sequence[int] | Mapping[int, str]
 ) -> DecodeResult:
@@ -244,8 +264,7 @@ def decode_samples(
         # after it ends): move the edges by the expected offset.
         level = float(np.median(power[start:end]))
         shift = width * (0.5 - min(threshold / level, 0.5))
-        tone_start = start + shift
-        tone_end = end - shift
+        tone_start, tone_end = _refine_edges(x, start + shift, end - shift, np.sqrt(level), width, sr)
         edge = min(EDGE_S * sr, 0.2 * (tone_end - tone_start))
         a = int(round(tone_start + edge))
         b = int(round(tone_end - edge))
@@ -350,4 +369,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        raise SystemExit(1)

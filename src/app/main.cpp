@@ -9,6 +9,8 @@
 #include <iterator>
 
 #include "app/npy_file.h"
+#include "app/serve.h"
+#include "service/service_config.h"
 #include "audio/resampler.h"
 #include "audio/wav_file.h"
 #include "engine/errors.h"
@@ -129,7 +131,18 @@ int main(int argc, char** argv) {
   ids->add_option("--text", ids_text, "text (default: standard input)");
   ids->add_option("--lang", ids_lang, "language code")->capture_default_str();
 
+  auto* serve = app.add_subcommand("serve", "run the WebSocket TTS service (configured by TTS_* environment variables)");
+  bool help_env = false;
+  serve->add_flag("--help-env", help_env, "list the environment variables and exit");
+
   CLI11_PARSE(app, argc, argv);
+  if (*serve) {
+    if (help_env) {
+      std::cout << service::ServiceConfig::EnvironmentHelp();
+      return 0;
+    }
+    return app::Serve();
+  }
   try {
     if (*synth) {
       return RunSynth(synth_flags, text, voice, lang, steps, speed, seed, noise, sample_rate, format, output);

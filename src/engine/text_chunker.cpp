@@ -120,6 +120,46 @@ bool IsCloser(char32_t cp) {
   }
 }
 
+// Does the text units[begin..last] (inclusive) end with `s`?
+bool EndsWith(const std::vector<Unit>& units, std::size_t begin, std::size_t last, std::string_view s) {
+  if (last + 1 - begin < s.size()) return false;
+  const std::size_t first = last + 1 - s.size();
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    if (units[first + k].cp != static_cast<unsigned char>(s[k])) return false;
+  }
+  return true;
+}
+
+// The reference's negative lookbehinds: a "." that ends one of these does
+// not end a sentence. `dot` is the index of the "."; text starts at `begin`.
+bool IsAbbreviationAt(const std::vector<Unit>& units, std::size_t begin, std::size_t dot) {
+  static constexpr std::array<std::string_view, 19> kAbbreviations = {
+      "Mr.",  "Mrs.", "Ms.",  "Dr.",  "Prof.", "Sr.", "Jr.", "Ph.D.", "etc.", "e.g.",
+      "i.e.", "vs.",  "Inc.", "Ltd.", "Co.",   "Corp.", "St.", "Ave.", "Blvd."};
+  for (std::string_view a : kAbbreviations) {
+    if (EndsWith(units, begin, dot, a)) return true;
+  }
+  // (?<!\b[A-Z]\.): a single capital letter that starts a word.
+  if (dot > begin) {
+    const char32_t letter = units[dot - 1].cp;
+    if (letter >= U'A' && letter <= U'Z') {
+      if (dot - 1 == begin || !IsWordChar(units[dot - 2].cp)) return true;
+    }
+  }
+  return false;
+}
+
+// How a cut before units[end] ranks, judged by units[0..end); units[end - 1]
+// is not whitespace.
+BreakKind KindBefore(const std::vector<Unit>& units, std::size_t end) {
+  std::size_t p = end - 1;  // skip closers back to the punctuation
+  while (p > 0 && IsCloser(units[p].cp)) --p;
+  const char32_t punct = units[p].cp;
+  if (IsSentenceEnd(punct) && !(punct == U'.' && IsAbbreviationAt(units, 0, p))) return BreakKind::kSentence;
+  if (IsClausePunctuation(punct)) return BreakKind::kClause;
+  return BreakKind::kSpace;
+}
+
 class Chunker {
  public:
   Chunker(std::string_view text, std::size_t max_chars)
@@ -169,33 +209,8 @@ class Chunker {
     return out;
   }
 
-  // Does the paragraph text that ends at unit `last` (inclusive) end with `s`?
-  bool EndsWith(std::size_t paragraph_begin, std::size_t last, std::string_view s) const {
-    if (last + 1 - paragraph_begin < s.size()) return false;
-    const std::size_t first = last + 1 - s.size();
-    for (std::size_t k = 0; k < s.size(); ++k) {
-      if (units_[first + k].cp != static_cast<unsigned char>(s[k])) return false;
-    }
-    return true;
-  }
-
-  // The reference's negative lookbehinds: a "." that ends one of these does
-  // not end a sentence. `dot` is the index of the ".".
   bool IsAbbreviation(std::size_t paragraph_begin, std::size_t dot) const {
-    static constexpr std::array<std::string_view, 19> kAbbreviations = {
-        "Mr.",  "Mrs.", "Ms.",  "Dr.",  "Prof.", "Sr.", "Jr.", "Ph.D.", "etc.", "e.g.",
-        "i.e.", "vs.",  "Inc.", "Ltd.", "Co.",   "Corp.", "St.", "Ave.", "Blvd."};
-    for (std::string_view a : kAbbreviations) {
-      if (EndsWith(paragraph_begin, dot, a)) return true;
-    }
-    // (?<!\b[A-Z]\.): a single capital letter that starts a word.
-    if (dot > paragraph_begin) {
-      const char32_t letter = units_[dot - 1].cp;
-      if (letter >= U'A' && letter <= U'Z') {
-        if (dot - 1 == paragraph_begin || !IsWordChar(units_[dot - 2].cp)) return true;
-      }
-    }
-    return false;
+    return IsAbbreviationAt(units_, paragraph_begin, dot);
   }
 
   // re.split on (?<=[.!?])\s+ with the abbreviation lookbehinds.
@@ -373,6 +388,37 @@ std::size_t ChunkLimitFor(std::string_view lang) { return lang == "ko" ? 120 : 3
 
 std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars) {
   return Chunker(text, max_chars).Run();
+}
+
+std::vector<TextBreak> FindBreaks(std::string_view text) {
+  const std::vector<Unit> units = Decode(text);
+  std::vector<TextBreak> breaks;
+  std::size_t i = 0;
+  while (i < units.size()) {
+    if (!IsSpace(units[i].cp)) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    int newlines = 0;
+    while (j < units.size() && IsSpace(units[j].cp)) newlines += units[j++].cp == U'\n' ? 1 : 0;
+    TextBreak b;
+    b.begin = units[i].begin;
+    b.end = units[j - 1].end;
+    b.chars_before = i;
+    b.chars = j - i;
+    if (i > 0) b.kind = newlines >= 2 ? BreakKind::kSentence : KindBefore(units, i);
+    breaks.push_back(b);
+    i = j;
+  }
+  return breaks;
+}
+
+BreakKind BreakKindAtEnd(std::string_view text) {
+  const std::vector<Unit> units = Decode(text);
+  std::size_t end = units.size();
+  while (end > 0 && IsSpace(units[end - 1].cp)) --end;
+  return end == 0 ? BreakKind::kSpace : KindBefore(units, end);
 }
 
 std::size_t CountCodePoints(std::string_view utf8) {

@@ -27,4 +27,27 @@ std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars)
 // Number of Unicode code points in valid UTF-8 (invalid bytes count as one).
 std::size_t CountCodePoints(std::string_view utf8);
 
+// Where text that is still streaming in may be cut, ranked by what precedes
+// the cut. Uses ChunkText's rules: a sentence end is one of . ! ? and their
+// CJK/ellipsis forms, optionally followed by closing quotes or brackets, and
+// not a "." that ends an abbreviation (Mr. Dr. e.g. ...) or a single capital
+// initial; a clause end is , ; : or a CJK form; a blank line ends a sentence.
+enum class BreakKind { kSpace, kClause, kSentence };
+
+struct TextBreak {
+  std::size_t begin = 0;         // byte range [begin, end) of a run of whitespace
+  std::size_t end = 0;
+  std::size_t chars_before = 0;  // code points before the run
+  std::size_t chars = 0;         // code points in the run
+  BreakKind kind = BreakKind::kSpace;
+};
+
+// Every run of whitespace in `text`, in order, including one at either end;
+// a run at the very start has nothing before it and is kSpace.
+std::vector<TextBreak> FindBreaks(std::string_view text);
+
+// How a cut right after `text` would rank if whitespace followed it (trailing
+// whitespace in `text` is ignored); kSpace for empty or whitespace-only text.
+BreakKind BreakKindAtEnd(std::string_view text);
+
 }  // namespace supertonic

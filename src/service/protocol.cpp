@@ -284,8 +284,9 @@ ParseResult ParseClientMessage(std::string_view frame) noexcept {
     Json root;
     try {
       root = Json::parse(frame.begin(), frame.end());
-    } catch (const Json::parse_error& e) {
-      // e.what() names the byte position and the problem (including ill-formed UTF-8).
+    } catch (const Json::exception& e) {
+      // e.what() names the byte position and the problem (ill-formed UTF-8,
+      // a number too large for a double, ...).
       return Invalid(std::string("not valid JSON: ") + e.what());
     }
     return ParseObject(root);

@@ -5,3 +5,49 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+
+# --- Service integration tests (test_service_*.py) --------------------------
+# Server fixtures live here so every service test module shares them; the
+# machinery is in service_support.py.
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def start_server(tmp_path_factory):
+    """Factory: start_server(**env) starts `supertonic-tts serve` on the probe
+    model with these environment overrides (TTS_PORT is chosen), waits for
+    /health/startup and returns the ServerProcess (.url, .http, .proc). Every
+    server it started is stopped (SIGTERM, then SIGKILL after 10 s) when the
+    module's tests are done."""
+    from service_support import ServerProcess, ServerStartError
+
+    servers = []
+
+    def start(**env):
+        server = ServerProcess(tmp_path_factory.mktemp("tts-server"), **env)
+        servers.append(server)
+        try:
+            return server.start()
+        except ServerStartError as e:
+            failure = str(e)
+        pytest.fail(failure, pytrace=False)
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(start_server):
+    """The module's server with the default configuration."""
+    return start_server()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "service_support" in sys.modules:
+        for live in list(sys.modules["service_support"].LIVE_SERVERS):
+            report.sections.append((f"server on port {live.port}", live.log_tail(3000)))

@@ -316,8 +316,8 @@ def test_durations(pipe, indexer, speed):
     per_char = CHAR_SECONDS / speed
     for c in result.chars[:-1]:
         assert abs(c.duration_s - per_char) < FRAME_S, c
-        frames = c.duration_s / FRAME_S                          # whole frames, measured to ~1 ms
-        assert abs(frames - round(frames)) * FRAME_S < 0.002, c
+        frames = c.duration_s / FRAME_S                          # whole frames, measured to < 1 ms
+        assert abs(frames - round(frames)) * FRAME_S < 0.001, c
     starts = [c.start_s for c in result.chars]
     assert starts[0] < 0.001
     assert abs(sum(c.duration_s for c in result.chars) - len(wav) / RATE) < 0.002
@@ -357,7 +357,11 @@ def test_resampled_pcm16(pipe, indexer, rate):
         result = decode_samples(audio, rate, indexer)
         assert result.text == tagged(text, lang), rate
         per_char = CHAR_SECONDS / 1.05
-        assert all(abs(c.duration_s - per_char) < FRAME_S for c in result.chars[:-1])
+        for c in result.chars[:-1]:
+            assert abs(c.duration_s - per_char) < FRAME_S, (rate, c)
+            frames = c.duration_s / FRAME_S
+            assert abs(frames - round(frames)) * FRAME_S < 0.001, (rate, c)
+        assert abs(result.chars[-1].start_s + result.chars[-1].duration_s - len(wav) / RATE) < 0.001
 
 
 @pytest.mark.parametrize("pad_ms", [0, 3, 19, 300])

@@ -1,0 +1,112 @@
+#include "app/serve.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <iostream>
+#include <thread>
+
+#include "engine/errors.h"
+#include "service/service_config.h"
+#include "service/tts_service.h"
+#include "transport/http_server.h"
+
+namespace supertonic::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+spdlog::level::level_enum ToSpdlog(service::LogLevel l) {
+  switch (l) {
+    case service::LogLevel::kTrace: return spdlog::level::trace;
+    case service::LogLevel::kDebug: return spdlog::level::debug;
+    case service::LogLevel::kInfo: return spdlog::level::info;
+    case service::LogLevel::kWarn: return spdlog::level::warn;
+    case service::LogLevel::kError: return spdlog::level::err;
+    case service::LogLevel::kCritical: return spdlog::level::critical;
+    case service::LogLevel::kOff: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+int Serve() {
+  service::ServiceConfig config;
+  try {
+    config = service::ServiceConfig::FromEnvironment();
+    config.Validate();
+  } catch (const std::exception& e) {
+    std::cerr << "configuration error: " << e.what() << "\n";
+    return 2;
+  }
+  spdlog::set_level(ToSpdlog(config.log_level));
+  for (const auto& name : service::ServiceConfig::UnknownVariables()) {
+    spdlog::warn("ignoring unknown variable {} (typo?)", name);
+  }
+  spdlog::info("{}", config.ToString());
+
+  std::unique_ptr<service::TtsService> service;
+  try {
+    service = std::make_unique<service::TtsService>(config);
+  } catch (const ModelError& e) {
+    std::cerr << "cannot load the model: " << e.what() << "\n"
+              << "Get the Supertonic 2 model with `build/bin/supertonic-tts download --dest " << config.model_dir
+              << "`, or try the protocol with the generated probe model (it beeps instead of speaking): "
+                 "`make models && TTS_MODEL_DIR=models/probe make run`.\n";
+    return 2;
+  }
+
+  asio::io_context io(1);
+  transport::HttpServer server(io, *service);
+  try {
+    server.Listen(config.host, static_cast<uint16_t>(config.port));
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
+  }
+  spdlog::info("listening on {}:{} (WebSocket /ws/tts, /health/*, /metrics)", config.host, server.port());
+
+  std::thread warmup([&] {
+    try {
+      service->WarmUp();
+      spdlog::info("warm-up done; ready");
+    } catch (const std::exception& e) {
+      spdlog::error("warm-up failed: {}", e.what());
+    }
+  });
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::steady_timer drain_timer(io);
+  auto drain_deadline = std::chrono::steady_clock::now();
+  std::function<void()> check_drained = [&] {
+    if ((service->active_sessions() == 0 && service->open_connections() == 0) ||
+        std::chrono::steady_clock::now() >= drain_deadline) {
+      spdlog::info("drained; exiting");
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(50));
+    drain_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) check_drained();
+    });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: draining (grace {} s)", signo, config.shutdown_grace_s);
+    drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdown_grace_s);
+    service->StartDrain();
+    check_drained();
+  });
+
+  io.run();
+  warmup.join();
+  service->worker().Stop();
+  return 0;
+}
+
+}  // namespace supertonic::app

@@ -1,0 +1,329 @@
+#include "service/connection.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "audio/frame_writer.h"
+#include "engine/text_chunker.h"
+#include "service/tts_service.h"
+
+namespace supertonic::service {
+
+namespace asio = boost::asio;
+
+Connection::Connection(TtsService& service, asio::any_io_executor executor, std::shared_ptr<ConnectionOutput> output)
+    : service_(service), executor_(executor), output_(std::move(output)), debounce_(executor) {}
+
+Connection::~Connection() = default;
+
+void Connection::OnTextFrame(std::string_view frame) {
+  if (closed_) return;
+  last_activity_ = Clock::now();
+  ParseResult parsed = ParseClientMessage(frame);
+  if (!parsed.ok()) {
+    SendError(parsed.error().code, parsed.error().message);
+    return;
+  }
+  std::visit([this](const auto& m) { Handle(m); }, parsed.message());
+}
+
+void Connection::OnBinaryFrame() {
+  last_activity_ = Clock::now();
+  SendError(ErrorCode::kBinaryNotSupported, "binary frames are not accepted; send JSON text frames");
+}
+
+void Connection::OnFrameTooLarge() {
+  SendError(ErrorCode::kMessageTooLarge, "message exceeds TTS_MAX_MESSAGE_BYTES (" +
+                                             std::to_string(service_.config().max_message_bytes) + " bytes)");
+}
+
+void Connection::OnClosed() {
+  if (closed_) return;
+  closed_ = true;
+  debounce_.cancel();
+  if (session_) {
+    service_.worker().UnregisterSession(session_->uid);
+    service_.ReleaseSession(session_->id);
+    session_.reset();
+    service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
+  }
+  output_.reset();
+  service_.RemoveConnection(this);
+}
+
+void Connection::Drain() {
+  if (closed_) return;
+  draining_ = true;
+  if (session_) {
+    Handle(EndSession{});
+  } else if (output_) {
+    output_->Close();
+  }
+}
+
+void Connection::SendError(ErrorCode code, std::string message) {
+  service_.metrics().Error(WireName(code));
+  if (!output_) return;
+  ErrorMessage e;
+  if (session_) e.session_id = session_->id;
+  e.code = code;
+  e.message = std::move(message);
+  output_->SendText(Serialize(e));
+}
+
+void Connection::Handle(const StartSession& m) {
+  const auto& cfg = service_.config();
+  const auto& synth = service_.synthesizer();
+  if (session_) {
+    SendError(ErrorCode::kSessionActive, "session '" + session_->id + "' is still open on this connection; "
+                                         "end_session or cancel it first");
+    return;
+  }
+  const std::string voice = m.voice.value_or(cfg.default_voice);
+  const std::string lang = m.lang_code.value_or(cfg.lang_code);
+  const int rate = m.sample_rate.value_or(cfg.sample_rate);
+  const double speed = m.speed.value_or(cfg.speed);
+  const int steps = m.num_inference_steps.value_or(cfg.num_inference_steps);
+  if (synth.voices().Find(voice) == nullptr) {
+    std::string known;
+    for (const auto& n : synth.voices().names()) known += (known.empty() ? "" : ", ") + n;
+    return SendError(ErrorCode::kInvalidVoice, "unknown voice '" + voice + "' (available: " + known + ")");
+  }
+  if (!synth.model_config().SupportsLanguage(lang)) {
+    std::string known;
+    for (const auto& l : synth.model_config().languages) known += (known.empty() ? "" : ", ") + l;
+    return SendError(ErrorCode::kInvalidLanguage, "unsupported language '" + lang + "' (supported: " + known + ")");
+  }
+  if (!IsSupportedSampleRate(rate)) {
+    return SendError(ErrorCode::kInvalidSampleRate,
+                     "sample_rate " + std::to_string(rate) + " is not one of 8000, 16000, 22050, 24000, 44100, 48000");
+  }
+  if (!IsValidSpeed(speed)) {
+    return SendError(ErrorCode::kInvalidConfig, "speed must be between 0.5 and 2.0");
+  }
+  if (!IsValidInferenceSteps(steps)) {
+    return SendError(ErrorCode::kInvalidConfig, "num_inference_steps must be between 1 and 32");
+  }
+  switch (service_.AdmitSession(m.session_id)) {
+    case TtsService::Admission::kAdmitted: break;
+    case TtsService::Admission::kCapacity:
+      return SendError(ErrorCode::kCapacity, "the server is at TTS_MAX_SESSIONS (" +
+                                                 std::to_string(cfg.max_sessions) + "); retry later");
+    case TtsService::Admission::kShuttingDown:
+      return SendError(ErrorCode::kShuttingDown, "the server is shutting down; retry on another replica");
+    case TtsService::Admission::kDuplicateId:
+      return SendError(ErrorCode::kSessionActive, "session id '" + m.session_id + "' is already in use");
+  }
+
+  TextAccumulatorConfig acc;
+  acc.debounce = std::chrono::milliseconds(cfg.debounce_ms);
+  acc.max_chars = ChunkLimitFor(lang);
+  session_.emplace(Session{m.session_id, service_.NextSessionUid(), voice, lang, rate, steps, speed,
+                           TextAccumulator(acc)});
+  std::weak_ptr<Connection> weak = weak_from_this();
+  auto executor = executor_;
+  service_.worker().RegisterSession(session_->uid, [weak, executor](SegmentResult r) {
+    asio::post(executor, [weak, r = std::move(r)]() mutable {
+      if (auto self = weak.lock()) self->OnResult(std::move(r));
+    });
+  });
+  service_.metrics().SessionStarted();
+  service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
+
+  SessionStarted started;
+  started.session_id = session_->id;
+  started.voice = voice;
+  started.lang_code = lang;
+  started.sample_rate = rate;
+  started.frame_ms = cfg.chunk_size_ms;
+  started.samples_per_frame = rate * cfg.chunk_size_ms / 1000;
+  started.num_inference_steps = steps;
+  started.speed = speed;
+  started.server = "supertonic-tts/0.1.0";
+  output_->SendText(Serialize(started));
+}
+
+void Connection::Handle(const SendText& m) {
+  if (!session_) return SendError(ErrorCode::kNoSession, "send_text before start_session");
+  if (session_->ending) {
+    return SendError(ErrorCode::kInvalidMessage, "send_text after end_session; start a new session for new text");
+  }
+  if (m.text.empty()) return;
+  const std::size_t chars = CountCodePoints(m.text);
+  if (session_->accumulator.pending_chars() + chars > static_cast<std::size_t>(service_.config().max_text_chars)) {
+    return SendError(ErrorCode::kTextTooLong,
+                     "pending text would exceed TTS_MAX_TEXT_CHARS (" +
+                         std::to_string(service_.config().max_text_chars) + " characters); this text was dropped");
+  }
+  const auto now = Clock::now();
+  if (!session_->turn_started) session_->turn_started = now;
+  Submit(session_->accumulator.Append(m.text, now));
+  if (session_ && outstanding() == 0) {
+    if (auto s = session_->accumulator.TakeCompleteSentences()) Submit({*s});
+  }
+  ArmDebounce();
+}
+
+void Connection::Handle(const Flush&) {
+  if (!session_) return SendError(ErrorCode::kNoSession, "flush before start_session");
+  Submit(session_->accumulator.Flush());
+  ArmDebounce();
+}
+
+void Connection::Handle(const EndSession&) {
+  if (!session_) return SendError(ErrorCode::kNoSession, "end_session before start_session");
+  session_->ending = true;
+  debounce_.cancel();
+  Submit(session_->accumulator.Flush());
+  MaybeFinish();
+}
+
+void Connection::Handle(const Cancel&) {
+  if (!session_) return SendError(ErrorCode::kNoSession, "cancel before start_session");
+  auto& s = *session_;
+  const int64_t dropped = static_cast<int64_t>(outstanding());
+  service_.worker().CancelSession(s.uid);
+  debounce_.cancel();
+  s.accumulator.Clear();
+  s.floor = s.next_to_emit = s.next_segment;
+  s.ready.clear();
+  s.texts.clear();
+  s.ending = false;
+  s.turn_started.reset();
+  s.turn_first_audio_sent = false;
+  if (output_) output_->DropQueuedBinary();
+  service_.metrics().Cancellation(static_cast<std::size_t>(dropped));
+  if (output_) output_->SendText(Serialize(Cancelled{s.id, dropped}));
+}
+
+void Connection::Submit(std::vector<std::string> segments) {
+  if (!session_) return;
+  auto& s = *session_;
+  for (auto& text : segments) {
+    if (text.empty()) continue;
+    SegmentJob job;
+    job.session = s.uid;
+    job.segment = s.next_segment;
+    job.text = text;
+    job.lang = s.lang;
+    job.voice = s.voice;
+    job.speed = static_cast<float>(s.speed);
+    job.steps = s.steps;
+    job.first_of_turn = s.next_segment == s.floor;
+    job.submitted = Clock::now();
+    s.texts[s.next_segment] = std::move(text);
+    ++s.next_segment;
+    service_.worker().Submit(std::move(job));
+  }
+}
+
+void Connection::ArmDebounce() {
+  if (!session_) return;
+  auto deadline = session_->accumulator.NextDeadline();
+  if (!deadline) {
+    debounce_.cancel();
+    return;
+  }
+  debounce_.expires_at(*deadline);
+  debounce_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self || !self->session_) return;
+    self->Submit(self->session_->accumulator.Poll(Clock::now()));
+    self->ArmDebounce();
+  });
+}
+
+std::size_t Connection::outstanding() const {
+  return session_ ? static_cast<std::size_t>(session_->next_segment - session_->next_to_emit) : 0;
+}
+
+void Connection::OnResult(SegmentResult result) {
+  if (closed_ || !session_ || result.session != session_->uid || result.segment < session_->floor) return;
+  if (result.cancelled) return;
+  session_->ready[result.segment] = std::move(result);
+  EmitReady();
+  if (session_ && !session_->ending && outstanding() == 0) {
+    if (auto s = session_->accumulator.TakeCompleteSentences()) {
+      Submit({*s});
+      ArmDebounce();
+    }
+  }
+  MaybeFinish();
+}
+
+void Connection::EmitReady() {
+  const auto& cfg = service_.config();
+  const int model_rate = service_.synthesizer().model_config().sample_rate;
+  while (session_ && output_) {
+    auto& s = *session_;
+    auto it = s.ready.find(s.next_to_emit);
+    if (it == s.ready.end()) return;
+    SegmentResult r = std::move(it->second);
+    s.ready.erase(it);
+    const std::string text = std::move(s.texts[r.segment]);
+    s.texts.erase(r.segment);
+    ++s.next_to_emit;
+    if (!r.error.empty()) {
+      SendError(ErrorCode::kInternal, "synthesis of segment " + std::to_string(r.segment) + " failed: " + r.error);
+      continue;
+    }
+    const std::size_t limit_bytes =
+        static_cast<std::size_t>(cfg.max_output_buffer_ms) * static_cast<std::size_t>(s.sample_rate) / 1000 * 2;
+    if (output_->queued_bytes() > limit_bytes) {
+      SendError(ErrorCode::kSlowConsumer, "the client is more than TTS_MAX_OUTPUT_BUFFER_MS (" +
+                                              std::to_string(cfg.max_output_buffer_ms) +
+                                              " ms) of audio behind; ending the session");
+      FinishSession(SessionEndReason::kError);
+      if (output_) output_->Close();
+      return;
+    }
+
+    SegmentStarted started{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0, s.stream_ms};
+    output_->SendText(Serialize(started));
+    audio::FrameWriter writer(model_rate, s.sample_rate, cfg.chunk_size_ms);
+    int64_t frames = 0;
+    auto send = [&](std::span<const int16_t> frame) {
+      if (!s.turn_first_audio_sent) {
+        s.turn_first_audio_sent = true;
+        if (s.turn_started) {
+          service_.metrics().ObserveTimeToFirstAudio(
+              std::chrono::duration<double>(Clock::now() - *s.turn_started).count());
+        }
+      }
+      output_->SendBinary(std::vector<int16_t>(frame.begin(), frame.end()));
+      ++frames;
+    };
+    writer.Push(r.samples, send);
+    writer.Finish(send);
+    const double audio_ms = 1000.0 * static_cast<double>(writer.samples_emitted()) / s.sample_rate;
+    s.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
+    s.audio_ms_sent += audio_ms;
+    ++s.segments_sent;
+    SegmentDone done{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames, r.queue_s * 1000.0,
+                     r.synthesis_s * 1000.0, static_cast<int>(r.batch_size)};
+    output_->SendText(Serialize(done));
+    service_.metrics().SegmentCompleted(CountCodePoints(text), audio_ms / 1000.0);
+    if (r.duration_s > 0) service_.metrics().ObserveRealtimeFactor(r.synthesis_s / r.duration_s);
+  }
+}
+
+void Connection::MaybeFinish() {
+  if (session_ && session_->ending && outstanding() == 0 && session_->accumulator.empty()) {
+    FinishSession(draining_ ? SessionEndReason::kShuttingDown : SessionEndReason::kCompleted);
+  }
+}
+
+void Connection::FinishSession(SessionEndReason reason) {
+  if (!session_) return;
+  auto& s = *session_;
+  if (output_) output_->SendText(Serialize(SessionEnded{s.id, s.segments_sent, s.audio_ms_sent, reason}));
+  debounce_.cancel();
+  service_.worker().UnregisterSession(s.uid);
+  service_.ReleaseSession(s.id);
+  session_.reset();
+  service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
+  if (draining_ && output_) output_->Close();
+}
+
+}  // namespace supertonic::service

@@ -1,0 +1,101 @@
+#pragma once
+// One client connection's protocol state machine (SPEC §3): sessions one after
+// another, text bundling, segment submission, ordered audio output, barge-in.
+// Transport-agnostic: the WebSocket code feeds it frames and implements
+// ConnectionOutput. All calls happen on the connection's executor.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/inference_worker.h"
+#include "service/protocol.h"
+#include "service/text_accumulator.h"
+
+namespace supertonic::service {
+
+class TtsService;
+
+class ConnectionOutput {
+ public:
+  virtual ~ConnectionOutput() = default;
+  virtual void SendText(std::string json) = 0;
+  virtual void SendBinary(std::vector<int16_t> frame) = 0;
+  // Audio frames queued but not yet handed to the socket are dropped (barge-in).
+  virtual void DropQueuedBinary() = 0;
+  virtual std::size_t queued_bytes() const = 0;
+  virtual void Close() = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(TtsService& service, boost::asio::any_io_executor executor, std::shared_ptr<ConnectionOutput> output);
+  ~Connection();
+
+  void OnTextFrame(std::string_view frame);
+  void OnBinaryFrame();
+  void OnFrameTooLarge();
+  // The socket is gone: cancel everything, free the session.
+  void OnClosed();
+  // Server shutdown: finish the open session's text, end it, then close.
+  void Drain();
+  bool has_session() const { return session_.has_value(); }
+  std::chrono::steady_clock::time_point last_activity() const { return last_activity_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  struct Session {
+    std::string id;
+    uint64_t uid = 0;
+    std::string voice, lang;
+    int sample_rate = 0;
+    int steps = 0;
+    double speed = 1.0;
+    TextAccumulator accumulator;
+    uint64_t next_segment = 0;      // index the next cut segment gets
+    uint64_t next_to_emit = 0;      // index whose audio goes out next
+    uint64_t floor = 0;             // results below this index were cancelled
+    std::map<uint64_t, std::string> texts;
+    std::map<uint64_t, SegmentResult> ready;  // reorder buffer
+    std::size_t pending_chars = 0;
+    bool ending = false;
+    bool turn_first_audio_sent = false;
+    std::optional<Clock::time_point> turn_started;
+    int64_t segments_sent = 0;
+    double audio_ms_sent = 0;
+    double stream_ms = 0;
+  };
+
+  void Handle(const StartSession& m);
+  void Handle(const SendText& m);
+  void Handle(const Flush& m);
+  void Handle(const EndSession& m);
+  void Handle(const Cancel& m);
+
+  void SendError(ErrorCode code, std::string message);
+  void Submit(std::vector<std::string> segments);
+  void ArmDebounce();
+  void OnResult(SegmentResult result);
+  void EmitReady();
+  void MaybeFinish();
+  void FinishSession(SessionEndReason reason);
+  std::size_t outstanding() const;
+
+  TtsService& service_;
+  boost::asio::any_io_executor executor_;
+  std::shared_ptr<ConnectionOutput> output_;
+  boost::asio::steady_timer debounce_;
+  std::optional<Session> session_;
+  bool closed_ = false;
+  bool draining_ = false;
+  Clock::time_point last_activity_ = Clock::now();
+};
+
+}  // namespace supertonic::service

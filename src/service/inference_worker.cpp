@@ -1,0 +1,147 @@
+#include "service/inference_worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "engine/errors.h"
+#include "service/metrics.h"
+
+namespace supertonic::service {
+
+InferenceWorker::InferenceWorker(const Synthesizer& synthesizer, const SchedulerConfig& config,
+                                 ServiceMetrics* metrics)
+    : synthesizer_(synthesizer), metrics_(metrics), scheduler_(config) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+InferenceWorker::~InferenceWorker() { Stop(); }
+
+void InferenceWorker::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    if (running_control_) running_control_->Cancel();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void InferenceWorker::RegisterSession(uint64_t session, ResultHandler handler) {
+  std::lock_guard lock(mutex_);
+  handlers_[session] = std::move(handler);
+}
+
+void InferenceWorker::UnregisterSession(uint64_t session) {
+  CancelSession(session);
+  std::lock_guard lock(mutex_);
+  handlers_.erase(session);
+  scheduler_.RemoveSession(session);
+}
+
+void InferenceWorker::Submit(SegmentJob job) {
+  {
+    std::lock_guard lock(mutex_);
+    scheduler_.Submit(std::move(job));
+    UpdateQueueMetric();
+  }
+  wake_.notify_one();
+}
+
+std::size_t InferenceWorker::CancelSession(uint64_t session) {
+  std::lock_guard lock(mutex_);
+  const std::size_t dropped = scheduler_.CancelSession(session);
+  if (running_sessions_.count(session) != 0) {
+    cancelled_running_.insert(session);
+    // Stop the model call only when every item in it is unwanted.
+    if (cancelled_running_.size() == running_sessions_.size() && running_control_) running_control_->Cancel();
+  }
+  UpdateQueueMetric();
+  return dropped;
+}
+
+std::size_t InferenceWorker::queue_depth() const {
+  std::lock_guard lock(mutex_);
+  return scheduler_.queue_depth();
+}
+
+void InferenceWorker::UpdateQueueMetric() {
+  if (metrics_) metrics_->SetQueueDepth(static_cast<double>(scheduler_.queue_depth() + scheduler_.waiting()));
+}
+
+void InferenceWorker::Run() {
+  using Clock = std::chrono::steady_clock;
+  for (;;) {
+    std::vector<SegmentJob> batch;
+    std::shared_ptr<RunControl> control;
+    {
+      std::unique_lock lock(mutex_);
+      for (;;) {
+        if (stop_) return;
+        batch = scheduler_.NextBatch(Clock::now());
+        if (!batch.empty()) break;
+        if (auto deadline = scheduler_.NextDeadline()) {
+          wake_.wait_until(lock, *deadline);
+        } else {
+          wake_.wait(lock);
+        }
+      }
+      running_sessions_.clear();
+      cancelled_running_.clear();
+      for (const auto& job : batch) running_sessions_.insert(job.session);
+      running_control_ = control = std::make_shared<RunControl>();
+      UpdateQueueMetric();
+    }
+
+    const auto started = Clock::now();
+    std::vector<SynthesisItem> items;
+    items.reserve(batch.size());
+    for (const auto& job : batch) items.push_back({job.text, job.lang, job.voice, job.speed, job.segment, nullptr});
+    std::vector<SegmentResult> results(batch.size());
+    try {
+      BatchAudio audio = synthesizer_.SynthesizeBatch(items, batch.front().steps, control.get());
+      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      if (metrics_) {
+        metrics_->Batch(batch.size());
+        metrics_->StageSeconds("duration_predictor", audio.times.duration_predictor_s);
+        metrics_->StageSeconds("text_encoder", audio.times.text_encoder_s);
+        metrics_->StageSeconds("vector_estimator", audio.times.vector_estimator_s);
+        metrics_->StageSeconds("vocoder", audio.times.vocoder_s);
+      }
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        results[i].samples = std::move(audio.items[i].samples);
+        results[i].duration_s = audio.items[i].duration_s;
+        results[i].synthesis_s = seconds;
+      }
+    } catch (const Cancelled&) {
+      for (auto& r : results) r.cancelled = true;
+    } catch (const std::exception& e) {
+      spdlog::error("inference failed for a batch of {}: {}", batch.size(), e.what());
+      for (auto& r : results) r.error = e.what();
+    }
+
+    std::vector<std::pair<ResultHandler, SegmentResult>> deliveries;
+    {
+      std::lock_guard lock(mutex_);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto& job = batch[i];
+        scheduler_.Complete(job.session, job.segment);
+        auto& r = results[i];
+        r.session = job.session;
+        r.segment = job.segment;
+        r.batch_size = batch.size();
+        r.queue_s = std::chrono::duration<double>(started - job.submitted).count();
+        if (cancelled_running_.count(job.session) != 0) r.cancelled = true;
+        auto it = handlers_.find(job.session);
+        if (it != handlers_.end()) deliveries.emplace_back(it->second, std::move(r));
+      }
+      running_sessions_.clear();
+      cancelled_running_.clear();
+      running_control_.reset();
+      UpdateQueueMetric();
+    }
+    for (auto& [handler, result] : deliveries) handler(std::move(result));
+  }
+}
+
+}  // namespace supertonic::service

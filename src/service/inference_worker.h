@@ -1,0 +1,72 @@
+#pragma once
+// The one consumer of the global inference queue: a thread that takes batches
+// from the SegmentScheduler, runs the engine, and hands each segment's audio
+// to its session's result handler. Network threads never wait on it.
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/synthesizer.h"
+#include "service/segment_scheduler.h"
+
+namespace supertonic::service {
+
+class ServiceMetrics;
+
+struct SegmentResult {
+  uint64_t session = 0;
+  uint64_t segment = 0;
+  std::vector<float> samples;   // model rate
+  double duration_s = 0;        // predicted
+  double queue_s = 0;           // submitted -> inference started
+  double synthesis_s = 0;       // the batch's model time
+  std::size_t batch_size = 1;
+  bool cancelled = false;       // stopped by CancelSession; samples empty
+  std::string error;            // non-empty when synthesis failed
+};
+
+class InferenceWorker {
+ public:
+  // Called on the worker thread; must not block (post to the session's executor).
+  using ResultHandler = std::function<void(SegmentResult)>;
+
+  InferenceWorker(const Synthesizer& synthesizer, const SchedulerConfig& config, ServiceMetrics* metrics);
+  ~InferenceWorker();
+
+  void RegisterSession(uint64_t session, ResultHandler handler);
+  // Drops the session's queued work and forgets its handler.
+  void UnregisterSession(uint64_t session);
+  void Submit(SegmentJob job);
+  // Drops the session's queued and waiting segments and stops its running
+  // inference when nothing else shares the batch. Returns how many were dropped
+  // before running.
+  std::size_t CancelSession(uint64_t session);
+  void Stop();
+
+  std::size_t queue_depth() const;
+
+ private:
+  void Run();
+  void UpdateQueueMetric();
+
+  const Synthesizer& synthesizer_;
+  ServiceMetrics* metrics_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  SegmentScheduler scheduler_;
+  std::map<uint64_t, ResultHandler> handlers_;
+  std::set<uint64_t> running_sessions_;
+  std::set<uint64_t> cancelled_running_;
+  std::shared_ptr<RunControl> running_control_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace supertonic::service

@@ -1,0 +1,93 @@
+#include "service/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace supertonic::service {
+
+namespace {
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets{0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
+                                                              0.75,  1.0,  1.5,   2.0, 3.0,  5.0, 10.0};
+const prometheus::Histogram::BucketBoundaries kRtfBuckets{0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0};
+const prometheus::Histogram::BucketBoundaries kStageBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
+const prometheus::Histogram::BucketBoundaries kBatchBuckets{1, 2, 3, 4, 6, 8, 12, 16, 32, 64};
+}  // namespace
+
+ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  using namespace prometheus;
+  auto& r = *registry_;
+  ttfa_ = &BuildHistogram()
+               .Name("tts_time_to_first_audio_seconds")
+               .Help("From a turn's first text to its first audio frame on the wire")
+               .Register(r)
+               .Add({}, kLatencyBuckets);
+  rtf_ = &BuildHistogram()
+              .Name("tts_realtime_factor")
+              .Help("Synthesis time divided by audio duration, per segment")
+              .Register(r)
+              .Add({}, kRtfBuckets);
+  queue_depth_ = &BuildGauge().Name("tts_queue_depth").Help("Segments queued for inference").Register(r).Add({});
+  active_sessions_ =
+      &BuildGauge().Name("tts_active_sessions").Help("Sessions currently open").Register(r).Add({});
+  gpu_utilization_ = &BuildGauge()
+                          .Name("tts_gpu_utilization_percent")
+                          .Help("GPU utilization from NVML (0 when running on the CPU)")
+                          .Register(r)
+                          .Add({});
+  segments_ = &BuildCounter().Name("tts_segments_total").Help("Segments synthesized and sent").Register(r).Add({});
+  characters_ =
+      &BuildCounter().Name("tts_characters_total").Help("Characters synthesized").Register(r).Add({});
+  audio_seconds_ =
+      &BuildCounter().Name("tts_audio_seconds_total").Help("Seconds of audio sent").Register(r).Add({});
+  sessions_ = &BuildCounter().Name("tts_sessions_total").Help("Sessions started").Register(r).Add({});
+  cancellations_ =
+      &BuildCounter().Name("tts_cancellations_total").Help("Cancel requests (barge-in)").Register(r).Add({});
+  cancelled_segments_ = &BuildCounter()
+                             .Name("tts_cancelled_segments_total")
+                             .Help("Segments dropped by cancellations")
+                             .Register(r)
+                             .Add({});
+  batch_size_ = &BuildHistogram()
+                     .Name("tts_batch_size")
+                     .Help("Segments per model call")
+                     .Register(r)
+                     .Add({}, kBatchBuckets);
+  errors_ = &BuildCounter().Name("tts_errors_total").Help("Errors sent to clients, by code").Register(r);
+  stage_seconds_ = &BuildHistogram()
+                        .Name("tts_inference_seconds")
+                        .Help("Model time per batch, by pipeline stage")
+                        .Register(r);
+}
+
+ServiceMetrics::~ServiceMetrics() = default;
+
+void ServiceMetrics::ObserveTimeToFirstAudio(double s) { ttfa_->Observe(s); }
+void ServiceMetrics::ObserveRealtimeFactor(double rtf) { rtf_->Observe(rtf); }
+void ServiceMetrics::SetQueueDepth(double d) { queue_depth_->Set(d); }
+void ServiceMetrics::SetActiveSessions(double n) { active_sessions_->Set(n); }
+void ServiceMetrics::SetGpuUtilization(double p) { gpu_utilization_->Set(p); }
+void ServiceMetrics::SegmentCompleted(std::size_t characters, double audio_seconds) {
+  segments_->Increment();
+  characters_->Increment(static_cast<double>(characters));
+  audio_seconds_->Increment(audio_seconds);
+}
+void ServiceMetrics::SessionStarted() { sessions_->Increment(); }
+void ServiceMetrics::Error(std::string_view code) { errors_->Add({{"code", std::string(code)}}).Increment(); }
+void ServiceMetrics::Cancellation(std::size_t dropped) {
+  cancellations_->Increment();
+  cancelled_segments_->Increment(static_cast<double>(dropped));
+}
+void ServiceMetrics::Batch(std::size_t size) { batch_size_->Observe(static_cast<double>(size)); }
+void ServiceMetrics::StageSeconds(std::string_view stage, double seconds) {
+  stage_seconds_->Add({{"stage", std::string(stage)}}, kStageBuckets).Observe(seconds);
+}
+
+std::string ServiceMetrics::Serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace supertonic::service

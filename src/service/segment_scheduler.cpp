@@ -1,0 +1,219 @@
+#include "service/segment_scheduler.h"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+#include "engine/text_chunker.h"
+
+namespace supertonic::service {
+
+namespace {
+
+// Lengths that pad each other little in one batch.
+bool SimilarLength(std::size_t a, std::size_t b) {
+  a = std::max<std::size_t>(a, 1);
+  b = std::max<std::size_t>(b, 1);
+  return std::max(a, b) <= 2 * std::min(a, b);
+}
+
+}  // namespace
+
+void SchedulerConfig::Validate() const {
+  if (max_inflight_per_session < 1) throw std::invalid_argument("max_inflight_per_session must be >= 1, got 0");
+  if (max_batch < 1) throw std::invalid_argument("max_batch must be >= 1, got 0");
+  if (batch_wait.count() < 0) {
+    throw std::invalid_argument("batch_wait must be >= 0 ms, got " + std::to_string(batch_wait.count()));
+  }
+}
+
+std::string SchedulerConfig::ToString() const {
+  std::ostringstream os;
+  os << "SchedulerConfig(max_inflight_per_session=" << max_inflight_per_session << ", max_batch=" << max_batch
+     << ", batch_wait=" << batch_wait.count() << "ms, fifo=" << (fifo ? "true" : "false") << ")";
+  return os.str();
+}
+
+SegmentScheduler::SegmentScheduler(SchedulerConfig config) : config_(config) { config_.Validate(); }
+
+void SegmentScheduler::Submit(SegmentJob job) {
+  Session& s = sessions_[job.session];
+  const uint64_t segment = job.segment;
+  auto same = [segment](const Entry& e) { return e.job.segment == segment; };
+  if (std::any_of(s.waiting.begin(), s.waiting.end(), same) || std::any_of(s.queued.begin(), s.queued.end(), same) ||
+      std::find(s.running.begin(), s.running.end(), segment) != s.running.end()) {
+    throw std::invalid_argument("segment " + std::to_string(segment) + " of session " + std::to_string(job.session) +
+                                " was already submitted");
+  }
+  Entry e;
+  e.chars = CountCodePoints(job.text);
+  e.job = std::move(job);
+  s.waiting.push_back(std::move(e));
+  ++waiting_;
+  Admit(s);
+}
+
+void SegmentScheduler::Admit(Session& s) {
+  while (!s.waiting.empty() && s.queued.size() + s.running.size() < config_.max_inflight_per_session) {
+    s.queued.push_back(std::move(s.waiting.front()));
+    s.waiting.pop_front();
+    s.queued.back().admitted = next_admission_++;
+    --waiting_;
+    ++queued_;
+  }
+}
+
+SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
+  Plan plan;
+  if (queued_ == 0) return plan;
+
+  // The oldest queued job, the first-of-turn job to favour, the fifo head.
+  std::optional<TimePoint> oldest;
+  const Entry* first_of_turn = nullptr;
+  uint64_t first_of_turn_session = 0;
+  const Entry* fifo_head = nullptr;
+  uint64_t fifo_session = 0;
+  for (const auto& [id, s] : sessions_) {
+    if (s.queued.empty()) continue;
+    const Entry& e = s.queued.front();
+    if (!oldest || e.job.submitted < *oldest) oldest = e.job.submitted;
+    if (e.job.first_of_turn &&
+        (!first_of_turn || std::pair(e.job.submitted, e.admitted) <
+                               std::pair(first_of_turn->job.submitted, first_of_turn->admitted))) {
+      first_of_turn = &e;
+      first_of_turn_session = id;
+    }
+    if (!fifo_head || e.admitted < fifo_head->admitted) {
+      fifo_head = &e;
+      fifo_session = id;
+    }
+  }
+  plan.oldest = *oldest;
+  if (config_.fifo) {
+    plan.sessions.push_back(fifo_session);
+    return plan;
+  }
+
+  // Sessions with a queued job in round-robin order: after `after`, wrapping.
+  auto ring_from = [this](std::optional<uint64_t> after) {
+    std::vector<uint64_t> ring;
+    auto start = after ? sessions_.upper_bound(*after) : sessions_.begin();
+    for (auto it = start; it != sessions_.end(); ++it) {
+      if (!it->second.queued.empty()) ring.push_back(it->first);
+    }
+    for (auto it = sessions_.begin(); it != start; ++it) {
+      if (!it->second.queued.empty()) ring.push_back(it->first);
+    }
+    return ring;
+  };
+
+  uint64_t lead_session = first_of_turn_session;
+  if (!first_of_turn) {
+    lead_session = ring_from(cursor_).front();
+    plan.round_robin_lead = true;
+  }
+  plan.sessions.push_back(lead_session);
+  const Entry& lead = sessions_.at(lead_session).queued.front();
+
+  if (config_.max_batch > 1) {
+    // Other sessions' next jobs with the lead's step count: first-of-turn ones
+    // (oldest first), then the rest in round-robin order after the lead.
+    std::vector<std::pair<uint64_t, const Entry*>> candidates;
+    for (uint64_t id : ring_from(lead_session)) {
+      const Entry& e = sessions_.at(id).queued.front();
+      if (id != lead_session && e.job.steps == lead.job.steps) candidates.emplace_back(id, &e);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+      if (a.second->job.first_of_turn != b.second->job.first_of_turn) return a.second->job.first_of_turn;
+      if (!a.second->job.first_of_turn) return false;
+      return std::pair(a.second->job.submitted, a.second->admitted) <
+             std::pair(b.second->job.submitted, b.second->admitted);
+    });
+    std::vector<bool> taken(candidates.size(), false);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::size_t k = 0; k < candidates.size() && plan.sessions.size() < config_.max_batch; ++k) {
+        if (taken[k] || (pass == 0 && !SimilarLength(candidates[k].second->chars, lead.chars))) continue;
+        taken[k] = true;
+        plan.sessions.push_back(candidates[k].first);
+      }
+    }
+  }
+
+  if (config_.batch_wait.count() > 0 && plan.sessions.size() < config_.max_batch) {
+    const bool has_first_of_turn = std::any_of(plan.sessions.begin(), plan.sessions.end(), [this](uint64_t id) {
+      return sessions_.at(id).queued.front().job.first_of_turn;
+    });
+    if (!has_first_of_turn) plan.held_until = plan.oldest + config_.batch_wait;
+  }
+  return plan;
+}
+
+std::vector<SegmentJob> SegmentScheduler::NextBatch(TimePoint now) {
+  std::vector<SegmentJob> batch;
+  const Plan plan = MakePlan();
+  if (plan.sessions.empty() || (plan.held_until && now < *plan.held_until)) return batch;
+  batch.reserve(plan.sessions.size());
+  for (uint64_t id : plan.sessions) {
+    Session& s = sessions_.at(id);
+    s.running.push_back(s.queued.front().job.segment);
+    batch.push_back(std::move(s.queued.front().job));
+    s.queued.pop_front();
+    --queued_;
+    ++running_;
+  }
+  if (plan.round_robin_lead) cursor_ = plan.sessions.front();
+  return batch;
+}
+
+std::optional<TimePoint> SegmentScheduler::NextDeadline() const {
+  const Plan plan = MakePlan();
+  if (plan.sessions.empty()) return std::nullopt;
+  return plan.held_until ? *plan.held_until : plan.oldest;
+}
+
+bool SegmentScheduler::Complete(uint64_t session, uint64_t segment) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return false;
+  Session& s = it->second;
+  auto r = std::find(s.running.begin(), s.running.end(), segment);
+  if (r == s.running.end()) return false;
+  s.running.erase(r);
+  --running_;
+  Admit(s);
+  EraseIfIdle(it);
+  return true;
+}
+
+std::size_t SegmentScheduler::CancelSession(uint64_t session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return 0;
+  Session& s = it->second;
+  const std::size_t dropped = s.waiting.size() + s.queued.size();
+  waiting_ -= s.waiting.size();
+  queued_ -= s.queued.size();
+  s.waiting.clear();
+  s.queued.clear();
+  EraseIfIdle(it);
+  return dropped;
+}
+
+void SegmentScheduler::RemoveSession(uint64_t session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  waiting_ -= it->second.waiting.size();
+  queued_ -= it->second.queued.size();
+  running_ -= it->second.running.size();
+  sessions_.erase(it);
+}
+
+std::size_t SegmentScheduler::inflight(uint64_t session) const {
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? 0 : it->second.queued.size() + it->second.running.size();
+}
+
+void SegmentScheduler::EraseIfIdle(std::map<uint64_t, Session>::iterator it) {
+  if (it->second.idle()) sessions_.erase(it);
+}
+
+}  // namespace supertonic::service

@@ -1,0 +1,134 @@
+#pragma once
+// The policy of the process-wide inference queue (SPEC §5): which segments the
+// model runs next, and together. Pure, single-threaded logic with an injected
+// clock; the caller (InferenceQueue) holds the lock, wakes its worker, runs
+// the batches and reports completions.
+//
+// A submitted job waits in its session; at most max_inflight_per_session jobs
+// of a session are admitted (queued or running) at once, the rest wait in
+// order and are admitted as earlier ones complete. Among admitted jobs:
+//  - jobs of one session start in submission (segment) order, and never two
+//    in one batch: the earlier segment's latency matters more;
+//  - a first-of-turn job (it decides time to first audio) goes before all
+//    others, the oldest such first;
+//  - otherwise sessions take turns (round robin from a rotating cursor), one
+//    job per turn, so a session that floods text cannot starve the others;
+//  - with max_batch > 1 the first job picked leads the batch, which is filled
+//    with the next jobs of other sessions that share its step count, those of
+//    a similar length (within a factor of 2 in code points: less padding)
+//    first, then any;
+//  - with batch_wait > 0 a batch smaller than max_batch is held until the
+//    oldest queued job has waited batch_wait since it was submitted; a batch
+//    holding a first-of-turn job is never held.
+// fifo mode models the seed's design (benchmark baseline): one global queue in
+// admission order, one job per batch, no priorities; the per-session in-flight
+// limit still applies, as it did in the seed.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace supertonic::service {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+struct SchedulerConfig {
+  std::size_t max_inflight_per_session = 2;  // TTS_MAX_INFLIGHT_SEGMENTS
+  std::size_t max_batch = 1;                 // segments per model call
+  std::chrono::milliseconds batch_wait{0};   // longest a partial batch is held
+  bool fifo = false;                         // the seed's one global FIFO, as a baseline
+
+  // Throws std::invalid_argument naming the field.
+  void Validate() const;
+  std::string ToString() const;
+};
+
+struct SegmentJob {
+  uint64_t session = 0;
+  uint64_t segment = 0;  // index within the session
+  std::string text;
+  std::string lang;
+  std::string voice;
+  float speed = 1.05f;
+  int steps = 2;
+  bool first_of_turn = false;
+  TimePoint submitted{};
+  uint64_t cookie = 0;  // the caller's, carried through untouched
+};
+
+class SegmentScheduler {
+ public:
+  explicit SegmentScheduler(SchedulerConfig config = {});  // validates
+
+  const SchedulerConfig& config() const { return config_; }
+
+  // Adds a job behind the session's earlier ones. Throws std::invalid_argument
+  // when the session already holds a job with the same segment index.
+  void Submit(SegmentJob job);
+
+  // The next batch to run, marked running; empty when nothing is queued or a
+  // partial batch is being held (see NextDeadline).
+  std::vector<SegmentJob> NextBatch(TimePoint now);
+
+  // When NextBatch will return a batch if nothing else changes: nullopt when
+  // nothing is queued; a time at or before the oldest submission when a batch
+  // is ready now; the release time of a held batch otherwise.
+  std::optional<TimePoint> NextDeadline() const;
+
+  // A running job finished (or failed): frees its slot and admits the
+  // session's next waiting job. False when the job was not running here
+  // (e.g. its session was removed).
+  bool Complete(uint64_t session, uint64_t segment);
+
+  // Drops the session's queued and waiting jobs and returns how many. Running
+  // jobs stay running (and keep their slots until Complete); the caller
+  // discards their results.
+  std::size_t CancelSession(uint64_t session);
+
+  // Forgets the session entirely; a later Complete for it returns false.
+  void RemoveSession(uint64_t session);
+
+  std::size_t queue_depth() const { return queued_; }  // admitted, not running
+  std::size_t waiting() const { return waiting_; }      // held back in their sessions
+  std::size_t running() const { return running_; }
+  std::size_t inflight(uint64_t session) const;        // the session's queued + running
+  std::size_t session_count() const { return sessions_.size(); }
+
+ private:
+  struct Entry {
+    SegmentJob job;
+    std::size_t chars = 0;    // code points of the text
+    uint64_t admitted = 0;    // admission order, for fifo mode
+  };
+  struct Session {
+    std::deque<Entry> waiting;
+    std::deque<Entry> queued;
+    std::vector<uint64_t> running;  // segment indices
+    bool idle() const { return waiting.empty() && queued.empty() && running.empty(); }
+  };
+  struct Plan {
+    std::vector<uint64_t> sessions;  // whose front queued job goes into the batch, lead first
+    bool round_robin_lead = false;   // the lead was picked by the cursor
+    TimePoint oldest{};              // submission of the oldest queued job
+    std::optional<TimePoint> held_until;
+  };
+
+  Plan MakePlan() const;
+  void Admit(Session& s);
+  void EraseIfIdle(std::map<uint64_t, Session>::iterator it);
+
+  SchedulerConfig config_;
+  std::map<uint64_t, Session> sessions_;  // ordered by id: the round-robin ring
+  std::optional<uint64_t> cursor_;        // the session last served by round robin
+  uint64_t next_admission_ = 0;
+  std::size_t queued_ = 0;
+  std::size_t waiting_ = 0;
+  std::size_t running_ = 0;
+};
+
+}  // namespace supertonic::service

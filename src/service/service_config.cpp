@@ -1,0 +1,421 @@
+#include "service/service_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+
+#include "service/protocol.h"
+
+extern char** environ;
+
+namespace supertonic::service {
+
+namespace {
+
+// The variables, their defaults (which must match the member initializers of
+// ServiceConfig; a test checks) and their meanings.
+constexpr std::array<EnvVarInfo, 28> kVariables = {{
+    {"TTS_HOST", "0.0.0.0", "address to listen on"},
+    {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
+    {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
+    {"TTS_DEVICE", "auto", "cpu, cuda, or auto (CUDA when it is available, else CPU)"},
+    {"TTS_INTRA_OP_THREADS", "0", "ONNX Runtime intra-op threads, 0..256 (0: one per core)"},
+    {"TTS_MAX_SESSIONS", "100", "max concurrent sessions, 1..100000; more are refused with `capacity`"},
+    {"TTS_MAX_INFLIGHT_SEGMENTS", "2", "segments per session queued or running at once, 1..64"},
+    {"TTS_MAX_BATCH", "4", "max segments in one model call (dynamic batching), 1..64"},
+    {"TTS_BATCH_WAIT_MS", "0", "how long a batch may wait for more segments, 0..1000 ms"},
+    {"TTS_SCHEDULER", "fair",
+     "fair (round-robin over sessions, a session's first segment first) or fifo (arrival order)"},
+    {"TTS_DEFAULT_VOICE", "F1", "voice when start_session names none (F1-F5, M1-M5)"},
+    {"TTS_LANG_CODE", "pt", "language when start_session names none (en ko es pt fr)"},
+    {"TTS_NUM_INFERENCE_STEPS", "2", "flow-matching steps, 1..32 (2 fastest, 5 quality)"},
+    {"TTS_SPEED", "1.05", "speaking rate, 0.5..2.0"},
+    {"TTS_SAMPLE_RATE", "24000", "output sample rate when start_session names none: 8000 16000 22050 24000 44100 48000"},
+    {"TTS_DEBOUNCE_MS", "150", "text bundling: cut a segment after a sentence end and this much quiet, 0..5000 ms"},
+    {"TTS_CHUNK_SIZE_MS", "20",
+     "audio frame length, 5..1000 ms; a frame holds floor(rate * ms / 1000) samples (441 at 22050 Hz, 20 ms)"},
+    {"TTS_CHUNKED_VOCODER", "true", "stream a segment's audio while it is being vocoded (reserved)"},
+    {"TTS_MAX_TEXT_CHARS", "20000",
+     "max text a session may have pending, in characters, 1..1000000; more gets `text_too_long`"},
+    {"TTS_MAX_MESSAGE_BYTES", "65536", "max size of one client message, 1024..16777216 bytes"},
+    {"TTS_MAX_OUTPUT_BUFFER_MS", "30000",
+     "audio a client may leave unread before `slow_consumer`, 1000..3600000 ms"},
+    {"TTS_IDLE_TIMEOUT_S", "300",
+     "close a connection with no session and no message for this long, 0..86400 s (0: never)"},
+    {"TTS_PING_INTERVAL_S", "20", "WebSocket ping interval, 0..3600 s (0: no pings)"},
+    {"TTS_SHUTDOWN_GRACE_S", "30", "on SIGTERM, how long open sessions may finish, 0..3600 s"},
+    {"TTS_AUTH_TOKEN", "", "when set, clients must present this token (`Authorization: Bearer <token>`)"},
+    {"TTS_METRICS_REQUIRE_AUTH", "false", "whether /metrics needs the token too"},
+    {"TTS_READY_AT_CAPACITY", "false",
+     "whether /health/ready stays ready while TTS_MAX_SESSIONS sessions are open (false: not ready)"},
+    {"LOG_LEVEL", "INFO", "TRACE, DEBUG, INFO, WARN (WARNING), ERROR, CRITICAL or OFF"},
+}};
+
+struct IntVariable {
+  std::string_view name;
+  int ServiceConfig::*field;
+  int min;
+  int max;
+};
+
+constexpr std::array<IntVariable, 15> kIntVariables = {{
+    {"TTS_PORT", &ServiceConfig::port, 0, 65535},
+    {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
+    {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
+    {"TTS_MAX_INFLIGHT_SEGMENTS", &ServiceConfig::max_inflight_segments, 1, 64},
+    {"TTS_MAX_BATCH", &ServiceConfig::max_batch, 1, 64},
+    {"TTS_BATCH_WAIT_MS", &ServiceConfig::batch_wait_ms, 0, 1000},
+    {"TTS_NUM_INFERENCE_STEPS", &ServiceConfig::num_inference_steps, kMinInferenceSteps, kMaxInferenceSteps},
+    {"TTS_DEBOUNCE_MS", &ServiceConfig::debounce_ms, 0, 5000},
+    {"TTS_CHUNK_SIZE_MS", &ServiceConfig::chunk_size_ms, 5, 1000},
+    {"TTS_MAX_TEXT_CHARS", &ServiceConfig::max_text_chars, 1, 1000000},
+    {"TTS_MAX_MESSAGE_BYTES", &ServiceConfig::max_message_bytes, 1024, 16 * 1024 * 1024},
+    {"TTS_MAX_OUTPUT_BUFFER_MS", &ServiceConfig::max_output_buffer_ms, 1000, 3600000},
+    {"TTS_IDLE_TIMEOUT_S", &ServiceConfig::idle_timeout_s, 0, 86400},
+    {"TTS_PING_INTERVAL_S", &ServiceConfig::ping_interval_s, 0, 3600},
+    {"TTS_SHUTDOWN_GRACE_S", &ServiceConfig::shutdown_grace_s, 0, 3600},
+}};
+
+struct BoolVariable {
+  std::string_view name;
+  bool ServiceConfig::*field;
+};
+
+constexpr std::array<BoolVariable, 3> kBoolVariables = {{
+    {"TTS_CHUNKED_VOCODER", &ServiceConfig::chunked_vocoder},
+    {"TTS_METRICS_REQUIRE_AUTH", &ServiceConfig::metrics_require_auth},
+    {"TTS_READY_AT_CAPACITY", &ServiceConfig::ready_at_capacity},
+}};
+
+constexpr std::size_t kQuotedValueMaxChars = 80;
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string QuoteValue(std::string_view value) {
+  std::string out = "'";
+  for (char c : value.substr(0, kQuotedValueMaxChars)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7F) ? '?' : c;
+  }
+  if (value.size() > kQuotedValueMaxChars) out += "...";
+  return out + "'";
+}
+
+[[noreturn]] void Fail(std::string_view name, std::string_view requirement, std::string_view got) {
+  throw std::invalid_argument(std::string(name) + " must be " + std::string(requirement) + ", got " +
+                              QuoteValue(got));
+}
+
+std::string IntRequirement(int min, int max) {
+  return "an integer in " + std::to_string(min) + ".." + std::to_string(max);
+}
+
+bool ParseInt(std::string_view s, int& out) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
+  const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return error == std::errc() && end == s.data() + s.size();
+}
+
+bool ParseDouble(std::string_view s, double& out) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
+  const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::fixed);
+  return error == std::errc() && end == s.data() + s.size() && std::isfinite(out);
+}
+
+std::optional<bool> ParseBool(const std::string& s) {
+  const std::string v = Lower(s);
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return std::nullopt;
+}
+
+std::string SupportedRatesText() {
+  std::string out;
+  for (int rate : kSupportedSampleRates) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(rate);
+  }
+  return out;
+}
+
+bool IsVoiceName(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+bool IsLanguageCode(std::string_view s) {
+  if (s.empty() || s.size() > 16 || !std::islower(static_cast<unsigned char>(s.front()))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_' ||
+           c == '-';
+  });
+}
+
+bool HasSpaceOrControl(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7F;
+  });
+}
+
+std::optional<LogLevel> ParseLogLevel(const std::string& s) {
+  const std::string v = Lower(s);
+  if (v == "trace") return LogLevel::kTrace;
+  if (v == "debug") return LogLevel::kDebug;
+  if (v == "info") return LogLevel::kInfo;
+  if (v == "warn" || v == "warning") return LogLevel::kWarn;
+  if (v == "error") return LogLevel::kError;
+  if (v == "critical") return LogLevel::kCritical;
+  if (v == "off") return LogLevel::kOff;
+  return std::nullopt;
+}
+
+// A variable's value, trimmed; nullopt when unset or blank.
+class Environment {
+ public:
+  explicit Environment(const ServiceConfig::Getenv& getenv) : getenv_(getenv) {}
+
+  std::optional<std::string> Get(std::string_view name) const {
+    std::optional<std::string> raw = getenv_(std::string(name));
+    if (!raw) return std::nullopt;
+    std::string value = Trim(*raw);
+    if (value.empty()) return std::nullopt;
+    return value;
+  }
+
+ private:
+  const ServiceConfig::Getenv& getenv_;
+};
+
+std::string Format(double value) {
+  std::ostringstream os;
+  os << value;
+  return os.str();
+}
+
+}  // namespace
+
+std::string_view ToString(SchedulerPolicy policy) {
+  switch (policy) {
+    case SchedulerPolicy::kFair: return "fair";
+    case SchedulerPolicy::kFifo: return "fifo";
+  }
+  return "?";
+}
+
+std::string_view ToString(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warning";
+    case LogLevel::kError: return "error";
+    case LogLevel::kCritical: return "critical";
+    case LogLevel::kOff: return "off";
+  }
+  return "?";
+}
+
+ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
+  const Environment env(getenv);
+  ServiceConfig c;
+
+  if (auto v = env.Get("TTS_HOST")) c.host = *v;
+  if (auto v = env.Get("TTS_MODEL_DIR")) c.model_dir = *v;
+  if (auto v = env.Get("TTS_DEVICE")) {
+    const std::string d = Lower(*v);
+    if (d == "cpu" || d == "cuda" || d == "gpu" || d == "auto") {
+      c.device = EngineConfig::ParseDevice(d);
+    } else {
+      Fail("TTS_DEVICE", "cpu, cuda or auto", *v);
+    }
+  }
+  for (const auto& var : kIntVariables) {
+    if (auto v = env.Get(var.name)) {
+      int value = 0;
+      if (!ParseInt(*v, value)) Fail(var.name, IntRequirement(var.min, var.max), *v);
+      c.*var.field = value;
+    }
+  }
+  for (const auto& var : kBoolVariables) {
+    if (auto v = env.Get(var.name)) {
+      const auto value = ParseBool(*v);
+      if (!value) Fail(var.name, "true or false (also 1/0, yes/no, on/off)", *v);
+      c.*var.field = *value;
+    }
+  }
+  if (auto v = env.Get("TTS_SCHEDULER")) {
+    const std::string s = Lower(*v);
+    if (s == "fair") {
+      c.scheduler = SchedulerPolicy::kFair;
+    } else if (s == "fifo") {
+      c.scheduler = SchedulerPolicy::kFifo;
+    } else {
+      Fail("TTS_SCHEDULER", "fair or fifo", *v);
+    }
+  }
+  if (auto v = env.Get("TTS_SAMPLE_RATE")) {
+    int value = 0;
+    if (!ParseInt(*v, value) || !IsSupportedSampleRate(value)) Fail("TTS_SAMPLE_RATE", "one of " + SupportedRatesText(), *v);
+    c.sample_rate = value;
+  }
+  if (auto v = env.Get("TTS_DEFAULT_VOICE")) c.default_voice = *v;
+  if (auto v = env.Get("TTS_LANG_CODE")) c.lang_code = Lower(*v);
+  if (auto v = env.Get("TTS_SPEED")) {
+    double value = 0;
+    if (!ParseDouble(*v, value)) Fail("TTS_SPEED", "a number in 0.5..2.0", *v);
+    c.speed = value;
+  }
+  if (auto v = env.Get("TTS_AUTH_TOKEN")) {
+    if (HasSpaceOrControl(*v)) {
+      throw std::invalid_argument(
+          "TTS_AUTH_TOKEN must not contain whitespace or control characters (value not shown)");
+    }
+    c.auth_token = *v;
+  }
+  if (auto v = env.Get("LOG_LEVEL")) {
+    const auto level = ParseLogLevel(*v);
+    if (!level) Fail("LOG_LEVEL", "one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, OFF", *v);
+    c.log_level = *level;
+  }
+
+  c.Validate();
+  return c;
+}
+
+ServiceConfig ServiceConfig::FromEnvironment() {
+  return FromEnvironment([](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  });
+}
+
+void ServiceConfig::Validate() const {
+  if (host.empty() || HasSpaceOrControl(host)) Fail("TTS_HOST", "a host name or IP address", host);
+  if (model_dir.empty()) Fail("TTS_MODEL_DIR", "a directory", model_dir);
+  for (const auto& var : kIntVariables) {
+    const int value = this->*var.field;
+    if (value < var.min || value > var.max) Fail(var.name, IntRequirement(var.min, var.max), std::to_string(value));
+  }
+  if (!IsSupportedSampleRate(sample_rate)) {
+    Fail("TTS_SAMPLE_RATE", "one of " + SupportedRatesText(), std::to_string(sample_rate));
+  }
+  // Every frame must hold at least one sample at every rate a session may ask for.
+  for (int rate : kSupportedSampleRates) {
+    if (static_cast<int64_t>(rate) * chunk_size_ms / 1000 < 1) {
+      Fail("TTS_CHUNK_SIZE_MS", "long enough for one sample at " + std::to_string(rate) + " Hz",
+           std::to_string(chunk_size_ms));
+    }
+  }
+  if (!IsValidSpeed(speed)) Fail("TTS_SPEED", "a number in 0.5..2.0", Format(speed));
+  if (!IsVoiceName(default_voice)) {
+    Fail("TTS_DEFAULT_VOICE", "a voice name (letters, digits, '_' or '-', at most 64)", default_voice);
+  }
+  if (!IsLanguageCode(lang_code)) Fail("TTS_LANG_CODE", "a language code such as en, ko, es, pt or fr", lang_code);
+  if (HasSpaceOrControl(auth_token)) {
+    throw std::invalid_argument(
+        "TTS_AUTH_TOKEN must not contain whitespace or control characters (value not shown)");
+  }
+}
+
+std::string ServiceConfig::ToString() const {
+  std::ostringstream os;
+  os << "ServiceConfig(host=" << host << ", port=" << port << ", model_dir=" << model_dir
+     << ", device=" << supertonic::ToString(device) << ", intra_op_threads=" << intra_op_threads
+     << ", max_sessions=" << max_sessions << ", max_inflight_segments=" << max_inflight_segments
+     << ", max_batch=" << max_batch << ", batch_wait_ms=" << batch_wait_ms
+     << ", scheduler=" << service::ToString(scheduler) << ", default_voice=" << default_voice
+     << ", lang_code=" << lang_code << ", num_inference_steps=" << num_inference_steps
+     << ", speed=" << Format(speed) << ", sample_rate=" << sample_rate << ", debounce_ms=" << debounce_ms
+     << ", chunk_size_ms=" << chunk_size_ms << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false")
+     << ", max_text_chars=" << max_text_chars << ", max_message_bytes=" << max_message_bytes
+     << ", max_output_buffer_ms=" << max_output_buffer_ms << ", idle_timeout_s=" << idle_timeout_s
+     << ", ping_interval_s=" << ping_interval_s << ", shutdown_grace_s=" << shutdown_grace_s
+     << ", auth_token=" << (auth_token.empty() ? "<none>" : "<set>")
+     << ", metrics_require_auth=" << (metrics_require_auth ? "true" : "false")
+     << ", ready_at_capacity=" << (ready_at_capacity ? "true" : "false")
+     << ", log_level=" << service::ToString(log_level) << ")";
+  return os.str();
+}
+
+EngineConfig ServiceConfig::ToEngineConfig() const {
+  EngineConfig e;
+  e.model_dir = model_dir;
+  e.device = device;
+  e.intra_op_threads = intra_op_threads;
+  return e;
+}
+
+std::span<const EnvVarInfo> ServiceConfig::Variables() { return kVariables; }
+
+std::string ServiceConfig::EnvironmentHelp() {
+  std::size_t name_width = 0, default_width = 0;
+  for (const auto& v : kVariables) {
+    name_width = std::max(name_width, v.name.size());
+    default_width = std::max(default_width, v.default_value.empty() ? 7 : v.default_value.size());
+  }
+  std::ostringstream os;
+  os << "Environment variables (unset or empty: the default):\n";
+  for (const auto& v : kVariables) {
+    const std::string_view def = v.default_value.empty() ? "(unset)" : v.default_value;
+    os << "  " << v.name << std::string(name_width - v.name.size() + 2, ' ') << def
+       << std::string(default_width - def.size() + 2, ' ') << v.meaning << "\n";
+  }
+  return os.str();
+}
+
+std::string ServiceConfig::EnvironmentMarkdown() {
+  std::ostringstream os;
+  os << "| variable | default | meaning |\n|---|---|---|\n";
+  for (const auto& v : kVariables) {
+    os << "| `" << v.name << "` | " << (v.default_value.empty() ? "(unset)" : "`" + std::string(v.default_value) + "`")
+       << " | " << v.meaning << " |\n";
+  }
+  return os.str();
+}
+
+std::vector<std::string> ServiceConfig::UnknownVariables(std::span<const std::string> names) {
+  std::vector<std::string> unknown;
+  for (const auto& name : names) {
+    if (name.rfind("TTS_", 0) != 0) continue;
+    const bool known = std::any_of(kVariables.begin(), kVariables.end(),
+                                   [&](const EnvVarInfo& v) { return v.name == name; });
+    if (!known) unknown.push_back(name);
+  }
+  std::sort(unknown.begin(), unknown.end());
+  return unknown;
+}
+
+std::vector<std::string> ServiceConfig::UnknownVariables() {
+  std::vector<std::string> names;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view kv(*entry);
+    names.emplace_back(kv.substr(0, kv.find('=')));
+  }
+  return UnknownVariables(names);
+}
+
+}  // namespace supertonic::service

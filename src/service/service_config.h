@@ -1,0 +1,124 @@
+#pragma once
+// The service's settings, read once at start from the environment (SPEC §8).
+// A bad value fails start-up with a message naming the variable; nothing is
+// guessed or silently clamped.
+//
+// Parsing rules, for every variable:
+//  - unset, empty or whitespace-only: the default;
+//  - leading/trailing whitespace is ignored (a secret mounted from a file
+//    often ends in a newline);
+//  - integers are plain decimal ("20", not "20.0" or "2e1");
+//  - booleans: true/false, 1/0, yes/no, on/off (any case);
+//  - enumerations (TTS_DEVICE, TTS_SCHEDULER, LOG_LEVEL) ignore case.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/engine_config.h"
+
+namespace supertonic::service {
+
+// How the inference queue picks the next segment.
+enum class SchedulerPolicy {
+  kFair,  // round-robin over sessions, a session's first segment first
+  kFifo,  // strictly in arrival order (for benchmarks and comparison)
+};
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
+
+std::string_view ToString(SchedulerPolicy policy);
+// spdlog's names: trace, debug, info, warning, error, critical, off (so
+// spdlog::level::from_str(ToString(level)) gives the spdlog level).
+std::string_view ToString(LogLevel level);
+
+// One environment variable, for --help-env and the README.
+struct EnvVarInfo {
+  std::string_view name;
+  std::string_view default_value;  // as it would be written in the environment; "" = unset
+  std::string_view meaning;        // includes the accepted values or range
+};
+
+struct ServiceConfig {
+  using Getenv = std::function<std::optional<std::string>(const std::string&)>;
+
+  // Network
+  std::string host = "0.0.0.0";
+  int port = 8000;  // 0: any free port (tests)
+
+  // Engine
+  std::string model_dir = "models/supertonic-2";
+  Device device = Device::kAuto;
+  int intra_op_threads = 0;  // 0: one per core
+
+  // Sessions and scheduling
+  int max_sessions = 100;
+  int max_inflight_segments = 2;
+  int max_batch = 4;
+  int batch_wait_ms = 0;
+  SchedulerPolicy scheduler = SchedulerPolicy::kFair;
+
+  // Synthesis defaults (a start_session config may override them)
+  std::string default_voice = "F1";
+  std::string lang_code = "pt";
+  int num_inference_steps = 2;
+  double speed = 1.05;
+  int sample_rate = 24000;
+
+  // Text bundling and audio framing
+  int debounce_ms = 150;
+  int chunk_size_ms = 20;
+  bool chunked_vocoder = true;  // reserved for the streaming vocoder
+
+  // Limits
+  int max_text_chars = 20000;           // pending text per session, in code points
+  int max_message_bytes = 65536;        // one WebSocket message
+  int max_output_buffer_ms = 30000;     // audio a client may fall behind before slow_consumer
+
+  // Connections and lifecycle
+  int idle_timeout_s = 300;     // 0: never close idle connections
+  int ping_interval_s = 20;     // 0: no server pings
+  int shutdown_grace_s = 30;
+
+  // Access
+  std::string auth_token;  // empty: no authentication
+  bool metrics_require_auth = false;
+  bool ready_at_capacity = false;  // false: /health/ready fails while max_sessions are open
+
+  LogLevel log_level = LogLevel::kInfo;
+
+  // Reads every variable of Variables() through `getenv` (injectable for
+  // tests), then Validate()s. Throws std::invalid_argument naming the
+  // variable, e.g. "TTS_MAX_SESSIONS must be an integer in 1..100000, got 'abc'"
+  // (TTS_AUTH_TOKEN's value is never quoted).
+  static ServiceConfig FromEnvironment(const Getenv& getenv);
+  // The process environment.
+  static ServiceConfig FromEnvironment();
+
+  // Checks every field against the ranges of Variables(); throws
+  // std::invalid_argument naming the variable. For configs built in code.
+  void Validate() const;
+
+  // One line, every setting; the auth token shows only as "<set>" or "<none>".
+  std::string ToString() const;
+
+  // What the engine needs: model_dir, device, intra_op_threads.
+  EngineConfig ToEngineConfig() const;
+
+  // Every variable with its default and meaning, in a stable order.
+  static std::span<const EnvVarInfo> Variables();
+  // Variables() as aligned plain text (for `supertonic-tts serve --help-env`).
+  static std::string EnvironmentHelp();
+  // Variables() as a Markdown table (for the README).
+  static std::string EnvironmentMarkdown();
+  // The names among `names` that look like ours (TTS_ prefix) but are not
+  // in Variables(): probably typos, worth a warning at start-up.
+  static std::vector<std::string> UnknownVariables(std::span<const std::string> names);
+  // Same, for the process environment.
+  static std::vector<std::string> UnknownVariables();
+};
+
+}  // namespace supertonic::service

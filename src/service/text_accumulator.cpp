@@ -1,0 +1,263 @@
+#include "service/text_accumulator.h"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+#include "engine/text_chunker.h"
+
+namespace supertonic::service {
+
+namespace {
+
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Byte length of the first `chars` code points of `text` (lead bytes counted).
+std::size_t BytesOfFirstChars(std::string_view text, std::size_t chars) {
+  std::size_t pos = 0;
+  for (std::size_t n = 0; n < chars && pos < text.size(); ++n) {
+    ++pos;
+    while (pos < text.size() && IsUtf8Continuation(text[pos])) ++pos;
+  }
+  return pos;
+}
+
+}  // namespace
+
+void TextAccumulatorConfig::Validate() const {
+  if (debounce.count() < 0) {
+    throw std::invalid_argument("debounce must be >= 0 ms, got " + std::to_string(debounce.count()));
+  }
+  if (max_chars < 1) throw std::invalid_argument("max_chars must be >= 1, got 0");
+  if (first_clause_min_chars > max_chars) {
+    throw std::invalid_argument("first_clause_min_chars must be 0..max_chars (" + std::to_string(max_chars) +
+                                "), got " + std::to_string(first_clause_min_chars));
+  }
+}
+
+std::string TextAccumulatorConfig::ToString() const {
+  std::ostringstream os;
+  os << "TextAccumulatorConfig(debounce=" << debounce.count() << "ms, max_chars=" << max_chars
+     << ", first_clause_min_chars=" << first_clause_min_chars << ")";
+  return os.str();
+}
+
+// The pending text's breaks, with the length each cut would give.
+struct TextAccumulator::Scan {
+  std::vector<TextBreak> breaks;
+  std::vector<std::size_t> cut_chars;  // code points of the segment a cut at breaks[k] gives
+  std::size_t total_chars = 0;         // code points of the whole pending text as a segment
+  std::size_t trimmed_end = 0;         // byte end of the pending text without trailing whitespace
+
+  explicit Scan(std::string_view text) : breaks(FindBreaks(text)) {
+    // The text starts with a non-space, so every run is inside or at the end,
+    // and each run before a cut collapses to one space.
+    cut_chars.reserve(breaks.size());
+    std::size_t spaces = 0;  // whitespace code points before the current run
+    for (std::size_t k = 0; k < breaks.size(); ++k) {
+      cut_chars.push_back(breaks[k].chars_before - spaces + k);
+      spaces += breaks[k].chars;
+    }
+    if (!breaks.empty() && breaks.back().end == text.size()) {
+      total_chars = cut_chars.back();
+      trimmed_end = breaks.back().begin;
+    } else {
+      total_chars = CountCodePoints(text) - spaces + breaks.size();
+      trimmed_end = text.size();
+    }
+  }
+
+  // The pending text up to byte `end`, each run of whitespace made one space.
+  std::string Collapse(std::string_view text, std::size_t end) const {
+    std::string out;
+    out.reserve(end);
+    std::size_t start = 0;
+    for (const TextBreak& b : breaks) {
+      if (b.begin >= end) break;
+      out.append(text.substr(start, b.begin - start));
+      out.push_back(' ');
+      start = b.end;
+    }
+    out.append(text.substr(start, end - start));
+    return out;
+  }
+};
+
+TextAccumulator::TextAccumulator(TextAccumulatorConfig config) : config_(config) { config_.Validate(); }
+
+std::vector<std::string> TextAccumulator::Append(std::string_view text, TimePoint now) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  last_text_ = now;
+  // A huge send_text is taken in slices, so that each cut scans a bounded
+  // window (pending text never stays longer than max_chars).
+  const std::size_t slice_bytes = std::max<std::size_t>(4096, 8 * config_.max_chars);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = std::min(text.size(), pos + slice_bytes);
+    while (end < text.size() && IsUtf8Continuation(text[end])) ++end;
+    std::string_view slice = text.substr(pos, end - pos);
+    pos = end;
+    if (pending_.empty()) {  // pending text starts with a non-space
+      const std::vector<TextBreak> breaks = FindBreaks(slice);
+      if (!breaks.empty() && breaks.front().begin == 0) slice.remove_prefix(breaks.front().end);
+    }
+    pending_.append(slice);
+    CutReady(out);
+  }
+  Refresh();
+  return out;
+}
+
+void TextAccumulator::CutReady(std::vector<std::string>& out) {
+  while (!pending_.empty()) {
+    const Scan scan(pending_);
+    if (next_is_first_) {
+      // The first complete sentence, then the last clause end once enough waits.
+      std::size_t cut = kNone;
+      for (std::size_t k = 0; k < scan.breaks.size() && scan.cut_chars[k] <= config_.max_chars; ++k) {
+        if (scan.breaks[k].kind == BreakKind::kSentence) {
+          cut = k;
+          break;
+        }
+      }
+      if (cut == kNone && config_.first_clause_min_chars > 0 &&
+          scan.total_chars >= config_.first_clause_min_chars) {
+        for (std::size_t k = 0; k < scan.breaks.size() && scan.cut_chars[k] <= config_.max_chars; ++k) {
+          if (scan.breaks[k].kind == BreakKind::kClause) cut = k;
+        }
+      }
+      if (cut != kNone) {
+        out.push_back(CutAt(scan, cut));
+        continue;
+      }
+    }
+    if (scan.total_chars > config_.max_chars) {
+      out.push_back(CutAtLimit(scan));
+      continue;
+    }
+    break;
+  }
+}
+
+std::string TextAccumulator::CutAt(const Scan& scan, std::size_t break_index) {
+  const TextBreak& b = scan.breaks[break_index];
+  std::string segment = scan.Collapse(pending_, b.begin);
+  pending_.erase(0, b.end);
+  next_is_first_ = false;
+  return segment;
+}
+
+std::string TextAccumulator::CutAtLimit(const Scan& scan) {
+  std::size_t sentence = kNone, clause = kNone, space = kNone;
+  for (std::size_t k = 0; k < scan.breaks.size() && scan.cut_chars[k] <= config_.max_chars; ++k) {
+    space = k;
+    if (scan.breaks[k].kind == BreakKind::kSentence) sentence = k;
+    if (scan.breaks[k].kind == BreakKind::kClause) clause = k;
+  }
+  if (sentence != kNone) return CutAt(scan, sentence);
+  if (clause != kNone) return CutAt(scan, clause);
+  if (space != kNone) return CutAt(scan, space);
+
+  // The first word alone is longer than max_chars: ChunkText cuts it at a
+  // character boundary. A window of 4 bytes per code point holds more than
+  // max_chars whole code points, so its first piece is a prefix of the word.
+  const std::string_view word =
+      std::string_view(pending_).substr(0, scan.breaks.empty() ? pending_.size() : scan.breaks.front().begin);
+  const std::string_view window = word.substr(0, std::min(word.size(), 4 * (config_.max_chars + 1)));
+  const std::vector<std::string> pieces = ChunkText(window, config_.max_chars);
+  std::size_t cut_bytes = 0;
+  if (!pieces.empty() && !pieces.front().empty() && pieces.front().size() < word.size() &&
+      window.starts_with(pieces.front())) {
+    cut_bytes = pieces.front().size();
+  } else {
+    cut_bytes = BytesOfFirstChars(word, config_.max_chars);
+  }
+  std::string segment = pending_.substr(0, cut_bytes);
+  pending_.erase(0, cut_bytes);
+  next_is_first_ = false;
+  return segment;
+}
+
+std::string TextAccumulator::CutAll(const Scan& scan) {
+  std::string segment = scan.Collapse(pending_, scan.trimmed_end);
+  pending_.clear();
+  next_is_first_ = false;
+  return segment;
+}
+
+bool TextAccumulator::EndEligibleForDebounce(const Scan& scan) const {
+  const std::string_view text = std::string_view(pending_).substr(0, scan.trimmed_end);
+  if (text.size() >= 2 && text.back() == '.' && text[text.size() - 2] >= '0' && text[text.size() - 2] <= '9') {
+    return false;  // "3." may be the start of "3.5"
+  }
+  return BreakKindAtEnd(text) == BreakKind::kSentence;
+}
+
+std::vector<std::string> TextAccumulator::Poll(TimePoint now) {
+  std::vector<std::string> out;
+  if (!debounce_can_cut_ || now < last_text_ + config_.debounce) return out;
+  const Scan scan(pending_);
+  if (EndEligibleForDebounce(scan)) {
+    out.push_back(CutAll(scan));
+  } else {
+    std::size_t last = kNone;
+    for (std::size_t k = 0; k < scan.breaks.size() && scan.cut_chars[k] <= config_.max_chars; ++k) {
+      if (scan.breaks[k].kind == BreakKind::kSentence) last = k;
+    }
+    if (last != kNone) out.push_back(CutAt(scan, last));
+  }
+  Refresh();
+  return out;
+}
+
+std::optional<TimePoint> TextAccumulator::NextDeadline() const {
+  if (!debounce_can_cut_) return std::nullopt;
+  return last_text_ + config_.debounce;
+}
+
+std::optional<std::string> TextAccumulator::TakeCompleteSentences() {
+  if (pending_.empty()) return std::nullopt;
+  const Scan scan(pending_);
+  std::size_t last = kNone;
+  for (std::size_t k = 0; k < scan.breaks.size() && scan.cut_chars[k] <= config_.max_chars; ++k) {
+    if (scan.breaks[k].kind == BreakKind::kSentence) last = k;
+  }
+  if (last == kNone) return std::nullopt;
+  std::string segment = CutAt(scan, last);
+  Refresh();
+  return segment;
+}
+
+std::vector<std::string> TextAccumulator::Flush() {
+  std::vector<std::string> out;
+  while (!pending_.empty()) {  // one pass: Append keeps pending text within max_chars
+    const Scan scan(pending_);
+    out.push_back(scan.total_chars > config_.max_chars ? CutAtLimit(scan) : CutAll(scan));
+  }
+  Refresh();
+  return out;
+}
+
+void TextAccumulator::Clear() {
+  pending_.clear();
+  next_is_first_ = true;
+  Refresh();
+}
+
+void TextAccumulator::Refresh() {
+  if (pending_.empty()) {
+    pending_chars_ = 0;
+    debounce_can_cut_ = false;
+    return;
+  }
+  const Scan scan(pending_);
+  pending_chars_ = scan.total_chars;
+  debounce_can_cut_ = EndEligibleForDebounce(scan) ||
+                      std::any_of(scan.breaks.begin(), scan.breaks.end(),
+                                  [](const TextBreak& b) { return b.kind == BreakKind::kSentence; });
+}
+
+}  // namespace supertonic::service

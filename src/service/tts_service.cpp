@@ -1,0 +1,93 @@
+#include "service/tts_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "service/connection.h"
+
+namespace supertonic::service {
+
+namespace {
+SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c) {
+  SchedulerConfig s;
+  s.max_inflight_per_session = static_cast<std::size_t>(c.max_inflight_segments);
+  s.max_batch = static_cast<std::size_t>(c.max_batch);
+  s.batch_wait = std::chrono::milliseconds(c.batch_wait_ms);
+  s.fifo = c.scheduler == SchedulerPolicy::kFifo;
+  return s;
+}
+}  // namespace
+
+TtsService::TtsService(ServiceConfig config)
+    : config_(std::move(config)),
+      synthesizer_(std::make_unique<Synthesizer>(config_.ToEngineConfig())),
+      worker_(std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_), &metrics_)) {
+  spdlog::info("model loaded from {} ({}, {} voices)", config_.model_dir, synthesizer_->execution_provider(),
+               synthesizer_->voices().names().size());
+}
+
+TtsService::~TtsService() { worker_->Stop(); }
+
+void TtsService::WarmUp() {
+  synthesizer_->SynthesizeBatch({{"Warm up.", config_.lang_code, config_.default_voice, 1.0f, 0, nullptr}},
+                                config_.num_inference_steps);
+  started_ = true;
+}
+
+bool TtsService::ready() const {
+  if (!started_ || draining_) return false;
+  return config_.ready_at_capacity || active_sessions() < static_cast<std::size_t>(config_.max_sessions);
+}
+
+TtsService::Admission TtsService::AdmitSession(const std::string& session_id) {
+  if (draining_) return Admission::kShuttingDown;
+  std::lock_guard lock(mutex_);
+  if (session_ids_.size() >= static_cast<std::size_t>(config_.max_sessions)) return Admission::kCapacity;
+  if (!session_ids_.insert(session_id).second) return Admission::kDuplicateId;
+  return Admission::kAdmitted;
+}
+
+void TtsService::ReleaseSession(const std::string& session_id) {
+  std::lock_guard lock(mutex_);
+  session_ids_.erase(session_id);
+}
+
+std::size_t TtsService::active_sessions() const {
+  std::lock_guard lock(mutex_);
+  return session_ids_.size();
+}
+
+void TtsService::AddConnection(const std::shared_ptr<Connection>& c) {
+  std::lock_guard lock(mutex_);
+  connections_.push_back(c);
+}
+
+void TtsService::RemoveConnection(const Connection* c) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(connections_, [c](const std::weak_ptr<Connection>& w) {
+    auto s = w.lock();
+    return !s || s.get() == c;
+  });
+}
+
+std::size_t TtsService::open_connections() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(
+      std::count_if(connections_.begin(), connections_.end(), [](const auto& w) { return !w.expired(); }));
+}
+
+void TtsService::StartDrain() {
+  draining_ = true;
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : connections_) {
+      if (auto c = w.lock()) open.push_back(std::move(c));
+    }
+  }
+  spdlog::info("draining: {} connection(s) open", open.size());
+  for (auto& c : open) c->Drain();
+}
+
+}  // namespace supertonic::service

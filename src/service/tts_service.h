@@ -1,0 +1,65 @@
+#pragma once
+// Process-wide state of the TTS service, shared by every connection: the
+// engine, the inference worker, metrics, session accounting and draining.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/synthesizer.h"
+#include "service/inference_worker.h"
+#include "service/metrics.h"
+#include "service/service_config.h"
+
+namespace supertonic::service {
+
+class Connection;
+
+class TtsService {
+ public:
+  // Loads the model (throws ModelError with a clear message), starts the worker.
+  explicit TtsService(ServiceConfig config);
+  ~TtsService();
+
+  // One synthesis so the first user does not pay for first-run allocations;
+  // /health/startup turns true after it.
+  void WarmUp();
+  bool started() const { return started_; }
+  // Accepting new sessions now (not draining, and not full unless configured).
+  bool ready() const;
+  bool draining() const { return draining_; }
+
+  const ServiceConfig& config() const { return config_; }
+  const Synthesizer& synthesizer() const { return *synthesizer_; }
+  InferenceWorker& worker() { return *worker_; }
+  ServiceMetrics& metrics() { return metrics_; }
+
+  enum class Admission { kAdmitted, kCapacity, kShuttingDown, kDuplicateId };
+  Admission AdmitSession(const std::string& session_id);
+  void ReleaseSession(const std::string& session_id);
+  std::size_t active_sessions() const;
+  uint64_t NextSessionUid() { return next_uid_++; }
+
+  void AddConnection(const std::shared_ptr<Connection>& c);
+  void RemoveConnection(const Connection* c);
+  // SIGTERM: stop admitting, finish what every open session has, end them.
+  void StartDrain();
+  std::size_t open_connections() const;
+
+ private:
+  ServiceConfig config_;
+  ServiceMetrics metrics_;
+  std::unique_ptr<Synthesizer> synthesizer_;
+  std::unique_ptr<InferenceWorker> worker_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<uint64_t> next_uid_{1};
+  mutable std::mutex mutex_;
+  std::set<std::string> session_ids_;
+  std::vector<std::weak_ptr<Connection>> connections_;
+};
+
+}  // namespace supertonic::service

@@ -1,0 +1,351 @@
+#include "transport/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <variant>
+
+#include "service/connection.h"
+#include "service/tts_service.h"
+
+namespace supertonic::transport {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+bool SecretsEqual(const std::string& a, const std::string& b) {
+  unsigned char diff = static_cast<unsigned char>(a.size() != b.size());
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+namespace {
+
+// A token from "Authorization: Bearer <token>" or a "token" query parameter
+// (browsers cannot set headers on a WebSocket).
+std::string PresentedToken(const http::request<http::string_body>& req) {
+  auto auth = req[http::field::authorization];
+  const std::string_view bearer = "Bearer ";
+  if (auth.size() > bearer.size() && auth.substr(0, bearer.size()) == bearer) {
+    return std::string(auth.substr(bearer.size()));
+  }
+  std::string_view target = req.target();
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.substr(0, 6) == "token=") return std::string(pair.substr(6));
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return {};
+}
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, public service::ConnectionOutput {
+ public:
+  WebSocketSession(tcp::socket&& socket, service::TtsService& service)
+      : ws_(std::move(socket)), service_(service), idle_timer_(ws_.get_executor()) {}
+
+  void Start(http::request<http::string_body> req) {
+    const auto& cfg = service_.config();
+    websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    if (cfg.ping_interval_s > 0) {
+      // Beast pings after half the idle timeout of silence, and drops a peer that does not answer.
+      timeouts.idle_timeout = std::chrono::seconds(cfg.ping_interval_s * 2);
+      timeouts.keep_alive_pings = true;
+    } else {
+      timeouts.idle_timeout = websocket::stream_base::none();
+    }
+    ws_.set_option(timeouts);
+    // Frames up to a hard cap are read so that an oversized one gets a
+    // recoverable message_too_large error; beyond the cap the stream fails.
+    ws_.read_message_max(std::max<std::size_t>(4 * static_cast<std::size_t>(cfg.max_message_bytes), 1 << 20));
+    ws_.auto_fragment(false);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "supertonic-tts"); }));
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
+  }
+
+  // service::ConnectionOutput
+  void SendText(std::string json) override { Enqueue(Outgoing{std::move(json)}); }
+  void SendBinary(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame)}); }
+  void DropQueuedBinary() override {
+    // The front message may be in flight; everything behind it can go.
+    auto first = queue_.begin() + (writing_ ? 1 : 0);
+    for (auto it = first; it != queue_.end();) {
+      if (std::holds_alternative<std::vector<int16_t>>(it->payload)) {
+        queued_bytes_ -= it->size();
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  std::size_t queued_bytes() const override { return queued_bytes_; }
+  void Close() override {
+    close_after_write_ = true;
+    if (!writing_) DoClose();
+  }
+
+ private:
+  struct Outgoing {
+    std::variant<std::string, std::vector<int16_t>> payload;
+    std::size_t size() const {
+      return payload.index() == 0 ? std::get<0>(payload).size() : std::get<1>(payload).size() * sizeof(int16_t);
+    }
+  };
+
+  void OnAccept(beast::error_code ec) {
+    if (ec) return;
+    connection_ = std::make_shared<service::Connection>(service_, ws_.get_executor(), shared_from_this());
+    service_.AddConnection(connection_);
+    if (service_.draining()) connection_->Drain();
+    ArmIdleTimer();
+    DoRead();
+  }
+
+  void ArmIdleTimer() {
+    const int idle_s = service_.config().idle_timeout_s;
+    if (idle_s <= 0) return;
+    idle_timer_.expires_after(std::chrono::seconds(std::min(idle_s, 5)));
+    idle_timer_.async_wait([weak = weak_from_this(), idle_s](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->connection_) return;
+      const auto idle = std::chrono::steady_clock::now() - self->connection_->last_activity();
+      if (!self->connection_->has_session() && idle >= std::chrono::seconds(idle_s)) {
+        spdlog::debug("closing a connection idle for {} s without a session", idle_s);
+        self->Close();
+        return;
+      }
+      self->ArmIdleTimer();
+    });
+  }
+
+  void DoRead() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec) {
+      Finish();
+      return;
+    }
+    if (buffer_.size() > static_cast<std::size_t>(service_.config().max_message_bytes)) {
+      connection_->OnFrameTooLarge();
+    } else if (ws_.got_text()) {
+      connection_->OnTextFrame(std::string_view(static_cast<const char*>(buffer_.cdata().data()), buffer_.size()));
+    } else {
+      connection_->OnBinaryFrame();
+    }
+    buffer_.consume(buffer_.size());
+    DoRead();
+  }
+
+  // The peer is gone or the stream failed: release the session.
+  void Finish() {
+    idle_timer_.cancel();
+    if (connection_) {
+      connection_->OnClosed();
+      connection_.reset();
+    }
+  }
+
+  void Enqueue(Outgoing out) {
+    if (closing_) return;
+    queued_bytes_ += out.size();
+    queue_.push_back(std::move(out));
+    if (!writing_) DoWrite();
+  }
+
+  void DoWrite() {
+    if (queue_.empty()) {
+      if (close_after_write_) DoClose();
+      return;
+    }
+    writing_ = true;
+    auto& front = queue_.front();
+    auto done = [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); };
+    if (front.payload.index() == 0) {
+      ws_.text(true);
+      ws_.async_write(asio::buffer(std::get<0>(front.payload)), std::move(done));
+    } else {
+      ws_.binary(true);
+      const auto& pcm = std::get<1>(front.payload);
+      ws_.async_write(asio::buffer(pcm.data(), pcm.size() * sizeof(int16_t)), std::move(done));
+    }
+  }
+
+  void OnWrite(beast::error_code ec) {
+    writing_ = false;
+    if (!queue_.empty()) {
+      queued_bytes_ -= queue_.front().size();
+      queue_.pop_front();
+    }
+    if (ec) {
+      queue_.clear();
+      queued_bytes_ = 0;
+      Finish();
+      return;
+    }
+    DoWrite();
+  }
+
+  void DoClose() {
+    if (closing_) return;
+    closing_ = true;
+    ws_.async_close(websocket::close_reason(websocket::close_code::normal),
+                    [self = shared_from_this()](beast::error_code) { self->Finish(); });
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  service::TtsService& service_;
+  asio::steady_timer idle_timer_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<service::Connection> connection_;
+  std::deque<Outgoing> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool close_after_write_ = false;
+  bool closing_ = false;
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket&& socket, service::TtsService& service) : stream_(std::move(socket)), service_(service) {}
+
+  void Run() { DoRead(); }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->body_limit(64 * 1024);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec) {
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+    auto req = parser_->release();
+    const auto& cfg = service_.config();
+    const std::string_view path = PathOf(req.target());
+    if (websocket::is_upgrade(req)) {
+      if (path != "/ws/tts") return Respond(req, http::status::not_found, "no WebSocket endpoint here; use /ws/tts\n");
+      if (!cfg.auth_token.empty() && !SecretsEqual(PresentedToken(req), cfg.auth_token)) {
+        service_.metrics().Error("unauthorized");
+        return Respond(req, http::status::unauthorized, "missing or wrong token\n");
+      }
+      stream_.expires_never();
+      std::make_shared<WebSocketSession>(stream_.release_socket(), service_)->Start(std::move(req));
+      return;
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      return Respond(req, http::status::method_not_allowed, "GET only\n");
+    }
+    if (path == "/health/live") return Respond(req, http::status::ok, "ok\n");
+    if (path == "/health/startup") {
+      return service_.started() ? Respond(req, http::status::ok, "started\n")
+                                : Respond(req, http::status::service_unavailable, "loading\n");
+    }
+    if (path == "/health/ready") {
+      if (service_.ready()) return Respond(req, http::status::ok, "ready\n");
+      const char* why = !service_.started() ? "loading\n" : service_.draining() ? "draining\n" : "at capacity\n";
+      return Respond(req, http::status::service_unavailable, why);
+    }
+    if (path == "/metrics") {
+      if (cfg.metrics_require_auth && !cfg.auth_token.empty() && !SecretsEqual(PresentedToken(req), cfg.auth_token)) {
+        return Respond(req, http::status::unauthorized, "missing or wrong token\n");
+      }
+      return Respond(req, http::status::ok, service_.metrics().Serialize(), "text/plain; version=0.0.4");
+    }
+    Respond(req, http::status::not_found, "not found\n");
+  }
+
+  void Respond(const http::request<http::string_body>& req, http::status status, std::string body,
+               const char* content_type = "text/plain") {
+    auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
+    res->set(http::field::server, "supertonic-tts");
+    res->set(http::field::content_type, content_type);
+    res->keep_alive(req.keep_alive());
+    res->body() = req.method() == http::verb::head ? std::string() : std::move(body);
+    res->prepare_payload();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      if (!res->keep_alive()) {
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        return;
+      }
+      self->DoRead();
+    });
+  }
+
+  beast::tcp_stream stream_;
+  service::TtsService& service_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(asio::io_context& io, service::TtsService& s) : io(io), service(s), acceptor(io) {}
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<HttpSession>(std::move(socket), self->service)->Run();
+      self->Accept();
+    });
+  }
+
+  asio::io_context& io;
+  service::TtsService& service;
+  tcp::acceptor acceptor;
+};
+
+HttpServer::HttpServer(asio::io_context& io, service::TtsService& service)
+    : impl_(std::make_shared<Impl>(io, service)) {}
+
+HttpServer::~HttpServer() {
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+void HttpServer::Listen(const std::string& host, uint16_t port) {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("TTS_HOST '" + host + "' is not an IP address");
+  tcp::endpoint endpoint(address, port);
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  impl_->Accept();
+}
+
+uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+}  // namespace supertonic::transport

@@ -1,0 +1,248 @@
+"""Operating the service (SPEC sections 7-8): health endpoints, Prometheus
+metrics that move with the traffic, graceful drain on SIGTERM, and sessions
+freed when a client goes away mid-synthesis."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from service_support import (
+    CANCEL, END, FLUSH, SessionLog, WsClient, apoll, assert_error, assert_session_speaks, collect,
+    collect_session, http_get, is_type, requires_server_binary, run, run_session, start_msg, text_msg,
+)
+
+pytestmark = requires_server_binary
+
+SEED_METRICS = [
+    "tts_time_to_first_audio_seconds",
+    "tts_realtime_factor",
+    "tts_queue_depth",
+    "tts_active_sessions",
+    "tts_gpu_utilization_percent",
+]
+
+ANSWER = [
+    "This is a long answer that keeps the server busy. ",
+    "It has several sentences, each of them a segment. ",
+    "The client will go away before it hears them all. ",
+    "Nobody is going to listen to this part anyway. ",
+    "Or to this one, which is the last of the answer. ",
+]
+
+
+# ---------------------------------------------------------------------------
+# Health
+
+
+@pytest.mark.parametrize("path", ["/health/live", "/health/startup", "/health/ready"])
+def test_health_endpoints_answer_200(server, path):
+    status, body = http_get(server.http + path)
+    assert status == 200, f"GET {path}: {status} {body[:200]}"
+
+
+def test_unknown_path_is_404(server):
+    status, _ = http_get(server.http + "/no/such/path")
+    assert status == 404
+
+
+def test_metrics_expose_the_seed_metrics(server):
+    metrics = server.metrics()
+    missing = [name for name in SEED_METRICS if not metrics.has(name)]
+    assert not missing, f"/metrics lacks {missing}:\n{metrics.text[:2000]}"
+    for histogram in ("tts_time_to_first_audio_seconds", "tts_realtime_factor"):
+        assert metrics.types.get(histogram) == "histogram", f"{histogram} is not declared a histogram"
+        assert metrics.value(histogram + "_count") is not None, f"{histogram}_count missing"
+        assert any(n == histogram + "_bucket" and lab.get("le") == "+Inf" for n, lab, _ in metrics.samples)
+    for gauge in ("tts_queue_depth", "tts_active_sessions"):
+        assert metrics.value(gauge) is not None, f"{gauge} has no sample"
+
+
+def test_counters_move_with_a_session(server):
+    texts = ["Counting words here. ", "And counting more."]
+    before = server.metrics()
+
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            return await run_session(client, "count", texts, {"lang_code": "en"}, flush_each=True)
+
+    log = run(body())
+    assert_session_speaks(log, texts, "en")
+    after = server.metrics()
+    n_segments = len(log.completed())
+    assert after.get("tts_segments_total") - before.get("tts_segments_total") >= n_segments, (
+        "tts_segments_total did not count the session's segments")
+    chars = after.get("tts_characters_total") - before.get("tts_characters_total")
+    assert chars >= len("".join(texts).replace(" ", "")), f"tts_characters_total moved by {chars}"
+    audio_s = after.get("tts_audio_seconds_total") - before.get("tts_audio_seconds_total")
+    sent_s = sum(s.done["duration_ms"] for s in log.completed()) / 1000
+    assert audio_s == pytest.approx(sent_s, rel=0.2), f"tts_audio_seconds_total moved by {audio_s}, sent {sent_s}"
+    ttfa = "tts_time_to_first_audio_seconds_count"
+    assert after.get(ttfa) - before.get(ttfa) >= 1, "time to first audio was not observed"
+    rtf = "tts_realtime_factor_count"
+    assert after.get(rtf) - before.get(rtf) >= 1, "real-time factor was not observed"
+
+
+def test_cancellations_and_errors_are_counted(server):
+    before = server.metrics()
+
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([start_msg("metric-cancel", lang_code="en"), text_msg(ANSWER[0]), FLUSH])
+            log = SessionLog("metric-cancel")
+            await collect(client, log, lambda e: e.binary, timeout=10)
+            await client.send(CANCEL)
+            await collect(client, log, is_type("cancelled"), timeout=5)
+            await client.send({"type": "no_such_type"})
+            await client.expect_error("unknown_message_type")
+            await client.send(END)
+            await collect_session(client, log, allow_errors=True)
+
+    run(body())
+    after = server.metrics()
+    assert after.get("tts_cancellations_total") - before.get("tts_cancellations_total") >= 1
+    by_code = after.value("tts_errors_total", code="unknown_message_type")
+    if by_code is not None:
+        assert by_code - before.get("tts_errors_total", code="unknown_message_type") >= 1
+    else:
+        assert after.get("tts_errors_total") - before.get("tts_errors_total") >= 1
+
+
+def test_active_sessions_gauge_follows_sessions(server):
+    def active() -> float:
+        return server.metrics().get("tts_active_sessions")
+
+    async def body():
+        assert await apoll(lambda: active() == 0, 5), f"tts_active_sessions is {active()} with no session"
+        async with await WsClient.open(server.url) as client:
+            await client.send(start_msg("gauge", lang_code="en"))
+            log = SessionLog("gauge")
+            await collect(client, log, is_type("session_started"))
+            during = await asyncio.to_thread(active)
+            await client.send_all([text_msg("Bye."), END])
+            await collect_session(client, log)
+        return during
+
+    during = run(body())
+    assert during >= 1, "tts_active_sessions did not count an open session"
+    assert poll_active_zero(server), "tts_active_sessions did not return to 0 after the session ended"
+
+
+def poll_active_zero(server, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.metrics().get("tts_active_sessions") == 0:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# A client that goes away
+
+
+@pytest.mark.parametrize("how", ["close", "abort"])
+def test_closing_the_socket_mid_synthesis_frees_the_session(server, how):
+    async def body():
+        client = await WsClient.open(server.url)
+        messages = [start_msg(f"gone-{how}", lang_code="en", sample_rate=48000)]
+        for s in ANSWER:
+            messages += [text_msg(s), FLUSH]
+        await client.send_all(messages)
+        log = SessionLog(f"gone-{how}")
+        await collect(client, log, lambda e: e.binary, timeout=10)
+        if how == "close":
+            await client.close()
+        else:
+            client.ws.transport.abort()
+
+    run(body())
+    assert poll_active_zero(server), "the session of a closed connection was not freed"
+    assert server.running()
+
+    async def again():
+        async with await WsClient.open(server.url) as client:
+            return await run_session(client, "after-gone", ["Hello again."], {"lang_code": "en"})
+
+    assert_session_speaks(run(again()), ["Hello again."], "en")
+
+
+# ---------------------------------------------------------------------------
+# Shutdown
+
+GRACE_S = 15
+
+
+def test_sigterm_on_an_idle_server_exits_0_promptly(start_server):
+    srv = start_server(TTS_SHUTDOWN_GRACE_S=GRACE_S)
+    srv.signal(signal.SIGTERM)
+    code = srv.wait(5)
+    assert code == 0, f"exit code {code} (None: still running 5 s after SIGTERM)"
+
+
+async def open_small_window_client(url: str, host: str, port: int) -> WsClient:
+    """A client with a small receive buffer, so the server cannot push a whole
+    answer into the socket while the client is not reading."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.setblocking(False)
+    await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (host, port)), 5)
+    return await WsClient.open(url, sock=sock, max_queue=4)
+
+
+def test_sigterm_drains_sessions_then_exits_0(start_server):
+    srv = start_server(TTS_SHUTDOWN_GRACE_S=GRACE_S, TTS_MAX_OUTPUT_BUFFER_MS=3600000)
+    texts = ANSWER + ANSWER
+
+    async def body():
+        client = await open_small_window_client(srv.url, srv.host, srv.port)
+        try:
+            await client.send_all([start_msg("draining", lang_code="en", sample_rate=48000),
+                                   *[text_msg(t) for t in texts], END])
+            log = SessionLog("draining")
+            await collect(client, log, lambda e: e.binary, timeout=10)
+
+            # Mid-answer (the client is not reading): SIGTERM.
+            t_term = time.monotonic()
+            srv.signal(signal.SIGTERM)
+            ready = await apoll(lambda: http_get(srv.http + "/health/ready", timeout=1)[0] == 503, 3,
+                                interval=0.02)
+            ready_status = http_get(srv.http + "/health/ready", timeout=1)[0]
+            assert ready, f"/health/ready did not turn 503 after SIGTERM (now {ready_status})"
+
+            # A new session is refused: error shutting_down, or no connection at all.
+            refusal = await try_new_session(srv.url)
+            assert refusal in ("refused", "shutting_down"), refusal
+
+            # The session in flight still gets all its audio and session_ended.
+            await collect_session(client, log, timeout=GRACE_S)
+            return log, t_term
+        finally:
+            await client.close()
+
+    log, t_term = run(body(), timeout=GRACE_S + 30)
+    assert_session_speaks(log, texts, "en")
+    remaining = GRACE_S + 5 - (time.monotonic() - t_term)
+    code = srv.wait(max(remaining, 0.1))
+    assert code == 0, f"exit code {code} (None: still running {GRACE_S + 5} s after SIGTERM)"
+
+
+async def try_new_session(url: str) -> str:
+    try:
+        client = await WsClient.open(url, open_timeout=3)
+    except (OSError, InvalidHandshake, asyncio.TimeoutError, ConnectionClosed):
+        return "refused"
+    try:
+        try:
+            await client.send(start_msg("too-late", lang_code="en"))
+            message = await client.recv_json(timeout=5)
+        except ConnectionClosed:
+            return "refused"
+        assert_error(message, "shutting_down")
+        return "shutting_down"
+    finally:
+        await client.close()

@@ -1,0 +1,434 @@
+"""The /ws/tts protocol (SPEC sections 3 and 6) against a real server on the
+probe model: message sequence and fields, frame sizes at every output rate,
+connection reuse, and every client-caused error code."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from service_support import (
+    CANCEL, DEFAULT_FRAME_MS, DEFAULT_RATE, END, FLUSH, KNOWN_SERVER_TYPES, SUPPORTED_RATES, SessionLog, WsClient,
+    apoll, assert_error, assert_session_speaks, collect, collect_session, is_type, requires_server_binary, run,
+    run_session, start_msg, text_msg,
+)
+
+pytestmark = requires_server_binary
+
+
+def known_events(log: SessionLog):
+    return [e for e in log.events if e.binary or e.type in KNOWN_SERVER_TYPES]
+
+
+# ---------------------------------------------------------------------------
+# A whole session
+
+
+def test_pipelined_session_speaks_each_segment_in_order(server):
+    texts = ["Olá, tudo bem? ", "Eu estou ótimo, obrigado. ", "E você, como vai?"]
+    config = {"voice": "F2", "lang_code": "pt", "sample_rate": 24000, "speed": 1.05, "num_inference_steps": 2}
+
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            return await run_session(client, "pipelined-1", texts, config)
+
+    log = run(body())
+    started = log.started
+    assert started["session_id"] == "pipelined-1"
+    assert started["voice"] == "F2" and started["lang_code"] == "pt"
+    assert started["sample_rate"] == 24000 and started["frame_ms"] == DEFAULT_FRAME_MS
+    assert started["num_inference_steps"] == 2
+    assert started["speed"] == pytest.approx(1.05)
+
+    events = known_events(log)
+    assert events[0].type == "session_started", f"first message: {events[0]}"
+    assert events[-1].type == "session_ended"
+    assert log.ended["session_id"] == "pipelined-1"
+    # segment_started comes right before the segment's first binary frame.
+    for i, e in enumerate(events):
+        if e.type == "segment_started":
+            assert events[i + 1].binary, f"{e} is followed by {events[i + 1]}, not by audio"
+    assert all(len(e.data) == 960 for e in events if e.binary), "20 ms at 24 kHz is 480 samples"
+
+    assert_session_speaks(log, texts, "pt")
+    for seg in log.completed():
+        real_ms = seg.done["duration_ms"]
+        assert seg.predicted_ms == pytest.approx(real_ms, rel=0.25, abs=100), (
+            f"segment {seg.index}: predicted {seg.predicted_ms} ms, sent {real_ms} ms")
+
+
+def test_defaults_are_echoed_when_config_is_omitted(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([{"type": "start_session", "session_id": "defaults"},
+                                   text_msg("Bom dia."), END])
+            return await collect_session(client, SessionLog("defaults"))
+
+    log = run(body())
+    s = log.started
+    assert (s["voice"], s["lang_code"], s["sample_rate"], s["frame_ms"], s["num_inference_steps"]) == (
+        "F1", "pt", DEFAULT_RATE, DEFAULT_FRAME_MS, 2), s
+    assert s["speed"] == pytest.approx(1.05)
+    assert_session_speaks(log, ["Bom dia."], "pt")
+
+
+def test_unknown_fields_in_client_messages_are_ignored(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([
+                {"type": "start_session", "session_id": "extra", "future_field": {"a": [1]},
+                 "config": {"lang_code": "en", "voice": "M1", "something_new": True}},
+                {"type": "send_text", "text": "Fine.", "client_ts": 123},
+                {"type": "end_session", "reason": "done"},
+            ])
+            return await collect_session(client, SessionLog("extra"))
+
+    log = run(body())
+    assert log.started["voice"] == "M1" and log.started["lang_code"] == "en"
+    assert_session_speaks(log, ["Fine."], "en")
+
+
+@pytest.mark.parametrize("rate", SUPPORTED_RATES)
+def test_frame_size_and_content_at_every_output_rate(server, rate):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            return await run_session(client, f"rate-{rate}", ["Hi there."],
+                                     {"lang_code": "en", "sample_rate": rate})
+
+    log = run(body())
+    assert log.started["sample_rate"] == rate and log.started["frame_ms"] == 20
+    assert log.frame_bytes == 2 * rate * 20 // 1000
+    assert all(len(f) == log.frame_bytes for s in log.segments for f in s.frames)
+    assert_session_speaks(log, ["Hi there."], "en")
+
+
+@pytest.fixture(scope="module")
+def server_40ms(start_server):
+    return start_server(TTS_CHUNK_SIZE_MS=40, TTS_SAMPLE_RATE=16000)
+
+
+def test_server_wide_frame_length_and_default_rate(server_40ms):
+    async def body():
+        async with await WsClient.open(server_40ms.url) as client:
+            return await run_session(client, "env-defaults", ["Olá."])
+
+    log = run(body())
+    assert log.started["sample_rate"] == 16000 and log.started["frame_ms"] == 40
+    assert log.frame_bytes == 2 * 640
+    assert_session_speaks(log, ["Olá."], "pt")
+
+
+@pytest.mark.parametrize("rate", SUPPORTED_RATES)
+def test_40ms_frames_at_every_output_rate(server_40ms, rate):
+    async def body():
+        async with await WsClient.open(server_40ms.url) as client:
+            return await run_session(client, f"rate40-{rate}", ["Oui, merci."],
+                                     {"lang_code": "fr", "sample_rate": rate})
+
+    log = run(body())
+    assert log.started["sample_rate"] == rate and log.started["frame_ms"] == 40
+    assert log.frame_bytes == 2 * rate * 40 // 1000
+    assert_session_speaks(log, ["Oui, merci."], "fr")
+
+
+def test_connection_reuse_runs_sessions_one_after_another(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            first = await run_session(client, "reuse-1", ["Good morning. ", "How are you?"],
+                                      {"lang_code": "en", "voice": "M2"})
+            second = await run_session(client, "reuse-2", ["¿Qué tal?"], {"lang_code": "es", "voice": "F4"})
+            third = await run_session(client, "reuse-3", ["Ça va."], {"lang_code": "fr", "sample_rate": 16000})
+            return first, second, third
+
+    first, second, third = run(body())
+    assert_session_speaks(first, ["Good morning. ", "How are you?"], "en")
+    assert_session_speaks(second, ["¿Qué tal?"], "es")
+    assert second.started["voice"] == "F4" and second.started["session_id"] == "reuse-2"
+    assert_session_speaks(third, ["Ça va."], "fr")
+
+
+def test_empty_send_text_and_flush_without_text_are_harmless(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([start_msg("empty", lang_code="en"), text_msg(""), FLUSH,
+                                   text_msg("Okay."), FLUSH, FLUSH, text_msg(""), END])
+            return await collect_session(client, SessionLog("empty"))
+
+    log = run(body())
+    assert_session_speaks(log, ["Okay."], "en")
+
+
+def test_end_session_without_text_ends_at_once(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([start_msg("silent"), END])
+            t0 = time.monotonic()
+            log = await collect_session(client, SessionLog("silent"), timeout=5)
+            return log, time.monotonic() - t0
+
+    log, elapsed = run(body())
+    assert log.segments == [] and log.frame_count() == 0
+    assert elapsed < 2.0
+
+
+# ---------------------------------------------------------------------------
+# Errors. Each: the code, the documented retryable flag, a message, and whether
+# the connection (and the session) still work afterwards.
+
+
+async def speak_and_end(client: WsClient, log: SessionLog, text: str, lang: str) -> SessionLog:
+    """Sends text + end_session on the session in `log` and checks it speaks exactly `text`."""
+    await client.send_all([text_msg(text), END])
+    await collect_session(client, log, allow_errors=True)
+    assert_session_speaks(log, [text], lang)
+    return log
+
+
+async def fresh_session_works(client: WsClient, session_id: str) -> None:
+    log = await run_session(client, session_id, ["Sim."], {"lang_code": "pt"})
+    assert_session_speaks(log, ["Sim."], "pt")
+
+
+@pytest.mark.parametrize("frame", ["{not json", "", "{\"type\": \"send_text\", \"text\": ", "\xff\x00garbage"])
+def test_invalid_json_is_invalid_message_and_connection_survives(server, frame):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(frame)
+            await client.expect_error("invalid_message")
+            await fresh_session_works(client, "after-bad-json")
+
+    run(body())
+
+
+@pytest.mark.parametrize("frame", ["[1, 2]", "\"start_session\"", "42", "null", "true"])
+def test_json_that_is_not_an_object_is_invalid_message(server, frame):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(frame)
+            await client.expect_error("invalid_message")
+            await fresh_session_works(client, "after-non-object")
+
+    run(body())
+
+
+@pytest.mark.parametrize("message", [
+    {"text": "no type"},
+    {"type": 5},
+    {"type": "send_text"},
+    {"type": "send_text", "text": 12},
+    {"type": "start_session", "session_id": "x", "config": "F1"},
+])
+def test_missing_or_mistyped_fields_are_invalid_message(server, message):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            if message.get("type") == "send_text":
+                await client.send(start_msg("typed"))
+                log = SessionLog("typed")
+                await collect(client, log, is_type("session_started"))
+                await client.send(message)
+                await client.expect_error("invalid_message")
+                await speak_and_end(client, log, "Ok.", "pt")
+            else:
+                await client.send(message)
+                await client.expect_error("invalid_message")
+                await fresh_session_works(client, "after-mistyped")
+
+    run(body())
+
+
+def test_unknown_message_type_keeps_the_session(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(start_msg("unknown-type", lang_code="en"))
+            log = SessionLog("unknown-type")
+            await collect(client, log, is_type("session_started"))
+            await client.send({"type": "dance", "moves": 3})
+            err = await client.expect_error("unknown_message_type")
+            assert err.get("session_id") in (None, "unknown-type")
+            await speak_and_end(client, log, "Still here.", "en")
+
+    run(body())
+
+
+@pytest.mark.parametrize("message", [text_msg("Olá."), FLUSH, END, CANCEL])
+def test_session_messages_without_a_session_are_no_session(server, message):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(message)
+            await client.expect_error("no_session")
+            await fresh_session_works(client, "after-no-session")
+
+    run(body())
+
+
+def test_no_session_after_session_ended(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await run_session(client, "ended", ["Um."])
+            await client.send(text_msg("Dois."))
+            await client.expect_error("no_session")
+            await fresh_session_works(client, "after-ended")
+
+    run(body())
+
+
+def test_second_start_session_is_session_active_and_keeps_the_first(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(start_msg("first", lang_code="en"))
+            log = SessionLog("first")
+            await collect(client, log, is_type("session_started"))
+            await client.send(start_msg("second", lang_code="fr"))
+            await client.expect_error("session_active")
+            await speak_and_end(client, log, "First one.", "en")
+            assert log.ended["session_id"] == "first"
+
+    run(body())
+
+
+@pytest.mark.parametrize("config,code", [
+    ({"voice": "Z9"}, "invalid_voice"),
+    ({"voice": ""}, "invalid_voice"),
+    ({"lang_code": "xx"}, "invalid_language"),
+    ({"lang_code": "de"}, "invalid_language"),
+    ({"sample_rate": 12345}, "invalid_sample_rate"),
+    ({"sample_rate": 96000}, "invalid_sample_rate"),
+    ({"num_inference_steps": 0}, "invalid_config"),
+    ({"speed": 10.0}, "invalid_config"),
+    ({"speed": 0.0}, "invalid_config"),
+    ({"speed": -1.0}, "invalid_config"),
+])
+def test_bad_session_config_is_refused_and_connection_survives(server, config, code):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([start_msg("bad-config", **config), text_msg("Não."), END])
+            await client.expect_error(code)
+            # The refused session does not exist: its pipelined send_text and
+            # end_session each get no_session, and no audio is produced.
+            await client.expect_error("no_session")
+            await client.expect_error("no_session")
+            await fresh_session_works(client, "after-bad-config")
+
+    run(body())
+
+
+def test_speed_of_the_wrong_type_is_refused(server):
+    # The error table says a field of the wrong type is invalid_message and an
+    # out-of-range value invalid_config; either is a correct answer to "fast".
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(start_msg("fast", speed="fast"))
+            message = await client.recv_json()
+            assert message.get("code") in ("invalid_config", "invalid_message"), message
+            assert_error(message, message["code"])
+            await fresh_session_works(client, "after-fast")
+
+    run(body())
+
+
+def test_binary_frame_from_client_is_refused_and_session_kept(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(b"\x00\x01" * 100)
+            await client.expect_error("binary_not_supported")
+            await client.send(start_msg("binary", lang_code="en"))
+            log = SessionLog("binary")
+            await collect(client, log, is_type("session_started"))
+            await client.send(b"RIFF....WAVE")
+            await client.expect_error("binary_not_supported")
+            await speak_and_end(client, log, "Text only.", "en")
+
+    run(body())
+
+
+# ---------------------------------------------------------------------------
+# Limits, on a server configured with small ones.
+
+MAX_MESSAGE_BYTES = 4096
+MAX_TEXT_CHARS = 200
+
+
+@pytest.fixture(scope="module")
+def limits_server(start_server):
+    return start_server(TTS_MAX_SESSIONS=2, TTS_MAX_MESSAGE_BYTES=MAX_MESSAGE_BYTES,
+                        TTS_MAX_TEXT_CHARS=MAX_TEXT_CHARS)
+
+
+def test_message_over_the_size_limit_is_message_too_large(limits_server):
+    async def body():
+        async with await WsClient.open(limits_server.url) as client:
+            await client.send(start_msg("big", lang_code="en"))
+            log = SessionLog("big")
+            await collect(client, log, is_type("session_started"))
+            await client.send(text_msg("word " * (MAX_MESSAGE_BYTES // 4)))
+            await client.expect_error("message_too_large")
+            # The server may close a connection that sent an oversized frame; if
+            # it keeps it, the session must still work and never speak the big text.
+            if await client.is_open():
+                await speak_and_end(client, log, "Small.", "en")
+
+    run(body())
+
+
+def test_text_over_the_limit_is_text_too_long_and_session_kept(limits_server):
+    long_text = "This sentence is long. " * (MAX_TEXT_CHARS // 20)
+    assert MAX_TEXT_CHARS < len(long_text) < MAX_MESSAGE_BYTES // 2
+
+    async def body():
+        async with await WsClient.open(limits_server.url) as client:
+            await client.send(start_msg("too-long", lang_code="en"))
+            log = SessionLog("too-long")
+            await collect(client, log, is_type("session_started"))
+            await client.send(text_msg(long_text))
+            err = await client.expect_error("text_too_long")
+            assert err.get("session_id") in (None, "too-long")
+            # None of the refused text is spoken; the session goes on.
+            await speak_and_end(client, log, "Short one.", "en")
+
+    run(body())
+
+
+def test_sessions_beyond_the_maximum_get_capacity(limits_server):
+    async def body():
+        # Sessions of earlier tests must be gone first.
+        def idle():
+            return limits_server.metrics().get("tts_active_sessions") == 0
+        assert await apoll(idle, 5), "tts_active_sessions did not return to 0"
+
+        a = await WsClient.open(limits_server.url)
+        b = await WsClient.open(limits_server.url)
+        c = await WsClient.open(limits_server.url)
+        try:
+            logs = {}
+            for client, sid in ((a, "cap-a"), (b, "cap-b")):
+                await client.send(start_msg(sid, lang_code="en"))
+                logs[sid] = SessionLog(sid)
+                await collect(client, logs[sid], is_type("session_started"))
+            await c.send(start_msg("cap-c", lang_code="en"))
+            await c.expect_error("capacity")
+            assert await c.is_open(), "a capacity refusal must not close the connection"
+
+            # One session ends; then a new one is accepted (the slot may take a
+            # moment to be released after session_ended: retry for 2 s).
+            await a.send_all([text_msg("Done."), END])
+            await collect_session(a, logs["cap-a"])
+            deadline = time.monotonic() + 2.0
+            while True:
+                await c.send(start_msg("cap-c", lang_code="en"))
+                message = await c.recv_json()
+                if message.get("type") == "session_started":
+                    break
+                assert_error(message, "capacity")
+                assert time.monotonic() < deadline, "no session slot came free after a session ended"
+                await asyncio.sleep(0.1)
+            log_c = SessionLog("cap-c")
+            log_c.feed(c.events[-1])
+            await speak_and_end(c, log_c, "Third.", "en")
+            await b.send(END)
+            await collect_session(b, logs["cap-b"])
+        finally:
+            for client in (a, b, c):
+                await client.close()
+
+    run(body())

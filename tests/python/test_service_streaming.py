@@ -1,0 +1,368 @@
+"""Streaming behaviour of the service (SPEC sections 3-5) on the probe model:
+concurrent sessions without cross-talk, text bundling (debounce), fairness
+between sessions, and cancel (barge-in)."""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import pytest
+
+from service_support import (
+    CANCEL, END, FLUSH, SessionLog, WsClient, assert_session_speaks, collect, collect_session, decode_pcm16, is_type,
+    norm_text, requires_server_binary, run, run_session, spoken, start_msg, text_msg,
+)
+
+pytestmark = requires_server_binary
+
+
+# ---------------------------------------------------------------------------
+# Concurrent sessions
+
+CONCURRENT = [
+    ("pt", "F1", 24000, ["Olá, tudo bem? ", "Sim, obrigado."]),
+    ("en", "M3", 16000, ["Good evening. ", "See you soon."]),
+    ("es", "F5", 48000, ["Buenas noches, amigo."]),
+    ("fr", "M5", 22050, ["Bonne nuit. ", "À demain!"]),
+]
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_concurrent_sessions_each_hear_only_their_own_text(server, n):
+    async def one(i: int):
+        lang, voice, rate, texts = CONCURRENT[i]
+        async with await WsClient.open(server.url) as client:
+            return await run_session(client, f"concurrent-{n}-{i}", texts,
+                                     {"lang_code": lang, "voice": voice, "sample_rate": rate})
+
+    async def body():
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+    logs = run(body())
+    for i, log in enumerate(logs):
+        lang, voice, rate, texts = CONCURRENT[i]
+        assert log.started["voice"] == voice and log.started["sample_rate"] == rate
+        assert_session_speaks(log, texts, lang)
+        # Nothing lost or duplicated: the whole stream decodes to this session's segments, in order.
+        whole = decode_pcm16(log.pcm(), rate).raw_text
+        assert whole == "".join(spoken(s.text, lang) for s in log.segments)
+
+
+def test_concurrent_sessions_on_one_connection_each_in_turn_and_others_in_parallel(server):
+    # Two connections, each reusing its connection for two sessions, overlapping in time.
+    async def conn(k: int):
+        async with await WsClient.open(server.url) as client:
+            a = await run_session(client, f"mix-{k}-a", [f"Primeira {'ab'[k]}."], {"lang_code": "pt"})
+            b = await run_session(client, f"mix-{k}-b", [f"Second {'ab'[k]}."], {"lang_code": "en"})
+            return a, b
+
+    async def body():
+        return await asyncio.gather(conn(0), conn(1))
+
+    for k, (a, b) in enumerate(run(body())):
+        assert_session_speaks(a, [f"Primeira {'ab'[k]}."], "pt")
+        assert_session_speaks(b, [f"Second {'ab'[k]}."], "en")
+
+
+# ---------------------------------------------------------------------------
+# Text bundling (debounce)
+
+
+def test_sentence_streamed_as_tokens_is_one_segment(server):
+    sentence = "Hello there my good friend and how are you doing on this fine and sunny day today?"
+    words = sentence.split(" ")
+    tokens = [words[0]] + [" " + w for w in words[1:]]
+    assert len(tokens) >= 16
+    # Split further into exactly 20 tokens (still never inside a word on our side).
+    while len(tokens) < 20:
+        longest = max(range(len(tokens)), key=lambda i: len(tokens[i]))
+        t = tokens[longest]
+        tokens[longest:longest + 1] = [t[: len(t) // 2], t[len(t) // 2:]]
+    assert "".join(tokens) == sentence and len(tokens) == 20
+
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(start_msg("tokens", lang_code="en"))
+            log = SessionLog("tokens")
+            await collect(client, log, is_type("session_started"))
+            for tok in tokens:                      # 20 tokens over ~400 ms
+                await client.send(text_msg(tok))
+                await asyncio.sleep(0.02)
+            # The completed sentence is cut by the debounce alone (no flush).
+            await collect(client, log, is_type("segment_done"), timeout=5)
+            await client.send(END)
+            return await collect_session(client, log)
+
+    log = run(body())
+    assert [s.text.strip() for s in log.segments] == [sentence], [s.text for s in log.segments]
+    assert_session_speaks(log, [sentence], "en")
+
+
+def test_pause_inside_a_sentence_does_not_cut_it(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([start_msg("pause", lang_code="en"), text_msg("Wait for")])
+            await asyncio.sleep(0.5)   # > TTS_DEBOUNCE_MS, but no sentence has ended
+            await client.send_all([text_msg(" it now."), END])
+            return await collect_session(client, SessionLog("pause"))
+
+    log = run(body())
+    assert [s.text.strip() for s in log.segments] == ["Wait for it now."]
+    assert_session_speaks(log, ["Wait for it now."], "en")
+
+
+DEBOUNCE_MS = 1500
+
+
+@pytest.fixture(scope="module")
+def slow_debounce_server(start_server):
+    return start_server(TTS_DEBOUNCE_MS=DEBOUNCE_MS)
+
+
+def test_first_sentence_starts_before_the_debounce_and_later_ones_after_it(slow_debounce_server):
+    async def body():
+        async with await WsClient.open(slow_debounce_server.url) as client:
+            await client.send(start_msg("early", lang_code="en"))
+            log = SessionLog("early")
+            await collect(client, log, is_type("session_started"))
+            await client.send(text_msg("Hello there."))
+            await asyncio.sleep(0.05)
+            await client.send(text_msg(" How"))
+            t_complete = time.monotonic()   # "Hello there." is now a complete sentence
+            first = await collect(client, log, is_type("segment_started"), timeout=5)
+            first_wait = first.t - t_complete
+            await collect(client, log, is_type("segment_done"), timeout=5)
+
+            await client.send(text_msg(" are you?"))
+            t_second = time.monotonic()
+            second = await collect(client, log, is_type("segment_started"), timeout=DEBOUNCE_MS / 1000 + 5)
+            second_wait = second.t - t_second
+            await client.send(END)
+            await collect_session(client, log)
+            return log, first_wait, second_wait
+
+    log, first_wait, second_wait = run(body())
+    assert [s.text.strip() for s in log.segments] == ["Hello there.", "How are you?"]
+    assert_session_speaks(log, ["Hello there.", "How are you?"], "en")
+    assert first_wait < 0.4 * DEBOUNCE_MS / 1000, (
+        f"the first complete sentence waited {first_wait:.3f} s (debounce {DEBOUNCE_MS} ms)")
+    assert 0.8 * DEBOUNCE_MS / 1000 <= second_wait <= DEBOUNCE_MS / 1000 + 1.5, (
+        f"a later sentence was cut after {second_wait:.3f} s, expected about the debounce ({DEBOUNCE_MS} ms)")
+
+
+def test_flush_synthesizes_pending_text_at_once(slow_debounce_server):
+    async def body():
+        async with await WsClient.open(slow_debounce_server.url) as client:
+            await client.send(start_msg("flush", lang_code="en"))
+            log = SessionLog("flush")
+            await collect(client, log, is_type("session_started"))
+            await client.send_all([text_msg("No end mark here"), FLUSH])
+            t0 = time.monotonic()
+            seg = await collect(client, log, is_type("segment_started"), timeout=5)
+            wait = seg.t - t0
+            await client.send_all([text_msg("Then more text."), FLUSH])
+            t1 = time.monotonic()
+            seg2 = await collect(client, log, is_type("segment_started"), timeout=5)
+            wait2 = seg2.t - t1
+            await client.send(END)
+            await collect_session(client, log)
+            return log, wait, wait2
+
+    log, wait, wait2 = run(body())
+    assert [s.text.strip() for s in log.segments] == ["No end mark here", "Then more text."]
+    assert_session_speaks(log, ["No end mark here", "Then more text."], "en")
+    assert wait < 0.5 and wait2 < 0.5, f"flush took {wait:.3f} s / {wait2:.3f} s to start synthesis"
+
+
+# ---------------------------------------------------------------------------
+# Fairness: a talkative session does not starve a new one.
+
+FAIR_FRAME_MS = 100       # long frames keep the flooding client's receive cost low
+
+
+@pytest.fixture(scope="module")
+def fairness_server(start_server):
+    return start_server(TTS_CHUNK_SIZE_MS=FAIR_FRAME_MS, TTS_MAX_OUTPUT_BUFFER_MS=3600000)
+
+
+def flood_sentences(count: int, length: int = 270) -> list[str]:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+             "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]
+    out = []
+    for i in range(count):
+        ws, k = [], i
+        while len(" ".join(ws)) < length:
+            ws.append(words[k % len(words)])
+            k += 7
+        out.append(" ".join(ws).capitalize() + ". ")
+    return out
+
+
+def test_new_session_is_served_while_another_floods_the_queue(fairness_server):
+    flood = flood_sentences(24)
+
+    async def session_a(client: WsClient, a_started: asyncio.Event, record: dict):
+        messages = [start_msg("flood", lang_code="en", sample_rate=8000)]
+        for s in flood:
+            messages += [text_msg(s), FLUSH]
+        messages.append(END)
+        await client.send_all(messages)
+        log = SessionLog("flood")
+        record["log"] = log
+        while True:
+            event = await client.recv(20)
+            log.feed(event)
+            if event.type == "segment_started":
+                a_started.set()
+            if event.type == "session_ended":
+                record["t_end"] = event.t
+                return log
+
+    async def body():
+        a = await WsClient.open(fairness_server.url)
+        b = await WsClient.open(fairness_server.url)
+        try:
+            a_started = asyncio.Event()
+            record: dict = {}
+            task = asyncio.create_task(session_a(a, a_started, record))
+            await asyncio.wait_for(a_started.wait(), 10)
+            await b.send_all([start_msg("quick", lang_code="pt"), text_msg("Oi, tudo bem?"), FLUSH])
+            t_b0 = time.monotonic()
+            log_b = SessionLog("quick")
+            first = await collect(b, log_b, lambda e: e.binary, timeout=20)
+            t_b1 = first.t
+            await b.send(END)
+            await collect_session(b, log_b)
+            log_a = await asyncio.wait_for(task, 60)
+            return log_a, record["t_end"], log_b, t_b0, t_b1
+        finally:
+            await a.close()
+            await b.close()
+
+    log_a, t_a_end, log_b, t_b0, t_b1 = run(body(), timeout=90)
+    log_a.check()
+    assert not log_a.errors, log_a.errors
+    assert len(log_a.completed()) >= len(flood)
+    assert log_a.text() == norm_text("".join(flood))
+    assert_session_speaks(log_b, ["Oi, tudo bem?"], "pt")
+
+    a_starts = [s.t_started for s in log_a.segments]
+    a_before_b = sum(1 for t in a_starts if t <= t_b0)
+    intervals = [b - a for a, b in zip(a_starts, a_starts[1:])]
+    per_segment = statistics.median(intervals)
+    wait_b = t_b1 - t_b0
+    remaining_a = t_a_end - t_b0
+    summary = (f"A: {len(a_starts)} segments, {a_before_b} started before B, median {per_segment * 1000:.1f} ms "
+               f"per segment, A ended {remaining_a:.3f} s after B's request; B's first audio after "
+               f"{wait_b:.3f} s")
+    assert len(a_starts) - a_before_b >= 8, f"A finished too early to measure fairness ({summary})"
+    assert t_b1 < t_a_end, f"B was served only after A finished ({summary})"
+    print(summary)
+    assert wait_b <= max(3 * per_segment, 0.25), f"B waited longer than about one of A's segments ({summary})"
+
+
+# ---------------------------------------------------------------------------
+# Cancel (barge-in)
+
+LONG_SENTENCES = [
+    "The first sentence of a long answer is here. ",
+    "Then a second one follows it without a pause. ",
+    "A third sentence keeps the model busy for a while. ",
+    "The fourth one is about nothing in particular. ",
+    "Number five goes on and on like the others do. ",
+    "Sentence six is still part of the old answer. ",
+    "The seventh sentence would be spoken much later. ",
+    "Eight sentences make a long enough reply for this. ",
+    "The ninth sentence is never going to be heard. ",
+    "And the tenth one closes the long old answer. ",
+]
+
+
+async def start_long_answer(client: WsClient, sid: str, rate: int = 48000) -> SessionLog:
+    messages = [start_msg(sid, lang_code="en", sample_rate=rate)]
+    for s in LONG_SENTENCES:
+        messages += [text_msg(s), FLUSH]
+    await client.send_all(messages)
+    log = SessionLog(sid)
+    await collect(client, log, lambda e: e.binary, timeout=10)
+    return log
+
+
+def old_audio_frames(rate: int, frame_ms: int = 20) -> int:
+    seconds = sum(len(spoken(s, "en")) * 0.15 / 1.05 for s in LONG_SENTENCES)
+    return int(seconds * 1000 / frame_ms)
+
+
+def test_cancel_stops_audio_and_session_takes_new_text(server):
+    new_text = "Sorry, go ahead."
+
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            log = await start_long_answer(client, "barge-in")
+            await client.send(CANCEL)
+            t_cancel = time.monotonic()
+            cancelled = await collect(client, log, is_type("cancelled"), timeout=5)
+            cancel_latency = cancelled.t - t_cancel
+            frames_before = log.frame_count()
+            done_before = len(log.completed())
+            n_before = len(log.segments)
+            await client.send_all([text_msg(new_text), END])
+            await collect_session(client, log)
+            return log, cancelled.data, cancel_latency, frames_before, done_before, n_before
+
+    log, cancelled, latency, frames_before, done_before, n_before = run(body())
+    assert latency < 2.0, f"cancelled came {latency:.3f} s after cancel"
+    assert log.binary_after_cancel == 0
+    assert frames_before < old_audio_frames(48000), "cancel did not stop the old answer's audio"
+    assert done_before < len(LONG_SENTENCES)
+    assert cancelled["segments_dropped"] >= 1, cancelled
+    # After the cancel: only the new text, spoken exactly.
+    after = log.segments[n_before:]
+    assert after, "no segment after the cancel"
+    assert norm_text(" ".join(s.text for s in after)) == new_text
+    for seg in after:
+        got = seg.decode(48000).raw_text
+        assert got == spoken(seg.text, "en"), f"after cancel, {seg.text!r} decodes to {got!r}"
+    assert all(s.done is not None for s in after)
+
+
+def test_end_session_right_after_cancel_ends_promptly(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            log = await start_long_answer(client, "cancel-end")
+            await client.send_all([CANCEL, END])
+            t0 = time.monotonic()
+            await collect(client, log, is_type("cancelled"), timeout=5)
+            ended = await collect(client, log, is_type("session_ended"), timeout=5)
+            log.check()
+            # The connection is reusable at once.
+            next_log = await run_session(client, "after-cancel-end", ["Próxima."], {"lang_code": "pt"})
+            return log, ended.t - t0, next_log
+
+    log, elapsed, next_log = run(body())
+    assert elapsed < 2.0, f"session_ended came {elapsed:.3f} s after cancel + end_session"
+    assert log.binary_after_cancel == 0 and not log.errors
+    assert_session_speaks(next_log, ["Próxima."], "pt")
+
+
+def test_cancel_of_an_idle_session_and_repeated_cancels(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send_all([start_msg("idle-cancel", lang_code="en"), CANCEL])
+            log = SessionLog("idle-cancel")
+            c1 = await collect(client, log, is_type("cancelled"), timeout=5)
+            await client.send_all([text_msg("One. "), FLUSH])
+            await collect(client, log, is_type("segment_done"), timeout=10)
+            await client.send_all([CANCEL, CANCEL])
+            await collect(client, log, is_type("cancelled"), timeout=5)
+            await collect(client, log, is_type("cancelled"), timeout=5)
+            await client.send_all([text_msg("Two."), END])
+            await collect_session(client, log)
+            return log, c1.data
+
+    log, first = run(body())
+    assert first["segments_dropped"] == 0
+    assert len(log.cancelled) == 3
+    assert [s.text.strip() for s in log.completed()] == ["One.", "Two."]
+    log.assert_audio_speaks_segments("en")
