@@ -83,11 +83,20 @@ int Serve() {
   asio::signal_set signals(io, SIGTERM, SIGINT);
   asio::steady_timer drain_timer(io);
   auto drain_deadline = std::chrono::steady_clock::now();
+  bool forced = false;
   std::function<void()> check_drained = [&] {
-    if ((service->active_sessions() == 0 && service->open_connections() == 0) ||
-        std::chrono::steady_clock::now() >= drain_deadline) {
+    if (service->active_sessions() == 0 && service->open_connections() == 0) {
       spdlog::info("drained; exiting");
       io.stop();
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= drain_deadline && !forced) {
+      spdlog::warn("grace period over: ending {} session(s)", service->active_sessions());
+      forced = true;
+      service->ForceCloseAll();
+    } else if (now >= drain_deadline + std::chrono::seconds(2)) {
+      io.stop();  // peers that never answer the close handshake
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(50));

@@ -54,11 +54,27 @@ void Connection::OnClosed() {
 void Connection::Drain() {
   if (closed_) return;
   draining_ = true;
-  if (session_) {
-    Handle(EndSession{});
-  } else if (output_) {
-    output_->Close();
-  }
+  if (!session_ && output_) output_->Close();
+}
+
+void Connection::ForceClose() {
+  if (closed_) return;
+  draining_ = true;
+  if (session_) FinishSession(SessionEndReason::kShuttingDown);
+  if (output_) output_->Close();
+}
+
+void Connection::OnOutputDrained() {
+  if (closed_ || !session_) return;
+  EmitReady();
+  MaybeFinish();
+}
+
+bool Connection::OutputCongested() const {
+  if (!output_ || !session_) return false;
+  const std::size_t limit_bytes = static_cast<std::size_t>(service_.config().max_output_buffer_ms) *
+                                  static_cast<std::size_t>(session_->sample_rate) / 1000 * 2;
+  return output_->queued_bytes() > limit_bytes;
 }
 
 void Connection::SendError(ErrorCode code, std::string message) {
@@ -158,7 +174,7 @@ void Connection::Handle(const SendText& m) {
   const auto now = Clock::now();
   if (!session_->turn_started) session_->turn_started = now;
   Submit(session_->accumulator.Append(m.text, now));
-  if (session_ && outstanding() == 0) {
+  if (session_ && unfinished() == 0) {
     if (auto s = session_->accumulator.TakeCompleteSentences()) Submit({*s});
   }
   ArmDebounce();
@@ -181,26 +197,40 @@ void Connection::Handle(const EndSession&) {
 void Connection::Handle(const Cancel&) {
   if (!session_) return SendError(ErrorCode::kNoSession, "cancel before start_session");
   auto& s = *session_;
-  const int64_t dropped = static_cast<int64_t>(outstanding());
+  const int64_t dropped = static_cast<int64_t>(unfinished());
   service_.worker().CancelSession(s.uid);
   debounce_.cancel();
   s.accumulator.Clear();
   s.floor = s.next_to_emit = s.next_segment;
   s.ready.clear();
   s.texts.clear();
+  s.held.clear();
   s.ending = false;
   s.turn_started.reset();
   s.turn_first_audio_sent = false;
-  if (output_) output_->DropQueuedBinary();
+  if (output_) output_->DropQueuedAudio();
   service_.metrics().Cancellation(static_cast<std::size_t>(dropped));
   if (output_) output_->SendText(Serialize(Cancelled{s.id, dropped}));
 }
 
 void Connection::Submit(std::vector<std::string> segments) {
   if (!session_) return;
-  auto& s = *session_;
   for (auto& text : segments) {
-    if (text.empty()) continue;
+    if (!text.empty()) session_->held.push_back(std::move(text));
+  }
+  SubmitHeld();
+}
+
+// At most TTS_MAX_INFLIGHT_SEGMENTS of a session are queued, running or
+// waiting to be sent; the rest wait here, which also bounds the audio a slow
+// reader can make the server hold.
+void Connection::SubmitHeld() {
+  if (!session_) return;
+  auto& s = *session_;
+  const auto limit = static_cast<std::size_t>(service_.config().max_inflight_segments);
+  while (!s.held.empty() && outstanding() < limit) {
+    std::string text = std::move(s.held.front());
+    s.held.pop_front();
     SegmentJob job;
     job.session = s.uid;
     job.segment = s.next_segment;
@@ -238,12 +268,16 @@ std::size_t Connection::outstanding() const {
   return session_ ? static_cast<std::size_t>(session_->next_segment - session_->next_to_emit) : 0;
 }
 
+std::size_t Connection::unfinished() const {
+  return session_ ? outstanding() + session_->held.size() : 0;
+}
+
 void Connection::OnResult(SegmentResult result) {
   if (closed_ || !session_ || result.session != session_->uid || result.segment < session_->floor) return;
   if (result.cancelled) return;
   session_->ready[result.segment] = std::move(result);
   EmitReady();
-  if (session_ && !session_->ending && outstanding() == 0) {
+  if (session_ && !session_->ending && unfinished() == 0) {
     if (auto s = session_->accumulator.TakeCompleteSentences()) {
       Submit({*s});
       ArmDebounce();
@@ -258,7 +292,9 @@ void Connection::EmitReady() {
   while (session_ && output_) {
     auto& s = *session_;
     auto it = s.ready.find(s.next_to_emit);
-    if (it == s.ready.end()) return;
+    if (it == s.ready.end()) break;
+    // Backpressure: hold the audio until the client has read what is queued.
+    if (OutputCongested()) break;
     SegmentResult r = std::move(it->second);
     s.ready.erase(it);
     const std::string text = std::move(s.texts[r.segment]);
@@ -268,19 +304,8 @@ void Connection::EmitReady() {
       SendError(ErrorCode::kInternal, "synthesis of segment " + std::to_string(r.segment) + " failed: " + r.error);
       continue;
     }
-    const std::size_t limit_bytes =
-        static_cast<std::size_t>(cfg.max_output_buffer_ms) * static_cast<std::size_t>(s.sample_rate) / 1000 * 2;
-    if (output_->queued_bytes() > limit_bytes) {
-      SendError(ErrorCode::kSlowConsumer, "the client is more than TTS_MAX_OUTPUT_BUFFER_MS (" +
-                                              std::to_string(cfg.max_output_buffer_ms) +
-                                              " ms) of audio behind; ending the session");
-      FinishSession(SessionEndReason::kError);
-      if (output_) output_->Close();
-      return;
-    }
-
     SegmentStarted started{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0, s.stream_ms};
-    output_->SendText(Serialize(started));
+    output_->SendText(Serialize(started), true);
     audio::FrameWriter writer(model_rate, s.sample_rate, cfg.chunk_size_ms);
     int64_t frames = 0;
     auto send = [&](std::span<const int16_t> frame) {
@@ -302,14 +327,15 @@ void Connection::EmitReady() {
     ++s.segments_sent;
     SegmentDone done{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames, r.queue_s * 1000.0,
                      r.synthesis_s * 1000.0, static_cast<int>(r.batch_size)};
-    output_->SendText(Serialize(done));
+    output_->SendText(Serialize(done), true);
     service_.metrics().SegmentCompleted(CountCodePoints(text), audio_ms / 1000.0);
     if (r.duration_s > 0) service_.metrics().ObserveRealtimeFactor(r.synthesis_s / r.duration_s);
   }
+  SubmitHeld();
 }
 
 void Connection::MaybeFinish() {
-  if (session_ && session_->ending && outstanding() == 0 && session_->accumulator.empty()) {
+  if (session_ && session_->ending && unfinished() == 0 && session_->accumulator.empty()) {
     FinishSession(draining_ ? SessionEndReason::kShuttingDown : SessionEndReason::kCompleted);
   }
 }

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,10 +26,13 @@ class TtsService;
 class ConnectionOutput {
  public:
   virtual ~ConnectionOutput() = default;
-  virtual void SendText(std::string json) = 0;
+  // `audio_event`: segment_started/segment_done, which belong to the audio and
+  // go with it when queued audio is dropped.
+  virtual void SendText(std::string json, bool audio_event = false) = 0;
   virtual void SendBinary(std::vector<int16_t> frame) = 0;
-  // Audio frames queued but not yet handed to the socket are dropped (barge-in).
-  virtual void DropQueuedBinary() = 0;
+  // Audio frames and their events queued but not yet handed to the socket are
+  // dropped (barge-in), so the client hears nothing more of cancelled work.
+  virtual void DropQueuedAudio() = 0;
   virtual std::size_t queued_bytes() const = 0;
   virtual void Close() = 0;
 };
@@ -43,8 +47,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnFrameTooLarge();
   // The socket is gone: cancel everything, free the session.
   void OnClosed();
-  // Server shutdown: finish the open session's text, end it, then close.
+  // Server shutdown: no new session; the open one may finish, then the connection closes.
   void Drain();
+  // Grace period over: end the open session now and close.
+  void ForceClose();
+  // The transport's output queue fell below its bound: emit held audio.
+  void OnOutputDrained();
   bool has_session() const { return session_.has_value(); }
   std::chrono::steady_clock::time_point last_activity() const { return last_activity_; }
 
@@ -63,6 +71,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint64_t next_to_emit = 0;      // index whose audio goes out next
     uint64_t floor = 0;             // results below this index were cancelled
     std::map<uint64_t, std::string> texts;
+    std::deque<std::string> held;             // cut, not yet submitted (in-flight limit)
     std::map<uint64_t, SegmentResult> ready;  // reorder buffer
     std::size_t pending_chars = 0;
     bool ending = false;
@@ -81,12 +90,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void SendError(ErrorCode code, std::string message);
   void Submit(std::vector<std::string> segments);
+  void SubmitHeld();
+  bool OutputCongested() const;
   void ArmDebounce();
   void OnResult(SegmentResult result);
   void EmitReady();
   void MaybeFinish();
   void FinishSession(SessionEndReason reason);
-  std::size_t outstanding() const;
+  std::size_t outstanding() const;   // cut and submitted, audio not yet sent
+  std::size_t unfinished() const;    // outstanding plus held back
 
   TtsService& service_;
   boost::asio::any_io_executor executor_;

@@ -16,6 +16,7 @@ using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
 
 constexpr std::size_t kQuotedInputMaxBytes = 64;
+constexpr std::size_t kParseErrorMaxBytes = 160;
 
 constexpr std::array<ErrorCodeInfo, 16> kErrorCodes = {{
     {ErrorCode::kInvalidMessage, "invalid_message", false,
@@ -102,6 +103,16 @@ bool HasControlCharacter(std::string_view s) {
     const auto u = static_cast<unsigned char>(c);
     return u < 0x20 || u == 0x7F;
   });
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix,
+// and short: it ends with the token read so far, which may be most of the frame.
+std::string DescribeParseError(std::string_view what) {
+  if (what.rfind("[json.exception.", 0) == 0) {
+    const auto end = what.find("] ");
+    if (end != std::string_view::npos) what.remove_prefix(end + 2);
+  }
+  return Quote(what, kParseErrorMaxBytes);
 }
 
 ProtocolError Invalid(std::string message) { return {ErrorCode::kInvalidMessage, std::move(message)}; }
@@ -285,9 +296,7 @@ ParseResult ParseClientMessage(std::string_view frame) noexcept {
     try {
       root = Json::parse(frame.begin(), frame.end());
     } catch (const Json::exception& e) {
-      // e.what() names the byte position and the problem (ill-formed UTF-8,
-      // a number too large for a double, ...).
-      return Invalid(std::string("not valid JSON: ") + e.what());
+      return Invalid("not valid JSON: " + DescribeParseError(e.what()));
     }
     return ParseObject(root);
   } catch (const std::exception& e) {

@@ -117,8 +117,8 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
   const Entry& lead = sessions_.at(lead_session).queued.front();
 
   if (config_.max_batch > 1) {
-    // Other sessions' next jobs with the lead's step count: first-of-turn ones
-    // (oldest first), then the rest in round-robin order after the lead.
+    // Other sessions' next jobs with the lead's step count, first-of-turn ones
+    // (oldest first) ahead of the rest (in round-robin order after the lead).
     std::vector<std::pair<uint64_t, const Entry*>> candidates;
     for (uint64_t id : ring_from(lead_session)) {
       const Entry& e = sessions_.at(id).queued.front();
@@ -130,10 +130,14 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
       return std::pair(a.second->job.submitted, a.second->admitted) <
              std::pair(b.second->job.submitted, b.second->admitted);
     });
+    // Pass 0: first-of-turn jobs, whatever their length; 1: similar lengths; 2: any.
     std::vector<bool> taken(candidates.size(), false);
-    for (int pass = 0; pass < 2; ++pass) {
+    for (int pass = 0; pass < 3; ++pass) {
       for (std::size_t k = 0; k < candidates.size() && plan.sessions.size() < config_.max_batch; ++k) {
-        if (taken[k] || (pass == 0 && !SimilarLength(candidates[k].second->chars, lead.chars))) continue;
+        const Entry& e = *candidates[k].second;
+        if (taken[k] || (pass == 0 && !e.job.first_of_turn) || (pass == 1 && !SimilarLength(e.chars, lead.chars))) {
+          continue;
+        }
         taken[k] = true;
         plan.sessions.push_back(candidates[k].first);
       }

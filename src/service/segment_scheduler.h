@@ -14,9 +14,9 @@
 //  - otherwise sessions take turns (round robin from a rotating cursor), one
 //    job per turn, so a session that floods text cannot starve the others;
 //  - with max_batch > 1 the first job picked leads the batch, which is filled
-//    with the next jobs of other sessions that share its step count, those of
-//    a similar length (within a factor of 2 in code points: less padding)
-//    first, then any;
+//    with the next jobs of other sessions that share its step count:
+//    first-of-turn ones first, then those of a similar length (within a
+//    factor of 2 in code points: less padding), then any;
 //  - with batch_wait > 0 a batch smaller than max_batch is held until the
 //    oldest queued job has waited batch_wait since it was submitted; a batch
 //    holding a first-of-turn job is never held.

@@ -37,7 +37,8 @@ constexpr std::array<EnvVarInfo, 28> kVariables = {{
     {"TTS_LANG_CODE", "pt", "language when start_session names none (en ko es pt fr)"},
     {"TTS_NUM_INFERENCE_STEPS", "2", "flow-matching steps, 1..32 (2 fastest, 5 quality)"},
     {"TTS_SPEED", "1.05", "speaking rate, 0.5..2.0"},
-    {"TTS_SAMPLE_RATE", "24000", "output sample rate when start_session names none: 8000 16000 22050 24000 44100 48000"},
+    {"TTS_SAMPLE_RATE", "24000",
+     "output sample rate when start_session names none: 8000 16000 22050 24000 44100 48000"},
     {"TTS_DEBOUNCE_MS", "150", "text bundling: cut a segment after a sentence end and this much quiet, 0..5000 ms"},
     {"TTS_CHUNK_SIZE_MS", "20",
      "audio frame length, 5..1000 ms; a frame holds floor(rate * ms / 1000) samples (441 at 22050 Hz, 20 ms)"},
@@ -278,7 +279,9 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
   }
   if (auto v = env.Get("TTS_SAMPLE_RATE")) {
     int value = 0;
-    if (!ParseInt(*v, value) || !IsSupportedSampleRate(value)) Fail("TTS_SAMPLE_RATE", "one of " + SupportedRatesText(), *v);
+    if (!ParseInt(*v, value) || !IsSupportedSampleRate(value)) {
+      Fail("TTS_SAMPLE_RATE", "one of " + SupportedRatesText(), *v);
+    }
     c.sample_rate = value;
   }
   if (auto v = env.Get("TTS_DEFAULT_VOICE")) c.default_voice = *v;

@@ -77,6 +77,17 @@ std::size_t TtsService::open_connections() const {
       std::count_if(connections_.begin(), connections_.end(), [](const auto& w) { return !w.expired(); }));
 }
 
+void TtsService::ForceCloseAll() {
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : connections_) {
+      if (auto c = w.lock()) open.push_back(std::move(c));
+    }
+  }
+  for (auto& c : open) c->ForceClose();
+}
+
 void TtsService::StartDrain() {
   draining_ = true;
   std::vector<std::shared_ptr<Connection>> open;

@@ -47,6 +47,8 @@ class TtsService {
   void RemoveConnection(const Connection* c);
   // SIGTERM: stop admitting, finish what every open session has, end them.
   void StartDrain();
+  // The grace period is over: end every open session now.
+  void ForceCloseAll();
   std::size_t open_connections() const;
 
  private:

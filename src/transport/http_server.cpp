@@ -85,13 +85,13 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   }
 
   // service::ConnectionOutput
-  void SendText(std::string json) override { Enqueue(Outgoing{std::move(json)}); }
-  void SendBinary(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame)}); }
-  void DropQueuedBinary() override {
+  void SendText(std::string json, bool audio_event) override { Enqueue(Outgoing{std::move(json), audio_event}); }
+  void SendBinary(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame), true}); }
+  void DropQueuedAudio() override {
     // The front message may be in flight; everything behind it can go.
     auto first = queue_.begin() + (writing_ ? 1 : 0);
     for (auto it = first; it != queue_.end();) {
-      if (std::holds_alternative<std::vector<int16_t>>(it->payload)) {
+      if (it->audio) {
         queued_bytes_ -= it->size();
         it = queue_.erase(it);
       } else {
@@ -108,6 +108,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
  private:
   struct Outgoing {
     std::variant<std::string, std::vector<int16_t>> payload;
+    bool audio = false;
     std::size_t size() const {
       return payload.index() == 0 ? std::get<0>(payload).size() : std::get<1>(payload).size() * sizeof(int16_t);
     }
@@ -206,6 +207,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
       return;
     }
     DoWrite();
+    if (connection_) connection_->OnOutputDrained();
   }
 
   void DoClose() {

@@ -252,5 +252,57 @@ TEST(TextChunkerTest, LargeInputIsFast) {
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 500);
 }
 
+// FindBreaks / BreakKindAtEnd: where streamed text may be cut (service text
+// bundling), with the same sentence rules as ChunkText.
+std::vector<BreakKind> KindsOf(const std::string& text) {
+  std::vector<BreakKind> kinds;
+  for (const TextBreak& b : FindBreaks(text)) kinds.push_back(b.kind);
+  return kinds;
+}
+
+TEST(FindBreaksTest, RanksEachRunOfWhitespaceByWhatPrecedesIt) {
+  using K = BreakKind;
+  EXPECT_EQ(KindsOf("One two. Three, four; five: six! Seven? Eight"),
+            (std::vector<K>{K::kSpace, K::kSentence, K::kClause, K::kClause, K::kClause, K::kSentence, K::kSentence}));
+  EXPECT_EQ(KindsOf("He said \"stop.\" Then (quietly!) and"),
+            (std::vector<K>{K::kSpace, K::kSpace, K::kSentence, K::kSpace, K::kSentence}));
+  EXPECT_EQ(KindsOf("Dr. Smith, J. Doe e.g. this etc. and 3.5 percent"),
+            (std::vector<K>{K::kSpace, K::kClause, K::kSpace, K::kSpace, K::kSpace, K::kSpace, K::kSpace, K::kSpace,
+                            K::kSpace}));
+  EXPECT_EQ(KindsOf("Title\n\nBody"), (std::vector<K>{K::kSentence}));
+  EXPECT_EQ(KindsOf("Wait\u2026 \uc548\ub155\u3002 \uc88b\uc544\uff0c \ub124"),
+            (std::vector<K>{K::kSentence, K::kSentence, K::kClause}));
+}
+
+TEST(FindBreaksTest, ReportsByteRangesAndCodePointCounts) {
+  const std::string text = "  \u00e9t\u00e9 \t fin. ";
+  const std::vector<TextBreak> breaks = FindBreaks(text);
+  ASSERT_EQ(breaks.size(), 3u);
+  EXPECT_EQ(breaks[0].begin, 0u);  // a leading run: nothing before it
+  EXPECT_EQ(breaks[0].end, 2u);
+  EXPECT_EQ(breaks[0].kind, BreakKind::kSpace);
+  EXPECT_EQ(breaks[1].begin, 7u);  // after "  été" (2 + 5 bytes)
+  EXPECT_EQ(breaks[1].end, 10u);
+  EXPECT_EQ(breaks[1].chars_before, 5u);
+  EXPECT_EQ(breaks[1].chars, 3u);
+  EXPECT_EQ(breaks[2].begin, text.size() - 1);  // a trailing run
+  EXPECT_EQ(breaks[2].end, text.size());
+  EXPECT_EQ(breaks[2].kind, BreakKind::kSentence);
+  EXPECT_TRUE(FindBreaks("").empty());
+  EXPECT_TRUE(FindBreaks("word").empty());
+}
+
+TEST(FindBreaksTest, BreakKindAtEnd) {
+  EXPECT_EQ(BreakKindAtEnd("Hello."), BreakKind::kSentence);
+  EXPECT_EQ(BreakKindAtEnd("Hello?\" \n"), BreakKind::kSentence);
+  EXPECT_EQ(BreakKindAtEnd("Hello,"), BreakKind::kClause);
+  EXPECT_EQ(BreakKindAtEnd("Hello"), BreakKind::kSpace);
+  EXPECT_EQ(BreakKindAtEnd("I met Dr."), BreakKind::kSpace);
+  EXPECT_EQ(BreakKindAtEnd("Ask J."), BreakKind::kSpace);
+  EXPECT_EQ(BreakKindAtEnd(""), BreakKind::kSpace);
+  EXPECT_EQ(BreakKindAtEnd("   "), BreakKind::kSpace);
+  EXPECT_EQ(BreakKindAtEnd("\""), BreakKind::kSpace);
+}
+
 }  // namespace
 }  // namespace supertonic

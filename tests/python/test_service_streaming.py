@@ -247,19 +247,23 @@ def test_new_session_is_served_while_another_floods_the_queue(fairness_server):
     assert log_a.text() == norm_text("".join(flood))
     assert_session_speaks(log_b, ["Oi, tudo bem?"], "pt")
 
+    # A's pace, as this client sees it: the mean time per segment over A's run.
     a_starts = [s.t_started for s in log_a.segments]
     a_before_b = sum(1 for t in a_starts if t <= t_b0)
-    intervals = [b - a for a, b in zip(a_starts, a_starts[1:])]
-    per_segment = statistics.median(intervals)
+    per_segment = (t_a_end - a_starts[0]) / len(a_starts)
     wait_b = t_b1 - t_b0
     remaining_a = t_a_end - t_b0
-    summary = (f"A: {len(a_starts)} segments, {a_before_b} started before B, median {per_segment * 1000:.1f} ms "
+    summary = (f"A: {len(a_starts)} segments, {a_before_b} started before B's request, {per_segment * 1000:.0f} ms "
                f"per segment, A ended {remaining_a:.3f} s after B's request; B's first audio after "
-               f"{wait_b:.3f} s")
+               f"{wait_b:.3f} s; B's segment_done: "
+               f"{ {k: v for k, v in log_b.segments[0].done.items() if k not in ('type', 'session_id', 'text')} }")
     assert len(a_starts) - a_before_b >= 8, f"A finished too early to measure fairness ({summary})"
     assert t_b1 < t_a_end, f"B was served only after A finished ({summary})"
-    print(summary)
-    assert wait_b <= max(3 * per_segment, 0.25), f"B waited longer than about one of A's segments ({summary})"
+    # B may wait for the batch that is running when it arrives and share the
+    # next one with a segment of A (dynamic batching), plus the overhead of a
+    # loaded machine: about two of A's segments, never A's whole backlog.
+    assert wait_b <= 3 * per_segment + 0.3, f"B waited longer than about one of A's segments ({summary})"
+    assert wait_b < remaining_a / 3, f"B waited a large part of A's backlog ({summary})"
 
 
 # ---------------------------------------------------------------------------
@@ -292,6 +296,20 @@ async def start_long_answer(client: WsClient, sid: str, rate: int = 48000) -> Se
 def old_audio_frames(rate: int, frame_ms: int = 20) -> int:
     seconds = sum(len(spoken(s, "en")) * 0.15 / 1.05 for s in LONG_SENTENCES)
     return int(seconds * 1000 / frame_ms)
+
+
+def test_long_answer_read_at_once_is_delivered_whole(server):
+    # More audio than TTS_MAX_OUTPUT_BUFFER_MS (30 s by default) for a client that
+    # reads every frame as soon as it arrives: it is not a slow consumer (a
+    # LiveKit client buffers the audio for playback exactly like this).
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            return await run_session(client, "long-answer", LONG_SENTENCES,
+                                     {"lang_code": "en", "sample_rate": 48000}, flush_each=True)
+
+    log = run(body())
+    assert sum(s.done["duration_ms"] for s in log.completed()) > 60000
+    assert_session_speaks(log, LONG_SENTENCES, "en")
 
 
 def test_cancel_stops_audio_and_session_takes_new_text(server):

@@ -154,7 +154,8 @@ TEST(ParseClientMessageTest, UnknownFieldsAreIgnored) {
 
 TEST(ParseClientMessageTest, IntegralFloatsAreIntegers) {
   const StartSession s =
-      ParseStart(R"({"type":"start_session","session_id":"a","config":{"num_inference_steps":2.0,"sample_rate":2.4e4}})");
+      ParseStart(R"({"type":"start_session","session_id":"a",)"
+                 R"("config":{"num_inference_steps":2.0,"sample_rate":2.4e4}})");
   EXPECT_EQ(s.num_inference_steps, 2);
   EXPECT_EQ(s.sample_rate, 24000);
 }
@@ -210,6 +211,14 @@ TEST(ParseClientMessageTest, NotJson) {
                                   "{\"type\":\"send_text\",\"text\":\"a\nb\"}"s}) {
     EXPECT_EQ(ParseErrorCode(frame), ErrorCode::kInvalidMessage) << frame;
   }
+}
+
+TEST(ParseClientMessageTest, SyntaxErrorMessagesAreShort) {
+  const ProtocolError e = ParseError(R"({"type":"send_text","text":")" + std::string(60000, 'a') + "\x01\"}");
+  EXPECT_EQ(e.code, ErrorCode::kInvalidMessage);
+  EXPECT_LT(e.message.size(), 256u);
+  EXPECT_EQ(e.message.rfind("not valid JSON: ", 0), 0u) << e.message;
+  EXPECT_EQ(e.message.find("[json.exception"), std::string::npos) << e.message;
 }
 
 TEST(ParseClientMessageTest, NotAnObject) {
@@ -393,7 +402,8 @@ void ExpectWellFormedResult(const std::string& frame) {
 
 TEST(ParseClientMessageFuzzTest, RandomBytesNeverThrow) {
   std::mt19937 rng(20240607);
-  const std::string json_alphabet = "{}[]\":,\\ \t\n0123456789.-+eEtrufalsn\x80\xC3\xFF\xED abcdefghijklmnopqrstuvwxyz_";
+  const std::string json_alphabet =
+      "{}[]\":,\\ \t\n0123456789.-+eEtrufalsn\x80\xC3\xFF\xED abcdefghijklmnopqrstuvwxyz_";
   for (int i = 0; i < 10000; ++i) {
     const size_t len = std::uniform_int_distribution<size_t>(0, 200)(rng);
     std::string frame(len, '\0');
@@ -408,7 +418,8 @@ TEST(ParseClientMessageFuzzTest, RandomBytesNeverThrow) {
 
 TEST(ParseClientMessageFuzzTest, MutatedValidMessagesNeverThrow) {
   const std::vector<std::string> seeds = {
-      R"({"type":"start_session","session_id":"3f1c","config":{"voice":"F1","lang_code":"pt","speed":1.05,"num_inference_steps":2,"sample_rate":24000}})",
+      R"({"type":"start_session","session_id":"3f1c","config":{"voice":"F1","lang_code":"pt","speed":1.05,)"
+      R"("num_inference_steps":2,"sample_rate":24000}})",
       R"({"type":"send_text","text":"Olá, como você está? \u00e9 \ud83d\ude00"})",
       R"({"type":"flush"})",
       R"({"type":"end_session"})",

@@ -220,13 +220,13 @@ TEST(SegmentSchedulerTest, BatchPrefersSimilarLengthsThenFillsWithAny) {
   EXPECT_EQ(IdsOf(s.NextBatch(kT0)), (Ids{{2, 0}, {4, 0}}));  // nothing similar: any compatible job
 }
 
-TEST(SegmentSchedulerTest, BatchFillPrefersFirstOfTurnJobs) {
+TEST(SegmentSchedulerTest, BatchFillPrefersFirstOfTurnJobsOfAnyLength) {
   SchedulerConfig c;
   c.max_batch = 2;
   SegmentScheduler s(c);
-  s.Submit(Job(1, 0, true, kT0));
-  s.Submit(Job(2, 4, false, kT0));
-  s.Submit(Job(3, 0, true, kT0 + 1ms));
+  s.Submit(Job(1, 0, true, kT0, 2, std::string(40, 'a')));
+  s.Submit(Job(2, 4, false, kT0, 2, std::string(40, 'b')));
+  s.Submit(Job(3, 0, true, kT0 + 1ms, 2, std::string(200, 'c')));
   EXPECT_EQ(IdsOf(s.NextBatch(kT0 + 1ms)), (Ids{{1, 0}, {3, 0}}));
 }
 

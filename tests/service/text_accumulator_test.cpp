@@ -431,6 +431,19 @@ TEST(TextAccumulatorTest, StartTurnMakesTheNextSegmentFirstAgain) {
   EXPECT_FALSE(acc.next_is_first());
 }
 
+TEST(TextAccumulatorTest, InvalidUtf8IsCarriedNotCrashedOn) {
+  TextAccumulatorConfig config;
+  config.max_chars = 8;
+  config.first_clause_min_chars = 0;
+  TextAccumulator acc(config);
+  Segments got = acc.Append("\xFF\xFE\xC3 abc. \xE2\x82 defghijklmnop \xF0", At(0ms));
+  Append(got, acc.Poll(At(1s)));
+  Append(got, acc.Flush());
+  ASSERT_FALSE(got.empty());
+  for (const std::string& s : got) EXPECT_LE(CountCodePoints(s), 8u);
+  EXPECT_EQ(Join(got), "\xFF\xFE\xC3 abc. \xE2\x82 defghijk lmnop \xF0");
+}
+
 // Any split of the input into tokens, any timing, any mix of Poll,
 // TakeCompleteSentences and StartTurn: the segments are the input, in order,
 // with whitespace collapsed, each within the limit. A cut inside a word would
