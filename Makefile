@@ -33,11 +33,32 @@ test-cpp:
 test-python:
 	@$(PY) -m pytest tests/python -q
 
-# Until the service exists: a synthesis demo on the model in MODEL_DIR.
-run: build models
+# The service on port 8000 (TTS_* variables configure it). Uses the real model in
+# TTS_MODEL_DIR (default models/supertonic-2); when it is absent, downloads it
+# there first (`supertonic-tts download`: resumable, checksum-verified; skip with
+# MODEL_DOWNLOAD=never). Without a model (no network, download failed) it serves
+# the generated probe model, which answers the full protocol with tones, not speech.
+TTS_MODEL_DIR ?= models/supertonic-2
+MODEL_DOWNLOAD ?= auto
+run: build
+	@if [ ! -f "$(TTS_MODEL_DIR)/onnx/vocoder.onnx" ] && [ "$(MODEL_DOWNLOAD)" != never ]; then \
+	  echo "No model in $(TTS_MODEL_DIR): downloading Supertone/supertonic-2 (263 MB, resumable)."; \
+	  build/bin/supertonic-tts download --dest "$(TTS_MODEL_DIR)" --connect-timeout 10 \
+	    || echo "NOTE: the model download failed (see above); a later 'make run' resumes it."; \
+	fi; \
+	if [ -f "$(TTS_MODEL_DIR)/onnx/vocoder.onnx" ]; then \
+	  TTS_MODEL_DIR=$(TTS_MODEL_DIR) exec build/bin/supertonic-tts serve; \
+	else \
+	  $(MAKE) --no-print-directory models/probe/.complete; \
+	  echo "NOTE: no model in $(TTS_MODEL_DIR); serving the generated probe model (tones, not speech)."; \
+	  echo "      For real speech: build/bin/supertonic-tts download --dest $(TTS_MODEL_DIR) (see README)."; \
+	  TTS_MODEL_DIR=models/probe exec build/bin/supertonic-tts serve; \
+	fi
+
+# A WAV file from text, without the service.
+demo: build models
 	@build/bin/supertonic-tts synth --model-dir $(MODEL_DIR) --voice F1 --lang en \
 	  --text "Hello from Supertonic. This is a synthesis demo." -o build/demo.wav
-	@echo "wrote build/demo.wav"
 
 bench: build models
 	@$(PY) bench/engine_bench.py --model-dir models/faithful --out bench/results/engine.json

@@ -2,7 +2,7 @@
 // bench/engine_bench.py runs this and the Python reference in one session and
 // writes the comparison to bench/results/engine.json.
 //
-//   build/bin/engine_bench --model-dir models/faithful --texts bench/texts.json \
+//   build/bin/engine_bench --model-dir models/faithful --texts bench/texts.json
 //       --threads 2 -- --benchmark_format=json
 #include <benchmark/benchmark.h>
 

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "app/model_download.h"
 #include "app/npy_file.h"
 #include "app/serve.h"
 #include "service/service_config.h"
@@ -135,6 +136,11 @@ int main(int argc, char** argv) {
   bool help_env = false;
   serve->add_flag("--help-env", help_env, "list the environment variables and exit");
 
+  app::DownloadFlags download_flags;
+  auto* download = app.add_subcommand(
+      "download", "fetch the Supertonic 2 model (resumable, sha256-verified) into a model directory");
+  download_flags.Add(download);
+
   CLI11_PARSE(app, argc, argv);
   if (*serve) {
     if (help_env) {
@@ -143,6 +149,7 @@ int main(int argc, char** argv) {
     }
     return app::Serve();
   }
+  if (*download) return app::RunDownload(download_flags);
   try {
     if (*synth) {
       return RunSynth(synth_flags, text, voice, lang, steps, speed, seed, noise, sample_rate, format, output);

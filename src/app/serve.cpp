@@ -55,9 +55,10 @@ int Serve() {
     service = std::make_unique<service::TtsService>(config);
   } catch (const ModelError& e) {
     std::cerr << "cannot load the model: " << e.what() << "\n"
-              << "Get the Supertonic 2 model with `build/bin/supertonic-tts download --dest " << config.model_dir
-              << "`, or try the protocol with the generated probe model (it beeps instead of speaking): "
-                 "`make models && TTS_MODEL_DIR=models/probe make run`.\n";
+              << "Put the Supertonic 2 model there (from Hugging Face, Supertone/supertonic-2: onnx/*.onnx, "
+                 "onnx/tts.json, onnx/unicode_indexer.json, voice_styles/*.json) and set TTS_MODEL_DIR=" << config.model_dir
+              << ", or try the protocol with the generated probe model, which beeps instead of speaking: "
+                 "`make models && TTS_MODEL_DIR=models/probe build/bin/supertonic-tts serve`.\n";
     return 2;
   }
 

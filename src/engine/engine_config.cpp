@@ -47,6 +47,9 @@ void EngineConfig::Validate() const {
   if (inter_op_threads < 1 || inter_op_threads > 256) {
     throw std::invalid_argument("inter_op_threads must be 1..256, got " + std::to_string(inter_op_threads));
   }
+  if (vocoder_first_chunk_frames < 0 || vocoder_chunk_frames < 0 || vocoder_min_first_chunk_frames < 1) {
+    throw std::invalid_argument("vocoder chunk sizes must be >= 0 (the minimum first chunk >= 1)");
+  }
   if (cuda_device_id < 0) {
     throw std::invalid_argument("cuda_device_id must be >= 0, got " + std::to_string(cuda_device_id));
   }
@@ -61,6 +64,7 @@ std::string EngineConfig::ToString() const {
      << ", cuda_device_id=" << cuda_device_id;
   for (const auto& [k, v] : cuda_options) os << ", cuda." << k << "=" << v;
   if (!optimized_model_cache.empty()) os << ", optimized_model_cache=" << optimized_model_cache.string();
+  os << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false");
   os << ")";
   return os.str();
 }

@@ -25,6 +25,13 @@ struct EngineConfig {
   // from here afterwards (faster start-up).
   std::filesystem::path optimized_model_cache;
 
+  // Streaming vocoder (see streaming_vocoder.h). On by default when the graph
+  // proves causal at load time.
+  bool chunked_vocoder = true;
+  int vocoder_first_chunk_frames = 0;  // 0: adaptive (enough audio to cover vocoding the rest)
+  int vocoder_min_first_chunk_frames = 4;
+  int vocoder_chunk_frames = 0;        // after the first chunk; 0: the whole rest in one run
+
   // Throws std::invalid_argument naming the setting.
   void Validate() const;
   std::string ToString() const;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "engine/errors.h"
 #include "engine/text_chunker.h"
 #include "engine/text_preprocessor.h"
@@ -29,7 +31,38 @@ Synthesizer::Synthesizer(const EngineConfig& config)
     : model_config_(ModelConfig::Load(config.model_dir / "onnx" / "tts.json")),
       indexer_(UnicodeIndexer::Load(config.model_dir / "onnx" / "unicode_indexer.json")),
       voices_(VoiceLibrary::Load(config.model_dir / "voice_styles")),
-      model_(std::make_unique<SupertonicModel>(config)) {}
+      model_(std::make_unique<SupertonicModel>(config)),
+      config_(config) {
+  if (!config.chunked_vocoder) {
+    vocoder_probe_.reason = "disabled by configuration";
+    return;
+  }
+  vocoder_probe_ = StreamingVocoder::Probe(*model_, model_config_.latent_channels(),
+                                           model_config_.samples_per_latent_frame());
+  if (vocoder_probe_.causal) {
+    streaming_ = std::make_unique<StreamingVocoder>(*model_, model_config_.samples_per_latent_frame(),
+                                                    vocoder_probe_.context_frames);
+    spdlog::info("streaming vocoder on: causal, {} latent frames of left context, {:.2f} ms per frame",
+                 vocoder_probe_.context_frames, vocoder_probe_.seconds_per_frame * 1000);
+  } else {
+    spdlog::warn("streaming vocoder off: {}; vocoding each segment in one run", vocoder_probe_.reason);
+  }
+}
+
+std::vector<FrameRange> Synthesizer::VocoderPlan(int64_t latent_frames, int64_t batch) const {
+  if (!streaming_) return {{0, latent_frames}};
+  int64_t first = config_.vocoder_first_chunk_frames;
+  if (first <= 0) {
+    // Enough audio in the first chunk to play while the rest is vocoded, with a margin.
+    const double margin = 1.5;
+    const double frame_s =
+        static_cast<double>(model_config_.samples_per_latent_frame()) / model_config_.sample_rate;
+    const double cost = margin * vocoder_probe_.seconds_per_frame * static_cast<double>(std::max<int64_t>(1, batch));
+    first = static_cast<int64_t>(std::ceil(cost * static_cast<double>(latent_frames) / (frame_s + cost)));
+    first = std::max<int64_t>(first, config_.vocoder_min_first_chunk_frames);
+  }
+  return PlanVocoderChunks(latent_frames, first, config_.vocoder_chunk_frames);
+}
 
 Synthesizer::~Synthesizer() = default;
 
@@ -45,8 +78,8 @@ int64_t Synthesizer::LatentFramesFor(int64_t samples) const {
   return (samples + frame - 1) / frame;
 }
 
-BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps,
-                                        RunControl* control) const {
+BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps, RunControl* control,
+                                        const AudioSink& sink) const {
   if (items.empty()) return {};
   if (steps < 1 || steps > kMaxSteps) {
     throw InvalidRequest("steps must be 1.." + std::to_string(kMaxSteps) + ", got " + std::to_string(steps));
@@ -143,18 +176,38 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
   out.times.vector_estimator_s = SecondsSince(t0);
 
   t0 = Clock::now();
-  FloatTensor wav = model_->Vocode(xt, control);
-  out.times.vocoder_s = SecondsSince(t0);
-
-  const int64_t wav_stride = wav.shape.size() == 2 ? wav.shape[1] : 0;
   for (int64_t b = 0; b < batch; ++b) {
     const size_t i = static_cast<size_t>(b);
-    const int64_t n = std::min(wav_len[i], wav_stride);
-    const float* src = wav.data.data() + b * wav_stride;
-    out.items[i].samples.assign(src, src + n);
     out.items[i].num_tokens = prepared[i].encoded.ids.size();
     out.items[i].unknown_chars = prepared[i].encoded.unknown_chars;
   }
+  const int64_t frame = model_config_.samples_per_latent_frame();
+  std::vector<bool> done(static_cast<size_t>(batch), false);
+  // Hands each item the samples of [range) it owns, trimmed to its length.
+  auto deliver = [&](const FrameRange& range, const FloatTensor& wav) {
+    const int64_t stride = wav.shape.size() == 2 ? wav.shape[1] : 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const size_t i = static_cast<size_t>(b);
+      if (done[i]) continue;
+      const int64_t begin = range.start * frame;
+      const int64_t end = std::min(wav_len[i], begin + stride);
+      const bool final = range.end * frame >= wav_len[i];
+      std::span<const float> piece;
+      if (end > begin) piece = std::span<const float>(wav.data.data() + b * stride, static_cast<size_t>(end - begin));
+      if (sink) {
+        sink(AudioPiece{i, piece, final, out.items[i].duration_s});
+      } else {
+        out.items[i].samples.insert(out.items[i].samples.end(), piece.begin(), piece.end());
+      }
+      done[i] = final;
+    }
+  };
+  if (streaming_ && sink) {
+    streaming_->Vocode(xt, VocoderPlan(L, batch), control, deliver);
+  } else {
+    deliver({0, L}, model_->Vocode(xt, control));
+  }
+  out.times.vocoder_s = SecondsSince(t0);
   return out;
 }
 

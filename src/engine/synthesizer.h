@@ -4,12 +4,15 @@
 // voice, language, speed and length.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "engine/engine_config.h"
 #include "engine/model_config.h"
+#include "engine/streaming_vocoder.h"
 #include "engine/supertonic_model.h"
 #include "engine/unicode_indexer.h"
 #include "engine/voice_style.h"
@@ -44,6 +47,17 @@ struct BatchAudio {
   StageTimes times;
 };
 
+// An item's audio as it is vocoded: consecutive pieces, the last one with
+// final = true (possibly empty).
+struct AudioPiece {
+  std::size_t item = 0;
+  std::span<const float> samples;
+  bool final = false;
+  double duration_s = 0;  // the item's predicted duration
+};
+// Called on the synthesizing thread.
+using AudioSink = std::function<void(const AudioPiece& piece)>;
+
 class Synthesizer {
  public:
   static constexpr int kMaxSteps = 64;
@@ -64,7 +78,17 @@ class Synthesizer {
   // Throws InvalidRequest for an unknown voice or language, steps outside
   // 1..kMaxSteps, a speed outside (0, 10], or text over kMaxTokens ids;
   // Cancelled when `control` was cancelled.
-  BatchAudio SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps, RunControl* control = nullptr) const;
+  //
+  // With a sink, each item's audio goes to the sink as it is produced (in
+  // chunks when the streaming vocoder is on) and ItemAudio::samples stay empty.
+  BatchAudio SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps, RunControl* control = nullptr,
+                             const AudioSink& sink = {}) const;
+
+  // Whether audio streams in chunks, and why not when it does not.
+  const VocoderProbeResult& vocoder_probe() const { return vocoder_probe_; }
+  bool streaming_vocoder() const { return streaming_ != nullptr; }
+  // The chunks a batch of `latent_frames` would be vocoded in.
+  std::vector<FrameRange> VocoderPlan(int64_t latent_frames, int64_t batch) const;
 
   // Any length of text: chunks it, synthesizes the chunks as one batch and
   // joins them with `pause_s` of silence, as the reference does.
@@ -79,6 +103,9 @@ class Synthesizer {
   UnicodeIndexer indexer_;
   VoiceLibrary voices_;
   std::unique_ptr<SupertonicModel> model_;
+  EngineConfig config_;
+  VocoderProbeResult vocoder_probe_;
+  std::unique_ptr<StreamingVocoder> streaming_;
 };
 
 }  // namespace supertonic

@@ -203,6 +203,7 @@ void Connection::Handle(const Cancel&) {
   s.accumulator.Clear();
   s.floor = s.next_to_emit = s.next_segment;
   s.ready.clear();
+  s.writer.reset();
   s.texts.clear();
   s.held.clear();
   s.ending = false;
@@ -275,7 +276,7 @@ std::size_t Connection::unfinished() const {
 void Connection::OnResult(SegmentResult result) {
   if (closed_ || !session_ || result.session != session_->uid || result.segment < session_->floor) return;
   if (result.cancelled) return;
-  session_->ready[result.segment] = std::move(result);
+  session_->ready[result.segment].push_back(std::move(result));
   EmitReady();
   if (session_ && !session_->ending && unfinished() == 0) {
     if (auto s = session_->accumulator.TakeCompleteSentences()) {
@@ -286,28 +287,37 @@ void Connection::OnResult(SegmentResult result) {
   MaybeFinish();
 }
 
+// Sends the audio of segment next_to_emit as its pieces arrive, in order;
+// pieces of later segments wait their turn.
 void Connection::EmitReady() {
   const auto& cfg = service_.config();
   const int model_rate = service_.synthesizer().model_config().sample_rate;
   while (session_ && output_) {
     auto& s = *session_;
     auto it = s.ready.find(s.next_to_emit);
-    if (it == s.ready.end()) break;
+    if (it == s.ready.end() || it->second.empty()) break;
     // Backpressure: hold the audio until the client has read what is queued.
     if (OutputCongested()) break;
-    SegmentResult r = std::move(it->second);
-    s.ready.erase(it);
-    const std::string text = std::move(s.texts[r.segment]);
-    s.texts.erase(r.segment);
-    ++s.next_to_emit;
+    SegmentResult r = std::move(it->second.front());
+    it->second.pop_front();
+    const std::string& text = s.texts[r.segment];
+    auto close_segment = [&] {
+      s.writer.reset();
+      s.ready.erase(r.segment);
+      s.texts.erase(r.segment);
+      ++s.next_to_emit;
+    };
     if (!r.error.empty()) {
       SendError(ErrorCode::kInternal, "synthesis of segment " + std::to_string(r.segment) + " failed: " + r.error);
+      close_segment();
       continue;
     }
-    SegmentStarted started{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0, s.stream_ms};
-    output_->SendText(Serialize(started), true);
-    audio::FrameWriter writer(model_rate, s.sample_rate, cfg.chunk_size_ms);
-    int64_t frames = 0;
+    if (!s.writer) {
+      output_->SendText(Serialize(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0,
+                                                 s.stream_ms}),
+                        true);
+      s.writer.emplace(model_rate, s.sample_rate, cfg.chunk_size_ms);
+    }
     auto send = [&](std::span<const int16_t> frame) {
       if (!s.turn_first_audio_sent) {
         s.turn_first_audio_sent = true;
@@ -317,19 +327,22 @@ void Connection::EmitReady() {
         }
       }
       output_->SendBinary(std::vector<int16_t>(frame.begin(), frame.end()));
-      ++frames;
     };
-    writer.Push(r.samples, send);
-    writer.Finish(send);
-    const double audio_ms = 1000.0 * static_cast<double>(writer.samples_emitted()) / s.sample_rate;
+    s.writer->Push(r.samples, send);
+    if (!r.final) continue;
+    s.writer->Finish(send);
+    const int64_t frames = s.writer->frames_emitted();
+    const double audio_ms = 1000.0 * static_cast<double>(s.writer->samples_emitted()) / s.sample_rate;
     s.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
     s.audio_ms_sent += audio_ms;
     ++s.segments_sent;
-    SegmentDone done{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames, r.queue_s * 1000.0,
-                     r.synthesis_s * 1000.0, static_cast<int>(r.batch_size)};
-    output_->SendText(Serialize(done), true);
+    output_->SendText(Serialize(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames,
+                                            r.queue_s * 1000.0, r.synthesis_s * 1000.0,
+                                            static_cast<int>(r.batch_size)}),
+                      true);
     service_.metrics().SegmentCompleted(CountCodePoints(text), audio_ms / 1000.0);
     if (r.duration_s > 0) service_.metrics().ObserveRealtimeFactor(r.synthesis_s / r.duration_s);
+    close_segment();
   }
   SubmitHeld();
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audio/frame_writer.h"
 #include "service/inference_worker.h"
 #include "service/protocol.h"
 #include "service/text_accumulator.h"
@@ -72,7 +73,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint64_t floor = 0;             // results below this index were cancelled
     std::map<uint64_t, std::string> texts;
     std::deque<std::string> held;             // cut, not yet submitted (in-flight limit)
-    std::map<uint64_t, SegmentResult> ready;  // reorder buffer
+    std::map<uint64_t, std::deque<SegmentResult>> ready;  // audio pieces by segment, not yet sent
+    std::optional<audio::FrameWriter> writer;  // the segment being sent, once its first piece went out
     std::size_t pending_chars = 0;
     bool ending = false;
     bool turn_first_audio_sent = false;

@@ -98,20 +98,35 @@ void InferenceWorker::Run() {
     items.reserve(batch.size());
     for (const auto& job : batch) items.push_back({job.text, job.lang, job.voice, job.speed, job.segment, nullptr});
     std::vector<SegmentResult> results(batch.size());
+    std::vector<bool> finished(batch.size(), false);
+    auto handler_of = [&](const SegmentJob& job) -> ResultHandler {
+      std::lock_guard lock(mutex_);
+      auto it = handlers_.find(job.session);
+      return it == handlers_.end() ? ResultHandler() : it->second;
+    };
+    // Audio goes to its session as soon as each chunk is vocoded.
+    auto sink = [&](const AudioPiece& piece) {
+      const auto& job = batch[piece.item];
+      SegmentResult r;
+      r.session = job.session;
+      r.segment = job.segment;
+      r.samples.assign(piece.samples.begin(), piece.samples.end());
+      r.final = piece.final;
+      r.duration_s = piece.duration_s;
+      r.batch_size = batch.size();
+      r.queue_s = std::chrono::duration<double>(started - job.submitted).count();
+      r.synthesis_s = std::chrono::duration<double>(Clock::now() - started).count();
+      if (piece.final) finished[piece.item] = true;
+      if (auto handler = handler_of(job)) handler(std::move(r));
+    };
     try {
-      BatchAudio audio = synthesizer_.SynthesizeBatch(items, batch.front().steps, control.get());
-      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      BatchAudio audio = synthesizer_.SynthesizeBatch(items, batch.front().steps, control.get(), sink);
       if (metrics_) {
         metrics_->Batch(batch.size());
         metrics_->StageSeconds("duration_predictor", audio.times.duration_predictor_s);
         metrics_->StageSeconds("text_encoder", audio.times.text_encoder_s);
         metrics_->StageSeconds("vector_estimator", audio.times.vector_estimator_s);
         metrics_->StageSeconds("vocoder", audio.times.vocoder_s);
-      }
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        results[i].samples = std::move(audio.items[i].samples);
-        results[i].duration_s = audio.items[i].duration_s;
-        results[i].synthesis_s = seconds;
       }
     } catch (const Cancelled&) {
       for (auto& r : results) r.cancelled = true;
@@ -132,6 +147,8 @@ void InferenceWorker::Run() {
         r.batch_size = batch.size();
         r.queue_s = std::chrono::duration<double>(started - job.submitted).count();
         if (cancelled_running_.count(job.session) != 0) r.cancelled = true;
+        if (finished[i]) continue;  // its audio, final piece included, is already delivered
+        if (r.error.empty()) r.cancelled = true;  // stopped before its audio was complete
         auto it = handlers_.find(job.session);
         if (it != handlers_.end()) deliveries.emplace_back(it->second, std::move(r));
       }

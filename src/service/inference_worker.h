@@ -20,13 +20,16 @@ namespace supertonic::service {
 
 class ServiceMetrics;
 
+// A piece of a segment's audio; the segment is complete at the piece with
+// final = true (or one with cancelled/error set).
 struct SegmentResult {
   uint64_t session = 0;
   uint64_t segment = 0;
-  std::vector<float> samples;   // model rate
+  std::vector<float> samples;   // model rate, continuing the segment's previous pieces
+  bool final = true;
   double duration_s = 0;        // predicted
   double queue_s = 0;           // submitted -> inference started
-  double synthesis_s = 0;       // the batch's model time
+  double synthesis_s = 0;       // batch start -> this piece
   std::size_t batch_size = 1;
   bool cancelled = false;       // stopped by CancelSession; samples empty
   std::string error;            // non-empty when synthesis failed

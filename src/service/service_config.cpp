@@ -42,12 +42,14 @@ constexpr std::array<EnvVarInfo, 28> kVariables = {{
     {"TTS_DEBOUNCE_MS", "150", "text bundling: cut a segment after a sentence end and this much quiet, 0..5000 ms"},
     {"TTS_CHUNK_SIZE_MS", "20",
      "audio frame length, 5..1000 ms; a frame holds floor(rate * ms / 1000) samples (441 at 22050 Hz, 20 ms)"},
-    {"TTS_CHUNKED_VOCODER", "true", "stream a segment's audio while it is being vocoded (reserved)"},
+    {"TTS_CHUNKED_VOCODER", "true", "stream a segment's audio while it is vocoded: a short first chunk, then the rest with left context "
+     "(exact; turned off automatically when the vocoder graph is not causal)"},
     {"TTS_MAX_TEXT_CHARS", "20000",
      "max text a session may have pending, in characters, 1..1000000; more gets `text_too_long`"},
     {"TTS_MAX_MESSAGE_BYTES", "65536", "max size of one client message, 1024..16777216 bytes"},
     {"TTS_MAX_OUTPUT_BUFFER_MS", "30000",
-     "audio a client may leave unread before `slow_consumer`, 1000..3600000 ms"},
+     "unsent audio a connection may queue; beyond it the server holds further audio back until the client reads "
+     "(backpressure), 1000..3600000 ms"},
     {"TTS_IDLE_TIMEOUT_S", "300",
      "close a connection with no session and no message for this long, 0..86400 s (0: never)"},
     {"TTS_PING_INTERVAL_S", "20", "WebSocket ping interval, 0..3600 s (0: no pings)"},
@@ -369,6 +371,7 @@ EngineConfig ServiceConfig::ToEngineConfig() const {
   e.model_dir = model_dir;
   e.device = device;
   e.intra_op_threads = intra_op_threads;
+  e.chunked_vocoder = chunked_vocoder;
   return e;
 }
 

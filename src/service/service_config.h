@@ -71,12 +71,12 @@ struct ServiceConfig {
   // Text bundling and audio framing
   int debounce_ms = 150;
   int chunk_size_ms = 20;
-  bool chunked_vocoder = true;  // reserved for the streaming vocoder
+  bool chunked_vocoder = true;  // stream audio while vocoding (engine streaming_vocoder.h)
 
   // Limits
   int max_text_chars = 20000;           // pending text per session, in code points
   int max_message_bytes = 65536;        // one WebSocket message
-  int max_output_buffer_ms = 30000;     // audio a client may fall behind before slow_consumer
+  int max_output_buffer_ms = 30000;     // unsent audio queued per connection before backpressure holds more back
 
   // Connections and lifecycle
   int idle_timeout_s = 300;     // 0: never close idle connections

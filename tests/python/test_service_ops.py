@@ -9,7 +9,7 @@ import socket
 import time
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from service_support import (
     CANCEL, END, FLUSH, SessionLog, WsClient, apoll, assert_error, assert_session_speaks, collect,
@@ -246,3 +246,78 @@ async def try_new_session(url: str) -> str:
         return "shutting_down"
     finally:
         await client.close()
+
+
+# ---------------------------------------------------------------------------
+# Access and keepalive
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def auth_server(start_server):
+    return start_server(TTS_AUTH_TOKEN=TOKEN)
+
+
+@pytest.mark.parametrize("headers", [None, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
+def test_websocket_without_the_right_token_is_unauthorized(auth_server, headers):
+    async def body():
+        try:
+            client = await WsClient.open(auth_server.url, additional_headers=headers)
+        except InvalidStatus as e:
+            return e.response.status_code
+        # Refused after the upgrade instead: an `unauthorized` error, then the close.
+        try:
+            await client.send(start_msg("intruder", lang_code="en"))
+            await client.expect_error("unauthorized")
+            await client.expect_closed()
+        finally:
+            await client.close()
+        return "error"
+
+    outcome = run(body())
+    assert outcome in (401, 403, "error"), outcome
+
+
+def test_websocket_with_the_token_works_and_health_stays_open(auth_server):
+    async def body():
+        async with await WsClient.open(auth_server.url,
+                                       additional_headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            return await run_session(client, "authorized", ["Welcome."], {"lang_code": "en"})
+
+    assert_session_speaks(run(body()), ["Welcome."], "en")
+    # Probes and (by default) metrics need no token: kubelets and scrapers have none.
+    for path in ("/health/live", "/health/startup", "/health/ready", "/metrics"):
+        status, _ = http_get(auth_server.http + path)
+        assert status == 200, f"GET {path} with auth enabled: {status}"
+
+
+@pytest.fixture(scope="module")
+def idle_server(start_server):
+    return start_server(TTS_IDLE_TIMEOUT_S=1)
+
+
+def test_idle_connection_without_a_session_is_closed(idle_server):
+    async def body():
+        async with await WsClient.open(idle_server.url) as client:
+            t0 = time.monotonic()
+            await client.expect_closed(timeout=5)
+            return time.monotonic() - t0
+
+    elapsed = run(body())
+    assert 0.8 <= elapsed <= 4, f"idle connection closed after {elapsed:.2f} s (TTS_IDLE_TIMEOUT_S=1)"
+
+
+def test_connection_with_an_open_session_is_not_closed_as_idle(idle_server):
+    async def body():
+        async with await WsClient.open(idle_server.url) as client:
+            await client.send(start_msg("lingering", lang_code="en"))
+            log = SessionLog("lingering")
+            await collect(client, log, is_type("session_started"))
+            await asyncio.sleep(2.0)
+            assert await client.is_open(), "a connection with an open session was closed as idle"
+            await client.send_all([text_msg("Still here."), END])
+            await collect_session(client, log)
+            return log
+
+    assert_session_speaks(run(body()), ["Still here."], "en")

@@ -10,7 +10,7 @@ import pytest
 
 from service_support import (
     CANCEL, DEFAULT_FRAME_MS, DEFAULT_RATE, END, FLUSH, KNOWN_SERVER_TYPES, SUPPORTED_RATES, SessionLog, WsClient,
-    apoll, assert_error, assert_session_speaks, collect, collect_session, is_type, requires_server_binary, run,
+    apoll, assert_error, assert_session_speaks, collect, collect_session, http_get, is_type, requires_server_binary, run,
     run_session, start_msg, text_msg,
 )
 
@@ -71,6 +71,47 @@ def test_defaults_are_echoed_when_config_is_omitted(server):
         "F1", "pt", DEFAULT_RATE, DEFAULT_FRAME_MS, 2), s
     assert s["speed"] == pytest.approx(1.05)
     assert_session_speaks(log, ["Bom dia."], "pt")
+
+
+LONG_EN = ("Long answers are cut into segments the model can speak well. Each one ends at a sentence "
+           "boundary when it can, and never inside a word. This paragraph is long enough to need "
+           "several segments, so the cuts can be checked one by one. The first ones come quickly, "
+           "because the first segment decides how soon the listener hears anything at all. Later "
+           "ones may be longer, since the audio already playing buys time for the next synthesis. "
+           "A sentence with many clauses, commas, and pauses, which goes on for quite a while before "
+           "it finally ends, tests the cut at clause boundaries when a sentence alone is too long "
+           "for one segment of at most three hundred characters, as the specification requires.")
+LONG_KO = ("안녕하세요, 오늘은 날씨가 정말 좋습니다. 우리는 공원에 가서 산책을 하고 점심을 먹을 거예요. "
+           "그 다음에는 도서관에 가서 책을 읽고 친구들과 이야기를 나눌 계획입니다. "
+           "저녁에는 가족과 함께 맛있는 음식을 먹고 영화를 볼 거예요. 정말 즐거운 하루가 될 것 같습니다.")
+
+
+@pytest.mark.parametrize("lang,text,limit", [("en", LONG_EN, 300), ("ko", LONG_KO, 120)])
+def test_long_text_is_cut_at_boundaries_within_the_chunk_limit(server, lang, text, limit):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            return await run_session(client, f"long-{lang}", [text], {"lang_code": lang, "sample_rate": 16000})
+
+    log = run(body())
+    assert len(log.segments) >= 2
+    assert all(len(s.text) <= limit for s in log.segments), [len(s.text) for s in log.segments]
+    assert_session_speaks(log, [text], lang)   # texts add up: no word was split or lost
+
+
+def test_speed_and_steps_are_applied(server):
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            slow = await run_session(client, "slow", ["Slowly now."],
+                                     {"lang_code": "en", "speed": 0.8, "num_inference_steps": 5})
+            normal = await run_session(client, "normal", ["Slowly now."], {"lang_code": "en"})
+            return slow, normal
+
+    slow, normal = run(body())
+    assert slow.started["speed"] == pytest.approx(0.8) and slow.started["num_inference_steps"] == 5
+    assert_session_speaks(slow, ["Slowly now."], "en")
+    assert_session_speaks(normal, ["Slowly now."], "en")
+    ratio = slow.completed()[0].done["duration_ms"] / normal.completed()[0].done["duration_ms"]
+    assert ratio == pytest.approx(1.05 / 0.8, rel=0.08), f"speed 0.8 vs 1.05 gives a duration ratio of {ratio:.3f}"
 
 
 def test_unknown_fields_in_client_messages_are_ignored(server):
@@ -408,6 +449,9 @@ def test_sessions_beyond_the_maximum_get_capacity(limits_server):
             await c.send(start_msg("cap-c", lang_code="en"))
             await c.expect_error("capacity")
             assert await c.is_open(), "a capacity refusal must not close the connection"
+            # At capacity the replica is not ready (TTS_READY_AT_CAPACITY defaults to false).
+            status, _ = await asyncio.to_thread(http_get, limits_server.http + "/health/ready")
+            assert status == 503, f"/health/ready is {status} with TTS_MAX_SESSIONS sessions open"
 
             # One session ends; then a new one is accepted (the slot may take a
             # moment to be released after session_ended: retry for 2 s).
@@ -427,6 +471,8 @@ def test_sessions_beyond_the_maximum_get_capacity(limits_server):
             await speak_and_end(c, log_c, "Third.", "en")
             await b.send(END)
             await collect_session(b, logs["cap-b"])
+            status, _ = await asyncio.to_thread(http_get, limits_server.http + "/health/ready")
+            assert status == 200, f"/health/ready is {status} after the sessions ended"
         finally:
             for client in (a, b, c):
                 await client.close()

@@ -4,7 +4,6 @@ between sessions, and cancel (barge-in)."""
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 
 import pytest

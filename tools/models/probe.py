@@ -212,7 +212,10 @@ def tone_tables() -> tuple[np.ndarray, np.ndarray]:
     return table(LO_BINS), table(HI_BINS)
 
 
-def vocoder_graph() -> onnx.GraphProto:
+def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
+    """The tone renderer. causal=False adds a whole-utterance loudness term (a
+    later frame then changes earlier samples) to test that the engine detects a
+    non-causal vocoder and falls back to one full run."""
     lo_table, hi_table = tone_tables()
     gate_mask = np.zeros(FRAME_SAMPLES, dtype=np.float32)
     gate_mask[:GAP_SAMPLES] = 1.0
@@ -243,7 +246,14 @@ def vocoder_graph() -> onnx.GraphProto:
         n("Sub", ["one", "gate_off"], ["gate"]),
         n("Unsqueeze", ["voiced", "axis_2"], ["voiced_3d"]),
         n("Mul", ["chord", "gate"], ["gated"]),
-        n("Mul", ["gated", "voiced_3d"], ["frames"]),
+        n("Mul", ["gated", "voiced_3d"], ["frames_causal"] if not causal else ["frames"]),
+        *([] if causal else [
+            n("ReduceMean", ["voiced"], ["id_mean"], axes=[1], keepdims=1),        # [B,1]
+            n("Unsqueeze", ["id_mean", "axis_2"], ["id_mean_3d"]),               # [B,1,1]
+            n("Mul", ["id_mean_3d", "loudness_step"], ["loudness_delta"]),
+            n("Add", ["one", "loudness_delta"], ["loudness"]),
+            n("Mul", ["frames_causal", "loudness"], ["frames"]),
+        ]),
         # [B,L,3072] -> [B, L*3072]
         n("Shape", ["latent"], ["lat_shape"]),
         n("Slice", ["lat_shape", "c0", "c1", "axis_0"], ["b_dim"]),
@@ -268,6 +278,7 @@ def vocoder_graph() -> onnx.GraphProto:
             _const("zero", 0.0),
             _const("one", 1.0),
             _const("half", 0.5),
+            _const("loudness_step", 0.05),
             _const("sixteen", 16.0),
             _const("max_id", float(MAX_ID)),
             _const("frame_len", [FRAME_SAMPLES], np.int64),
@@ -278,7 +289,7 @@ def vocoder_graph() -> onnx.GraphProto:
     )
 
 
-def build_probe(model_dir: Path) -> None:
+def build_probe(model_dir: Path, causal_vocoder: bool = True) -> None:
     """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
     model_dir = Path(model_dir)
     write_assets(model_dir)
@@ -286,14 +297,16 @@ def build_probe(model_dir: Path) -> None:
     _save(duration_predictor_graph(), onnx_dir / "duration_predictor.onnx")
     _save(text_encoder_graph(), onnx_dir / "text_encoder.onnx")
     _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx")
-    _save(vocoder_graph(), onnx_dir / "vocoder.onnx")
+    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("models/probe"), help="model directory to write")
+    parser.add_argument("--non-causal-vocoder", action="store_true",
+                        help="make the vocoder non-causal (tests the engine's fallback to one full run)")
     args = parser.parse_args(argv)
-    build_probe(args.out)
+    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder)
     print(f"probe model written to {args.out}")
     return 0
 

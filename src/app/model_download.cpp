@@ -1,0 +1,704 @@
+#include "app/model_download.h"
+
+#include <CLI/CLI.hpp>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+namespace supertonic::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kRepoPath = "/Supertone/supertonic-2/resolve/main";
+
+// Where to point a user who cannot download here.
+constexpr const char* kMountHint =
+    "If this machine cannot reach it, download the model where you can (this command, or the files from "
+    "Hugging Face Supertone/supertonic-2) and mount or copy that directory here instead: it must hold onnx/ "
+    "and voice_styles/ (TTS_MODEL_DIR points the server at it; in Docker: -v /path/to/supertonic-2:"
+    "/models/supertonic-2:ro).";
+
+std::string HumanBytes(int64_t n) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(1);
+  if (n >= 1000 * 1000) {
+    os << static_cast<double>(n) / 1e6 << " MB";
+  } else if (n >= 1000) {
+    os << static_cast<double>(n) / 1e3 << " KB";
+  } else {
+    os.str("");
+    os << n << " B";
+  }
+  return os.str();
+}
+
+std::string JoinUrl(const std::string& base, const std::string& path) {
+  std::string b = base;
+  while (!b.empty() && b.back() == '/') b.pop_back();
+  return b + "/" + path;
+}
+
+// "host:port" (or "host") of a URL, for messages about reaching it.
+std::string HostPortOf(const std::string& url, bool with_port = true) {
+  std::string result = url;
+  CURLU* h = curl_url();
+  if (h == nullptr) return result;
+  if (curl_url_set(h, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char* host = nullptr;
+    char* port = nullptr;
+    if (curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK && host != nullptr) {
+      result = host;
+      if (with_port && curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && port != nullptr) {
+        result += ":" + std::string(port);
+      }
+    }
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(h);
+  return result;
+}
+
+bool IsSha256Hex(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// A manifest path must stay inside the model directory.
+void CheckRelativePath(const std::string& path, const std::string& where) {
+  if (path.empty() || path.front() == '/' || path.find('\\') != std::string::npos) {
+    throw std::runtime_error(where + ": file path '" + path + "' must be relative, with '/' separators");
+  }
+  std::istringstream parts(path);
+  std::string part;
+  while (std::getline(parts, part, '/')) {
+    if (part.empty() || part == "." || part == "..") {
+      throw std::runtime_error(where + ": file path '" + path + "' has an empty, '.' or '..' component");
+    }
+  }
+}
+
+int64_t FileSizeOr(const fs::path& p, int64_t missing) {
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  return ec ? missing : static_cast<int64_t>(size);
+}
+
+void RemoveQuietly(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Empty when the file at `p` is what `f` describes; otherwise why it is not.
+std::string VerifyFile(const fs::path& p, const ModelFile& f, const std::string& url) {
+  const int64_t size = FileSizeOr(p, -1);
+  if (size < 0) return "cannot read " + p.string();
+  if (!f.sha256.empty() || f.size >= 0) {
+    const std::string actual = Sha256File(p);
+    const bool size_ok = f.size < 0 || size == f.size;
+    const bool sha_ok = f.sha256.empty() || actual == f.sha256;
+    if (size_ok && sha_ok) return "";
+    std::ostringstream os;
+    os << (sha_ok ? "size mismatch" : "checksum mismatch") << " for " << f.path << " (from " << url << "):\n"
+       << "  expected sha256 " << (f.sha256.empty() ? "(any)" : f.sha256) << ", "
+       << (f.size >= 0 ? std::to_string(f.size) : std::string("any number of")) << " bytes\n"
+       << "  actual   sha256 " << actual << ", " << size << " bytes";
+    return os.str();
+  }
+  if (size == 0) return f.path + " from " + url + " is empty";
+  if (EndsWith(f.path, ".json")) {
+    std::ifstream in(p, std::ios::binary);
+    if (!nlohmann::json::accept(in)) {
+      return f.path + " from " + url + " is not valid JSON (an error page from a proxy or captive portal?)";
+    }
+  }
+  return "";
+}
+
+// Makes a renamed file durable: the data first, then the directory entry.
+void SyncPath(const fs::path& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+struct CurlGlobal {
+  CurlGlobal() {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw DownloadError("cannot initialize libcurl");
+  }
+  ~CurlGlobal() { curl_global_cleanup(); }
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
+// Serializes downloads into one directory (e.g. replicas sharing a volume):
+// the second waits, then finds the files verified and keeps them.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const fs::path& dir) {
+    const fs::path lock = dir / ".download.lock";
+    fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return;  // read-only directory: nothing can be written there anyway
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      std::cerr << "  another download into " << dir.string() << " is running; waiting for it\n";
+      ::flock(fd_, LOCK_EX);
+    }
+  }
+  ~DirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// One HTTP request for one file, appending to (or restarting) its .part.
+struct Attempt {
+  CURL* curl = nullptr;
+  fs::path part;
+  std::string label;
+  int64_t offset = 0;        // bytes already in .part that this request resumes after
+  int64_t file_size = -1;    // the whole file's size when known (manifest or server)
+  FILE* out = nullptr;
+  bool body_started = false;
+  bool saw_response = false;
+  long status = 0;           // of the last response (redirects come before it)
+  int64_t content_length = -1;
+  int64_t range_start = -1;  // Content-Range: bytes START-END/TOTAL
+  int64_t range_total = -1;
+  int64_t received = 0;      // body bytes written to .part by this request
+  std::string error_body;
+  std::string local_error;   // why a callback aborted the transfer
+  bool tty = false;
+  std::chrono::steady_clock::time_point last_report{};
+  bool progress_shown = false;
+};
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return s.substr(i);
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* a = static_cast<Attempt*>(user);
+  const std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (the first, or one after a redirect)
+    a->saw_response = true;
+    const auto space = line.find(' ');
+    a->status = space == std::string::npos ? 0 : std::strtol(line.c_str() + space + 1, nullptr, 10);
+    a->content_length = a->range_start = a->range_total = -1;
+    return size * n;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string::npos) return size * n;
+  std::string name = line.substr(0, colon);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string value = Trim(line.substr(colon + 1));
+  if (name == "content-length") {
+    a->content_length = std::strtoll(value.c_str(), nullptr, 10);
+  } else if (name == "content-range") {  // "bytes 100-199/1000" or "bytes */1000"
+    const auto sp = value.find(' ');
+    const auto slash = value.find('/');
+    if (sp != std::string::npos && slash != std::string::npos) {
+      const std::string range = value.substr(sp + 1, slash - sp - 1);
+      if (range != "*") a->range_start = std::strtoll(range.c_str(), nullptr, 10);
+      const std::string total = value.substr(slash + 1);
+      if (total != "*") a->range_total = std::strtoll(total.c_str(), nullptr, 10);
+    }
+  }
+  return size * n;
+}
+
+bool OpenPart(Attempt* a, const char* mode) {
+  a->out = std::fopen(a->part.c_str(), mode);
+  if (a->out == nullptr) {
+    a->local_error = "cannot write " + a->part.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* a = static_cast<Attempt*>(user);
+  const size_t len = size * n;
+  if (!a->body_started) {
+    a->body_started = true;
+    if (a->status == 206) {
+      if (a->range_start != a->offset) {
+        a->local_error = "the server answered a range starting at byte " + std::to_string(a->range_start) +
+                         " to a request for byte " + std::to_string(a->offset);
+        return 0;
+      }
+      if (!OpenPart(a, "ab")) return 0;
+    } else if (a->status == 200) {  // the whole file: no range asked, or the server ignored it
+      a->offset = 0;
+      if (!OpenPart(a, "wb")) return 0;
+    }
+  }
+  if (a->out != nullptr) {
+    if (std::fwrite(data, 1, len, a->out) != len) {
+      a->local_error = "cannot write " + a->part.string() + ": " + std::strerror(errno);
+      return 0;
+    }
+    a->received += static_cast<int64_t>(len);
+  } else if (a->error_body.size() < 300) {
+    a->error_body.append(data, std::min(len, 300 - a->error_body.size()));
+  }
+  return len;
+}
+
+int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  auto* a = static_cast<Attempt*>(user);
+  if (a->out == nullptr) return 0;
+  const int64_t total = a->file_size >= 0 ? a->file_size : (dltotal > 0 ? a->offset + dltotal : -1);
+  if (total < 4 * 1000 * 1000) return 0;  // small files: no progress lines
+  const auto now = std::chrono::steady_clock::now();
+  const auto every = a->tty ? std::chrono::milliseconds(500) : std::chrono::milliseconds(10000);
+  if (a->progress_shown && now - a->last_report < every) return 0;
+  a->last_report = now;
+  a->progress_shown = true;
+  const int64_t have = a->offset + dlnow;
+  std::ostringstream os;
+  os << "    " << a->label << ": " << HumanBytes(have) << " of " << HumanBytes(total) << " ("
+     << (100 * have / std::max<int64_t>(total, 1)) << "%)";
+  if (a->tty) {
+    std::cerr << "\r" << os.str() << "\033[K" << std::flush;
+  } else {
+    std::cerr << os.str() << "\n";
+  }
+  return 0;
+}
+
+enum class AttemptResult { kComplete, kRetry };
+
+class Downloader {
+ public:
+  explicit Downloader(const DownloadOptions& o) : o_(o) {
+    curl_ = curl_easy_init();
+    if (curl_ == nullptr) throw DownloadError("cannot initialize libcurl");
+    tty_ = ::isatty(STDERR_FILENO) == 1;
+  }
+  ~Downloader() { curl_easy_cleanup(curl_); }
+  Downloader(const Downloader&) = delete;
+  Downloader& operator=(const Downloader&) = delete;
+
+  // Returns true when the file was downloaded, false when it was already there.
+  bool Ensure(const ModelFile& f) {
+    const fs::path final_path = o_.dest / f.path;
+    const std::string url = JoinUrl(o_.base_url, f.path);
+    fs::path part = final_path;
+    part += ".part";
+    std::error_code ec;
+    fs::create_directories(final_path.parent_path(), ec);
+    if (ec) {
+      throw DownloadError("cannot create " + final_path.parent_path().string() + ": " + ec.message());
+    }
+    if (o_.force) {
+      RemoveQuietly(part);  // a present file stays until its replacement is verified
+    } else if (fs::exists(final_path)) {
+      const std::string problem = VerifyFile(final_path, f, final_path.string());
+      if (problem.empty()) {
+        std::cerr << "  " << f.path << ": present, " << (f.sha256.empty() ? "kept" : "sha256 verified") << "\n";
+        return false;
+      }
+      std::cerr << "  " << f.path << ": present but does not verify; downloading it again\n";
+      if (!fs::remove(final_path, ec) || ec) {
+        throw DownloadError("cannot replace " + final_path.string() + (ec ? ": " + ec.message() : ""));
+      }
+    }
+    Fetch(f, url, part);
+    fs::rename(part, final_path, ec);
+    if (ec) throw DownloadError("cannot rename " + part.string() + " to " + final_path.string() + ": " + ec.message());
+    SyncPath(final_path.parent_path());
+    return true;
+  }
+
+ private:
+  // Brings `part` to the verified content of `f`; throws DownloadError.
+  void Fetch(const ModelFile& f, const std::string& url, const fs::path& part) {
+    const int max_attempts = 1 + std::max(0, o_.retries);
+    int attempt = 0;
+    bool restarted = false;
+    while (true) {
+      int64_t offset = FileSizeOr(part, 0);
+      if (f.size >= 0 && offset > f.size) {  // longer than the file can be: not resumable
+        RemoveQuietly(part);
+        offset = 0;
+      }
+      const int64_t resumed_from = offset;
+      // A .part with the full size (an earlier run stopped before verifying) is verified without a request.
+      if (!(f.size > 0 && offset == f.size)) {
+        ++attempt;
+        if (offset > 0) std::cerr << "  " << f.path << ": resuming at " << HumanBytes(offset) << "\n";
+        std::string problem;
+        if (RunAttempt(f, url, part, offset, &problem) == AttemptResult::kRetry) {
+          if (attempt >= max_attempts) {
+            throw DownloadError(problem + " (attempt " + std::to_string(attempt) + " of " +
+                                std::to_string(max_attempts) + "). The partial file " + part.string() +
+                                " is kept: run the command again to resume.");
+          }
+          const auto backoff = std::chrono::milliseconds(std::min(1000 << std::min(attempt - 1, 4), 10000));
+          std::cerr << "  " << f.path << ": " << problem << "; retrying in " << backoff.count() / 1000.0 << " s\n";
+          std::this_thread::sleep_for(backoff);
+          continue;
+        }
+      }
+      const std::string problem = VerifyFile(part, f, url);
+      if (problem.empty()) {
+        SyncPath(part);
+        std::cerr << "  " << f.path << ": " << HumanBytes(FileSizeOr(part, 0)) << " downloaded"
+                  << (f.sha256.empty() ? "" : ", sha256 verified") << "\n";
+        return;
+      }
+      RemoveQuietly(part);
+      if (resumed_from > 0 && !restarted) {
+        // The kept part may come from another version of the file: one fresh try.
+        std::cerr << "  " << f.path << ": did not verify after resuming a partial file; downloading it again "
+                                       "from the start\n";
+        restarted = true;
+        continue;
+      }
+      throw DownloadError(problem + "\nThe bad file was deleted. Run the command again; if the mismatch repeats, " +
+                          "the server holds a different file than the manifest describes: check --base-url, or " +
+                          "pass --manifest with the checksums you trust.");
+    }
+  }
+
+  AttemptResult RunAttempt(const ModelFile& f, const std::string& url, const fs::path& part, int64_t offset,
+                           std::string* problem) {
+    Attempt a;
+    a.curl = curl_;
+    a.part = part;
+    a.label = f.path;
+    a.offset = offset;
+    a.file_size = f.size;
+    a.tty = tty_;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    const std::string range = std::to_string(offset) + "-";
+
+    curl_easy_reset(curl_);
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl_, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl_, CURLOPT_USERAGENT, "supertonic-tts-download/1 (libcurl)");
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
+    curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_TIME, o_.stall_timeout_s);
+    curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &a);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, &a);
+    curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 0L);
+    if (offset > 0) curl_easy_setopt(curl_, CURLOPT_RANGE, range.c_str());
+
+    const CURLcode rc = curl_easy_perform(curl_);
+    if (a.out != nullptr) {
+      std::fflush(a.out);
+      std::fclose(a.out);
+    }
+    if (a.progress_shown && tty_) std::cerr << "\n";
+    if ((a.status == 200 || a.status == 206) && !a.body_started && rc == CURLE_OK) {
+      if (a.status == 200) std::ofstream(part, std::ios::binary | std::ios::trunc);  // an empty file
+    }
+
+    char* effective = nullptr;
+    curl_easy_getinfo(curl_, CURLINFO_EFFECTIVE_URL, &effective);
+    const std::string last_url = effective != nullptr ? effective : url;
+    const std::string detail = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
+    const std::string via = last_url != url ? " (redirected to " + last_url + ")" : "";
+    const int64_t have = FileSizeOr(part, 0);
+
+    if (rc == CURLE_OK) {
+      if (a.status == 200 || a.status == 206) {
+        if (a.content_length >= 0 && a.received < a.content_length) {
+          *problem = "truncated download of " + f.path + " from " + url + ": the connection ended after " +
+                     std::to_string(have) + " bytes";
+          return AttemptResult::kRetry;
+        }
+        return AttemptResult::kComplete;
+      }
+      if (a.status == 416) {  // the range starts at or past the end: the part may be complete
+        if (a.range_total >= 0 && a.range_total == offset) return AttemptResult::kComplete;
+        RemoveQuietly(part);
+        *problem = "the server refused to resume " + f.path + " at byte " + std::to_string(offset) +
+                   " (HTTP 416); starting over";
+        return AttemptResult::kRetry;
+      }
+      if (a.status == 404 || a.status == 410) {
+        throw DownloadError("HTTP " + std::to_string(a.status) + (a.status == 404 ? " Not Found" : " Gone") +
+                            " for " + url + via + " (" + f.path +
+                            "). Check --base-url: it must be the folder that holds onnx/ and voice_styles/ (the "
+                            "default is " + DefaultModelBaseUrl() + ").");
+      }
+      if (a.status == 401 || a.status == 403) {
+        throw DownloadError("HTTP " + std::to_string(a.status) + " (access denied) for " + url + via +
+                            ". Check --base-url; a private mirror may need credentials in its URL.");
+      }
+      if (a.status == 408 || a.status == 429 || a.status >= 500) {
+        *problem = "HTTP " + std::to_string(a.status) + " from " + last_url;
+        return AttemptResult::kRetry;
+      }
+      std::string body = a.error_body;
+      std::replace(body.begin(), body.end(), '\n', ' ');
+      throw DownloadError("unexpected HTTP " + std::to_string(a.status) + " for " + url + via +
+                          (body.empty() ? "" : ": " + Trim(body)));
+    }
+
+    const std::string host = HostPortOf(last_url);
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(curl_, CURLINFO_CONNECT_TIME_T, &connect_us);
+    switch (rc) {
+      case CURLE_COULDNT_RESOLVE_HOST:
+        throw DownloadError("cannot resolve host " + HostPortOf(last_url, false) + " (" + detail +
+                            "): no network or no DNS? " + kMountHint);
+      case CURLE_COULDNT_RESOLVE_PROXY:
+        throw DownloadError("cannot resolve the proxy (" + detail + "); check the https_proxy/http_proxy "
+                            "variables. " + kMountHint);
+      case CURLE_COULDNT_CONNECT:
+        throw DownloadError("cannot connect to " + host + " (" + detail + "): no network, or a firewall? " +
+                            kMountHint);
+      case CURLE_OPERATION_TIMEDOUT:
+        if (!a.saw_response && connect_us == 0) {
+          throw DownloadError("cannot connect to " + host + " within " + std::to_string(o_.connect_timeout_s) +
+                              " s (" + detail + "): no network, or a firewall? " + kMountHint);
+        }
+        *problem = "download of " + f.path + " from " + host + " stalled (" + detail + ") after " +
+                   std::to_string(have) + " bytes";
+        return AttemptResult::kRetry;
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CACERT_BADFILE:
+      case CURLE_SSL_CERTPROBLEM:
+        throw DownloadError("TLS verification failed for " + host + " (" + detail +
+                            "): is the ca-certificates package installed, or is a proxy intercepting TLS?");
+      case CURLE_TOO_MANY_REDIRECTS:
+        throw DownloadError("too many redirects for " + url + " (" + detail + ")");
+      case CURLE_UNSUPPORTED_PROTOCOL:
+      case CURLE_URL_MALFORMAT:
+        throw DownloadError("bad URL " + url + " (" + detail + "); check --base-url");
+      case CURLE_WRITE_ERROR:
+        if (a.local_error.rfind("the server answered a range", 0) == 0) {
+          RemoveQuietly(part);
+          *problem = a.local_error + " while resuming " + f.path + "; starting over";
+          return AttemptResult::kRetry;
+        }
+        throw DownloadError(a.local_error.empty() ? "cannot write " + part.string() + " (" + detail + ")"
+                                                  : a.local_error);
+      default:
+        break;
+    }
+    // The connection broke or ended early (CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, ...): resumable.
+    std::ostringstream os;
+    os << "truncated download of " << f.path << " from " << host << ": the connection ended after " << have;
+    if (a.range_total >= 0) {
+      os << " of " << a.range_total;
+    } else if (a.content_length >= 0) {
+      os << " of " << (a.offset + a.content_length);
+    }
+    os << " bytes (" << detail << ")";
+    *problem = os.str();
+    return AttemptResult::kRetry;
+  }
+
+  const DownloadOptions& o_;
+  CURL* curl_ = nullptr;
+  bool tty_ = false;
+};
+
+}  // namespace
+
+const std::vector<ModelFile>& PublishedManifest() {
+  // Checksums and sizes as published for Supertone/supertonic-2 (see PROVENANCE.md
+  // in the shared model folder). The small JSON files have no published checksum.
+  static const std::vector<ModelFile> files = [] {
+    std::vector<ModelFile> v = {
+        {"onnx/tts.json", "", -1},
+        {"onnx/unicode_indexer.json", "", -1},
+    };
+    for (const char* voice : {"F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5"}) {
+      v.push_back({std::string("voice_styles/") + voice + ".json", "", -1});
+    }
+    v.push_back({"onnx/duration_predictor.onnx",
+                 "6d556b3691165c364be91dc0bd894656b5949f5acd2750d8ec2f954010845011", 1521526});
+    v.push_back({"onnx/text_encoder.onnx", "dd5f535ed629f7df86071043e15f541ce1b2ab7f1bdbce4c7892b307bca79fa3",
+                 27431318});
+    v.push_back({"onnx/vector_estimator.onnx", "105e9d66fd8756876b210a6b4aa03fc393b1eaca3a8dadcc8d9a3bc785c86a35",
+                 132471364});
+    v.push_back({"onnx/vocoder.onnx", "19bd51f47a186069c752403518a40f7ea4c647455056d2511f7249691ecddf7c",
+                 101405066});
+    return v;
+  }();
+  return files;
+}
+
+std::vector<ModelFile> LoadManifest(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read manifest " + file.string());
+  nlohmann::ordered_json doc;
+  try {
+    doc = nlohmann::ordered_json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error("manifest " + file.string() + " is not valid JSON: " + e.what());
+  }
+  const std::string where = "manifest " + file.string();
+  if (!doc.is_object() || doc.empty()) {
+    throw std::runtime_error(where + ": expected a non-empty object {\"path\": {\"sha256\": ..., \"size\": ...}}");
+  }
+  std::vector<ModelFile> files;
+  for (const auto& [path, spec] : doc.items()) {
+    CheckRelativePath(path, where);
+    if (!spec.is_object()) throw std::runtime_error(where + ": the entry for " + path + " must be an object");
+    ModelFile f{path, "", -1};
+    for (const auto& [key, value] : spec.items()) {
+      if (key == "sha256" && value.is_string()) {
+        f.sha256 = value.get<std::string>();
+        std::transform(f.sha256.begin(), f.sha256.end(), f.sha256.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        if (!IsSha256Hex(f.sha256)) throw std::runtime_error(where + ": sha256 of " + path + " is not 64 hex digits");
+      } else if (key == "size" && value.is_number_integer() && value.get<int64_t>() >= 0) {
+        f.size = value.get<int64_t>();
+      } else {
+        throw std::runtime_error(where + ": unexpected '" + key + "' for " + path +
+                                 " (allowed: \"sha256\": hex string, \"size\": bytes >= 0)");
+      }
+    }
+    files.push_back(std::move(f));
+  }
+  return files;
+}
+
+std::string ManifestToJson(const std::vector<ModelFile>& files) {
+  nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+  for (const auto& f : files) {
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    if (!f.sha256.empty()) entry["sha256"] = f.sha256;
+    if (f.size >= 0) entry["size"] = f.size;
+    doc[f.path] = entry;
+  }
+  return doc.dump(2);
+}
+
+std::string DefaultModelBaseUrl() {
+  std::string endpoint = "https://huggingface.co";
+  if (const char* env = std::getenv("HF_ENDPOINT"); env != nullptr && *env != '\0') endpoint = env;
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+  return endpoint + kRepoPath;
+}
+
+std::string Sha256File(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("sha256 init failed");
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = in.gcount();
+    if (got > 0 && EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(got)) != 1) {
+      throw std::runtime_error("sha256 update failed");
+    }
+  }
+  if (in.bad()) throw std::runtime_error("cannot read " + file.string());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) throw std::runtime_error("sha256 final failed");
+  std::ostringstream os;
+  for (unsigned int i = 0; i < len; ++i) os << std::hex << std::setw(2) << std::setfill('0') << int{digest[i]};
+  return os.str();
+}
+
+void DownloadModel(const DownloadOptions& options) {
+  if (options.files.empty()) throw DownloadError("nothing to download: the manifest lists no files");
+  std::error_code ec;
+  fs::create_directories(options.dest, ec);
+  if (ec) throw DownloadError("cannot create " + options.dest.string() + ": " + ec.message());
+  CurlGlobal curl_global;
+  DirectoryLock lock(options.dest);
+  std::cerr << "Supertonic 2 model: " << options.files.size() << " files from " << options.base_url << " into "
+            << options.dest.string() << "\n";
+  Downloader downloader(options);
+  int downloaded = 0;
+  int64_t bytes = 0;
+  for (const auto& f : options.files) {
+    if (downloader.Ensure(f)) ++downloaded;
+    bytes += FileSizeOr(options.dest / f.path, 0);
+  }
+  std::cerr << "Model ready in " << options.dest.string() << ": " << options.files.size() << " files, "
+            << HumanBytes(bytes) << " (" << downloaded << " downloaded, " << options.files.size() - downloaded
+            << " already present).\n";
+}
+
+void DownloadFlags::Add(CLI::App* cmd) {
+  cmd->add_option("--dest", dest, "model directory to fill (onnx/, voice_styles/)")->capture_default_str();
+  cmd->add_option("--base-url", base_url,
+                  "where the files are: BASE/onnx/..., BASE/voice_styles/... (default from $HF_ENDPOINT)")
+      ->capture_default_str();
+  cmd->add_option("--manifest", manifest,
+                  "JSON file listing the files to fetch and their sha256/size, replacing the compiled-in "
+                  "table: {\"onnx/vocoder.onnx\": {\"sha256\": \"...\", \"size\": 123}, \"onnx/tts.json\": {}}");
+  cmd->add_flag("--force", force, "download every file again, even when present and verified");
+  cmd->add_option("--retries", retries, "further attempts per file after a broken connection (each resumes)")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--connect-timeout", connect_timeout_s, "seconds to wait for a connection")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
+  cmd->add_flag("--print-manifest", print_manifest, "print the manifest in use (JSON) and exit");
+}
+
+int RunDownload(const DownloadFlags& flags) {
+  try {
+    DownloadOptions options;
+    options.dest = flags.dest;
+    options.base_url = flags.base_url;
+    options.force = flags.force;
+    options.retries = flags.retries;
+    options.connect_timeout_s = flags.connect_timeout_s;
+    if (!flags.manifest.empty()) options.files = LoadManifest(flags.manifest);
+    if (flags.print_manifest) {
+      std::cout << ManifestToJson(options.files) << "\n";
+      return 0;
+    }
+    DownloadModel(options);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace supertonic::app
