@@ -26,7 +26,8 @@ STYLE_DP_DIMS = [1, 8, 16]
 # printable ASCII range, the combining marks NFKD produces for the supported
 # Latin languages, and the Hangul jamo NFKD produces for Korean.
 _FALLBACK_CHARS = (
-    [chr(c) for c in range(0x20, 0x7F) if chr(c) not in "#/@[\\]_`|{}"]
+    # ('/' must be there: the closing language tag </en> uses it.)
+    [chr(c) for c in range(0x20, 0x7F) if chr(c) not in "#=@[\\]^_`{|}"]
     + [chr(c) for c in (0x0300, 0x0301, 0x0302, 0x0303, 0x0308, 0x0327, 0x00A1, 0x00BF, 0x00AB, 0x00BB)]
     + [chr(c) for c in range(0x1100, 0x1113)]
     + [chr(c) for c in range(0x1161, 0x1176)]
