@@ -6,6 +6,7 @@
 //       --threads 2 -- --benchmark_format=json
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -41,6 +42,29 @@ void BM_Synthesize(benchmark::State& state, const Synthesizer* synth, std::strin
   state.counters["vocoder_share"] =
       stages.vocoder_s / (stages.duration_predictor_s + stages.text_encoder_s + stages.vector_estimator_s +
                           stages.vocoder_s);
+}
+
+// Time to first audio with the streaming vocoder (first sink piece) against one
+// full vocoder run (audio exists only at the end), and the total time of each.
+void BM_FirstAudio(benchmark::State& state, const Synthesizer* synth, std::string text, bool chunked) {
+  std::vector<SynthesisItem> items = {{text, "en", "F1", 1.05f, 0, nullptr}};
+  double first_s = 0, total_s = 0, audio_s = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double first = -1;
+    auto sink = [&](const AudioPiece& p) {
+      if (first < 0 && !p.samples.empty()) {
+        first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      }
+    };
+    BatchAudio out = chunked ? synth->SynthesizeBatch(items, 2, nullptr, sink) : synth->SynthesizeBatch(items, 2);
+    total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    first_s = chunked ? first : total_s;
+    audio_s = out.items[0].duration_s;
+  }
+  state.counters["first_audio_s"] = first_s;
+  state.counters["total_s"] = total_s;
+  state.counters["audio_s"] = audio_s;
 }
 
 }  // namespace
@@ -80,6 +104,20 @@ int main(int argc, char** argv) {
             ->ComputeStatistics("min", [](const std::vector<double>& v) {
               return *std::min_element(v.begin(), v.end());
             });
+      }
+    }
+  }
+  if (synth.streaming_vocoder()) {
+    for (const char* name : {"short", "mid", "long"}) {
+      for (bool chunked : {false, true}) {
+        const std::string bench_name =
+            std::string("first_audio/") + name + "/chunked:" + (chunked ? "1" : "0");
+        benchmark::RegisterBenchmark(bench_name.c_str(), BM_FirstAudio, &synth, texts[name].get<std::string>(),
+                                     chunked)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->Iterations(1)
+            ->Repetitions(repetitions);
       }
     }
   }
