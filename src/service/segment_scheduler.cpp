@@ -131,6 +131,8 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
              std::pair(b.second->job.submitted, b.second->admitted);
     });
     // Pass 0: first-of-turn jobs, whatever their length; 1: similar lengths; 2: any.
+    // A first-of-turn lead decides someone's time to first audio: nothing much
+    // longer than it may join its batch and stretch it.
     std::vector<bool> taken(candidates.size(), false);
     for (int pass = 0; pass < 3; ++pass) {
       for (std::size_t k = 0; k < candidates.size() && plan.sessions.size() < config_.max_batch; ++k) {
@@ -138,6 +140,7 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
         if (taken[k] || (pass == 0 && !e.job.first_of_turn) || (pass == 1 && !SimilarLength(e.chars, lead.chars))) {
           continue;
         }
+        if (lead.job.first_of_turn && e.chars > 2 * lead.chars) continue;
         taken[k] = true;
         plan.sessions.push_back(candidates[k].first);
       }

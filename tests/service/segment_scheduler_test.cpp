@@ -220,14 +220,27 @@ TEST(SegmentSchedulerTest, BatchPrefersSimilarLengthsThenFillsWithAny) {
   EXPECT_EQ(IdsOf(s.NextBatch(kT0)), (Ids{{2, 0}, {4, 0}}));  // nothing similar: any compatible job
 }
 
-TEST(SegmentSchedulerTest, BatchFillPrefersFirstOfTurnJobsOfAnyLength) {
+TEST(SegmentSchedulerTest, BatchFillPrefersFirstOfTurnJobs) {
   SchedulerConfig c;
   c.max_batch = 2;
   SegmentScheduler s(c);
   s.Submit(Job(1, 0, true, kT0, 2, std::string(40, 'a')));
   s.Submit(Job(2, 4, false, kT0, 2, std::string(40, 'b')));
-  s.Submit(Job(3, 0, true, kT0 + 1ms, 2, std::string(200, 'c')));
+  s.Submit(Job(3, 0, true, kT0 + 1ms, 2, std::string(75, 'c')));
   EXPECT_EQ(IdsOf(s.NextBatch(kT0 + 1ms)), (Ids{{1, 0}, {3, 0}}));
+}
+
+// A short first segment batched with a long one would wait for the long one.
+TEST(SegmentSchedulerTest, AFirstOfTurnLeadTakesNothingMoreThanTwiceItsLength) {
+  SchedulerConfig c;
+  c.max_batch = 3;
+  SegmentScheduler s(c);
+  s.Submit(Job(1, 0, true, kT0, 2, std::string(40, 'a')));
+  s.Submit(Job(2, 4, false, kT0, 2, std::string(270, 'b')));
+  s.Submit(Job(3, 0, true, kT0 + 1ms, 2, std::string(200, 'c')));
+  s.Submit(Job(4, 2, false, kT0, 2, std::string(80, 'd')));
+  EXPECT_EQ(IdsOf(s.NextBatch(kT0 + 1ms)), (Ids{{1, 0}, {4, 2}}));
+  EXPECT_EQ(IdsOf(s.NextBatch(kT0 + 1ms)), (Ids{{3, 0}, {2, 4}}));  // 270 <= 2 x 200
 }
 
 TEST(SegmentSchedulerTest, BatchWaitHoldsAPartialBatchUntilTheOldestJobHasWaited) {
