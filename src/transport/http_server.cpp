@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <variant>
 
 #include "service/connection.h"
@@ -229,6 +231,198 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   bool closing_ = false;
 };
 
+// POST /v1/audio/speech (OpenAI-compatible): one request is one protocol
+// session driven through service::Connection, so it shares the scheduler,
+// limits and backpressure of WebSocket sessions. The audio streams back as a
+// chunked HTTP body as soon as the first chunk is vocoded.
+class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public service::ConnectionOutput {
+ public:
+  SpeechSession(beast::tcp_stream&& stream, service::TtsService& service)
+      : stream_(std::move(stream)), service_(service) {}
+
+  void Start(const http::request<http::string_body>& req) {
+    version_ = req.version();
+    nlohmann::json body = nlohmann::json::parse(req.body(), nullptr, false);
+    if (!body.is_object()) return Fail(http::status::bad_request, "invalid_request_error", "body must be a JSON object");
+    auto text_field = [&](const char* key) -> std::optional<std::string> {
+      if (!body.contains(key) || body[key].is_null()) return std::nullopt;
+      if (!body[key].is_string()) return std::string("\x01");  // wrong type marker
+      return body[key].get<std::string>();
+    };
+    const auto input = text_field("input");
+    if (!input || *input == "\x01" || input->empty()) {
+      return Fail(http::status::bad_request, "invalid_request_error", "'input' must be a non-empty string");
+    }
+    format_ = text_field("response_format").value_or("wav");
+    if (format_ != "wav" && format_ != "pcm") {
+      return Fail(http::status::bad_request, "invalid_request_error",
+                  "response_format '" + format_ + "' is not supported; use wav or pcm");
+    }
+    service::StartSession start;
+    start.session_id = "http-" + std::to_string(service_.NextSessionUid());
+    if (auto v = text_field("voice")) start.voice = MapVoice(*v);
+    if (auto l = text_field("language")) start.lang_code = *l;
+    if (auto l = text_field("lang_code")) start.lang_code = *l;
+    if (body.contains("speed") && body["speed"].is_number()) start.speed = body["speed"].get<double>();
+    if (body.contains("sample_rate") && body["sample_rate"].is_number_integer()) {
+      start.sample_rate = body["sample_rate"].get<int>();
+    }
+    if (format_ == "pcm" && !start.sample_rate) start.sample_rate = 24000;  // OpenAI's pcm is 24 kHz
+    sample_rate_ = start.sample_rate.value_or(service_.config().sample_rate);
+
+    connection_ = std::make_shared<service::Connection>(service_, stream_.get_executor(), shared_from_this());
+    service_.AddConnection(connection_);
+    connection_->OnTextFrame(service::SerializeClientMessage(start));
+    if (failed_) return;
+    connection_->OnTextFrame(service::SerializeClientMessage(service::SendText{*input}));
+    connection_->OnTextFrame(service::SerializeClientMessage(service::EndSession{}));
+  }
+
+  // service::ConnectionOutput
+  void SendText(std::string json, bool) override {
+    auto m = nlohmann::json::parse(json, nullptr, false);
+    const std::string type = m.value("type", "");
+    if (type == "session_started") {
+      StartBody();
+    } else if (type == "error" && !header_sent_) {
+      const std::string code = m.value("code", "internal");
+      const auto status = code == "capacity"        ? http::status::too_many_requests
+                          : code == "shutting_down" ? http::status::service_unavailable
+                          : code == "internal"      ? http::status::internal_server_error
+                                                    : http::status::bad_request;
+      Fail(status, code, m.value("message", ""));
+    } else if (type == "error") {
+      Abort();  // the status line is gone: cutting the body short is the only signal left
+    } else if (type == "session_ended") {
+      Enqueue(std::string());  // the last chunk
+    }
+  }
+  void SendBinary(std::vector<int16_t> frame) override {
+    Enqueue(std::string(reinterpret_cast<const char*>(frame.data()), frame.size() * sizeof(int16_t)));
+  }
+  void DropQueuedAudio() override {}
+  std::size_t queued_bytes() const override { return queued_bytes_; }
+  void Close() override { Abort(); }
+
+ private:
+  // OpenAI's voice names map onto the Supertonic voices; our own names pass through.
+  static std::string MapVoice(const std::string& v) {
+    static const std::map<std::string, std::string> kOpenAi = {
+        {"alloy", "F1"}, {"ash", "M1"},   {"ballad", "M2"}, {"coral", "F2"},  {"echo", "M3"},
+        {"fable", "F3"}, {"nova", "F4"},  {"onyx", "M4"},   {"sage", "F5"},   {"shimmer", "M5"}};
+    auto it = kOpenAi.find(v);
+    return it == kOpenAi.end() ? v : it->second;
+  }
+
+  void StartBody() {
+    header_sent_ = true;
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, version_);
+    res->set(http::field::server, "supertonic-tts");
+    res->set(http::field::content_type, format_ == "wav" ? "audio/wav" : "audio/pcm");
+    res->chunked(true);
+    res->keep_alive(false);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    writing_ = true;
+    http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) return self->Abort();
+      self->DoWrite();
+    });
+    if (format_ == "wav") Enqueue(WavHeader(sample_rate_));
+  }
+
+  // A streaming WAV header: the sizes are unknown, so they are the maximum.
+  static std::string WavHeader(int rate) {
+    std::string h;
+    auto u32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>((v >> (8 * i)) & 0xff)); };
+    auto u16 = [&](uint16_t v) { for (int i = 0; i < 2; ++i) h.push_back(static_cast<char>((v >> (8 * i)) & 0xff)); };
+    h += "RIFF";
+    u32(0xFFFFFFFFu);
+    h += "WAVEfmt ";
+    u32(16);
+    u16(1);  // PCM
+    u16(1);  // mono
+    u32(static_cast<uint32_t>(rate));
+    u32(static_cast<uint32_t>(rate) * 2);
+    u16(2);
+    u16(16);
+    h += "data";
+    u32(0xFFFFFFFFu);
+    return h;
+  }
+
+  void Enqueue(std::string bytes) {
+    if (aborted_) return;
+    queued_bytes_ += bytes.size();
+    queue_.push_back(std::move(bytes));
+    if (!writing_ && header_sent_) DoWrite();
+  }
+
+  void DoWrite() {
+    if (queue_.empty() || aborted_) return;
+    writing_ = true;
+    auto chunk = std::make_shared<std::string>(std::move(queue_.front()));
+    queue_.pop_front();
+    queued_bytes_ -= chunk->size();
+    auto done = [self = shared_from_this(), chunk](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) return self->Abort();
+      if (chunk->empty()) return self->Finish();
+      if (self->connection_) self->connection_->OnOutputDrained();
+      self->DoWrite();
+    };
+    if (chunk->empty()) {
+      asio::async_write(stream_, http::make_chunk_last(), std::move(done));
+    } else {
+      asio::async_write(stream_, http::make_chunk(asio::buffer(*chunk)), std::move(done));
+    }
+  }
+
+  void Fail(http::status status, const std::string& code, const std::string& message) {
+    failed_ = true;
+    auto res = std::make_shared<http::response<http::string_body>>(status, version_);
+    res->set(http::field::server, "supertonic-tts");
+    res->set(http::field::content_type, "application/json");
+    res->keep_alive(false);
+    res->body() = nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    res->prepare_payload();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, std::size_t) { self->Finish(); });
+  }
+
+  void Abort() {
+    if (aborted_) return;
+    aborted_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    Finish();
+  }
+
+  void Finish() {
+    if (connection_) {
+      auto c = std::move(connection_);
+      c->OnClosed();
+    }
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  service::TtsService& service_;
+  std::shared_ptr<service::Connection> connection_;
+  unsigned version_ = 11;
+  std::string format_;
+  int sample_rate_ = 24000;
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool header_sent_ = false;
+  bool failed_ = false;
+  bool aborted_ = false;
+};
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket&& socket, service::TtsService& service) : stream_(std::move(socket)), service_(service) {}
@@ -262,8 +456,30 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       std::make_shared<WebSocketSession>(stream_.release_socket(), service_)->Start(std::move(req));
       return;
     }
+    const bool api = path.substr(0, 4) == "/v1/";
+    if (api && !cfg.auth_token.empty() && !SecretsEqual(PresentedToken(req), cfg.auth_token)) {
+      service_.metrics().Error("unauthorized");
+      return Respond(req, http::status::unauthorized,
+                     R"({"error":{"message":"missing or wrong token","type":"unauthorized","code":"unauthorized"}})",
+                     "application/json");
+    }
+    if (path == "/v1/audio/speech" && req.method() == http::verb::post) {
+      stream_.expires_never();
+      std::make_shared<SpeechSession>(std::move(stream_), service_)->Start(req);
+      return;
+    }
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      return Respond(req, http::status::method_not_allowed, "GET only\n");
+      return Respond(req, http::status::method_not_allowed, "GET only (POST for /v1/audio/speech)\n");
+    }
+    if (path == "/v1/models") {
+      nlohmann::json models = {{"object", "list"},
+                               {"data", {{{"id", "supertonic-2"}, {"object", "model"}, {"owned_by", "supertone"}}}}};
+      return Respond(req, http::status::ok, models.dump(), "application/json");
+    }
+    if (path == "/v1/voices") {
+      const auto& synth = service_.synthesizer();
+      nlohmann::json voices = {{"voices", synth.voices().names()}, {"languages", synth.model_config().languages}};
+      return Respond(req, http::status::ok, voices.dump(), "application/json");
     }
     if (path == "/health/live") return Respond(req, http::status::ok, "ok\n");
     if (path == "/health/startup") {

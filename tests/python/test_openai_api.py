@@ -1,0 +1,115 @@
+"""The OpenAI-compatible HTTP API, driven by the real `openai` package."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import numpy as np
+import openai
+import pytest
+
+from service_support import decode_pcm16, spoken
+from tools.probe_decode import decode_wav
+
+
+def client(server, key: str = "unused") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.http}/v1", api_key=key, max_retries=0, timeout=30)
+
+
+def test_wav_speech_decodes_to_the_input(server, tmp_path):
+    text = "Hello from the OpenAI API."
+    response = client(server).audio.speech.create(model="supertonic-2", voice="F2", input=text,
+                                                  response_format="wav", extra_body={"language": "en"})
+    path = tmp_path / "speech.wav"
+    response.write_to_file(path)
+    assert path.read_bytes()[:4] == b"RIFF"
+    assert decode_wav(path).raw_text == spoken(text, "en")
+
+
+def test_pcm_streams_at_24khz_with_openai_voice_names(server):
+    text = "Streaming, chunk by chunk."
+    pieces = []
+    first_chunk_at = None
+    t0 = time.monotonic()
+    with client(server).audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input=text, response_format="pcm", speed=1.0,
+            extra_body={"language": "en"}) as response:
+        assert response.headers["content-type"] == "audio/pcm"
+        for chunk in response.iter_bytes():
+            if first_chunk_at is None:
+                first_chunk_at = time.monotonic() - t0
+            pieces.append(chunk)
+    pcm = b"".join(pieces)
+    assert len(pcm) % 2 == 0
+    assert decode_pcm16(pcm, 24000).raw_text == spoken(text, "en")
+    # speed 1.0 on the probe: 0.15 s per text id
+    expected_s = len(spoken(text, "en")) * 0.15
+    assert abs(len(pcm) / 2 / 24000 - expected_s) < 0.2
+    assert first_chunk_at is not None
+
+
+def test_long_input_is_chunked_and_spoken_in_order(server):
+    sentences = [f"Sentence number {i} of a long answer." for i in range(12)]
+    text = " ".join(sentences)
+    pcm = client(server).audio.speech.create(model="supertonic-2", voice="M1", input=text, response_format="pcm",
+                                             extra_body={"language": "en"}).content
+    decoded = decode_pcm16(pcm, 24000).text
+    assert decoded.startswith("<en>Sentence number 0")
+    assert decoded.replace("</en><en>", " ").removeprefix("<en>").removesuffix("</en>") == text
+
+
+@pytest.mark.parametrize("kwargs,status,code", [
+    ({"voice": "Nobody"}, 400, "invalid_voice"),
+    ({"voice": "F1", "extra_body": {"language": "xx"}}, 400, "invalid_language"),
+    ({"voice": "F1", "response_format": "mp3"}, 400, "invalid_request_error"),
+    ({"voice": "F1", "speed": 3.5}, 400, "invalid_config"),
+    ({"voice": "F1", "input": ""}, 400, "invalid_request_error"),
+])
+def test_bad_requests_are_clear_400s(server, kwargs, status, code):
+    args = {"model": "supertonic-2", "input": "hi", "response_format": "pcm", **kwargs}
+    with pytest.raises(openai.APIStatusError) as info:
+        client(server).audio.speech.create(**args)
+    assert info.value.status_code == status
+    assert json.loads(info.value.response.text)["error"]["code"] == code
+
+
+def test_models_and_voices_are_listed(server):
+    models = client(server).models.list()
+    assert [m.id for m in models.data] == ["supertonic-2"]
+    with urllib.request.urlopen(f"{server.http}/v1/voices", timeout=5) as r:
+        voices = json.loads(r.read())
+    assert "F1" in voices["voices"] and "M5" in voices["voices"]
+    assert set(voices["languages"]) >= {"en", "ko", "es", "pt", "fr"}
+
+
+def test_capacity_is_a_429(start_server):
+    srv = start_server(TTS_MAX_SESSIONS=1)
+    import threading
+    long_text = " ".join(["A long sentence that keeps the only session busy for a while."] * 30)
+    holder = threading.Thread(target=lambda: client(srv).audio.speech.create(
+        model="supertonic-2", voice="F1", input=long_text, response_format="pcm", extra_body={"language": "en"}))
+    holder.start()
+    try:
+        deadline = time.monotonic() + 5
+        status = None
+        while time.monotonic() < deadline:
+            try:
+                client(srv).audio.speech.create(model="supertonic-2", voice="F1", input="hi", response_format="pcm")
+            except openai.RateLimitError as e:
+                status = e.status_code
+                break
+            time.sleep(0.01)
+        assert status == 429
+    finally:
+        holder.join(timeout=60)
+
+
+def test_token_is_required_when_configured(start_server):
+    srv = start_server(TTS_AUTH_TOKEN="s3cret")
+    with pytest.raises(openai.AuthenticationError):
+        client(srv, key="wrong").audio.speech.create(model="supertonic-2", voice="F1", input="hi",
+                                                     response_format="pcm")
+    pcm = client(srv, key="s3cret").audio.speech.create(model="supertonic-2", voice="F1", input="Yes.",
+                                                        response_format="pcm", extra_body={"language": "en"}).content
+    assert decode_pcm16(pcm, 24000).raw_text == spoken("Yes.", "en")
