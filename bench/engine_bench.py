@@ -46,13 +46,14 @@ def run_cpp(model_dir: Path, texts_path: Path, threads: int, repetitions: int) -
         runs.setdefault(b["run_name"], []).append(b)
     results, first_audio = {}, {}
     for name, reps in runs.items():
+        parts = name.split("/")  # e.g. cpp/short/steps:2/batch:1/iterations:1/repeats:3/real_time
         if name.startswith("first_audio/"):
-            _, text, chunked = name.split("/")
+            text, chunked = parts[1], parts[2]
             first_audio[(text, chunked.endswith("1"))] = {
                 "first_audio_s": [r["first_audio_s"] for r in reps], "total_s": [r["total_s"] for r in reps],
                 "audio_s": reps[0]["audio_s"]}
             continue
-        _, text, steps, batch = name.split("/")
+        text, steps, batch = parts[1], parts[2], parts[3]
         times = [r["real_time"] / 1000.0 for r in reps]  # ms -> s
         results[(text, int(steps.split(":")[1]), int(batch.split(":")[1]))] = {
             "times_s": times, "audio_s": reps[0]["audio_s"], "chars": reps[0]["chars"]}

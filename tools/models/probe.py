@@ -278,7 +278,7 @@ def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
             _const("zero", 0.0),
             _const("one", 1.0),
             _const("half", 0.5),
-            _const("loudness_step", 0.05),
+            *([] if causal else [_const("loudness_step", 0.05)]),
             _const("sixteen", 16.0),
             _const("max_id", float(MAX_ID)),
             _const("frame_len", [FRAME_SAMPLES], np.int64),
