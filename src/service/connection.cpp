@@ -197,6 +197,7 @@ void Connection::Handle(const EndSession&) {
 void Connection::Handle(const Cancel&) {
   if (!session_) return SendError(ErrorCode::kNoSession, "cancel before start_session");
   auto& s = *session_;
+  const bool was_ending = s.ending;
   const int64_t dropped = static_cast<int64_t>(unfinished());
   service_.worker().CancelSession(s.uid);
   debounce_.cancel();
@@ -212,6 +213,8 @@ void Connection::Handle(const Cancel&) {
   if (output_) output_->DropQueuedAudio();
   service_.metrics().Cancellation(static_cast<std::size_t>(dropped));
   if (output_) output_->SendText(Serialize(Cancelled{s.id, dropped}));
+  // The client had already asked to end: cancelling what was left ends it now.
+  if (was_ending) FinishSession(SessionEndReason::kCancelledByClient);
 }
 
 void Connection::Submit(std::vector<std::string> segments) {

@@ -1,0 +1,31 @@
+"""Supertonic TTS plugin for LiveKit Agents.
+
+    from livekit.plugins import supertonic
+    tts = supertonic.TTS(url="ws://supertonic-tts:8000/ws/tts", voice="F1", language="pt")
+    agent = Agent(instructions="...", tts=tts)
+
+Talks to a Supertonic TTS service (this repository's ``supertonic-tts serve``)
+over its WebSocket protocol; see ``tts.py`` for how turns, barge-in, pooling,
+errors and transcripts map onto it.
+"""
+import threading
+
+from livekit.agents import Plugin
+
+from .log import logger
+from .tts import DEFAULT_URL, SUPPORTED_LANGUAGES, VOICES, ChunkedStream, SynthesizeStream, TTS
+from .version import __version__
+
+__all__ = ["TTS", "ChunkedStream", "SynthesizeStream", "DEFAULT_URL", "SUPPORTED_LANGUAGES",
+           "VOICES", "__version__"]
+
+
+class SupertonicPlugin(Plugin):
+    def __init__(self) -> None:
+        super().__init__(__name__, __version__, __package__, logger)
+
+
+# The framework only accepts registrations from the main thread (where an
+# agent's imports run); an import from elsewhere still gets a working TTS.
+if threading.current_thread() is threading.main_thread():
+    Plugin.register_plugin(SupertonicPlugin())

@@ -1,0 +1,481 @@
+"""LiveKit Agents TTS for a Supertonic TTS service (WebSocket ``/ws/tts``).
+
+How the framework's pieces map onto the protocol:
+
+* one :class:`SynthesizeStream` (one agent turn) is one protocol session and
+  one emitter segment: ``start_session`` leaves with the first text, every
+  pushed text is sent at once as ``send_text`` (the server bundles it into
+  sentences), ``end_input()`` sends ``end_session`` and the stream ends at
+  ``session_ended``;
+* :meth:`TTS.synthesize` is one session with one ``send_text`` and
+  ``end_session``;
+* WebSockets come from the framework's ``utils.ConnectionPool`` (opened ahead
+  in :meth:`TTS.prewarm`); a socket goes back to the pool only once its
+  session has ended. When a stream is closed while the server is still
+  speaking (barge-in), ``aclose()`` returns at once and a background task
+  sends ``cancel`` + ``end_session`` and reads until ``session_ended``; only
+  then is the socket reused, so no audio of an interrupted turn reaches the
+  next one. A socket that does not confirm within a few seconds is closed;
+* ``segment_started`` (text, offset and predicted duration of each server
+  segment) becomes word-level ``TimedString`` transcripts, hence
+  ``aligned_transcript=True``. Word times inside a segment are spread in
+  proportion to word length; segment boundaries are exact.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+import weakref
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import supertonic_client as stc
+from livekit.agents import (
+    APIConnectionError,
+    APIConnectOptions,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    tts,
+    utils,
+)
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import is_given
+
+from .log import logger
+
+try:  # livekit-agents >= 1.2
+    from livekit.agents.voice.io import TimedString
+except ImportError:  # pragma: no cover - older framework: no aligned transcripts
+    TimedString = None  # type: ignore[assignment,misc]
+
+DEFAULT_URL = "ws://localhost:8000/ws/tts"
+SUPPORTED_LANGUAGES = ("en", "ko", "es", "pt", "fr")
+VOICES = ("F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5")
+
+# How long a barged-in socket may take to confirm its session ended before it
+# is closed instead of being reused.
+DRAIN_TIMEOUT_S = 5.0
+# Pooled sockets idle longer than this are replaced (the server closes sockets
+# without a session after TTS_IDLE_TIMEOUT_S, 300 s by default).
+MAX_IDLE_S = 240.0
+
+
+def _lang(code: str | None) -> str | None:
+    """'pt-BR', 'en_US', 'EN' -> 'pt', 'en', 'en' (the service takes ISO 639-1)."""
+    if code is None:
+        return None
+    code = str(code).strip()
+    return re.split(r"[-_]", code, maxsplit=1)[0].lower() if code else None
+
+
+@dataclass
+class _TTSOptions:
+    url: str
+    token: str | None
+    voice: str | None
+    lang_code: str | None
+    speed: float | None
+    num_inference_steps: int | None
+    sample_rate: int
+    aligned_transcript: bool
+
+    def session_config(self) -> dict[str, Any]:
+        """``start_session.config``: always the sample rate, the rest when set
+        (unset fields take the server's defaults)."""
+        config: dict[str, Any] = {"sample_rate": self.sample_rate}
+        if self.voice is not None:
+            config["voice"] = self.voice
+        if self.lang_code is not None:
+            config["lang_code"] = self.lang_code
+        if self.speed is not None:
+            config["speed"] = self.speed
+        if self.num_inference_steps is not None:
+            config["num_inference_steps"] = self.num_inference_steps
+        return config
+
+
+class TTS(tts.TTS):
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        service_url: str | None = None,
+        voice: str | None = None,
+        language: str | None = None,
+        lang_code: str | None = None,
+        speed: float | None = None,
+        num_inference_steps: int | None = None,
+        sample_rate: int = 24000,
+        token: str | None = None,
+        aligned_transcript: bool = True,
+    ) -> None:
+        """Supertonic TTS over the service's WebSocket protocol.
+
+        Args:
+            url: the service's WebSocket URL, e.g. ``ws://supertonic-tts:8000/ws/tts``
+                (default: ``$SUPERTONIC_TTS_URL``, else ``ws://localhost:8000/ws/tts``).
+            service_url: the same as ``url`` (the name the original usage uses).
+            voice: F1-F5, M1-M5 (default: the server's ``TTS_DEFAULT_VOICE``).
+            language: en, ko, es, pt or fr; a region suffix is dropped (``pt-BR``
+                -> ``pt``). Default: the server's ``TTS_LANG_CODE``.
+            lang_code: the same as ``language``.
+            speed: speaking rate, 0.5-2.0 (default: the server's ``TTS_SPEED``).
+            num_inference_steps: flow-matching steps, 1-32 (2 fastest, 5 quality;
+                default: the server's ``TTS_NUM_INFERENCE_STEPS``).
+            sample_rate: output rate in Hz: 8000, 16000, 22050, 24000, 44100, 48000.
+                Always sent, and checked against what the server confirms.
+            token: bearer token for servers with ``TTS_AUTH_TOKEN``
+                (default: ``$SUPERTONIC_TTS_TOKEN``).
+            aligned_transcript: emit word-timed transcripts from the server's
+                segment timing (lets the agent's transcript follow the audio).
+        """
+        if url and service_url and url != service_url:
+            raise ValueError("give either url or service_url, not two different URLs")
+        if language and lang_code and _lang(language) != _lang(lang_code):
+            raise ValueError("give either language or lang_code, not two different languages")
+        if sample_rate not in stc.SUPPORTED_SAMPLE_RATES:
+            raise ValueError(f"sample_rate must be one of {stc.SUPPORTED_SAMPLE_RATES}, "
+                             f"not {sample_rate}")
+        aligned = bool(aligned_transcript and TimedString is not None)
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=aligned),
+            sample_rate=sample_rate,
+            num_channels=1,
+        )
+        self._opts = _TTSOptions(
+            url=url or service_url or os.environ.get("SUPERTONIC_TTS_URL") or DEFAULT_URL,
+            token=token if token is not None else os.environ.get("SUPERTONIC_TTS_TOKEN"),
+            voice=voice,
+            lang_code=_lang(language or lang_code),
+            speed=speed,
+            num_inference_steps=num_inference_steps,
+            sample_rate=sample_rate,
+            aligned_transcript=aligned,
+        )
+        self._pool = utils.ConnectionPool[stc.Connection](
+            connect_cb=self._connect_ws,
+            close_cb=self._close_ws,
+            max_session_duration=MAX_IDLE_S,
+            mark_refreshed_on_get=True,
+        )
+        self._streams = weakref.WeakSet[SynthesizeStream]()
+        self._drains: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        return "supertonic-2"
+
+    @property
+    def provider(self) -> str:
+        return "Supertonic"
+
+    @property
+    def url(self) -> str:
+        return self._opts.url
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def _connect_ws(self, timeout: float) -> stc.Connection:
+        try:
+            conn = await stc.connect(self._opts.url, token=self._opts.token, open_timeout=timeout)
+        except stc.SupertonicError as e:
+            raise _api_error(e, audio_pushed=False) from None
+        logger.debug("connected to %s", self._opts.url)
+        return conn
+
+    async def _close_ws(self, conn: stc.Connection) -> None:
+        await conn.close()
+
+    async def _acquire(self, timeout: float) -> stc.Connection:
+        """A pooled connection that is open and has no session running."""
+        while True:
+            conn = await self._pool.get(timeout=timeout)
+            if not conn.closed and not conn.busy:
+                return conn
+            self._pool.remove(conn)
+
+    def _release(self, conn: stc.Connection, session: stc.Session | None) -> None:
+        """Returns the connection to the pool once nothing of `session` can
+        arrive any more. Never waits: an unfinished session is aborted and
+        drained in the background."""
+        if conn.closed or self._closed:
+            self._pool.remove(conn)
+            return
+        if session is None or session.settled:
+            self._pool.put(conn)
+            return
+        task = asyncio.create_task(self._drain(conn, session), name="supertonic.drain")
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
+    async def _drain(self, conn: stc.Connection, session: stc.Session) -> None:
+        try:
+            await session.abort()
+            ok = await session.settle(DRAIN_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - any failure means: do not reuse
+            ok = False
+        if ok and not conn.closed and not self._closed:
+            self._pool.put(conn)
+            return
+        if not ok:
+            logger.warning("session %s did not confirm the cancel in time; closing its connection",
+                           session.session_id)
+        self._pool.remove(conn)
+        await conn.close()
+
+    def prewarm(self) -> None:
+        """Opens a pooled connection ahead of the first turn."""
+        self._pool.prewarm()
+
+    # -- options ---------------------------------------------------------------------------
+
+    def update_options(
+        self,
+        *,
+        voice: NotGivenOr[str | None] = NOT_GIVEN,
+        language: NotGivenOr[str | None] = NOT_GIVEN,
+        lang_code: NotGivenOr[str | None] = NOT_GIVEN,
+        speed: NotGivenOr[float | None] = NOT_GIVEN,
+        num_inference_steps: NotGivenOr[int | None] = NOT_GIVEN,
+    ) -> None:
+        """Changes options for the streams created from now on (each session
+        carries its own config, so pooled connections stay usable)."""
+        if is_given(voice):
+            self._opts.voice = voice
+        if is_given(language):
+            self._opts.lang_code = _lang(language)
+        if is_given(lang_code):
+            self._opts.lang_code = _lang(lang_code)
+        if is_given(speed):
+            self._opts.speed = speed
+        if is_given(num_inference_steps):
+            self._opts.num_inference_steps = num_inference_steps
+
+    # -- synthesis -----------------------------------------------------------------------------
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> ChunkedStream:
+        return ChunkedStream(tts=self, input_text=text, conn_options=conn_options)
+
+    def stream(
+        self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> SynthesizeStream:
+        stream = SynthesizeStream(tts=self, conn_options=conn_options)
+        self._streams.add(stream)
+        return stream
+
+    async def aclose(self) -> None:
+        for stream in list(self._streams):
+            await stream.aclose()
+        self._streams.clear()
+        if self._drains:
+            await asyncio.wait(set(self._drains), timeout=DRAIN_TIMEOUT_S + 1)
+        self._closed = True
+        await self._pool.aclose()
+
+
+class _Turn:
+    """Feeds one session's events into an AudioEmitter."""
+
+    def __init__(self, session: stc.Session, emitter: tts.AudioEmitter, opts: _TTSOptions) -> None:
+        self.session = session
+        self.emitter = emitter
+        self.opts = opts
+        self.audio_bytes = 0
+
+    @property
+    def audio_pushed(self) -> bool:
+        return self.audio_bytes > 0
+
+    async def run(self, timeout: float, input_open: Callable[[], bool]) -> None:
+        """Until session_ended. A receive timeout only counts once the input
+        is over: while the LLM is still writing, the server has nothing to say."""
+        while True:
+            try:
+                event = await self.session.next_event(timeout)
+            except stc.ReceiveTimeoutError:
+                if input_open():
+                    continue
+                raise
+            if event is None:
+                return
+            if isinstance(event, stc.AudioFrame):
+                self.emitter.push(event.data)
+                self.audio_bytes += len(event.data)
+            elif isinstance(event, stc.SegmentStarted):
+                if self.opts.aligned_transcript:
+                    self.emitter.push_timed_transcript(self._timed_words(event))
+            elif isinstance(event, stc.SessionStarted):
+                if event.sample_rate != self.opts.sample_rate:
+                    raise stc.ProtocolError(
+                        f"asked for {self.opts.sample_rate} Hz audio, the server confirmed "
+                        f"{event.sample_rate} Hz")
+            elif isinstance(event, stc.Error):
+                raise event.exception()
+            elif isinstance(event, stc.SessionEnded):
+                if event.reason == "shutting_down":
+                    raise stc.ShuttingDownError("the server is shutting down and ended the "
+                                                "session before all text was spoken")
+                if event.reason not in ("completed", ""):
+                    raise stc.InternalServerError(f"the server ended the session: {event.reason}")
+                return
+
+    def _timed_words(self, event: stc.SegmentStarted) -> list[Any]:
+        words = re.findall(r"\S+\s*", event.text)
+        if not words:
+            return []
+        if not words[-1][-1].isspace():
+            words[-1] += " "                 # separates this segment from the next one
+        start = (event.start_ms if event.start_ms is not None
+                 else 1000.0 * self.audio_bytes / 2 / self.opts.sample_rate) / 1000.0
+        duration = max(0.0, event.duration_ms) / 1000.0
+        weights = [len(w.strip()) for w in words]
+        total = sum(weights) or 1
+        out = []
+        t = start
+        for word, weight in zip(words, weights):
+            end = t + duration * weight / total
+            out.append(TimedString(text=word, start_time=t, end_time=end))
+            t = end
+        return out
+
+
+class ChunkedStream(tts.ChunkedStream):
+    """``synthesize(text)``: one session, ``send_text`` + ``end_session``."""
+
+    def __init__(self, *, tts: TTS, input_text: str, conn_options: APIConnectOptions) -> None:
+        super().__init__(tts=tts, input_text=input_text, conn_options=conn_options)
+        self._tts: TTS = tts
+        self._opts = replace(tts._opts)
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        output_emitter.initialize(
+            request_id=utils.shortuuid(),
+            sample_rate=self._opts.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+        )
+        if not self._input_text.strip():
+            return
+        conn = await self._tts._acquire(self._conn_options.timeout)
+        self._acquire_time = getattr(self._tts._pool, "last_acquire_time", 0.0)
+        self._connection_reused = getattr(self._tts._pool, "last_connection_reused", False)
+        session = conn.session(config=self._opts.session_config())
+        turn = _Turn(session, output_emitter, self._opts)
+        try:
+            await session.send_text(self._input_text)
+            await session.end()
+            await turn.run(self._conn_options.timeout, input_open=lambda: False)
+            output_emitter.flush()
+        except stc.SupertonicError as e:
+            raise _api_error(e, audio_pushed=turn.audio_pushed,
+                             request_id=session.session_id) from e
+        finally:
+            self._tts._release(conn, session)
+
+
+class SynthesizeStream(tts.SynthesizeStream):
+    """One agent turn = one protocol session = one emitter segment."""
+
+    def __init__(self, *, tts: TTS, conn_options: APIConnectOptions) -> None:
+        super().__init__(tts=tts, conn_options=conn_options)
+        self._tts: TTS = tts
+        self._opts = replace(tts._opts)
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        output_emitter.initialize(
+            request_id=utils.shortuuid(),
+            sample_rate=self._opts.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+            stream=True,
+        )
+        conn = await self._tts._acquire(self._conn_options.timeout)
+        self._acquire_time = getattr(self._tts._pool, "last_acquire_time", 0.0)
+        self._connection_reused = getattr(self._tts._pool, "last_connection_reused", False)
+        session = conn.session(session_id=str(uuid.uuid4()), config=self._opts.session_config())
+        turn = _Turn(session, output_emitter, self._opts)
+        input_ch = self._input_ch          # a retry replaces the framework's channel
+        first_text_sent = asyncio.Event()
+
+        async def _input_task() -> None:
+            unflushed = False
+            async for data in input_ch:
+                if isinstance(data, self._FlushSentinel):
+                    # end_input() sends a flush right before closing the input:
+                    # that one is covered by end_session. A flush on its own
+                    # asks for the pending text to be spoken now.
+                    if unflushed and not input_ch.closed:
+                        await session.flush()
+                        unflushed = False
+                    continue
+                if not data:
+                    continue
+                if not session.start_sent:
+                    # start_session and the first text leave together
+                    output_emitter.start_segment(segment_id=session.session_id)
+                    self._mark_started()
+                    await session.send_text(data)
+                    first_text_sent.set()
+                else:
+                    await session.send_text(data)
+                unflushed = True
+            if session.start_sent:
+                await session.end()
+            first_text_sent.set()
+
+        async def _recv_task() -> None:
+            await first_text_sent.wait()
+            if not session.start_sent:
+                return                      # the turn had no text
+            await turn.run(self._conn_options.timeout, input_open=lambda: not session.end_sent)
+
+        tasks = [
+            asyncio.create_task(_input_task(), name="supertonic.input"),
+            asyncio.create_task(_recv_task(), name="supertonic.recv"),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except stc.SupertonicError as e:
+            raise _api_error(e, audio_pushed=turn.audio_pushed,
+                             request_id=session.session_id) from e
+        finally:
+            await utils.aio.gracefully_cancel(*tasks)
+            self._tts._release(conn, session)
+
+
+def _api_error(e: stc.SupertonicError, *, audio_pushed: bool,
+               request_id: str | None = None) -> APIError:
+    """The framework's exception for a client error (retryable as the
+    framework expects: capacity yes, bad config no, a lost connection only
+    before any audio was played)."""
+    body = getattr(e, "body", None)
+    if isinstance(e, stc.ServerError):
+        if isinstance(e, stc.CapacityError):
+            status = 429
+        elif isinstance(e, (stc.ShuttingDownError, stc.SlowConsumerError)):
+            status = 503
+        elif isinstance(e, stc.UnauthorizedError):
+            status = 401
+        elif isinstance(e, stc.InvalidRequestError):
+            status = 400
+        else:
+            status = 500 if e.retryable else 400
+        return APIStatusError(f"Supertonic TTS error {e.code}: {e.message}", status_code=status,
+                              request_id=request_id, body=body, retryable=e.retryable)
+    if isinstance(e, stc.ConnectError) and e.status is not None:
+        return APIStatusError(str(e), status_code=e.status, request_id=request_id,
+                              retryable=e.retryable)
+    if isinstance(e, (stc.ConnectTimeoutError, stc.ReceiveTimeoutError)):
+        return APITimeoutError(f"Supertonic TTS: {e}", retryable=not audio_pushed)
+    if isinstance(e, stc.TransportError):
+        return APIConnectionError(f"Supertonic TTS: {e}",
+                                  retryable=e.retryable and not audio_pushed)
+    return APIError(f"Supertonic TTS: {e}", body=body, retryable=False)

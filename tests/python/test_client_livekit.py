@@ -1,0 +1,413 @@
+"""The LiveKit Agents plugin (``livekit.plugins.supertonic``) through the real
+``livekit-agents`` 1.x classes (TTS, SynthesizeStream, ChunkedStream,
+AudioEmitter, ConnectionPool, metrics), against a real server on the probe
+model, whose audio decodes back to the text it speaks. Nothing is mocked."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+
+from client_support import client_ports, heard
+from service_support import ServerProcess, apoll, norm_text, requires_server_binary, run
+
+agents = pytest.importorskip("livekit.agents", reason="pip install -r tools/requirements.txt")
+supertonic = pytest.importorskip("livekit.plugins.supertonic", reason="pip install -e ./clients/python")
+
+from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError  # noqa: E402
+from livekit.agents.metrics import TTSMetrics  # noqa: E402
+from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT  # noqa: E402
+
+pytestmark = requires_server_binary
+
+TURN_TIMEOUT = 20.0
+NO_RETRY = APIConnectOptions(max_retry=0, timeout=5.0)
+LONG_ANSWER = " ".join(f"Sentence number {i} is here." for i in range(12))
+
+
+class Turn:
+    """What one SynthesizeStream produced."""
+
+    def __init__(self) -> None:
+        self.pcm = b""
+        self.frames = []
+        self.transcript = []
+        self.finals = 0
+
+    def add(self, ev) -> None:
+        self.frames.append(ev.frame)
+        self.pcm += ev.frame.data.tobytes()
+        self.transcript.extend(ev.frame.userdata.get(USERDATA_TIMED_TRANSCRIPT) or [])
+        self.finals += ev.is_final
+
+
+async def speak(tts, text: str, conn_options: APIConnectOptions | None = None) -> Turn:
+    """One agent turn as AgentSession drives it: a stream, text pushed word by
+    word, end_input, every frame read."""
+    stream = tts.stream(conn_options=conn_options) if conn_options else tts.stream()
+    turn = Turn()
+    try:
+        for word in text.split(" "):
+            stream.push_text(word + " ")
+        stream.end_input()
+
+        async def consume():
+            async for ev in stream:
+                turn.add(ev)
+
+        await asyncio.wait_for(consume(), TURN_TIMEOUT)
+    finally:
+        await stream.aclose()
+    return turn
+
+
+def test_stream_fed_word_by_word_speaks_the_text_in_order(server):
+    text = "Hello there. How are you today? I am fine, thank you."
+
+    async def body():
+        tts = supertonic.TTS(url=server.url, voice="F3", language="en-US")
+        try:
+            assert tts.capabilities.streaming and tts.capabilities.aligned_transcript
+            return await speak(tts, text)
+        finally:
+            await tts.aclose()
+
+    turn = run(body())
+    assert heard(turn.pcm, 24000) == text
+    assert {(f.sample_rate, f.num_channels) for f in turn.frames} == {(24000, 1)}
+    assert turn.finals == 1, "one stream must be exactly one emitter segment"
+    # Timed transcript from segment_started: the words in order, times increasing,
+    # ending where the audio ends.
+    assert norm_text("".join(turn.transcript)) == text
+    starts = [w.start_time for w in turn.transcript]
+    assert starts == sorted(starts) and starts[0] == 0.0
+    audio_s = len(turn.pcm) / 2 / 24000
+    assert abs(turn.transcript[-1].end_time - audio_s) < 0.25, (turn.transcript[-1].end_time, audio_s)
+
+
+def test_synthesize_is_one_session(server):
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en", sample_rate=16000)
+        try:
+            frames = []
+            async with tts.synthesize("A whole text at once. Two sentences.") as chunked:
+                async for ev in chunked:
+                    frames.append(ev.frame)
+            return frames
+        finally:
+            await tts.aclose()
+
+    frames = run(body())
+    pcm = b"".join(f.data.tobytes() for f in frames)
+    assert {f.sample_rate for f in frames} == {16000}
+    assert heard(pcm, 16000) == "A whole text at once. Two sentences."
+
+
+def test_two_turns_in_a_row_use_one_prewarmed_pooled_connection(server):
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        metrics: list[TTSMetrics] = []
+        tts.on("metrics_collected", metrics.append)
+        try:
+            tts.prewarm()
+            assert await apoll(lambda: len(client_ports(server)) == 1, 5), "prewarm opened no socket"
+            ports = client_ports(server)
+            first = await speak(tts, "First turn here.")
+            after_first = client_ports(server)
+            second = await speak(tts, "And the second one.")
+            return ports, after_first, client_ports(server), first, second, metrics
+        finally:
+            await tts.aclose()
+
+    ports, after_first, after_second, first, second, metrics = run(body())
+    assert ports == after_first == after_second, "the turns did not share the prewarmed socket"
+    assert heard(first.pcm, 24000) == "First turn here."
+    assert heard(second.pcm, 24000) == "And the second one."
+    assert [m.connection_reused for m in metrics] == [True, True]
+
+
+def test_metrics_are_emitted_for_each_turn(server):
+    text = "Metrics please. Thank you."
+
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        metrics: list[TTSMetrics] = []
+        tts.on("metrics_collected", metrics.append)
+        try:
+            turn = await speak(tts, text)
+            return turn, metrics
+        finally:
+            await tts.aclose()
+
+    turn, metrics = run(body())
+    assert len(metrics) == 1, metrics
+    m = metrics[0]
+    assert isinstance(m, TTSMetrics) and m.streamed and not m.cancelled
+    assert 0 < m.ttfb < 5 and m.duration >= m.ttfb
+    assert m.characters_count == len("".join(w + " " for w in text.split(" ")))
+    assert abs(m.audio_duration - len(turn.pcm) / 2 / 24000) < 0.05
+    assert m.label.endswith("supertonic.tts.TTS")
+    assert m.metadata is None or m.metadata.model_provider == "Supertonic"
+
+
+def test_barge_in_returns_at_once_and_no_interrupted_audio_reaches_later_turns(server):
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        try:
+            tts.prewarm()
+            assert await apoll(lambda: len(client_ports(server)) == 1, 5)
+            pooled = client_ports(server)
+            cancels_before = server.metrics().get("tts_cancellations_total")
+
+            stream = tts.stream()
+            for word in LONG_ANSWER.split(" "):
+                stream.push_text(word + " ")
+            frames = 0
+
+            async def first_frames():
+                nonlocal frames
+                async for _ in stream:
+                    frames += 1
+                    if frames == 3:
+                        return
+
+            await asyncio.wait_for(first_frames(), TURN_TIMEOUT)
+            t0 = time.perf_counter()
+            await stream.aclose()                      # the user barged in
+            aclose_s = time.perf_counter() - t0
+
+            # The next turn starts at once. It gets the interrupted socket only
+            # if the server has confirmed the cancel (cancelled + session_ended)
+            # by then, otherwise a socket of its own; either way it must hear
+            # nothing of the interrupted answer.
+            right_after = await speak(tts, "Right after the interruption.")
+            assert await apoll(lambda: server.metrics().get("tts_cancellations_total")
+                               == cancels_before + 1, 5), "no cancel reached the server"
+            assert await apoll(lambda: server.metrics().get("tts_active_sessions") == 0, 5)
+            await asyncio.sleep(0.2)
+            later = [await speak(tts, "Later turn number one."),
+                     await speak(tts, "Later turn number two.")]
+            return aclose_s, pooled, client_ports(server), right_after, later
+        finally:
+            await tts.aclose()
+
+    aclose_s, pooled, ports_after, right_after, later = run(body())
+    assert aclose_s < 0.1, f"aclose() of a speaking stream took {aclose_s * 1000:.0f} ms"
+    assert heard(right_after.pcm, 24000) == "Right after the interruption."
+    assert heard(later[0].pcm, 24000) == "Later turn number one."
+    assert heard(later[1].pcm, 24000) == "Later turn number two."
+    # The interrupted socket was confirmed and kept, not dropped: still connected.
+    assert set(pooled) <= set(ports_after), (pooled, ports_after)
+
+
+def test_four_concurrent_streams_each_speak_their_own_text(server):
+    texts = ["The first stream speaks.", "Stream two is here.",
+             "A third one talks now.", "Number four ends it."]
+
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        try:
+            return await asyncio.gather(*(speak(tts, t) for t in texts))
+        finally:
+            await tts.aclose()
+
+    turns = run(body())
+    assert [heard(t.pcm, 24000) for t in turns] == texts
+
+
+def test_capacity_refusal_is_a_retryable_429(start_server):
+    server = start_server(TTS_MAX_SESSIONS=1)
+
+    async def body():
+        import supertonic_client as stc
+        holder = await stc.connect(server.url)
+        tts = supertonic.TTS(url=server.url, language="en")
+        errors = []
+        tts.on("error", errors.append)
+        try:
+            session = holder.session(lang_code="en")
+            await session.start()
+            assert isinstance(await session.next_event(5), stc.SessionStarted)
+            with pytest.raises(APIStatusError) as refused:
+                await speak(tts, "No room for me.", NO_RETRY)
+            await session.aclose()
+            await asyncio.sleep(0.2)
+            # With the slot free, the same TTS speaks (its socket was kept).
+            ok = await speak(tts, "Now there is room.", NO_RETRY)
+            return refused.value, errors, ok
+        finally:
+            await tts.aclose()
+            await holder.close()
+
+    error, errors, ok = run(body())
+    assert error.status_code == 429 and error.retryable is True, repr(error)
+    assert "capacity" in str(error)
+    assert errors and errors[0].error is error and errors[0].recoverable is False
+    assert heard(ok.pcm, 24000) == "Now there is room."
+
+
+def test_bad_voice_is_a_non_retryable_400_without_retries(server):
+    async def body():
+        tts = supertonic.TTS(url=server.url, voice="Z9", language="en")
+        try:
+            t0 = time.perf_counter()
+            with pytest.raises(APIStatusError) as refused:
+                # default connect options: 3 retries, 2 s apart, if it were retryable
+                await speak(tts, "Who am I?")
+            return refused.value, time.perf_counter() - t0
+        finally:
+            await tts.aclose()
+
+    error, elapsed = run(body())
+    assert error.status_code == 400 and error.retryable is False, repr(error)
+    assert "invalid_voice" in str(error)
+    assert elapsed < 1.5, f"a non-retryable error took {elapsed:.1f} s (was it retried?)"
+
+
+def test_server_killed_mid_turn_is_a_connection_error_and_the_next_turn_reconnects(start_server):
+    server = start_server()
+
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        try:
+            stream = tts.stream(conn_options=NO_RETRY)
+            for word in LONG_ANSWER.split(" "):
+                stream.push_text(word + " ")
+            got = 0
+
+            async def consume():
+                nonlocal got
+                async for _ in stream:
+                    got += 1
+                    if got == 2:
+                        server.proc.send_signal(signal.SIGKILL)
+
+            with pytest.raises(APIConnectionError) as lost:
+                await asyncio.wait_for(consume(), TURN_TIMEOUT)
+            await stream.aclose()
+            assert await asyncio.to_thread(server.wait, 5) is not None
+
+            # The same address comes back; the next turn connects to it.
+            restarted = ServerProcess(server.log_path.parent)
+            restarted.port = server.port
+            restarted.log_path = server.log_path.with_name(f"restarted-{server.port}.log")
+            await asyncio.to_thread(restarted.start)
+            try:
+                again = await speak(tts, "Back again.")
+            finally:
+                await asyncio.to_thread(restarted.stop)   # the loop must answer its close
+            return lost.value, got, again
+        finally:
+            await tts.aclose()
+
+    error, got, again = run(body())
+    assert got >= 2
+    assert "lost" in str(error).lower() or "connection" in str(error).lower(), str(error)
+    assert heard(again.pcm, 24000) == "Back again."
+
+
+def test_options_are_sent_per_session_and_update_options_applies_to_new_streams(server):
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="fr", sample_rate=8000, speed=1.0,
+                             num_inference_steps=3)
+        try:
+            first = await speak(tts, "Bonjour.")
+            tts.update_options(language="en", voice="M1")
+            second = await speak(tts, "Hello.")
+            return first, second
+        finally:
+            await tts.aclose()
+
+    first, second = run(body())
+    assert {f.sample_rate for f in first.frames} == {8000}
+    assert heard(first.pcm, 8000, lang="fr") == "Bonjour."
+    assert heard(second.pcm, 8000, lang="en") == "Hello."
+
+
+def test_the_original_import_works_from_the_repository_root(server):
+    from clients.livekit_plugin import SupertonicTTS
+    from livekit.agents import Agent
+
+    async def body():
+        tts = SupertonicTTS(service_url=server.url, voice="F1", lang_code="pt")
+        agent = Agent(instructions="You are a helpful assistant.", tts=tts)
+        try:
+            assert agent.tts is tts
+            assert isinstance(tts, supertonic.TTS) and tts.url == server.url
+            return await speak(tts, "Ola, como vai?")
+        finally:
+            await tts.aclose()
+
+    turn = run(body())
+    assert heard(turn.pcm, 24000, lang="pt") == "Ola, como vai?"
+
+
+def test_agent_session_speaks_through_the_plugin_and_barge_in_is_clean(server):
+    """The framework's own pipeline (AgentSession.say -> tts_node -> stream)
+    with an audio sink that plays instantly: a reply, an interrupted one, and
+    a reply after the interruption that hears nothing of it."""
+    from livekit.agents import Agent, AgentSession
+    from livekit.agents.voice import io
+
+    class InstantSink(io.AudioOutput):
+        def __init__(self) -> None:
+            super().__init__(label="instant", capabilities=io.AudioOutputCapabilities(pause=False))
+            self.pcm = b""
+            self.pending = 0.0
+
+        async def capture_frame(self, frame) -> None:
+            await super().capture_frame(frame)
+            if self.pending == 0.0:
+                self.on_playback_started(created_at=time.time())
+            self.pcm += frame.data.tobytes()
+            self.pending += frame.duration
+
+        def _finish(self, interrupted: bool) -> None:
+            if self._pending_playback_count > 0:
+                self.on_playback_finished(playback_position=self.pending, interrupted=interrupted)
+            self.pending = 0.0
+
+        def flush(self) -> None:
+            super().flush()
+            asyncio.get_running_loop().call_soon(self._finish, False)
+
+        def clear_buffer(self) -> None:
+            self._finish(True)
+
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        session = AgentSession(tts=tts)
+        sink = InstantSink()
+        session.output.audio = sink
+        heard_texts = []
+        try:
+            await session.start(agent=Agent(instructions="Say what you are told."))
+            await asyncio.wait_for(session.say("Hello there. How are you today?"), TURN_TIMEOUT)
+            heard_texts.append(heard(sink.pcm, 24000))
+
+            sink.pcm = b""
+            handle = session.say(LONG_ANSWER)
+            deadline = time.monotonic() + TURN_TIMEOUT
+            while len(sink.pcm) < 24000 * 2 * 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            handle.interrupt()
+            await asyncio.wait_for(handle, 5)
+            interrupted_audio_s = len(sink.pcm) / 2 / 24000
+
+            sink.pcm = b""
+            await asyncio.wait_for(session.say("After the interruption."), TURN_TIMEOUT)
+            heard_texts.append(heard(sink.pcm, 24000))
+            messages = [(m.text_content, m.interrupted) for m in session.history.items
+                        if m.type == "message"]
+            return heard_texts, interrupted_audio_s, messages
+        finally:
+            await session.aclose()
+            await tts.aclose()
+
+    heard_texts, interrupted_audio_s, messages = run(body())
+    assert heard_texts == ["Hello there. How are you today?", "After the interruption."]
+    assert interrupted_audio_s > 1.0
+    assert [interrupted for _, interrupted in messages] == [False, True, False], messages
+    assert messages[2][0] == "After the interruption."
