@@ -135,6 +135,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/engine.json")
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text())
+    load_before = os.getloadavg()
 
     # Alternate the implementations so that drift on a shared machine hits both.
     cpp, py, first_audio = {}, {}, {}
@@ -163,7 +164,9 @@ def main() -> int:
         "command": "make bench  (build/venv/bin/python bench/engine_bench.py --model-dir models/faithful "
                    f"--threads {args.threads} --repetitions {args.repetitions})",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
+                    "load_avg_before": [round(x, 2) for x in load_before],
+                    "load_avg_after": [round(x, 2) for x in os.getloadavg()]},
         "model": str(args.model_dir.relative_to(REPO) if args.model_dir.is_relative_to(REPO) else args.model_dir),
         "intra_op_threads": args.threads,
         "note": "Architecture-faithful random-weight model (65.7M parameters). chars/s = input characters x batch "
