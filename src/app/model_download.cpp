@@ -108,6 +108,24 @@ void RemoveQuietly(const fs::path& p) {
   fs::remove(p, ec);
 }
 
+// Removes the lock file and every directory under (and including) `dir` left
+// empty: what a download that fetched nothing created.
+void RemoveEmptyTree(const fs::path& dir) {
+  RemoveQuietly(dir / ".download.lock");
+  std::error_code ec;
+  std::vector<fs::path> dirs;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec)) dirs.push_back(it->path());
+  }
+  std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+    return std::distance(a.begin(), a.end()) > std::distance(b.begin(), b.end());
+  });
+  dirs.push_back(dir);
+  for (const auto& d : dirs) {
+    if (fs::is_empty(d, ec) && !ec) fs::remove(d, ec);
+  }
+}
+
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -644,18 +662,24 @@ std::string Sha256File(const fs::path& file) {
 void DownloadModel(const DownloadOptions& options) {
   if (options.files.empty()) throw DownloadError("nothing to download: the manifest lists no files");
   std::error_code ec;
+  const bool created = !fs::exists(options.dest, ec);
   fs::create_directories(options.dest, ec);
   if (ec) throw DownloadError("cannot create " + options.dest.string() + ": " + ec.message());
   CurlGlobal curl_global;
-  DirectoryLock lock(options.dest);
-  std::cerr << "Supertonic 2 model: " << options.files.size() << " files from " << options.base_url << " into "
-            << options.dest.string() << "\n";
-  Downloader downloader(options);
   int downloaded = 0;
   int64_t bytes = 0;
-  for (const auto& f : options.files) {
-    if (downloader.Ensure(f)) ++downloaded;
-    bytes += FileSizeOr(options.dest / f.path, 0);
+  try {
+    DirectoryLock lock(options.dest);
+    std::cerr << "Supertonic 2 model: " << options.files.size() << " files from " << options.base_url << " into "
+              << options.dest.string() << "\n";
+    Downloader downloader(options);
+    for (const auto& f : options.files) {
+      if (downloader.Ensure(f)) ++downloaded;
+      bytes += FileSizeOr(options.dest / f.path, 0);
+    }
+  } catch (const DownloadError&) {
+    if (created) RemoveEmptyTree(options.dest);  // no empty model directory left behind; .part files stay
+    throw;
   }
   std::cerr << "Model ready in " << options.dest.string() << ": " << options.files.size() << " files, "
             << HumanBytes(bytes) << " (" << downloaded << " downloaded, " << options.files.size() - downloaded

@@ -191,6 +191,9 @@ struct SupertonicModel::Impl {
 
 SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_unique<Impl>()) {
   config.Validate();
+  // The environment registers ONNX Runtime's logger; the CUDA provider options
+  // below need it to exist first.
+  SharedEnv();
   const auto onnx_dir = config.model_dir / "onnx";
   for (const auto& spec : Specs()) {
     if (!std::filesystem::is_regular_file(onnx_dir / spec.file)) {

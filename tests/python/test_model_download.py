@@ -1,0 +1,393 @@
+"""`supertonic-tts download` against a local HTTP server on 127.0.0.1 (never the
+internet): redirects like Hugging Face's, Range requests, truncated responses,
+corrupt files, 404s and an unreachable host.
+
+The server lays the files out like the Hugging Face repository
+(/Supertone/supertonic-2/resolve/main/<path>, answered with a 302 to
+/cdn/<path>, as Hugging Face redirects to its CDN). The published checksums
+belong to the real weights, which are not served here, so every test passes
+--manifest with the checksums of the generated files; the file list itself is
+the compiled-in one (from --print-manifest).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = REPO / "build" / "bin" / "supertonic-tts"
+PROVENANCE = REPO.parent / "shared" / "models" / "supertonic-2" / "PROVENANCE.md"
+REPO_PREFIX = "/Supertone/supertonic-2/resolve/main/"
+
+pytestmark = pytest.mark.skipif(not BINARY.exists(), reason="build/bin/supertonic-tts not built (make build)")
+
+
+def run_download(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "http_proxy", "https_proxy",
+                                                            "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy")}
+    return subprocess.run([str(BINARY), "download", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def published_manifest() -> dict:
+    result = run_download("--print-manifest")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def generated_files() -> dict[str, bytes]:
+    """Content for every path of the compiled-in manifest: random bytes for the
+    graphs (large enough to be cut mid-transfer), small valid JSON otherwise."""
+    rng = random.Random(1234)
+    files = {}
+    for i, path in enumerate(published_manifest()):
+        if path.endswith(".onnx"):
+            files[path] = rng.randbytes(200_000 + 50_000 * i)
+        else:
+            files[path] = json.dumps({"file": path, "values": [rng.random() for _ in range(50)]}).encode()
+    return files
+
+
+class ModelServer:
+    """A threaded HTTP/1.1 server with redirects, byte ranges and fault injection."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = dict(files)
+        self.missing: set[str] = set()          # 404 at the repository path
+        self.truncate_once: set[str] = set()    # next full-body response of this path stops halfway
+        self.truncate_always: set[str] = set()  # every response of this path stops halfway
+        self.ignore_range = False               # answer 200 with the whole file even to a Range request
+        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_GET(self):
+                with server.lock:
+                    server.requests.append((self.path, self.headers.get("Range")))
+                if self.path.startswith(REPO_PREFIX):
+                    rel = self.path[len(REPO_PREFIX):]
+                    if rel in server.missing or rel not in server.files:
+                        return self.send_plain(404, b"Entry not found")
+                    self.send_response(302)
+                    self.send_header("Location", f"http://127.0.0.1:{server.port}/cdn/{rel}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                if self.path.startswith("/cdn/"):
+                    rel = self.path[len("/cdn/"):]
+                    if rel not in server.files:
+                        return self.send_plain(404, b"no such object")
+                    return self.send_file(rel, server.files[rel])
+                return self.send_plain(404, b"not found")
+
+            def send_plain(self, status: int, body: bytes):
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def send_file(self, rel: str, data: bytes):
+                start = 0
+                header = self.headers.get("Range")
+                if header and not server.ignore_range:
+                    m = re.fullmatch(r"bytes=(\d+)-(\d*)", header.strip())
+                    assert m, header
+                    start = int(m.group(1))
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Accept-Ranges", "bytes")
+                self.end_headers()
+                with server.lock:
+                    cut = rel in server.truncate_always or rel in server.truncate_once
+                    server.truncate_once.discard(rel)
+                if cut:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}{REPO_PREFIX.rstrip('/')}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def requests_for(self, rel: str) -> list[tuple[str, str | None]]:
+        with self.lock:
+            return [r for r in self.requests if r[0].endswith("/" + rel)]
+
+    def clear_log(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, bytes]:
+    return generated_files()
+
+
+@pytest.fixture()
+def server(files):
+    s = ModelServer(files)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def manifest(tmp_path: Path, files) -> Path:
+    """The compiled-in file list with the generated graphs' checksums and sizes."""
+    entries = {}
+    for path in published_manifest():
+        entries[path] = ({"sha256": hashlib.sha256(files[path]).hexdigest(), "size": len(files[path])}
+                         if path.endswith(".onnx") else {})
+    out = tmp_path / "manifest.json"
+    out.write_text(json.dumps(entries))
+    return out
+
+
+def download(server: ModelServer, manifest: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_download("--dest", str(dest), "--base-url", server.base_url, "--manifest", str(manifest), *extra)
+
+
+def assert_complete(dest: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        assert (dest / rel).read_bytes() == data, rel
+    assert not list(dest.rglob("*.part")), "no partial file may remain"
+
+
+def test_published_manifest_lists_the_model_and_the_published_checksums() -> None:
+    manifest = published_manifest()
+    voices = [f"voice_styles/{g}{i}.json" for g in "FM" for i in range(1, 6)]
+    graphs = [f"onnx/{n}.onnx" for n in ("duration_predictor", "text_encoder", "vector_estimator", "vocoder")]
+    assert set(manifest) == {"onnx/tts.json", "onnx/unicode_indexer.json", *voices, *graphs}
+    assert list(manifest)[-1] == "onnx/vocoder.onnx", "the vocoder comes last: its presence marks a complete model"
+    for g in graphs:
+        assert re.fullmatch(r"[0-9a-f]{64}", manifest[g]["sha256"]) and manifest[g]["size"] > 1_000_000
+    if not PROVENANCE.exists():
+        pytest.skip("../shared/models/supertonic-2/PROVENANCE.md not present")
+    table = dict((m.group(1), (m.group(2), int(m.group(3)))) for m in re.finditer(
+        r"\|\s*`([^`]+\.onnx)`\s*\|\s*([0-9a-f]{64})\s*\|\s*(\d+)\s*\|", PROVENANCE.read_text()))
+    assert {g: (manifest[g]["sha256"], manifest[g]["size"]) for g in graphs} == table
+
+
+def test_downloads_every_file_through_redirects_then_keeps_them(server, manifest, files, tmp_path) -> None:
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    paths = [p for p, _ in server.requests]
+    assert any(p.startswith(REPO_PREFIX) for p in paths) and any(p.startswith("/cdn/") for p in paths)
+    assert "sha256 verified" in result.stderr
+
+    # A second run verifies what is there and fetches nothing.
+    server.clear_log()
+    again = download(server, manifest, dest)
+    assert again.returncode == 0, again.stderr
+    assert server.requests == []
+    assert "present, sha256 verified" in again.stderr
+
+    # --force fetches everything again.
+    forced = download(server, manifest, dest, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert len(server.requests_for("onnx/vocoder.onnx")) == 2  # the redirect and the CDN
+    assert_complete(dest, files)
+
+
+def test_a_modified_file_in_place_is_downloaded_again(server, manifest, files, tmp_path) -> None:
+    dest = tmp_path / "model"
+    assert download(server, manifest, dest).returncode == 0
+    target = dest / "onnx/text_encoder.onnx"
+    target.write_bytes(b"x" + target.read_bytes()[1:])
+    server.clear_log()
+    result = download(server, manifest, dest)
+    assert result.returncode == 0, result.stderr
+    assert "onnx/text_encoder.onnx: present but does not verify" in result.stderr
+    assert [p for p, _ in server.requests if p.startswith("/cdn/")] == ["/cdn/onnx/text_encoder.onnx"]
+    assert_complete(dest, files)
+
+
+def test_checksum_mismatch_names_the_file_and_removes_it(server, manifest, files, tmp_path) -> None:
+    good = files["onnx/vocoder.onnx"]
+    bad = bytes([good[0] ^ 0xFF]) + good[1:]  # same size, one byte off
+    server.files["onnx/vocoder.onnx"] = bad
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 1
+    err = result.stderr
+    assert "checksum mismatch for onnx/vocoder.onnx" in err
+    assert hashlib.sha256(good).hexdigest() in err and hashlib.sha256(bad).hexdigest() in err
+    assert "deleted" in err
+    assert not (dest / "onnx/vocoder.onnx").exists()
+    assert not (dest / "onnx/vocoder.onnx.part").exists()
+
+
+def test_force_keeps_the_present_file_until_its_replacement_verifies(server, manifest, files, tmp_path) -> None:
+    dest = tmp_path / "model"
+    assert download(server, manifest, dest).returncode == 0
+    server.files["onnx/vocoder.onnx"] = b"y" * len(files["onnx/vocoder.onnx"])
+    result = download(server, manifest, dest, "--force")
+    assert result.returncode == 1
+    assert "checksum mismatch for onnx/vocoder.onnx" in result.stderr
+    assert_complete(dest, files)
+
+
+def test_size_mismatch_is_reported(server, manifest, files, tmp_path) -> None:
+    server.files["onnx/duration_predictor.onnx"] = files["onnx/duration_predictor.onnx"][:-10]
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 1
+    assert "mismatch for onnx/duration_predictor.onnx" in result.stderr
+    n = len(files["onnx/duration_predictor.onnx"])
+    assert f"{n} bytes" in result.stderr and f"{n - 10} bytes" in result.stderr
+    assert not (dest / "onnx/duration_predictor.onnx").exists()
+
+
+def test_truncated_transfer_is_resumed_with_a_range_request(server, manifest, files, tmp_path) -> None:
+    rel = "onnx/vector_estimator.onnx"
+    server.truncate_once.add(rel)
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    half = len(files[rel]) // 2
+    cdn = [r for p, r in server.requests_for(rel) if p.startswith("/cdn/")]
+    assert cdn == [None, f"bytes={half}-"], cdn
+    # The Range header also went to the repository URL, before its redirect.
+    assert (REPO_PREFIX + rel, f"bytes={half}-") in server.requests
+    assert f"truncated download of {rel}" in result.stderr
+    assert "resuming at" in result.stderr
+
+
+def test_truncated_download_keeps_the_part_and_the_next_run_resumes(server, manifest, files, tmp_path) -> None:
+    rel = "onnx/text_encoder.onnx"
+    server.truncate_always.add(rel)
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest, "--retries", "0")
+    assert result.returncode == 1
+    assert f"truncated download of {rel}" in result.stderr
+    assert "run the command again to resume" in result.stderr
+    part = dest / (rel + ".part")
+    half = len(files[rel]) // 2
+    assert part.stat().st_size == half
+    assert not (dest / rel).exists()
+
+    server.truncate_always.clear()
+    server.clear_log()
+    again = download(server, manifest, dest)
+    assert again.returncode == 0, again.stderr
+    assert_complete(dest, files)
+    assert [r for p, r in server.requests_for(rel) if p.startswith("/cdn/")] == [f"bytes={half}-"]
+
+
+def test_server_that_ignores_ranges_gets_a_fresh_download(server, manifest, files, tmp_path) -> None:
+    rel = "onnx/vocoder.onnx"
+    dest = tmp_path / "model"
+    (dest / "onnx").mkdir(parents=True)
+    (dest / (rel + ".part")).write_bytes(b"\0" * 1000)  # stale bytes the 200 answer must replace
+    server.ignore_range = True
+    result = download(server, manifest, dest)
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+
+
+def test_partial_file_from_another_version_is_restarted_once(server, manifest, files, tmp_path) -> None:
+    rel = "onnx/vocoder.onnx"
+    dest = tmp_path / "model"
+    (dest / "onnx").mkdir(parents=True)
+    (dest / (rel + ".part")).write_bytes(b"\x01" * 1000)  # resumable, but not a prefix of the file
+    result = download(server, manifest, dest)
+    assert result.returncode == 0, result.stderr
+    assert "did not verify after resuming" in result.stderr
+    assert_complete(dest, files)
+
+
+def test_complete_part_is_verified_without_a_request(server, manifest, files, tmp_path) -> None:
+    rel = "onnx/duration_predictor.onnx"
+    dest = tmp_path / "model"
+    (dest / "onnx").mkdir(parents=True)
+    (dest / (rel + ".part")).write_bytes(files[rel])
+    result = download(server, manifest, dest)
+    assert result.returncode == 0, result.stderr
+    assert server.requests_for(rel) == []
+    assert_complete(dest, files)
+
+
+def test_http_404_names_the_url(server, manifest, tmp_path) -> None:
+    server.missing.add("voice_styles/M5.json")
+    result = download(server, manifest, tmp_path / "model")
+    assert result.returncode == 1
+    assert f"HTTP 404 Not Found for {server.base_url}/voice_styles/M5.json" in result.stderr
+    assert "--base-url" in result.stderr
+
+
+def test_error_page_instead_of_json_is_rejected(server, manifest, tmp_path) -> None:
+    server.files["onnx/tts.json"] = b"<html>captive portal</html>"
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 1
+    assert "onnx/tts.json" in result.stderr and "not valid JSON" in result.stderr
+    assert not (dest / "onnx/tts.json").exists()
+
+
+def test_unreachable_host_is_a_clear_error(manifest, tmp_path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run_download("--dest", str(tmp_path / "model"), "--manifest", str(manifest),
+                          "--base-url", f"http://127.0.0.1:{port}/Supertone/supertonic-2/resolve/main",
+                          timeout=60)
+    assert result.returncode == 1
+    assert f"cannot connect to 127.0.0.1:{port}" in result.stderr
+    assert "mount" in result.stderr
+    assert not (tmp_path / "model").exists(), "a download that fetched nothing leaves no directory behind"
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"../outside.onnx": {}}', "'..' component"),
+    ('{"/etc/passwd": {}}', "must be relative"),
+    ('{"onnx/a.onnx": {"sha256": "abc"}}', "not 64 hex digits"),
+    ('{"onnx/a.onnx": {"md5": "abc"}}', "unexpected 'md5'"),
+    ('[]', "non-empty object"),
+])
+def test_bad_manifest_is_refused(tmp_path, content, message) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = run_download("--dest", str(tmp_path / "model"), "--manifest", str(bad),
+                          "--base-url", "http://127.0.0.1:9/x")
+    assert result.returncode == 1
+    assert message in result.stderr
