@@ -28,31 +28,7 @@ FRAME_S = FRAME / RATE
 OUTPUT_RATES = [8000, 16000, 22050, 24000, 48000]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-F, I64 = TensorProto.FLOAT, TensorProto.INT64
-B, T, L = "batch_size", "text_length", "latent_length"
-SIGNATURES = {
-    "duration_predictor": (
-        [("text_ids", I64, [B, T]), ("style_dp", F, [B, 8, 16]), ("text_mask", F, [B, 1, T])],
-        [("duration", F, [B])],
-    ),
-    "text_encoder": (
-        [("text_ids", I64, [B, T]), ("style_ttl", F, [B, 50, 256]), ("text_mask", F, [B, 1, T])],
-        [("text_emb", F, [B, 256, T])],
-    ),
-    "vector_estimator": (
-        [
-            ("noisy_latent", F, [B, 144, L]),
-            ("text_emb", F, [B, 256, T]),
-            ("style_ttl", F, [B, 50, 256]),
-            ("latent_mask", F, [B, 1, L]),
-            ("text_mask", F, [B, 1, T]),
-            ("current_step", F, [B]),
-            ("total_step", F, [B]),
-        ],
-        [("denoised_latent", F, [B, 144, L])],
-    ),
-    "vocoder": ([("latent", F, [B, 144, L])], [("wav_tts", F, [B, None])]),
-}
+from tools.models.interface import B, F, I64, L, SIGNATURES, T  # noqa: F401
 
 HELLO = "Hello world."
 PORTUGUESE = "Olá, tudo bem? Não há ação sem coração."
