@@ -5,7 +5,7 @@ PY := build/venv/bin/python
 JOBS ?= $(shell nproc)
 MODEL_DIR ?= models/faithful
 
-.PHONY: setup build models test test-cpp test-python run demo bench clean
+.PHONY: setup build models test test-cpp test-python run demo bench clean test-asan test-tsan fuzz ci
 
 setup:
 	@bash scripts/setup.sh
@@ -69,3 +69,46 @@ bench: build models
 
 clean:
 	rm -rf $(BUILD_DIR) build/bin
+
+# --- Reliability: sanitizers, fuzzing, and the CI entry point ------------------
+# Each builds into its own directory, so build/cmake and build/bin stay the
+# normal build. See tests/sanitizers/run.sh and tests/fuzz/run.sh.
+# Compile time rules here (2 cores in CI): -g1 (functions and lines, enough for
+# reports), and -O0 for ASan+UBSan, whose instrumentation triples the -O1 compile
+# time of the Beast translation unit; the model's compute is in ONNX Runtime,
+# which is not instrumented either way. Asserts stay on (no NDEBUG).
+SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSUPERTONIC_BUILD_BENCH=OFF
+
+# Every GoogleTest suite and the service integration tests, against an
+# AddressSanitizer + UndefinedBehaviorSanitizer build (build/asan).
+test-asan: setup models
+	@cmake -S . -B build/asan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O0 -g1" -DSUPERTONIC_SANITIZE=address,undefined > /dev/null
+	@cmake --build build/asan -j $(JOBS)
+	@bash tests/sanitizers/run.sh asan
+
+# The concurrency tests against a ThreadSanitizer build (build/tsan).
+test-tsan: setup models
+	@cmake -S . -B build/tsan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSUPERTONIC_SANITIZE=thread > /dev/null
+	@cmake --build build/tsan -j $(JOBS)
+	@bash tests/sanitizers/run.sh tsan
+
+# libFuzzer targets (clang; build/fuzz), FUZZ_SECONDS each. The long form, by hand:
+#   make fuzz FUZZ_SECONDS=3600      (or: tests/fuzz/run.sh 3600 accumulator)
+FUZZ_SECONDS ?= 30
+fuzz: setup
+	@bash tests/fuzz/setup.sh
+	@CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSUPERTONIC_FUZZ=ON > /dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# What CI runs (.ci/run): `make test` first, then the sanitizer and fuzzing
+# runs. Every step runs; the target fails if any did.
+ci:
+	@status=0; \
+	$(MAKE) --no-print-directory test || status=1; \
+	for step in test-asan test-tsan fuzz; do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$step || { echo "ci: $$step FAILED"; status=1; }; \
+	  echo "ci: $$step took $$(( $$(date +%s) - start )) s"; \
+	done; \
+	exit $$status

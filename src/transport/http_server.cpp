@@ -147,7 +147,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec) {
+    // A failed write (the peer reset) finishes the connection while frames may
+    // still sit in the read buffer: stop reading then, connection_ is gone.
+    if (ec || !connection_) {
       Finish();
       return;
     }
@@ -159,6 +161,20 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
       connection_->OnBinaryFrame();
     }
     buffer_.consume(buffer_.size());
+    MaybeRead();
+  }
+
+  // A client that sends without reading our replies is not read from either
+  // (TCP backpressure) once its unsent output passes twice the audio bound:
+  // memory stays bounded whatever it sends.
+  std::size_t ReadPauseBytes() const {
+    return 2 * static_cast<std::size_t>(service_.config().max_output_buffer_ms) * 48 * 2;
+  }
+  void MaybeRead() {
+    if (queued_bytes_ > ReadPauseBytes()) {
+      read_paused_ = true;
+      return;
+    }
     DoRead();
   }
 
@@ -210,6 +226,10 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
     }
     DoWrite();
     if (connection_) connection_->OnOutputDrained();
+    if (read_paused_ && connection_ && queued_bytes_ < ReadPauseBytes() / 2) {
+      read_paused_ = false;
+      DoRead();
+    }
   }
 
   void DoClose() {
@@ -229,6 +249,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   bool writing_ = false;
   bool close_after_write_ = false;
   bool closing_ = false;
+  bool read_paused_ = false;
 };
 
 // POST /v1/audio/speech (OpenAI-compatible): one request is one protocol
@@ -532,14 +553,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<HttpSession>(std::move(socket), self->service)->Run();
-      self->Accept();
+      if (!ec) {
+        std::make_shared<HttpSession>(std::move(socket), self->service)->Run();
+        self->Accept();
+        return;
+      }
+      // e.g. out of file descriptors: retrying at once would spin a core.
+      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      self->retry.expires_after(std::chrono::milliseconds(100));
+      self->retry.async_wait([self](beast::error_code e) {
+        if (!e) self->Accept();
+      });
     });
   }
 
   asio::io_context& io;
   service::TtsService& service;
   tcp::acceptor acceptor;
+  asio::steady_timer retry{io};
 };
 
 HttpServer::HttpServer(asio::io_context& io, service::TtsService& service)

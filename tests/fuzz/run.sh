@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of build/fuzz for a bounded time (make fuzz).
+#   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
+# Each target starts from its committed seeds (tests/fuzz/corpus/<target>/) plus
+# the inputs earlier runs found (build/fuzz/corpus/<target>/, kept between
+# runs, never committed). A crash, sanitizer report, invariant violation, hang
+# (> 10 s per input) or memory blow-up (> 2 GB) is written to
+# build/fuzz/artifacts/<target>/; the script then fails and says how to keep
+# the input as a regression test. Figures: build/fuzz/summary.txt.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_PER_TARGET=${1:-${FUZZ_SECONDS:-30}}
+shift || true
+TARGETS=("$@")
+((${#TARGETS[@]})) || TARGETS=(protocol text accumulator)
+BIN=build/fuzz/bin
+SUMMARY=build/fuzz/summary.txt
+mkdir -p build/fuzz
+: > "$SUMMARY"
+failed=()
+for t in "${TARGETS[@]}"; do
+  work=build/fuzz/corpus/$t
+  artifacts=build/fuzz/artifacts/$t
+  mkdir -p "$work" "$artifacts"
+  extra=()
+  [ -f "tests/fuzz/$t.dict" ] && extra+=("-dict=tests/fuzz/$t.dict")
+  log=build/fuzz/$t.log
+  echo "fuzz: $t for ${SECONDS_PER_TARGET} s"
+  # UBSan and ASan findings abort, so libFuzzer saves the input.
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+    "$BIN/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+      -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" "$work" "tests/fuzz/corpus/$t" > "$log" 2>&1
+  rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  corpus=$(find "$work" -type f | wc -l)
+  line="$t: ${execs:-?} inputs in ${SECONDS_PER_TARGET} s (${rate:-?}/s), coverage ${cov:-?} edges, corpus $corpus, exit $rc"
+  echo "  $line"
+  echo "$line" >> "$SUMMARY"
+  if [ "$rc" -ne 0 ]; then
+    failed+=("$t")
+    grep -E 'INVARIANT|ERROR: |SUMMARY: |runtime error|Test unit written|==[0-9]+==' "$log" | head -20 | sed 's/^/    /'
+  fi
+done
+if ((${#failed[@]})); then
+  echo
+  echo "fuzz: FAILED: ${failed[*]} (logs build/fuzz/<target>.log)."
+  echo "Reproduce:  build/fuzz/bin/fuzz_<target> build/fuzz/artifacts/<target>/<file>"
+  echo "Keep it:    cp build/fuzz/artifacts/<target>/<file> tests/fuzz/regressions/<target>/  (runs in the unit tests)"
+  exit 1
+fi
+echo "fuzz: ok ($SUMMARY)"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs the tests against a sanitizer build (make test-asan / make test-tsan).
+#   tests/sanitizers/run.sh asan   build/asan: every GoogleTest suite (ctest) and the
+#                                  service integration tests (pytest) against the
+#                                  ASan+UBSan server
+#   tests/sanitizers/run.sh tsan   build/tsan: the concurrency tests: service_tests,
+#                                  engine ProbeSynthesizer.ConcurrentCallsAreSafe, and the
+#                                  streaming/concurrency integration tests against the
+#                                  TSan server
+# Every sanitizer report (from a test binary or from a server the Python tests
+# start) goes to build/<kind>/reports/; the run fails if any is there, and
+# prints them. Suppressions: tests/sanitizers/*.supp (each entry explained there).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+KIND=${1:?usage: run.sh asan|tsan}
+BUILD=$ROOT/build/$KIND
+REPORTS=$BUILD/reports
+SUPP=$ROOT/tests/sanitizers
+PY=$ROOT/build/venv/bin/python
+rm -rf "$REPORTS"
+mkdir -p "$REPORTS"
+export SUPERTONIC_TTS_BINARY=$BUILD/bin/supertonic-tts
+export SUPERTONIC_SANITIZER=$KIND
+export PYTHONDONTWRITEBYTECODE=1
+symbolizer=$(command -v llvm-symbolizer || true)
+[ -n "$symbolizer" ] && export ASAN_SYMBOLIZER_PATH=$symbolizer TSAN_SYMBOLIZER_PATH=$symbolizer
+
+status=0
+run_step() {  # name, command...
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "== $KIND: $name"
+  "$@" || { echo "== $KIND: $name FAILED"; status=1; }
+  echo "== $KIND: $name took $((SECONDS - t0)) s"
+}
+
+case "$KIND" in
+  asan)
+    export ASAN_OPTIONS="log_path=$REPORTS/asan:detect_leaks=1:halt_on_error=1:strict_init_order=1:check_initialization_order=1:detect_stack_use_after_return=0"
+    export LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=1"
+    run_step "GoogleTest suites (ctest)" ctest --test-dir "$BUILD" --output-on-failure -j 2
+    run_step "service integration tests (pytest)" \
+      "$PY" -m pytest -q -p no:cacheprovider tests/python/test_service_protocol.py tests/python/test_service_streaming.py \
+        tests/python/test_service_ops.py tests/python/test_reliability.py
+    ;;
+  tsan)
+    export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
+    export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1"
+    run_step "service_tests" "$BUILD/bin/service_tests" --gtest_brief=1
+    run_step "engine ProbeSynthesizer.ConcurrentCallsAreSafe" \
+      "$BUILD/bin/engine_tests" --gtest_filter='ProbeSynthesizer.ConcurrentCallsAreSafe'
+    run_step "streaming and concurrency integration tests (pytest)" \
+      "$PY" -m pytest -q -p no:cacheprovider \
+        tests/python/test_service_streaming.py tests/python/test_reliability.py
+    ;;
+  *) echo "unknown kind $KIND (asan or tsan)"; exit 2 ;;
+esac
+
+reports=$(find "$REPORTS" -type f | sort)
+if [ -n "$reports" ]; then
+  echo
+  echo "== $KIND: $(echo "$reports" | wc -l) sanitizer report file(s) in $REPORTS:"
+  for f in $reports; do
+    echo "---- $f"
+    head -60 "$f"
+  done
+  status=1
+fi
+[ $status -eq 0 ] && echo "== $KIND: ok" || echo "== $KIND: FAILED"
+exit $status
