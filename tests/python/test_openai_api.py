@@ -1,6 +1,7 @@
 """The OpenAI-compatible HTTP API, driven by the real `openai` package."""
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.request
@@ -9,7 +10,7 @@ import numpy as np
 import openai
 import pytest
 
-from service_support import decode_pcm16, spoken
+from service_support import END, WsClient, decode_pcm16, run, spoken, start_msg
 from tools.probe_decode import decode_wav
 
 
@@ -84,25 +85,31 @@ def test_models_and_voices_are_listed(server):
 
 
 def test_capacity_is_a_429(start_server):
+    """A WebSocket session holds the only slot, so the HTTP request must be refused with 429."""
     srv = start_server(TTS_MAX_SESSIONS=1)
-    import threading
-    long_text = " ".join(["A long sentence that keeps the only session busy for a while."] * 30)
-    holder = threading.Thread(target=lambda: client(srv).audio.speech.create(
-        model="supertonic-2", voice="F1", input=long_text, response_format="pcm", extra_body={"language": "en"}))
-    holder.start()
-    try:
+
+    async def scenario():
+        async with await WsClient.open(srv.url) as holder:
+            await holder.send(start_msg("holder"))
+            assert (await holder.recv_json())["type"] == "session_started"
+            with pytest.raises(openai.RateLimitError) as refused:
+                await asyncio.to_thread(lambda: client(srv).audio.speech.create(
+                    model="supertonic-2", voice="F1", input="hi", response_format="pcm"))
+            assert refused.value.status_code == 429
+            await holder.send(END)
+        # The slot is free again once the holder's session has ended.
         deadline = time.monotonic() + 5
-        status = None
-        while time.monotonic() < deadline:
+        while True:
             try:
-                client(srv).audio.speech.create(model="supertonic-2", voice="F1", input="hi", response_format="pcm")
-            except openai.RateLimitError as e:
-                status = e.status_code
-                break
-            time.sleep(0.01)
-        assert status == 429
-    finally:
-        holder.join(timeout=60)
+                response = await asyncio.to_thread(lambda: client(srv).audio.speech.create(
+                    model="supertonic-2", voice="F1", input="hi", response_format="pcm"))
+                assert len(response.content) > 0
+                return
+            except openai.RateLimitError:
+                assert time.monotonic() < deadline, "the slot was not released after the holder left"
+                await asyncio.sleep(0.05)
+
+    run(scenario())
 
 
 def test_token_is_required_when_configured(start_server):
