@@ -12,7 +12,8 @@ namespace supertonic::service {
 namespace asio = boost::asio;
 
 Connection::Connection(TtsService& service, asio::any_io_executor executor, std::shared_ptr<ConnectionOutput> output)
-    : service_(service), executor_(executor), output_(std::move(output)), debounce_(executor) {}
+    : service_(service), executor_(executor), output_(std::move(output)), debounce_(executor),
+      slow_consumer_timer_(executor) {}
 
 Connection::~Connection() = default;
 
@@ -41,6 +42,7 @@ void Connection::OnClosed() {
   if (closed_) return;
   closed_ = true;
   debounce_.cancel();
+  slow_consumer_timer_.cancel();
   if (session_) {
     service_.worker().UnregisterSession(session_->uid);
     service_.ReleaseSession(session_->id);
@@ -65,6 +67,7 @@ void Connection::ForceClose() {
 }
 
 void Connection::OnOutputDrained() {
+  output_progress_ = Clock::now();
   if (closed_ || !session_) return;
   EmitReady();
   MaybeFinish();
@@ -75,6 +78,41 @@ bool Connection::OutputCongested() const {
   const std::size_t limit_bytes = static_cast<std::size_t>(service_.config().max_output_buffer_ms) *
                                   static_cast<std::size_t>(session_->sample_rate) / 1000 * 2;
   return output_->queued_bytes() > limit_bytes;
+}
+
+// Backpressure holds a session's audio while its client reads slowly; a
+// client that reads nothing at all for TTS_SLOW_CONSUMER_TIMEOUT_S would hold
+// the session, its slot and its buffers forever, so it loses the session.
+void Connection::WatchSlowConsumer() {
+  if (slow_consumer_watch_) return;
+  slow_consumer_watch_ = true;
+  const auto timeout = std::chrono::seconds(service_.config().slow_consumer_timeout_s);
+  slow_consumer_timer_.expires_at(std::max(output_progress_, Clock::now()) + timeout);
+  slow_consumer_timer_.async_wait([weak = weak_from_this(), timeout](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->slow_consumer_watch_ = false;
+    if (ec || self->closed_ || !self->session_ || !self->OutputCongested()) return;
+    if (Clock::now() - self->output_progress_ >= timeout) {
+      self->OnSlowConsumer();
+    } else {
+      self->WatchSlowConsumer();
+    }
+  });
+}
+
+void Connection::OnSlowConsumer() {
+  auto& s = *session_;
+  spdlog::warn("session {}: the client read no audio for {} s with more than {} ms queued; ending it (slow_consumer)",
+               s.id, service_.config().slow_consumer_timeout_s, service_.config().max_output_buffer_ms);
+  service_.worker().CancelSession(s.uid);
+  if (output_) output_->DropQueuedAudio();
+  SendError(ErrorCode::kSlowConsumer,
+            "the client read no audio for " + std::to_string(service_.config().slow_consumer_timeout_s) +
+                " s (TTS_SLOW_CONSUMER_TIMEOUT_S) while more than TTS_MAX_OUTPUT_BUFFER_MS (" +
+                std::to_string(service_.config().max_output_buffer_ms) +
+                " ms) of its audio waited; the session was ended and its unsent audio dropped");
+  FinishSession(SessionEndReason::kError);
 }
 
 void Connection::SendError(ErrorCode code, std::string message) {
@@ -198,7 +236,9 @@ void Connection::Handle(const Cancel&) {
   if (!session_) return SendError(ErrorCode::kNoSession, "cancel before start_session");
   auto& s = *session_;
   const bool was_ending = s.ending;
-  const int64_t dropped = static_cast<int64_t>(unfinished());
+  // Cut segments not yet sent, and those sent to the transport whose end the
+  // client will now not get.
+  int64_t dropped = static_cast<int64_t>(unfinished());
   service_.worker().CancelSession(s.uid);
   debounce_.cancel();
   s.accumulator.Clear();
@@ -210,7 +250,7 @@ void Connection::Handle(const Cancel&) {
   s.ending = false;
   s.turn_started.reset();
   s.turn_first_audio_sent = false;
-  if (output_) output_->DropQueuedAudio();
+  if (output_) dropped += static_cast<int64_t>(output_->DropQueuedAudio());
   service_.metrics().Cancellation(static_cast<std::size_t>(dropped));
   if (output_) output_->SendText(Serialize(Cancelled{s.id, dropped}));
   // The client had already asked to end: cancelling what was left ends it now.
@@ -300,7 +340,10 @@ void Connection::EmitReady() {
     auto it = s.ready.find(s.next_to_emit);
     if (it == s.ready.end() || it->second.empty()) break;
     // Backpressure: hold the audio until the client has read what is queued.
-    if (OutputCongested()) break;
+    if (OutputCongested()) {
+      WatchSlowConsumer();
+      break;
+    }
     SegmentResult r = std::move(it->second.front());
     it->second.pop_front();
     const std::string& text = s.texts[r.segment];
@@ -318,7 +361,7 @@ void Connection::EmitReady() {
     if (!s.writer) {
       output_->SendText(Serialize(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0,
                                                  s.stream_ms}),
-                        true);
+                        ConnectionOutput::Kind::kSegmentStarted);
       s.writer.emplace(model_rate, s.sample_rate, cfg.chunk_size_ms);
     }
     auto send = [&](std::span<const int16_t> frame) {
@@ -342,7 +385,7 @@ void Connection::EmitReady() {
     output_->SendText(Serialize(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames,
                                             r.queue_s * 1000.0, r.synthesis_s * 1000.0,
                                             static_cast<int>(r.batch_size)}),
-                      true);
+                      ConnectionOutput::Kind::kSegmentDone);
     service_.metrics().SegmentCompleted(CountCodePoints(text), audio_ms / 1000.0);
     if (r.duration_s > 0) service_.metrics().ObserveRealtimeFactor(r.synthesis_s / r.duration_s);
     close_segment();
@@ -352,7 +395,7 @@ void Connection::EmitReady() {
 
 void Connection::MaybeFinish() {
   if (session_ && session_->ending && unfinished() == 0 && session_->accumulator.empty()) {
-    FinishSession(draining_ ? SessionEndReason::kShuttingDown : SessionEndReason::kCompleted);
+    FinishSession(SessionEndReason::kCompleted);
   }
 }
 
@@ -361,6 +404,7 @@ void Connection::FinishSession(SessionEndReason reason) {
   auto& s = *session_;
   if (output_) output_->SendText(Serialize(SessionEnded{s.id, s.segments_sent, s.audio_ms_sent, reason}));
   debounce_.cancel();
+  slow_consumer_timer_.cancel();
   service_.worker().UnregisterSession(s.uid);
   service_.ReleaseSession(s.id);
   session_.reset();

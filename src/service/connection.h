@@ -27,13 +27,15 @@ class TtsService;
 class ConnectionOutput {
  public:
   virtual ~ConnectionOutput() = default;
-  // `audio_event`: segment_started/segment_done, which belong to the audio and
-  // go with it when queued audio is dropped.
-  virtual void SendText(std::string json, bool audio_event = false) = 0;
+  // segment_started and segment_done belong to the audio and go with it when
+  // queued audio is dropped.
+  enum class Kind { kControl, kSegmentStarted, kAudioFrame, kSegmentDone };
+  virtual void SendText(std::string json, Kind kind = Kind::kControl) = 0;
   virtual void SendBinary(std::vector<int16_t> frame) = 0;
   // Audio frames and their events queued but not yet handed to the socket are
   // dropped (barge-in), so the client hears nothing more of cancelled work.
-  virtual void DropQueuedAudio() = 0;
+  // Returns how many segment_done messages went with them.
+  virtual std::size_t DropQueuedAudio() = 0;
   virtual std::size_t queued_bytes() const = 0;
   virtual void Close() = 0;
 };
@@ -94,6 +96,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Submit(std::vector<std::string> segments);
   void SubmitHeld();
   bool OutputCongested() const;
+  void WatchSlowConsumer();
+  void OnSlowConsumer();
   void ArmDebounce();
   void OnResult(SegmentResult result);
   void EmitReady();
@@ -106,6 +110,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::any_io_executor executor_;
   std::shared_ptr<ConnectionOutput> output_;
   boost::asio::steady_timer debounce_;
+  boost::asio::steady_timer slow_consumer_timer_;
+  bool slow_consumer_watch_ = false;
+  Clock::time_point output_progress_ = Clock::now();  // the transport last handed output to the socket
   std::optional<Session> session_;
   bool closed_ = false;
   bool draining_ = false;

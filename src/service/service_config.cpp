@@ -21,7 +21,7 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 28> kVariables = {{
+constexpr std::array<EnvVarInfo, 29> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
@@ -50,6 +50,9 @@ constexpr std::array<EnvVarInfo, 28> kVariables = {{
     {"TTS_MAX_OUTPUT_BUFFER_MS", "30000",
      "unsent audio a connection may queue; beyond it the server holds further audio back until the client reads "
      "(backpressure), 1000..3600000 ms"},
+    {"TTS_SLOW_CONSUMER_TIMEOUT_S", "15",
+     "a session whose audio is held back (backpressure) and whose client reads nothing for this long is ended "
+     "with `slow_consumer`, 1..3600 s"},
     {"TTS_IDLE_TIMEOUT_S", "300",
      "close a connection with no session and no message for this long, 0..86400 s (0: never)"},
     {"TTS_PING_INTERVAL_S", "20", "WebSocket ping interval, 0..3600 s (0: no pings)"},
@@ -68,7 +71,7 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 15> kIntVariables = {{
+constexpr std::array<IntVariable, 16> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
@@ -81,6 +84,7 @@ constexpr std::array<IntVariable, 15> kIntVariables = {{
     {"TTS_MAX_TEXT_CHARS", &ServiceConfig::max_text_chars, 1, 1000000},
     {"TTS_MAX_MESSAGE_BYTES", &ServiceConfig::max_message_bytes, 1024, 16 * 1024 * 1024},
     {"TTS_MAX_OUTPUT_BUFFER_MS", &ServiceConfig::max_output_buffer_ms, 1000, 3600000},
+    {"TTS_SLOW_CONSUMER_TIMEOUT_S", &ServiceConfig::slow_consumer_timeout_s, 1, 3600},
     {"TTS_IDLE_TIMEOUT_S", &ServiceConfig::idle_timeout_s, 0, 86400},
     {"TTS_PING_INTERVAL_S", &ServiceConfig::ping_interval_s, 0, 3600},
     {"TTS_SHUTDOWN_GRACE_S", &ServiceConfig::shutdown_grace_s, 0, 3600},
@@ -357,7 +361,8 @@ std::string ServiceConfig::ToString() const {
      << ", speed=" << Format(speed) << ", sample_rate=" << sample_rate << ", debounce_ms=" << debounce_ms
      << ", chunk_size_ms=" << chunk_size_ms << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false")
      << ", max_text_chars=" << max_text_chars << ", max_message_bytes=" << max_message_bytes
-     << ", max_output_buffer_ms=" << max_output_buffer_ms << ", idle_timeout_s=" << idle_timeout_s
+     << ", max_output_buffer_ms=" << max_output_buffer_ms
+     << ", slow_consumer_timeout_s=" << slow_consumer_timeout_s << ", idle_timeout_s=" << idle_timeout_s
      << ", ping_interval_s=" << ping_interval_s << ", shutdown_grace_s=" << shutdown_grace_s
      << ", auth_token=" << (auth_token.empty() ? "<none>" : "<set>")
      << ", metrics_require_auth=" << (metrics_require_auth ? "true" : "false")

@@ -77,6 +77,7 @@ struct ServiceConfig {
   int max_text_chars = 20000;           // pending text per session, in code points
   int max_message_bytes = 65536;        // one WebSocket message
   int max_output_buffer_ms = 30000;     // unsent audio queued per connection before backpressure holds more back
+  int slow_consumer_timeout_s = 15;     // held back audio and no write progress for this long ends the session
 
   // Connections and lifecycle
   int idle_timeout_s = 300;     // 0: never close idle connections

@@ -87,19 +87,22 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   }
 
   // service::ConnectionOutput
-  void SendText(std::string json, bool audio_event) override { Enqueue(Outgoing{std::move(json), audio_event}); }
-  void SendBinary(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame), true}); }
-  void DropQueuedAudio() override {
+  void SendText(std::string json, Kind kind) override { Enqueue(Outgoing{std::move(json), kind}); }
+  void SendBinary(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame), Kind::kAudioFrame}); }
+  std::size_t DropQueuedAudio() override {
     // The front message may be in flight; everything behind it can go.
+    std::size_t segment_ends = 0;
     auto first = queue_.begin() + (writing_ ? 1 : 0);
     for (auto it = first; it != queue_.end();) {
-      if (it->audio) {
+      if (it->kind != Kind::kControl) {
+        segment_ends += it->kind == Kind::kSegmentDone ? 1 : 0;
         queued_bytes_ -= it->size();
         it = queue_.erase(it);
       } else {
         ++it;
       }
     }
+    return segment_ends;
   }
   std::size_t queued_bytes() const override { return queued_bytes_; }
   void Close() override {
@@ -110,7 +113,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
  private:
   struct Outgoing {
     std::variant<std::string, std::vector<int16_t>> payload;
-    bool audio = false;
+    Kind kind = Kind::kControl;  // anything but kControl is audio, dropped on barge-in
     std::size_t size() const {
       return payload.index() == 0 ? std::get<0>(payload).size() : std::get<1>(payload).size() * sizeof(int16_t);
     }
@@ -300,7 +303,7 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
   }
 
   // service::ConnectionOutput
-  void SendText(std::string json, bool) override {
+  void SendText(std::string json, Kind) override {
     auto m = nlohmann::json::parse(json, nullptr, false);
     const std::string type = m.value("type", "");
     if (type == "session_started") {
@@ -321,7 +324,7 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
   void SendBinary(std::vector<int16_t> frame) override {
     Enqueue(std::string(reinterpret_cast<const char*>(frame.data()), frame.size() * sizeof(int16_t)));
   }
-  void DropQueuedAudio() override {}
+  std::size_t DropQueuedAudio() override { return 0; }
   std::size_t queued_bytes() const override { return queued_bytes_; }
   void Close() override { Abort(); }
 
@@ -554,12 +557,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) {
+        if (self->failed_accepts > 0) {
+          spdlog::info("accepting again after {} failed attempts", self->failed_accepts);
+          self->failed_accepts = 0;
+        }
         std::make_shared<HttpSession>(std::move(socket), self->service)->Run();
         self->Accept();
         return;
       }
-      // e.g. out of file descriptors: retrying at once would spin a core.
-      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      // e.g. out of file descriptors: retrying at once would spin a core, and
+      // logging every retry would flood the log (one line per 10 s).
+      if (self->failed_accepts++ % 100 == 0) {
+        spdlog::warn("accept failed: {} ({} times in a row); retrying every 100 ms", ec.message(),
+                     self->failed_accepts);
+      }
       self->retry.expires_after(std::chrono::milliseconds(100));
       self->retry.async_wait([self](beast::error_code e) {
         if (!e) self->Accept();
@@ -571,6 +582,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   service::TtsService& service;
   tcp::acceptor acceptor;
   asio::steady_timer retry{io};
+  uint64_t failed_accepts = 0;
 };
 
 HttpServer::HttpServer(asio::io_context& io, service::TtsService& service)

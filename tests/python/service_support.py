@@ -350,6 +350,16 @@ class WsClient:
         ws = await connect(url, **options)
         return cls(ws)
 
+    @classmethod
+    async def open_small_window(cls, server: "ServerProcess", **kwargs: Any) -> "WsClient":
+        """A client with a small receive buffer, so the server cannot push a
+        whole answer into the socket while the client is not reading."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (server.host, server.port)), 5)
+        return await cls.open(server.url, sock=sock, max_queue=4, **kwargs)
+
     async def __aenter__(self) -> "WsClient":
         return self
 

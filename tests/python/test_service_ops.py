@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import time
 
 import pytest
@@ -184,22 +183,12 @@ def test_sigterm_on_an_idle_server_exits_0_promptly(start_server):
     assert code == 0, f"exit code {code} (None: still running 5 s after SIGTERM)"
 
 
-async def open_small_window_client(url: str, host: str, port: int) -> WsClient:
-    """A client with a small receive buffer, so the server cannot push a whole
-    answer into the socket while the client is not reading."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-    sock.setblocking(False)
-    await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (host, port)), 5)
-    return await WsClient.open(url, sock=sock, max_queue=4)
-
-
 def test_sigterm_drains_sessions_then_exits_0(start_server):
     srv = start_server(TTS_SHUTDOWN_GRACE_S=GRACE_S, TTS_MAX_OUTPUT_BUFFER_MS=3600000)
     texts = ANSWER + ANSWER
 
     async def body():
-        client = await open_small_window_client(srv.url, srv.host, srv.port)
+        client = await WsClient.open_small_window(srv)
         try:
             await client.send_all([start_msg("draining", lang_code="en", sample_rate=48000),
                                    *[text_msg(t) for t in texts], END])
@@ -226,6 +215,7 @@ def test_sigterm_drains_sessions_then_exits_0(start_server):
 
     log, t_term = run(body(), timeout=GRACE_S + 30)
     assert_session_speaks(log, texts, "en")
+    assert log.ended["reason"] == "completed", log.ended
     remaining = GRACE_S + 5 - (time.monotonic() - t_term)
     code = srv.wait(max(remaining, 0.1))
     assert code == 0, f"exit code {code} (None: still running {GRACE_S + 5} s after SIGTERM)"

@@ -297,6 +297,31 @@ def old_audio_frames(rate: int, frame_ms: int = 20) -> int:
     return int(seconds * 1000 / frame_ms)
 
 
+def test_cancel_counts_every_segment_the_client_will_not_hear_the_end_of(server):
+    # Each sentence is flushed on its own, so the answer is exactly one segment
+    # per sentence. The client reads slowly, so at the cancel some segments are
+    # still to be synthesized or held back, and some were synthesized whole but
+    # their frames and segment_done still wait in the server's output queue:
+    # every segment whose segment_done the client did not get counts as dropped.
+    async def body():
+        client = await WsClient.open_small_window(server)
+        try:
+            log = await start_long_answer(client, "count-dropped")
+            await asyncio.sleep(1.5)  # not reading: the server's output queue fills
+            await client.send(CANCEL)
+            cancelled = await collect(client, log, is_type("cancelled"), timeout=10)
+            return log, cancelled.data
+        finally:
+            await client.close()
+
+    log, cancelled = run(body())
+    done = len(log.completed())
+    assert done < len(LONG_SENTENCES), "the whole answer arrived before the cancel; nothing to count"
+    assert cancelled["segments_dropped"] == len(LONG_SENTENCES) - done, (
+        f"{done} segment_done received before the cancel, so {len(LONG_SENTENCES) - done} of "
+        f"{len(LONG_SENTENCES)} segments were dropped; the server said {cancelled}")
+
+
 def test_long_answer_read_at_once_is_delivered_whole(server):
     # More audio than TTS_MAX_OUTPUT_BUFFER_MS (30 s by default) for a client that
     # reads every frame as soon as it arrives: it is not a slow consumer (a
