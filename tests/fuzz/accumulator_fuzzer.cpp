@@ -57,26 +57,6 @@ constexpr std::array<std::string_view, 40> kTokens = {
     "\xFF", "\xE2\x82", "\x80"};  // broken UTF-8: last, picked only when an op asks for it
 constexpr std::size_t kValidTokens = kTokens.size() - 3;
 
-// Decodes strict UTF-8; an invalid byte is kept as itself (0x80000000 | byte).
-std::vector<uint32_t> NonSpace(std::string_view s) {
-  std::vector<uint32_t> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
-    if (len == 0 || i + len > s.size() || !IsValidUtf8(s.substr(i, len))) {
-      out.push_back(0x80000000u | b);
-      ++i;
-      continue;
-    }
-    uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    if (!IsPythonWhitespace(static_cast<char32_t>(cp))) out.push_back(cp);
-    i += len;
-  }
-  return out;
-}
-
 class Driver {
  public:
   explicit Driver(TextAccumulatorConfig config) : config_(config), acc_(config) {}
@@ -156,23 +136,13 @@ class Driver {
   // Trimmed, and every whitespace a single ASCII space between non-spaces.
   void CheckCollapsed(const std::string& s, const char* op) {
     bool previous_space = true;  // a leading space counts as a double one
-    std::size_t i = 0;
-    while (i < s.size()) {
-      const auto b = static_cast<unsigned char>(s[i]);
-      std::size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
-      if (i + len > s.size() || !IsValidUtf8(s.substr(i, len))) len = 1;
-      bool space = false;
-      if (len > 1 || b < 0x80) {
-        uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-        for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-        space = IsPythonWhitespace(static_cast<char32_t>(cp));
-        FUZZ_CHECK(!space || cp == ' ',
-                   std::string(op) + " returned a segment with whitespace other than a space: " + Escape(s));
-      }
+    for (uint32_t cp : Decode(s)) {
+      const bool space = IsSpace(cp);
+      FUZZ_CHECK(!space || cp == ' ',
+                 std::string(op) + " returned a segment with whitespace other than a space: " + Escape(s));
       FUZZ_CHECK(!(space && previous_space),
                  std::string(op) + " returned a segment not trimmed/collapsed: " + Escape(s) + " " + Context());
       previous_space = space;
-      i += len;
     }
     FUZZ_CHECK(!previous_space, std::string(op) + " returned a segment with trailing whitespace: " + Escape(s));
   }

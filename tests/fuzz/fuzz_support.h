@@ -11,6 +11,9 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "engine/text_preprocessor.h"  // IsPythonWhitespace
 
 namespace supertonic::fuzz {
 
@@ -64,35 +67,69 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
-// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF), decoded
+// here independently of the code under test. An invalid byte decodes to
+// itself, marked: kInvalidByte | byte.
+constexpr uint32_t kInvalidByte = 0x80000000u;
+
+struct CodePoint {
+  uint32_t value;
+  std::size_t length;  // bytes
+};
+
+inline CodePoint NextCodePoint(std::string_view s, std::size_t i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  const CodePoint invalid{kInvalidByte | b, 1};
+  std::size_t len = 0;
+  uint32_t cp = 0, min = 0;
+  if (b < 0x80) return {b, 1};
+  if ((b & 0xE0) == 0xC0) {
+    len = 2, cp = b & 0x1F, min = 0x80;
+  } else if ((b & 0xF0) == 0xE0) {
+    len = 3, cp = b & 0x0F, min = 0x800;
+  } else if ((b & 0xF8) == 0xF0) {
+    len = 4, cp = b & 0x07, min = 0x10000;
+  } else {
+    return invalid;
+  }
+  if (i + len > s.size()) return invalid;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto c = static_cast<unsigned char>(s[i + k]);
+    if ((c & 0xC0) != 0x80) return invalid;
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return invalid;
+  return {cp, len};
+}
+
+inline std::vector<uint32_t> Decode(std::string_view s) {
+  std::vector<uint32_t> out;
+  for (std::size_t i = 0; i < s.size();) {
+    const CodePoint c = NextCodePoint(s, i);
+    out.push_back(c.value);
+    i += c.length;
+  }
+  return out;
+}
+
 inline bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if (b < 0x80) {
-      ++i;
-      continue;
-    } else if ((b & 0xE0) == 0xC0) {
-      len = 2, cp = b & 0x1F, min = 0x80;
-    } else if ((b & 0xF0) == 0xE0) {
-      len = 3, cp = b & 0x0F, min = 0x800;
-    } else if ((b & 0xF8) == 0xF0) {
-      len = 4, cp = b & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
+  for (std::size_t i = 0; i < s.size();) {
+    const CodePoint c = NextCodePoint(s, i);
+    if (c.value & kInvalidByte) return false;
+    i += c.length;
   }
   return true;
+}
+
+inline bool IsSpace(uint32_t cp) { return !(cp & kInvalidByte) && IsPythonWhitespace(static_cast<char32_t>(cp)); }
+
+// The text's characters without whitespace (Python's str.isspace()); invalid bytes kept.
+inline std::vector<uint32_t> NonSpace(std::string_view s) {
+  std::vector<uint32_t> out;
+  for (uint32_t cp : Decode(s)) {
+    if (!IsSpace(cp)) out.push_back(cp);
+  }
+  return out;
 }
 
 }  // namespace supertonic::fuzz

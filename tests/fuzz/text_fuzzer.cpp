@@ -31,35 +31,6 @@ namespace {
 
 constexpr std::array<std::string_view, 6> kLanguages = {"en", "ko", "es", "pt", "fr", "na"};
 
-// Decodes strict UTF-8; an invalid byte is returned as itself (as 0x80000000 | byte).
-std::vector<uint32_t> Decode(std::string_view s) {
-  std::vector<uint32_t> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
-    if (len == 0 || i + len > s.size() || !IsValidUtf8(s.substr(i, len))) {
-      out.push_back(0x80000000u | b);
-      ++i;
-      continue;
-    }
-    uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    out.push_back(cp);
-    i += len;
-  }
-  return out;
-}
-
-// The text's characters without whitespace (Python's str.isspace()).
-std::vector<uint32_t> NonSpace(std::string_view s) {
-  std::vector<uint32_t> out;
-  for (uint32_t cp : Decode(s)) {
-    if ((cp & 0x80000000u) || !IsPythonWhitespace(static_cast<char32_t>(cp))) out.push_back(cp);
-  }
-  return out;
-}
-
 const UnicodeIndexer& SyntheticIndexer() {
   // Covers the BMP's first 0x3100 code points (Latin, Greek, Cyrillic,
   // punctuation, CJK symbols); every 11th is unknown; ids wrap at 97 so
@@ -82,7 +53,7 @@ void CheckPreprocess(std::string_view text, std::string_view lang) {
   FUZZ_CHECK(IsValidUtf8(inner), "output is not valid UTF-8: " + Escape(inner) + "  input: " + Escape(text));
   const std::vector<uint32_t> cps = Decode(inner);
   for (std::size_t k = 0; k < cps.size(); ++k) {
-    if (!IsPythonWhitespace(static_cast<char32_t>(cps[k]))) continue;
+    if (!IsSpace(cps[k])) continue;
     FUZZ_CHECK(cps[k] == ' ' && k > 0 && k + 1 < cps.size() && cps[k - 1] != ' ',
                "whitespace not collapsed/trimmed: " + Escape(inner) + "  input: " + Escape(text));
   }
