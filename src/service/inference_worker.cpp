@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <stdexcept>
 
 #include "engine/errors.h"
 #include "service/metrics.h"
@@ -10,9 +11,11 @@
 namespace supertonic::service {
 
 InferenceWorker::InferenceWorker(const Synthesizer& synthesizer, const SchedulerConfig& config,
-                                 ServiceMetrics* metrics)
+                                 ServiceMetrics* metrics, int threads)
     : synthesizer_(synthesizer), metrics_(metrics), scheduler_(config) {
-  thread_ = std::thread([this] { Run(); });
+  if (threads < 1) throw std::invalid_argument("an inference worker needs at least 1 thread, got " + std::to_string(threads));
+  for (int i = 0; i < threads; ++i) running_.push_back(std::make_unique<Running>());
+  for (auto& r : running_) threads_.emplace_back([this, &running = *r] { Run(running); });
 }
 
 InferenceWorker::~InferenceWorker() { Stop(); }
@@ -21,10 +24,14 @@ void InferenceWorker::Stop() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
-    if (running_control_) running_control_->Cancel();
+    for (auto& r : running_) {
+      if (r->control) r->control->Cancel();
+    }
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 void InferenceWorker::RegisterSession(uint64_t session, ResultHandler handler) {
@@ -51,10 +58,11 @@ void InferenceWorker::Submit(SegmentJob job) {
 std::size_t InferenceWorker::CancelSession(uint64_t session) {
   std::lock_guard lock(mutex_);
   const std::size_t dropped = scheduler_.CancelSession(session);
-  if (running_sessions_.count(session) != 0) {
-    cancelled_running_.insert(session);
+  for (auto& r : running_) {
+    if (r->sessions.count(session) == 0) continue;
+    r->cancelled.insert(session);
     // Stop the model call only when every item in it is unwanted.
-    if (cancelled_running_.size() == running_sessions_.size() && running_control_) running_control_->Cancel();
+    if (r->cancelled.size() == r->sessions.size() && r->control) r->control->Cancel();
   }
   UpdateQueueMetric();
   return dropped;
@@ -69,7 +77,7 @@ void InferenceWorker::UpdateQueueMetric() {
   if (metrics_) metrics_->SetQueueDepth(static_cast<double>(scheduler_.queue_depth() + scheduler_.waiting()));
 }
 
-void InferenceWorker::Run() {
+void InferenceWorker::Run(Running& running) {
   using Clock = std::chrono::steady_clock;
   for (;;) {
     std::vector<SegmentJob> batch;
@@ -86,10 +94,10 @@ void InferenceWorker::Run() {
           wake_.wait(lock);
         }
       }
-      running_sessions_.clear();
-      cancelled_running_.clear();
-      for (const auto& job : batch) running_sessions_.insert(job.session);
-      running_control_ = control = std::make_shared<RunControl>();
+      running.sessions.clear();
+      running.cancelled.clear();
+      for (const auto& job : batch) running.sessions.insert(job.session);
+      running.control = control = std::make_shared<RunControl>();
       UpdateQueueMetric();
     }
 
@@ -146,17 +154,19 @@ void InferenceWorker::Run() {
         r.segment = job.segment;
         r.batch_size = batch.size();
         r.queue_s = std::chrono::duration<double>(started - job.submitted).count();
-        if (cancelled_running_.count(job.session) != 0) r.cancelled = true;
+        if (running.cancelled.count(job.session) != 0) r.cancelled = true;
         if (finished[i]) continue;  // its audio, final piece included, is already delivered
         if (r.error.empty()) r.cancelled = true;  // stopped before its audio was complete
         auto it = handlers_.find(job.session);
         if (it != handlers_.end()) deliveries.emplace_back(it->second, std::move(r));
       }
-      running_sessions_.clear();
-      cancelled_running_.clear();
-      running_control_.reset();
+      running.sessions.clear();
+      running.cancelled.clear();
+      running.control.reset();
       UpdateQueueMetric();
     }
+    // Completing admitted the sessions' next segments: idle threads may take them.
+    if (running_.size() > 1) wake_.notify_all();
     for (auto& [handler, result] : deliveries) handler(std::move(result));
   }
 }

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "service/protocol.h"
 
@@ -21,15 +22,19 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 29> kVariables = {{
+constexpr std::array<EnvVarInfo, 30> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
     {"TTS_DEVICE", "auto", "cpu, cuda, or auto (CUDA when it is available, else CPU)"},
-    {"TTS_INTRA_OP_THREADS", "0", "ONNX Runtime intra-op threads, 0..256 (0: one per core)"},
+    {"TTS_INTRA_OP_THREADS", "0",
+     "ONNX Runtime intra-op threads per model call, 0..256 (0: the cores shared among TTS_INFERENCE_WORKERS)"},
     {"TTS_MAX_SESSIONS", "100", "max concurrent sessions, 1..100000; more are refused with `capacity`"},
     {"TTS_MAX_INFLIGHT_SEGMENTS", "2", "segments per session queued or running at once, 1..64"},
     {"TTS_MAX_BATCH", "4", "max segments in one model call (dynamic batching), 1..64"},
+    {"TTS_INFERENCE_WORKERS", "1",
+     "model calls run at once, 1..16; on a small CPU two calls of one thread each keep the cores busier than one "
+     "call of two threads (see README, Performance)"},
     {"TTS_BATCH_WAIT_MS", "0", "how long a batch may wait for more segments, 0..1000 ms"},
     {"TTS_SCHEDULER", "fair",
      "fair (round-robin over sessions, a session's first segment first) or fifo (arrival order)"},
@@ -71,12 +76,13 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 16> kIntVariables = {{
+constexpr std::array<IntVariable, 17> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
     {"TTS_MAX_INFLIGHT_SEGMENTS", &ServiceConfig::max_inflight_segments, 1, 64},
     {"TTS_MAX_BATCH", &ServiceConfig::max_batch, 1, 64},
+    {"TTS_INFERENCE_WORKERS", &ServiceConfig::inference_workers, 1, 16},
     {"TTS_BATCH_WAIT_MS", &ServiceConfig::batch_wait_ms, 0, 1000},
     {"TTS_NUM_INFERENCE_STEPS", &ServiceConfig::num_inference_steps, kMinInferenceSteps, kMaxInferenceSteps},
     {"TTS_DEBOUNCE_MS", &ServiceConfig::debounce_ms, 0, 5000},
@@ -355,7 +361,7 @@ std::string ServiceConfig::ToString() const {
   os << "ServiceConfig(host=" << host << ", port=" << port << ", model_dir=" << model_dir
      << ", device=" << supertonic::ToString(device) << ", intra_op_threads=" << intra_op_threads
      << ", max_sessions=" << max_sessions << ", max_inflight_segments=" << max_inflight_segments
-     << ", max_batch=" << max_batch << ", batch_wait_ms=" << batch_wait_ms
+     << ", max_batch=" << max_batch << ", inference_workers=" << inference_workers << ", batch_wait_ms=" << batch_wait_ms
      << ", scheduler=" << service::ToString(scheduler) << ", default_voice=" << default_voice
      << ", lang_code=" << lang_code << ", num_inference_steps=" << num_inference_steps
      << ", speed=" << Format(speed) << ", sample_rate=" << sample_rate << ", debounce_ms=" << debounce_ms
@@ -376,6 +382,11 @@ EngineConfig ServiceConfig::ToEngineConfig() const {
   e.model_dir = model_dir;
   e.device = device;
   e.intra_op_threads = intra_op_threads;
+  if (intra_op_threads == 0 && inference_workers > 1) {
+    // "One per core" shared by the workers, so that they do not oversubscribe the cores.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    e.intra_op_threads = std::max(1, cores / inference_workers);
+  }
   e.chunked_vocoder = chunked_vocoder;
   return e;
 }

@@ -58,6 +58,7 @@ struct ServiceConfig {
   int max_sessions = 100;
   int max_inflight_segments = 2;
   int max_batch = 4;
+  int inference_workers = 1;  // threads running model calls concurrently
   int batch_wait_ms = 0;
   SchedulerPolicy scheduler = SchedulerPolicy::kFair;
 

@@ -22,7 +22,8 @@ SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c) {
 TtsService::TtsService(ServiceConfig config)
     : config_(std::move(config)),
       synthesizer_(std::make_unique<Synthesizer>(config_.ToEngineConfig())),
-      worker_(std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_), &metrics_)) {
+      worker_(std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_), &metrics_,
+                                                config_.inference_workers)) {
   spdlog::info("model loaded from {} ({}, {} voices)", config_.model_dir, synthesizer_->execution_provider(),
                synthesizer_->voices().names().size());
 }

@@ -64,6 +64,42 @@ def test_concurrent_sessions_on_one_connection_each_in_turn_and_others_in_parall
         assert_session_speaks(b, [f"Second {'ab'[k]}."], "en")
 
 
+def test_several_inference_workers_keep_every_session_whole_and_in_order(start_server):
+    # Two model calls at once (TTS_INFERENCE_WORKERS=2): a session's segments
+    # may now be synthesized at the same time, yet each session must hear
+    # exactly its own segments, in order, and a cancel in one session must not
+    # touch the others.
+    srv = start_server(TTS_INFERENCE_WORKERS=2, TTS_INTRA_OP_THREADS=1, TTS_MAX_BATCH=1)
+
+    async def one(i: int):
+        lang, voice, rate, texts = CONCURRENT[i % len(CONCURRENT)]
+        texts = texts * 3
+        async with await WsClient.open(srv.url) as client:
+            return await run_session(client, f"workers-{i}", texts,
+                                     {"lang_code": lang, "voice": voice, "sample_rate": rate}, flush_each=True)
+
+    async def cancelled_one():
+        async with await WsClient.open(srv.url) as client:
+            log = await start_long_answer(client, "workers-cancel")
+            await client.send(CANCEL)
+            await collect(client, log, is_type("cancelled"), timeout=10)
+            await client.send_all([text_msg("Back again."), END])
+            await collect_session(client, log)
+            return log
+
+    async def body():
+        return await asyncio.gather(*(one(i) for i in range(6)), cancelled_one())
+
+    *logs, cancelled_log = run(body())
+    for i, log in enumerate(logs):
+        lang, voice, rate, texts = CONCURRENT[i % len(CONCURRENT)]
+        assert_session_speaks(log, texts * 3, lang)
+        whole = decode_pcm16(log.pcm(), rate).raw_text
+        assert whole == "".join(spoken(s.text, lang) for s in log.segments)
+    assert cancelled_log.binary_after_cancel == 0
+    assert norm_text(cancelled_log.segments[-1].text) == "Back again."
+
+
 # ---------------------------------------------------------------------------
 # Text bundling (debounce)
 
