@@ -250,6 +250,9 @@ void Connection::Handle(const Cancel&) {
   s.ending = false;
   s.turn_started.reset();
   s.turn_first_audio_sent = false;
+  s.playback_start.reset();
+  s.played_s = 0;
+  s.expected_s.clear();
   if (output_) dropped += static_cast<int64_t>(output_->DropQueuedAudio());
   service_.metrics().Cancellation(static_cast<std::size_t>(dropped));
   if (output_) output_->SendText(Serialize(Cancelled{s.id, dropped}));
@@ -285,10 +288,22 @@ void Connection::SubmitHeld() {
     job.steps = s.steps;
     job.first_of_turn = s.next_segment == s.floor;
     job.submitted = Clock::now();
+    job.due = DueTime(job.submitted);
+    s.expected_s[s.next_segment] = s.seconds_per_char * static_cast<double>(CountCodePoints(text));
     s.texts[s.next_segment] = std::move(text);
     ++s.next_segment;
     service_.worker().Submit(std::move(job));
   }
+}
+
+// The listener runs out of audio when everything sent or on its way has
+// played; a listener already in silence is due now, like a first segment.
+Connection::Clock::time_point Connection::DueTime(Clock::time_point now) const {
+  const auto& s = *session_;
+  double ahead_s = s.played_s;
+  for (const auto& [segment, seconds] : s.expected_s) ahead_s += seconds;
+  const Clock::time_point start = s.playback_start.value_or(now);
+  return std::max(now, start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(ahead_s)));
 }
 
 void Connection::ArmDebounce() {
@@ -348,6 +363,7 @@ void Connection::EmitReady() {
     it->second.pop_front();
     const std::string& text = s.texts[r.segment];
     auto close_segment = [&] {
+      s.expected_s.erase(r.segment);
       s.writer.reset();
       s.ready.erase(r.segment);
       s.texts.erase(r.segment);
@@ -359,12 +375,24 @@ void Connection::EmitReady() {
       continue;
     }
     if (!s.writer) {
+      // The listener heard everything before this segment: playback starts over with it.
+      if (s.playback_start && Clock::now() > *s.playback_start + std::chrono::duration_cast<Clock::duration>(
+                                                                  std::chrono::duration<double>(s.played_s))) {
+        s.playback_start.reset();
+        s.played_s = 0;
+      }
+      if (r.duration_s > 0) {
+        s.expected_s[r.segment] = r.duration_s;
+        const auto chars = CountCodePoints(text);
+        if (chars > 0) s.seconds_per_char = r.duration_s / static_cast<double>(chars);
+      }
       output_->SendText(Serialize(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0,
                                                  s.stream_ms}),
                         ConnectionOutput::Kind::kSegmentStarted);
       s.writer.emplace(model_rate, s.sample_rate, cfg.chunk_size_ms);
     }
     auto send = [&](std::span<const int16_t> frame) {
+      if (!s.playback_start) s.playback_start = Clock::now();
       if (!s.turn_first_audio_sent) {
         s.turn_first_audio_sent = true;
         if (s.turn_started) {
@@ -381,6 +409,7 @@ void Connection::EmitReady() {
     const double audio_ms = 1000.0 * static_cast<double>(s.writer->samples_emitted()) / s.sample_rate;
     s.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
     s.audio_ms_sent += audio_ms;
+    if (s.playback_start) s.played_s += audio_ms / 1000.0;
     ++s.segments_sent;
     output_->SendText(Serialize(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames,
                                             r.queue_s * 1000.0, r.synthesis_s * 1000.0,

@@ -81,6 +81,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool ending = false;
     bool turn_first_audio_sent = false;
     std::optional<Clock::time_point> turn_started;
+    // When the listener will have heard all audio sent so far: the deadline
+    // of the scheduling (SegmentJob::due) for later segments.
+    std::optional<Clock::time_point> playback_start;   // first frame since the start or the last cancel
+    double played_s = 0;                               // audio of completed segments since then
+    std::map<uint64_t, double> expected_s;             // outstanding segments' durations: predicted, else estimated
+    double seconds_per_char = 0.075;                   // learned from this session's segments
     int64_t segments_sent = 0;
     double audio_ms_sent = 0;
     double stream_ms = 0;
@@ -95,6 +101,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SendError(ErrorCode code, std::string message);
   void Submit(std::vector<std::string> segments);
   void SubmitHeld();
+  Clock::time_point DueTime(Clock::time_point now) const;
   bool OutputCongested() const;
   void WatchSlowConsumer();
   void OnSlowConsumer();

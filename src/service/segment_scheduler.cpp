@@ -68,22 +68,14 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
   Plan plan;
   if (queued_ == 0) return plan;
 
-  // The oldest queued job, the first-of-turn job to favour, the fifo head.
+  // The oldest queued job and the fifo head.
   std::optional<TimePoint> oldest;
-  const Entry* first_of_turn = nullptr;
-  uint64_t first_of_turn_session = 0;
   const Entry* fifo_head = nullptr;
   uint64_t fifo_session = 0;
   for (const auto& [id, s] : sessions_) {
     if (s.queued.empty()) continue;
     const Entry& e = s.queued.front();
     if (!oldest || e.job.submitted < *oldest) oldest = e.job.submitted;
-    if (e.job.first_of_turn &&
-        (!first_of_turn || std::pair(e.job.submitted, e.admitted) <
-                               std::pair(first_of_turn->job.submitted, first_of_turn->admitted))) {
-      first_of_turn = &e;
-      first_of_turn_session = id;
-    }
     if (!fifo_head || e.admitted < fifo_head->admitted) {
       fifo_head = &e;
       fifo_session = id;
@@ -108,28 +100,31 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
     return ring;
   };
 
-  uint64_t lead_session = first_of_turn_session;
-  if (!first_of_turn) {
-    lead_session = ring_from(cursor_).front();
-    plan.round_robin_lead = true;
+  // Earliest deadline first; no deadline after any; ties in round-robin order.
+  auto more_urgent = [](const Entry& a, const Entry& b) {
+    const auto da = a.due(), db = b.due();
+    if (da.has_value() != db.has_value()) return da.has_value();
+    return da && *da < *db;
+  };
+  const std::vector<uint64_t> ring = ring_from(cursor_);
+  uint64_t lead_session = ring.front();
+  for (uint64_t id : ring) {
+    if (more_urgent(sessions_.at(id).queued.front(), sessions_.at(lead_session).queued.front())) lead_session = id;
   }
   plan.sessions.push_back(lead_session);
   const Entry& lead = sessions_.at(lead_session).queued.front();
+  plan.round_robin_lead = !lead.job.first_of_turn;
 
   if (config_.max_batch > 1) {
-    // Other sessions' next jobs with the lead's step count, first-of-turn ones
-    // (oldest first) ahead of the rest (in round-robin order after the lead).
+    // Other sessions' next jobs with the lead's step count, most urgent
+    // first (equal deadlines in round-robin order after the lead).
     std::vector<std::pair<uint64_t, const Entry*>> candidates;
     for (uint64_t id : ring_from(lead_session)) {
       const Entry& e = sessions_.at(id).queued.front();
       if (id != lead_session && e.job.steps == lead.job.steps) candidates.emplace_back(id, &e);
     }
-    std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
-      if (a.second->job.first_of_turn != b.second->job.first_of_turn) return a.second->job.first_of_turn;
-      if (!a.second->job.first_of_turn) return false;
-      return std::pair(a.second->job.submitted, a.second->admitted) <
-             std::pair(b.second->job.submitted, b.second->admitted);
-    });
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [&](const auto& a, const auto& b) { return more_urgent(*a.second, *b.second); });
     // Pass 0: first-of-turn jobs, whatever their length; 1: similar lengths; 2: any.
     // A first-of-turn lead decides someone's time to first audio: nothing much
     // longer than it may join its batch and stretch it.

@@ -9,14 +9,18 @@
 // order and are admitted as earlier ones complete. Among admitted jobs:
 //  - jobs of one session start in submission (segment) order, and never two
 //    in one batch: the earlier segment's latency matters more;
-//  - a first-of-turn job (it decides time to first audio) goes before all
-//    others, the oldest such first;
-//  - otherwise sessions take turns (round robin from a rotating cursor), one
-//    job per turn, so a session that floods text cannot starve the others;
+//  - the job whose listener runs out of audio first goes first (earliest
+//    deadline): a first-of-turn job is due when it was submitted (someone is
+//    waiting for the first audio), a later one when the audio before it will
+//    have played out (SegmentJob::due, set by the session); a job with no
+//    deadline goes after all that have one;
+//  - among equal deadlines (and jobs without one) sessions take turns (round
+//    robin from a rotating cursor), one job per turn, so a session that floods
+//    text cannot starve the others;
 //  - with max_batch > 1 the first job picked leads the batch, which is filled
-//    with the next jobs of other sessions that share its step count:
-//    first-of-turn ones first, then those of a similar length (within a
-//    factor of 2 in code points: less padding), then any;
+//    with the next jobs of other sessions that share its step count, most
+//    urgent first: first-of-turn ones first, then those of a similar length
+//    (within a factor of 2 in code points: less padding), then any;
 //  - with batch_wait > 0 a batch smaller than max_batch is held until the
 //    oldest queued job has waited batch_wait since it was submitted; a batch
 //    holding a first-of-turn job is never held.
@@ -58,6 +62,9 @@ struct SegmentJob {
   int steps = 2;
   bool first_of_turn = false;
   TimePoint submitted{};
+  // When its audio must start for the listener to hear no gap; first-of-turn
+  // jobs are due at `submitted` whatever this says.
+  std::optional<TimePoint> due;
   uint64_t cookie = 0;  // the caller's, carried through untouched
 };
 
@@ -104,6 +111,9 @@ class SegmentScheduler {
     SegmentJob job;
     std::size_t chars = 0;    // code points of the text
     uint64_t admitted = 0;    // admission order, for fifo mode
+    std::optional<TimePoint> due() const {
+      return job.first_of_turn ? std::optional<TimePoint>(job.submitted) : job.due;
+    }
   };
   struct Session {
     std::deque<Entry> waiting;
@@ -113,7 +123,7 @@ class SegmentScheduler {
   };
   struct Plan {
     std::vector<uint64_t> sessions;  // whose front queued job goes into the batch, lead first
-    bool round_robin_lead = false;   // the lead was picked by the cursor
+    bool round_robin_lead = false;   // the lead was picked by the cursor (not a first-of-turn job)
     TimePoint oldest{};              // submission of the oldest queued job
     std::optional<TimePoint> held_until;
   };

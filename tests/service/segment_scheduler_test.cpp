@@ -170,6 +170,47 @@ TEST(SegmentSchedulerTest, FirstOfTurnJobsGoFirstOldestFirst) {
   EXPECT_EQ(IdsOf(s.NextBatch(kT0 + 10ms)), (Ids{{2, 7}}));
 }
 
+SegmentJob Due(SegmentJob job, TimePoint due) {
+  job.due = due;
+  return job;
+}
+
+TEST(SegmentSchedulerTest, TheListenerWhoRunsOutOfAudioFirstGoesFirst) {
+  SegmentScheduler s;
+  // Session 1 has 8 s of audio still to play, session 3 has 1 s, session 2 is
+  // already late: its listener has heard everything sent.
+  s.Submit(Due(Job(1, 4), kT0 + 8s));
+  s.Submit(Due(Job(2, 2), kT0 - 1s));
+  s.Submit(Due(Job(3, 1), kT0 + 1s));
+  s.Submit(Job(4, 9));  // no deadline known: after every job that has one
+  EXPECT_EQ(Drain(s), (Ids{{2, 2}, {3, 1}, {1, 4}, {4, 9}}));
+}
+
+TEST(SegmentSchedulerTest, AFirstOfTurnJobIsDueWhenSubmitted) {
+  SegmentScheduler s;
+  s.Submit(Due(Job(1, 3), kT0 + 2s));     // its listener still has 2 s to hear
+  s.Submit(Job(2, 0, true, kT0 + 10ms));  // someone waits for the first audio
+  s.Submit(Due(Job(3, 5), kT0));          // its listener ran out 10 ms before that
+  EXPECT_EQ(Drain(s, kT0 + 20ms), (Ids{{3, 5}, {2, 0}, {1, 3}}));
+}
+
+TEST(SegmentSchedulerTest, EqualDeadlinesTakeTurns) {
+  SegmentScheduler s;
+  for (uint64_t k = 0; k < 3; ++k) s.Submit(Due(Job(1, k), kT0));
+  for (uint64_t k = 0; k < 3; ++k) s.Submit(Due(Job(2, k), kT0));
+  EXPECT_EQ(Drain(s), (Ids{{1, 0}, {2, 0}, {1, 1}, {2, 1}, {1, 2}, {2, 2}}));
+}
+
+TEST(SegmentSchedulerTest, ABatchIsFilledWithTheMostUrgentJobs) {
+  SchedulerConfig c;
+  c.max_batch = 2;
+  SegmentScheduler s(c);
+  s.Submit(Due(Job(1, 1), kT0 + 1s));
+  s.Submit(Due(Job(2, 1), kT0 + 9s));
+  s.Submit(Due(Job(3, 1), kT0 + 3s));
+  EXPECT_EQ(IdsOf(s.NextBatch(kT0)), (Ids{{1, 1}, {3, 1}}));
+}
+
 TEST(SegmentSchedulerTest, SessionOrderHoldsEvenForALaterFirstOfTurnJob) {
   SegmentScheduler s;
   s.Submit(Job(1, 5, false));
