@@ -37,7 +37,8 @@ constexpr std::array<EnvVarInfo, 30> kVariables = {{
      "call of two threads (see README, Performance)"},
     {"TTS_BATCH_WAIT_MS", "0", "how long a batch may wait for more segments, 0..1000 ms"},
     {"TTS_SCHEDULER", "fair",
-     "fair (round-robin over sessions, a session's first segment first) or fifo (arrival order)"},
+     "fair (the segment whose listener runs out of audio first goes first, round-robin among equals) or fifo "
+     "(arrival order)"},
     {"TTS_DEFAULT_VOICE", "F1", "voice when start_session names none (F1-F5, M1-M5)"},
     {"TTS_LANG_CODE", "pt", "language when start_session names none (en ko es pt fr)"},
     {"TTS_NUM_INFERENCE_STEPS", "2", "flow-matching steps, 1..32 (2 fastest, 5 quality)"},
