@@ -26,6 +26,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import socket
 import statistics
@@ -81,6 +82,38 @@ def free_port() -> int:
 
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def stage_seconds(port: int) -> dict[str, float]:
+    """Model time so far by pipeline stage (tts_inference_seconds_sum), plus
+    model calls (its _count for the vocoder) and the process's CPU seconds."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        m = re.match(r'tts_inference_seconds_(sum|count)\{stage="(\w+)"\} (\S+)', line)
+        if m and m.group(1) == "sum":
+            out[m.group(2)] = float(m.group(3))
+        elif m and m.group(2) == "vocoder":
+            out["model_calls"] = float(m.group(3))
+    return out
+
+
+def level_profile(before: dict[str, float], after: dict[str, float], cpu_s: float, wall_s: float) -> dict:
+    """Where the time of a level went: model seconds per stage (summed over
+    concurrent model calls), their share of the level's wall time, and the
+    server's CPU use in cores."""
+    stages = {k: round(after.get(k, 0.0) - before.get(k, 0.0), 3) for k in after if k != "model_calls"}
+    model_s = sum(stages.values())
+    return {"model_s_by_stage": stages, "model_s": round(model_s, 3),
+            "model_calls": int(after.get("model_calls", 0) - before.get("model_calls", 0)),
+            "model_busy_share": round(model_s / wall_s, 3) if wall_s > 0 else None,
+            "server_cpu_cores": round(cpu_s / wall_s, 2) if wall_s > 0 else None}
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def http_status(url: str, timeout: float = 2.0) -> int:
@@ -413,8 +446,13 @@ def main() -> int:
                 for m in list(active):
                     level_cfg = dataclasses.replace(cfg, turns=max(a.min_turns, math.ceil(a.turns_total / n)),
                                                     duration_s=a.level_duration)
+                    stages_before = stage_seconds(servers[m].port)
+                    cpu_before, t_level = process_cpu_s(servers[m].proc.pid), time.monotonic()
                     summary, records = loadgen.run_level(servers[m].url, n, level_cfg)
                     summary["turns_per_agent"] = level_cfg.turns
+                    summary["profile"] = level_profile(stages_before, stage_seconds(servers[m].port),
+                                                       process_cpu_s(servers[m].proc.pid) - cpu_before,
+                                                       time.monotonic() - t_level)
                     if servers[m].proc.poll() is not None:
                         raise RuntimeError(f"server {m} died during N={n}:\n{servers[m].log_tail()}")
                     print(f"[{m:8}] {loadgen.level_line(summary)}", file=sys.stderr, flush=True)

@@ -84,6 +84,13 @@ def test_service_bench_quick_mode(tmp_path):
         assert [lv["sessions"] for lv in mode["levels"]] == [1, 4]
         for lv in mode["levels"]:
             _check_level(lv, lv["sessions"])
+            # Where the time went: every stage ran, and the model calls match the segments done.
+            profile = lv["profile"]
+            assert set(profile["model_s_by_stage"]) == {"duration_predictor", "text_encoder", "vector_estimator",
+                                                        "vocoder"}, profile
+            assert profile["model_s"] > 0 and 0 < profile["model_busy_share"], profile
+            assert profile["server_cpu_cores"] > 0, profile
+            assert profile["model_calls"] >= 1
     assert report["modes"]["ours"]["env"]["TTS_SCHEDULER"] == "fair"
     assert report["modes"]["baseline"]["env"]["TTS_MAX_BATCH"] == "1"
     floor = report["engine_floor"]
