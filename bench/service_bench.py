@@ -5,8 +5,10 @@ sweeping the number of concurrent sessions N, plus the engine-only latency of
 the same first sentences (the floor for time to first audio).
 
 Modes (each a `build/bin/supertonic-tts serve` on 127.0.0.1 with this env):
-  ours      TTS_SCHEDULER=fair  TTS_MAX_BATCH=4  TTS_BATCH_WAIT_MS=5   (--ours-env to change)
-  baseline  TTS_SCHEDULER=fifo  TTS_MAX_BATCH=1  TTS_BATCH_WAIT_MS=0   (the seed's design)
+  ours      the server's defaults: TTS_SCHEDULER=fair, and on a CPU TTS_MAX_BATCH=1 with
+            TTS_INFERENCE_WORKERS=2 of one intra-op thread each       (--ours-env to change)
+  baseline  TTS_SCHEDULER=fifo  TTS_MAX_BATCH=1  TTS_INFERENCE_WORKERS=1, all cores in
+            the one model call (the seed's design)
 
 Both servers run side by side (an idle one costs nothing) and the modes
 alternate at each N, so drift of a shared machine hits both. A mode stops
@@ -52,12 +54,15 @@ ENGINE_BENCH = REPO / "build" / "bin" / "engine_bench"
 VENV_PYTHON = REPO / "build" / "venv" / "bin" / "python"
 
 MODES = {
-    "ours": {"TTS_SCHEDULER": "fair", "TTS_MAX_BATCH": "4", "TTS_BATCH_WAIT_MS": "5"},
-    "baseline": {"TTS_SCHEDULER": "fifo", "TTS_MAX_BATCH": "1", "TTS_BATCH_WAIT_MS": "0"},
+    "ours": {"TTS_SCHEDULER": "fair", "TTS_MAX_BATCH": "0", "TTS_INFERENCE_WORKERS": "0", "TTS_BATCH_WAIT_MS": "0"},
+    "baseline": {"TTS_SCHEDULER": "fifo", "TTS_MAX_BATCH": "1", "TTS_INFERENCE_WORKERS": "1",
+                 "TTS_BATCH_WAIT_MS": "0"},
 }
 MODE_NOTES = {
-    "ours": "fair round-robin scheduler, first segments first, dynamic batching across sessions",
-    "baseline": "the seed's design: one FIFO queue, one segment per model call",
+    "ours": "the server's defaults: earliest-deadline-first scheduler (first segments due at once, round robin "
+            "among equal deadlines); automatic batch size and inference workers (on a CPU: batches of 1, two model "
+            "calls at once of one intra-op thread each)",
+    "baseline": "the seed's design: one FIFO queue, one segment per model call, one call at a time using every core",
 }
 
 TARGET_1SESSION_EXCESS_MS = 15.0

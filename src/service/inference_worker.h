@@ -3,8 +3,7 @@
 // batches from the one SegmentScheduler, run the engine, and hand each
 // segment's audio to its session's result handler. Network threads never wait
 // on them. More than one thread pays on a CPU whose cores one model call
-// cannot keep busy (small graphs, few intra-op threads each): on 2 cores, two
-// threads of one intra-op thread each do more work per second than one of two.
+// cannot keep busy (its many small operators scale poorly over threads).
 #include <condition_variable>
 #include <cstdint>
 #include <functional>

@@ -27,14 +27,13 @@ constexpr std::array<EnvVarInfo, 30> kVariables = {{
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
     {"TTS_DEVICE", "auto", "cpu, cuda, or auto (CUDA when it is available, else CPU)"},
-    {"TTS_INTRA_OP_THREADS", "0",
-     "ONNX Runtime intra-op threads per model call, 0..256 (0: the cores shared among TTS_INFERENCE_WORKERS)"},
+    {"TTS_INTRA_OP_THREADS", "0", "ONNX Runtime intra-op threads of each model call, 0..256 (0: one per core)"},
     {"TTS_MAX_SESSIONS", "100", "max concurrent sessions, 1..100000; more are refused with `capacity`"},
     {"TTS_MAX_INFLIGHT_SEGMENTS", "2", "segments per session queued or running at once, 1..64"},
-    {"TTS_MAX_BATCH", "4", "max segments in one model call (dynamic batching), 1..64"},
-    {"TTS_INFERENCE_WORKERS", "1",
-     "model calls run at once, 1..16; on a small CPU two calls of one thread each keep the cores busier than one "
-     "call of two threads (see README, Performance)"},
+    {"TTS_MAX_BATCH", "0", "max segments in one model call (dynamic batching), 0..64 (0: 1 on CPU, 8 on GPU)"},
+    {"TTS_INFERENCE_WORKERS", "0",
+     "model calls run at once, 0..16 (0: 2 on a CPU of 2 or more cores, else 1): alone, a call uses every core; "
+     "two at once keep the cores busy where one call alone cannot (see README, Performance)"},
     {"TTS_BATCH_WAIT_MS", "0", "how long a batch may wait for more segments, 0..1000 ms"},
     {"TTS_SCHEDULER", "fair",
      "fair (the segment whose listener runs out of audio first goes first, round-robin among equals) or fifo "
@@ -82,8 +81,8 @@ constexpr std::array<IntVariable, 17> kIntVariables = {{
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
     {"TTS_MAX_INFLIGHT_SEGMENTS", &ServiceConfig::max_inflight_segments, 1, 64},
-    {"TTS_MAX_BATCH", &ServiceConfig::max_batch, 1, 64},
-    {"TTS_INFERENCE_WORKERS", &ServiceConfig::inference_workers, 1, 16},
+    {"TTS_MAX_BATCH", &ServiceConfig::max_batch, 0, 64},
+    {"TTS_INFERENCE_WORKERS", &ServiceConfig::inference_workers, 0, 16},
     {"TTS_BATCH_WAIT_MS", &ServiceConfig::batch_wait_ms, 0, 1000},
     {"TTS_NUM_INFERENCE_STEPS", &ServiceConfig::num_inference_steps, kMinInferenceSteps, kMaxInferenceSteps},
     {"TTS_DEBOUNCE_MS", &ServiceConfig::debounce_ms, 0, 5000},
@@ -109,6 +108,8 @@ constexpr std::array<BoolVariable, 3> kBoolVariables = {{
 }};
 
 constexpr std::size_t kQuotedValueMaxChars = 80;
+
+int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -383,13 +384,18 @@ EngineConfig ServiceConfig::ToEngineConfig() const {
   e.model_dir = model_dir;
   e.device = device;
   e.intra_op_threads = intra_op_threads;
-  if (intra_op_threads == 0 && inference_workers > 1) {
-    // "One per core" shared by the workers, so that they do not oversubscribe the cores.
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    e.intra_op_threads = std::max(1, cores / inference_workers);
-  }
   e.chunked_vocoder = chunked_vocoder;
   return e;
+}
+
+int ServiceConfig::ResolvedMaxBatch(bool on_gpu) const {
+  if (max_batch > 0) return max_batch;
+  return on_gpu ? 8 : 1;
+}
+
+int ServiceConfig::ResolvedInferenceWorkers(bool on_gpu) const {
+  if (inference_workers > 0) return inference_workers;
+  return on_gpu || Cores() < 2 ? 1 : 2;
 }
 
 std::span<const EnvVarInfo> ServiceConfig::Variables() { return kVariables; }

@@ -57,8 +57,8 @@ struct ServiceConfig {
   // Sessions and scheduling
   int max_sessions = 100;
   int max_inflight_segments = 2;
-  int max_batch = 4;
-  int inference_workers = 1;  // threads running model calls concurrently
+  int max_batch = 0;          // 0: auto, ResolvedMaxBatch()
+  int inference_workers = 0;  // threads running model calls concurrently; 0: auto, ResolvedInferenceWorkers()
   int batch_wait_ms = 0;
   SchedulerPolicy scheduler = SchedulerPolicy::kFair;
 
@@ -109,6 +109,15 @@ struct ServiceConfig {
 
   // What the engine needs: model_dir, device, intra_op_threads.
   EngineConfig ToEngineConfig() const;
+
+  // The automatic settings (0), by where the model runs. On a CPU, batching
+  // only pads (each item's cost grows with the batch's longest) and one model
+  // call cannot keep the cores busy (measured: README, Performance), so two
+  // calls of one item each may run at once, each with every core's thread
+  // (alone it runs at full speed; together they share the cores); on a GPU,
+  // batches of up to 8 in one call.
+  int ResolvedMaxBatch(bool on_gpu) const;
+  int ResolvedInferenceWorkers(bool on_gpu) const;
 
   // Every variable with its default and meaning, in a stable order.
   static std::span<const EnvVarInfo> Variables();

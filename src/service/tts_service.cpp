@@ -9,10 +9,12 @@
 namespace supertonic::service {
 
 namespace {
-SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c) {
+bool OnGpu(const Synthesizer& s) { return s.execution_provider().find("CUDA") != std::string::npos; }
+
+SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu) {
   SchedulerConfig s;
   s.max_inflight_per_session = static_cast<std::size_t>(c.max_inflight_segments);
-  s.max_batch = static_cast<std::size_t>(c.max_batch);
+  s.max_batch = static_cast<std::size_t>(c.ResolvedMaxBatch(on_gpu));
   s.batch_wait = std::chrono::milliseconds(c.batch_wait_ms);
   s.fifo = c.scheduler == SchedulerPolicy::kFifo;
   return s;
@@ -22,10 +24,12 @@ SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c) {
 TtsService::TtsService(ServiceConfig config)
     : config_(std::move(config)),
       synthesizer_(std::make_unique<Synthesizer>(config_.ToEngineConfig())),
-      worker_(std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_), &metrics_,
-                                                config_.inference_workers)) {
-  spdlog::info("model loaded from {} ({}, {} voices)", config_.model_dir, synthesizer_->execution_provider(),
-               synthesizer_->voices().names().size());
+      worker_(std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, OnGpu(*synthesizer_)),
+                                                &metrics_, config_.ResolvedInferenceWorkers(OnGpu(*synthesizer_)))) {
+  const bool gpu = OnGpu(*synthesizer_);
+  spdlog::info("model loaded from {} ({}, {} voices); {} inference worker(s), batches of up to {}", config_.model_dir,
+               synthesizer_->execution_provider(), synthesizer_->voices().names().size(),
+               config_.ResolvedInferenceWorkers(gpu), config_.ResolvedMaxBatch(gpu));
 }
 
 TtsService::~TtsService() { worker_->Stop(); }

@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace supertonic::service {
@@ -51,7 +52,12 @@ TEST(ServiceConfigTest, Defaults) {
   EXPECT_EQ(c.debounce_ms, 150);
   EXPECT_EQ(c.chunk_size_ms, 20);
   EXPECT_EQ(c.sample_rate, 24000);
-  EXPECT_EQ(c.max_batch, 4);
+  EXPECT_EQ(c.max_batch, 0);  // auto
+  EXPECT_EQ(c.inference_workers, 0);  // auto
+  EXPECT_EQ(c.ResolvedMaxBatch(/*on_gpu=*/false), 1);
+  EXPECT_EQ(c.ResolvedMaxBatch(/*on_gpu=*/true), 8);
+  EXPECT_EQ(c.ResolvedInferenceWorkers(/*on_gpu=*/true), 1);
+  EXPECT_EQ(c.ResolvedInferenceWorkers(/*on_gpu=*/false), std::thread::hardware_concurrency() >= 2 ? 2 : 1);
   EXPECT_EQ(c.batch_wait_ms, 0);
   EXPECT_EQ(c.scheduler, SchedulerPolicy::kFair);
   EXPECT_EQ(c.max_text_chars, 20000);
@@ -198,7 +204,6 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_MAX_SESSIONS", "1e3"},
       {"TTS_MAX_SESSIONS", "10 sessions"},
       {"TTS_MAX_INFLIGHT_SEGMENTS", "0"},
-      {"TTS_MAX_BATCH", "0"},
       {"TTS_MAX_BATCH", "65"},
       {"TTS_BATCH_WAIT_MS", "1001"},
       {"TTS_SCHEDULER", "lifo"},
@@ -226,7 +231,7 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_MAX_MESSAGE_BYTES", "100"},
       {"TTS_MAX_OUTPUT_BUFFER_MS", "999"},
       {"TTS_SLOW_CONSUMER_TIMEOUT_S", "0"},
-      {"TTS_INFERENCE_WORKERS", "0"},
+      {"TTS_INFERENCE_WORKERS", "17"},
       {"TTS_IDLE_TIMEOUT_S", "-5"},
       {"TTS_PING_INTERVAL_S", "3601"},
       {"TTS_SHUTDOWN_GRACE_S", "forever"},
