@@ -49,7 +49,7 @@ Synthesizer::Synthesizer(const EngineConfig& config)
   }
 }
 
-std::vector<FrameRange> Synthesizer::VocoderPlan(int64_t latent_frames, int64_t batch) const {
+std::vector<FrameRange> Synthesizer::VocoderPlan(int64_t latent_frames, int64_t batch, int concurrent_calls) const {
   if (!streaming_) return {{0, latent_frames}};
   int64_t first = config_.vocoder_first_chunk_frames;
   if (first <= 0) {
@@ -57,7 +57,8 @@ std::vector<FrameRange> Synthesizer::VocoderPlan(int64_t latent_frames, int64_t 
     const double margin = 1.5;
     const double frame_s =
         static_cast<double>(model_config_.samples_per_latent_frame()) / model_config_.sample_rate;
-    const double cost = margin * vocoder_probe_.seconds_per_frame * static_cast<double>(std::max<int64_t>(1, batch));
+    const double cost = margin * vocoder_probe_.seconds_per_frame * static_cast<double>(std::max<int64_t>(1, batch)) *
+                        static_cast<double>(std::max(1, concurrent_calls));
     first = static_cast<int64_t>(std::ceil(cost * static_cast<double>(latent_frames) / (frame_s + cost)));
     first = std::max<int64_t>(first, config_.vocoder_min_first_chunk_frames);
   }
@@ -79,7 +80,7 @@ int64_t Synthesizer::LatentFramesFor(int64_t samples) const {
 }
 
 BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps, RunControl* control,
-                                        const AudioSink& sink) const {
+                                        const AudioSink& sink, int concurrent_calls) const {
   if (items.empty()) return {};
   if (steps < 1 || steps > kMaxSteps) {
     throw InvalidRequest("steps must be 1.." + std::to_string(kMaxSteps) + ", got " + std::to_string(steps));
@@ -203,7 +204,7 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
     }
   };
   if (streaming_ && sink) {
-    streaming_->Vocode(xt, VocoderPlan(L, batch), control, deliver);
+    streaming_->Vocode(xt, VocoderPlan(L, batch, concurrent_calls), control, deliver);
   } else {
     deliver({0, L}, model_->Vocode(xt, control));
   }

@@ -81,14 +81,16 @@ class Synthesizer {
   //
   // With a sink, each item's audio goes to the sink as it is produced (in
   // chunks when the streaming vocoder is on) and ItemAudio::samples stay empty.
+  // `concurrent_calls`: how many model calls share the CPU with this one, so
+  // that the first audio chunk covers vocoding the rest at that slower pace.
   BatchAudio SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps, RunControl* control = nullptr,
-                             const AudioSink& sink = {}) const;
+                             const AudioSink& sink = {}, int concurrent_calls = 1) const;
 
   // Whether audio streams in chunks, and why not when it does not.
   const VocoderProbeResult& vocoder_probe() const { return vocoder_probe_; }
   bool streaming_vocoder() const { return streaming_ != nullptr; }
   // The chunks a batch of `latent_frames` would be vocoded in.
-  std::vector<FrameRange> VocoderPlan(int64_t latent_frames, int64_t batch) const;
+  std::vector<FrameRange> VocoderPlan(int64_t latent_frames, int64_t batch, int concurrent_calls = 1) const;
 
   // Any length of text: chunks it, synthesizes the chunks as one batch and
   // joins them with `pause_s` of silence, as the reference does.

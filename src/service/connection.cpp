@@ -297,10 +297,11 @@ void Connection::SubmitHeld() {
 }
 
 // The listener runs out of audio when everything sent or on its way has
-// played; a listener already in silence is due now, like a first segment.
+// played; the model call must start one first-audio latency before that. A
+// listener already in silence is due now, like a first segment.
 Connection::Clock::time_point Connection::DueTime(Clock::time_point now) const {
   const auto& s = *session_;
-  double ahead_s = s.played_s;
+  double ahead_s = s.played_s - s.first_audio_s;
   for (const auto& [segment, seconds] : s.expected_s) ahead_s += seconds;
   const Clock::time_point start = s.playback_start.value_or(now);
   return std::max(now, start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(ahead_s)));
@@ -381,6 +382,7 @@ void Connection::EmitReady() {
         s.playback_start.reset();
         s.played_s = 0;
       }
+      s.first_audio_s = 0.5 * s.first_audio_s + 0.5 * r.synthesis_s;
       if (r.duration_s > 0) {
         s.expected_s[r.segment] = r.duration_s;
         const auto chars = CountCodePoints(text);

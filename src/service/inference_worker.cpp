@@ -82,6 +82,7 @@ void InferenceWorker::Run(Running& running) {
   for (;;) {
     std::vector<SegmentJob> batch;
     std::shared_ptr<RunControl> control;
+    int concurrent = 1;
     {
       std::unique_lock lock(mutex_);
       for (;;) {
@@ -98,6 +99,11 @@ void InferenceWorker::Run(Running& running) {
       running.cancelled.clear();
       for (const auto& job : batch) running.sessions.insert(job.session);
       running.control = control = std::make_shared<RunControl>();
+      // Calls that will share the CPU with this one: those running, and one
+      // more for each idle thread that queued work will wake.
+      std::size_t busy = 0;
+      for (const auto& r : running_) busy += r->control ? 1 : 0;
+      concurrent = static_cast<int>(std::min(running_.size(), busy + scheduler_.queue_depth()));
       UpdateQueueMetric();
     }
 
@@ -128,7 +134,7 @@ void InferenceWorker::Run(Running& running) {
       if (auto handler = handler_of(job)) handler(std::move(r));
     };
     try {
-      BatchAudio audio = synthesizer_.SynthesizeBatch(items, batch.front().steps, control.get(), sink);
+      BatchAudio audio = synthesizer_.SynthesizeBatch(items, batch.front().steps, control.get(), sink, concurrent);
       if (metrics_) {
         metrics_->Batch(batch.size());
         metrics_->StageSeconds("duration_predictor", audio.times.duration_predictor_s);

@@ -62,8 +62,8 @@ struct SegmentJob {
   int steps = 2;
   bool first_of_turn = false;
   TimePoint submitted{};
-  // When its audio must start for the listener to hear no gap; first-of-turn
-  // jobs are due at `submitted` whatever this says.
+  // When its model call must start for the listener to hear no gap; first-
+  // of-turn jobs are due at `submitted` whatever this says.
   std::optional<TimePoint> due;
   uint64_t cookie = 0;  // the caller's, carried through untouched
 };

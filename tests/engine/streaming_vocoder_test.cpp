@@ -150,6 +150,20 @@ TEST(StreamingSynthesis, SinkPiecesEqualTheWholeItemsForMixedLengths) {
   }
 }
 
+// The adaptive first chunk holds enough audio to play while the rest is
+// vocoded; calls sharing the CPU vocode slower, so it grows with them.
+TEST(StreamingSynthesis, FirstChunkGrowsWithCallsSharingTheCpu) {
+  Synthesizer synth(ConfigFor(testing::FaithfulModelDir()));
+  ASSERT_TRUE(synth.streaming_vocoder());
+  const int64_t frames = 400;
+  const auto alone = synth.VocoderPlan(frames, 1, 1);
+  const auto shared = synth.VocoderPlan(frames, 1, 2);
+  ASSERT_GE(alone.size(), 2u);
+  ASSERT_GE(shared.size(), 2u);
+  EXPECT_GT(shared.front().end - shared.front().start, alone.front().end - alone.front().start);
+  EXPECT_EQ(shared.back().end, frames);
+}
+
 TEST(StreamingSynthesis, ProbeStillDecodesWhenChunked) {
   EngineConfig c = ConfigFor(testing::ProbeModelDir());
   c.vocoder_first_chunk_frames = 1;
