@@ -5,8 +5,8 @@ sweeping the number of concurrent sessions N, plus the engine-only latency of
 the same first sentences (the floor for time to first audio).
 
 Modes (each a `build/bin/supertonic-tts serve` on 127.0.0.1 with this env):
-  ours      the server's defaults: TTS_SCHEDULER=fair, and on a CPU TTS_MAX_BATCH=1 with
-            TTS_INFERENCE_WORKERS=2 of one intra-op thread each       (--ours-env to change)
+  ours      the server's defaults: TTS_SCHEDULER=fair (earliest deadline first), automatic
+            TTS_MAX_BATCH / TTS_INFERENCE_WORKERS (2-core CPU: 1 and 1)  (--ours-env to change)
   baseline  TTS_SCHEDULER=fifo  TTS_MAX_BATCH=1  TTS_INFERENCE_WORKERS=1, all cores in
             the one model call (the seed's design)
 
@@ -59,9 +59,9 @@ MODES = {
                  "TTS_BATCH_WAIT_MS": "0"},
 }
 MODE_NOTES = {
-    "ours": "the server's defaults: earliest-deadline-first scheduler (first segments due at once, round robin "
-            "among equal deadlines); automatic batch size and inference workers (on a CPU: batches of 1, two model "
-            "calls at once of one intra-op thread each)",
+    "ours": "the server's defaults: earliest-deadline-first scheduler (first segments due at once, later ones "
+            "when their listener would run out of audio, round robin among equal deadlines); automatic batch size "
+            "and inference workers (on a 2-core CPU: batches of 1, one model call at a time on both cores)",
     "baseline": "the seed's design: one FIFO queue, one segment per model call, one call at a time using every core",
 }
 

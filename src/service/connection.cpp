@@ -297,11 +297,12 @@ void Connection::SubmitHeld() {
 }
 
 // The listener runs out of audio when everything sent or on its way has
-// played; the model call must start one first-audio latency before that. A
-// listener already in silence is due now, like a first segment.
+// played. The model call must start one first-audio latency before that, and
+// calls are not preempted, so it must be picked about one call earlier still.
+// A listener already in silence is due now, like a first segment.
 Connection::Clock::time_point Connection::DueTime(Clock::time_point now) const {
   const auto& s = *session_;
-  double ahead_s = s.played_s - s.first_audio_s;
+  double ahead_s = s.played_s - s.first_audio_s - s.call_s;
   for (const auto& [segment, seconds] : s.expected_s) ahead_s += seconds;
   const Clock::time_point start = s.playback_start.value_or(now);
   return std::max(now, start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(ahead_s)));
@@ -407,6 +408,7 @@ void Connection::EmitReady() {
     s.writer->Push(r.samples, send);
     if (!r.final) continue;
     s.writer->Finish(send);
+    s.call_s = 0.5 * s.call_s + 0.5 * r.synthesis_s;
     const int64_t frames = s.writer->frames_emitted();
     const double audio_ms = 1000.0 * static_cast<double>(s.writer->samples_emitted()) / s.sample_rate;
     s.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;

@@ -88,6 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::map<uint64_t, double> expected_s;             // outstanding segments' durations: predicted, else estimated
     double seconds_per_char = 0.075;                   // learned from this session's segments
     double first_audio_s = 0.3;                        // model call start -> first audio piece, learned
+    double call_s = 0.5;                               // model call start -> last piece, learned
     int64_t segments_sent = 0;
     double audio_ms_sent = 0;
     double stream_ms = 0;

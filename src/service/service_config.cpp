@@ -27,13 +27,14 @@ constexpr std::array<EnvVarInfo, 30> kVariables = {{
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
     {"TTS_DEVICE", "auto", "cpu, cuda, or auto (CUDA when it is available, else CPU)"},
-    {"TTS_INTRA_OP_THREADS", "0", "ONNX Runtime intra-op threads of each model call, 0..256 (0: one per core)"},
+    {"TTS_INTRA_OP_THREADS", "0",
+     "ONNX Runtime intra-op threads of each model call, 0..256 (0: the cores shared among TTS_INFERENCE_WORKERS)"},
     {"TTS_MAX_SESSIONS", "100", "max concurrent sessions, 1..100000; more are refused with `capacity`"},
     {"TTS_MAX_INFLIGHT_SEGMENTS", "2", "segments per session queued or running at once, 1..64"},
     {"TTS_MAX_BATCH", "0", "max segments in one model call (dynamic batching), 0..64 (0: 1 on CPU, 8 on GPU)"},
     {"TTS_INFERENCE_WORKERS", "0",
-     "model calls run at once, 0..16 (0: 2 on a CPU of 2 or more cores, else 1): alone, a call uses every core; "
-     "two at once keep the cores busy where one call alone cannot (see README, Performance)"},
+     "model calls run at once, 0..16 (0: on a CPU one per 4 cores, at least 1; on a GPU 1): the model's small "
+     "operators scale poorly over many threads, so a large CPU does more with several calls of a few threads each"},
     {"TTS_BATCH_WAIT_MS", "0", "how long a batch may wait for more segments, 0..1000 ms"},
     {"TTS_SCHEDULER", "fair",
      "fair (the segment whose listener runs out of audio first goes first, round-robin among equals) or fifo "
@@ -384,6 +385,8 @@ EngineConfig ServiceConfig::ToEngineConfig() const {
   e.model_dir = model_dir;
   e.device = device;
   e.intra_op_threads = intra_op_threads;
+  const int workers = ResolvedInferenceWorkers(device == Device::kCuda);
+  if (intra_op_threads == 0 && workers > 1) e.intra_op_threads = std::max(1, Cores() / workers);
   e.chunked_vocoder = chunked_vocoder;
   return e;
 }
@@ -395,7 +398,7 @@ int ServiceConfig::ResolvedMaxBatch(bool on_gpu) const {
 
 int ServiceConfig::ResolvedInferenceWorkers(bool on_gpu) const {
   if (inference_workers > 0) return inference_workers;
-  return on_gpu || Cores() < 2 ? 1 : 2;
+  return on_gpu ? 1 : std::max(1, Cores() / 4);
 }
 
 std::span<const EnvVarInfo> ServiceConfig::Variables() { return kVariables; }

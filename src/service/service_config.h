@@ -107,15 +107,15 @@ struct ServiceConfig {
   // One line, every setting; the auth token shows only as "<set>" or "<none>".
   std::string ToString() const;
 
-  // What the engine needs: model_dir, device, intra_op_threads.
+  // What the engine needs: model_dir, device, intra_op_threads (0: the
+  // cores shared among the inference workers).
   EngineConfig ToEngineConfig() const;
 
   // The automatic settings (0), by where the model runs. On a CPU, batching
-  // only pads (each item's cost grows with the batch's longest) and one model
-  // call cannot keep the cores busy (measured: README, Performance), so two
-  // calls of one item each may run at once, each with every core's thread
-  // (alone it runs at full speed; together they share the cores); on a GPU,
-  // batches of up to 8 in one call.
+  // only pads (each item's cost grows with the batch's longest; measured:
+  // README, Performance), and one call per 4 cores, each on its share of the
+  // cores (on 2 cores two calls at once gained nothing over one call of two
+  // threads); on a GPU, one call of up to 8 segments.
   int ResolvedMaxBatch(bool on_gpu) const;
   int ResolvedInferenceWorkers(bool on_gpu) const;
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -57,7 +58,7 @@ TEST(ServiceConfigTest, Defaults) {
   EXPECT_EQ(c.ResolvedMaxBatch(/*on_gpu=*/false), 1);
   EXPECT_EQ(c.ResolvedMaxBatch(/*on_gpu=*/true), 8);
   EXPECT_EQ(c.ResolvedInferenceWorkers(/*on_gpu=*/true), 1);
-  EXPECT_EQ(c.ResolvedInferenceWorkers(/*on_gpu=*/false), std::thread::hardware_concurrency() >= 2 ? 2 : 1);
+  EXPECT_EQ(c.ResolvedInferenceWorkers(/*on_gpu=*/false), std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 4));
   EXPECT_EQ(c.batch_wait_ms, 0);
   EXPECT_EQ(c.scheduler, SchedulerPolicy::kFair);
   EXPECT_EQ(c.max_text_chars, 20000);
