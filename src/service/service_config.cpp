@@ -22,11 +22,15 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 30> kVariables = {{
+constexpr std::array<EnvVarInfo, 32> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
     {"TTS_DEVICE", "auto", "cpu, cuda, or auto (CUDA when it is available, else CPU)"},
+    {"TTS_OPTIMIZED_MODEL_CACHE", "",
+     "a directory for ONNX Runtime's optimized graphs: the first start writes them, later ones load them (faster start)"},
+    {"TTS_CUDA_OPTIONS", "",
+     "CUDA execution provider options, key=value[,key=value...], e.g. cudnn_conv_algo_search=HEURISTIC (README)"},
     {"TTS_INTRA_OP_THREADS", "0",
      "ONNX Runtime intra-op threads of each model call, 0..256 (0: the cores shared among TTS_INFERENCE_WORKERS)"},
     {"TTS_MAX_SESSIONS", "100", "max concurrent sessions, 1..100000; more are refused with `capacity`"},
@@ -260,6 +264,21 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
 
   if (auto v = env.Get("TTS_HOST")) c.host = *v;
   if (auto v = env.Get("TTS_MODEL_DIR")) c.model_dir = *v;
+  if (auto v = env.Get("TTS_OPTIMIZED_MODEL_CACHE")) c.optimized_model_cache = *v;
+  if (auto v = env.Get("TTS_CUDA_OPTIONS")) {
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string item = Trim(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      const auto eq = item.find('=');
+      if (item.empty() && rest.empty()) break;
+      if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+        Fail("TTS_CUDA_OPTIONS", "key=value pairs separated by commas", *v);
+      }
+      c.cuda_options[Trim(item.substr(0, eq))] = Trim(item.substr(eq + 1));
+    }
+  }
   if (auto v = env.Get("TTS_DEVICE")) {
     const std::string d = Lower(*v);
     if (d == "cpu" || d == "cuda" || d == "gpu" || d == "auto") {
@@ -385,6 +404,8 @@ EngineConfig ServiceConfig::ToEngineConfig() const {
   e.model_dir = model_dir;
   e.device = device;
   e.intra_op_threads = intra_op_threads;
+  e.optimized_model_cache = optimized_model_cache;
+  e.cuda_options = cuda_options;
   const int workers = ResolvedInferenceWorkers(device == Device::kCuda);
   if (intra_op_threads == 0 && workers > 1) e.intra_op_threads = std::max(1, Cores() / workers);
   e.chunked_vocoder = chunked_vocoder;

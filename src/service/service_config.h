@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,8 @@ struct ServiceConfig {
 
   // Engine
   std::string model_dir = "models/supertonic-2";
+  std::string optimized_model_cache;                  // empty: optimize the graphs at every start
+  std::map<std::string, std::string> cuda_options;    // passed verbatim to the CUDA execution provider
   Device device = Device::kAuto;
   int intra_op_threads = 0;  // 0: one per core
 

@@ -312,3 +312,20 @@ def test_connection_with_an_open_session_is_not_closed_as_idle(idle_server):
             return log
 
     assert_session_speaks(run(body()), ["Still here."], "en")
+
+
+def test_optimized_model_cache_is_written_once_and_reused(start_server, tmp_path):
+    cache = tmp_path / "ort-cache"
+    first = start_server(TTS_OPTIMIZED_MODEL_CACHE=str(cache))
+    written = sorted(p.name for p in cache.iterdir())
+    assert len(written) == 4, f"expected the four optimized graphs in {cache}, found {written}"
+    mtimes = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    first.stop()
+    second = start_server(TTS_OPTIMIZED_MODEL_CACHE=str(cache))
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == mtimes, "the cache was rewritten, not reused"
+
+    async def body():
+        async with await WsClient.open(second.url) as client:
+            return await run_session(client, "from-cache", ["Loaded from the cache."], {"lang_code": "en"})
+
+    assert_session_speaks(run(body()), ["Loaded from the cache."], "en")

@@ -112,6 +112,14 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_PORT", "9001", [](const auto& c) { return c.port == 9001; }},
       {"TTS_PORT", "0", [](const auto& c) { return c.port == 0; }},
       {"TTS_MODEL_DIR", "/models/st 2", [](const auto& c) { return c.model_dir == "/models/st 2"; }},
+      {"TTS_OPTIMIZED_MODEL_CACHE", "/var/cache/tts",
+       [](const auto& c) { return c.optimized_model_cache == "/var/cache/tts"; }},
+      {"TTS_CUDA_OPTIONS", " cudnn_conv_algo_search=HEURISTIC, arena_extend_strategy = kSameAsRequested ,",
+       [](const auto& c) {
+         return c.cuda_options == std::map<std::string, std::string>{{"cudnn_conv_algo_search", "HEURISTIC"},
+                                                                    {"arena_extend_strategy", "kSameAsRequested"}} &&
+                c.ToEngineConfig().cuda_options == c.cuda_options;
+       }},
       {"TTS_DEVICE", "cpu", [](const auto& c) { return c.device == Device::kCpu; }},
       {"TTS_DEVICE", "CUDA", [](const auto& c) { return c.device == Device::kCuda; }},
       {"TTS_DEVICE", "Auto", [](const auto& c) { return c.device == Device::kAuto; }},
@@ -233,6 +241,8 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_MAX_OUTPUT_BUFFER_MS", "999"},
       {"TTS_SLOW_CONSUMER_TIMEOUT_S", "0"},
       {"TTS_INFERENCE_WORKERS", "17"},
+      {"TTS_CUDA_OPTIONS", "cudnn_conv_algo_search"},
+      {"TTS_CUDA_OPTIONS", "a=1,,=2"},
       {"TTS_IDLE_TIMEOUT_S", "-5"},
       {"TTS_PING_INTERVAL_S", "3601"},
       {"TTS_SHUTDOWN_GRACE_S", "forever"},
@@ -248,7 +258,7 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
     covered.insert(name);
   }
   for (const auto& var : ServiceConfig::Variables()) {
-    if (var.name == "TTS_MODEL_DIR") continue;  // any non-blank path is accepted
+    if (var.name == "TTS_MODEL_DIR" || var.name == "TTS_OPTIMIZED_MODEL_CACHE") continue;  // any path is accepted
     EXPECT_TRUE(covered.count(std::string(var.name))) << var.name;
   }
 }
