@@ -11,6 +11,12 @@ namespace supertonic::service {
 
 namespace asio = boost::asio;
 
+namespace {
+std::chrono::steady_clock::duration Seconds(double s) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+}  // namespace
+
 Connection::Connection(TtsService& service, asio::any_io_executor executor, std::shared_ptr<ConnectionOutput> output)
     : service_(service), executor_(executor), output_(std::move(output)), debounce_(executor),
       slow_consumer_timer_(executor) {}
@@ -305,7 +311,7 @@ Connection::Clock::time_point Connection::DueTime(Clock::time_point now) const {
   double ahead_s = s.played_s - s.first_audio_s - s.call_s;
   for (const auto& [segment, seconds] : s.expected_s) ahead_s += seconds;
   const Clock::time_point start = s.playback_start.value_or(now);
-  return std::max(now, start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(ahead_s)));
+  return std::max(now, start + Seconds(ahead_s));
 }
 
 void Connection::ArmDebounce() {
@@ -378,8 +384,7 @@ void Connection::EmitReady() {
     }
     if (!s.writer) {
       // The listener heard everything before this segment: playback starts over with it.
-      if (s.playback_start && Clock::now() > *s.playback_start + std::chrono::duration_cast<Clock::duration>(
-                                                                  std::chrono::duration<double>(s.played_s))) {
+      if (s.playback_start && Clock::now() > *s.playback_start + Seconds(s.played_s)) {
         s.playback_start.reset();
         s.played_s = 0;
       }
