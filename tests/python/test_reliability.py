@@ -528,8 +528,9 @@ def server_messages(sock: socket.socket, until: Callable[[dict], bool], timeout:
 
 
 def test_stalled_reader_that_keeps_sending_is_held_bounded_then_ended_as_slow_consumer(start_server):
-    """A client that stops reading but keeps sending (a `flush` a second) never
-    goes quiet, so the keepalive does not drop it. The server holds its audio
+    """A client that stops reading but keeps sending (a `flush` a second), with
+    keepalive pings off (with them on, the server, which stops reading such a
+    client, would drop it for not answering them first). The server holds its audio
     (backpressure: TTS_MAX_OUTPUT_BUFFER_MS of queued frames, then no more than
     TTS_MAX_INFLIGHT_SEGMENTS segments) with memory that stops growing, other
     sessions keep their time to first audio, and once the client has read
@@ -537,7 +538,7 @@ def test_stalled_reader_that_keeps_sending_is_held_bounded_then_ended_as_slow_co
     buffers are freed, and a client that reads again finds `slow_consumer` and
     `session_ended` (reason `error`) after the audio that was already sent."""
     timeout_s = 6
-    server = start_server(TTS_PING_INTERVAL_S=2, TTS_SLOW_CONSUMER_TIMEOUT_S=timeout_s)
+    server = start_server(TTS_PING_INTERVAL_S=0, TTS_SLOW_CONSUMER_TIMEOUT_S=timeout_s)
     pid = server.proc.pid
     baseline_ttfa = [run(ttfa_probe(server, f"before-{i}")) for i in range(5)]
     rss_base = rss_mb(pid)
@@ -564,9 +565,9 @@ def test_stalled_reader_that_keeps_sending_is_held_bounded_then_ended_as_slow_co
         during_ttfa = [run(ttfa_probe(server, f"during-{i}")) for i in range(5)]
         ended = poll(lambda: active_sessions(server) == 0, timeout_s + 20)
         ended_after_s = time.monotonic() - sampler.t0
+        assert ended, f"the stalled session was still open {timeout_s + 20} s after its reader stalled"
         stop.set()
         sender.join()
-        assert ended, f"the stalled session was still open {timeout_s + 20} s after its reader stalled"
         messages = server_messages(sock, lambda m: m.get("type") == "session_ended")
     finally:
         stop.set()
