@@ -14,16 +14,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip
 )
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "setup: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+"$ROOT/scripts/apt_install.sh" setup "${APT_PACKAGES[@]}"
 
 # ONNX Runtime: a user-supplied root (ORT_ROOT with include/ and lib/) wins.
 if [ -z "${ORT_ROOT:-}" ]; then
