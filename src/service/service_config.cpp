@@ -380,8 +380,12 @@ void ServiceConfig::Validate() const {
 
 std::string ServiceConfig::ToString() const {
   std::ostringstream os;
+  std::string cuda;
+  for (const auto& [key, value] : cuda_options) cuda += (cuda.empty() ? "" : ",") + key + "=" + value;
   os << "ServiceConfig(host=" << host << ", port=" << port << ", model_dir=" << model_dir
-     << ", device=" << supertonic::ToString(device) << ", intra_op_threads=" << intra_op_threads
+     << ", optimized_model_cache=" << (optimized_model_cache.empty() ? "<none>" : optimized_model_cache)
+     << ", device=" << supertonic::ToString(device) << ", cuda_options=" << (cuda.empty() ? "<none>" : cuda)
+     << ", intra_op_threads=" << intra_op_threads
      << ", max_sessions=" << max_sessions << ", max_inflight_segments=" << max_inflight_segments
      << ", max_batch=" << max_batch << ", inference_workers=" << inference_workers << ", batch_wait_ms=" << batch_wait_ms
      << ", scheduler=" << service::ToString(scheduler) << ", default_voice=" << default_voice

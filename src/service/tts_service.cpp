@@ -23,13 +23,14 @@ SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu) {
 
 TtsService::TtsService(ServiceConfig config)
     : config_(std::move(config)),
-      synthesizer_(std::make_unique<Synthesizer>(config_.ToEngineConfig())),
-      worker_(std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, OnGpu(*synthesizer_)),
-                                                &metrics_, config_.ResolvedInferenceWorkers(OnGpu(*synthesizer_)))) {
+      synthesizer_(std::make_unique<Synthesizer>(config_.ToEngineConfig())) {
+  // The automatic settings depend on where the model ended up (TTS_DEVICE=auto).
   const bool gpu = OnGpu(*synthesizer_);
+  const int workers = config_.ResolvedInferenceWorkers(gpu);
+  worker_ = std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, gpu), &metrics_, workers);
   spdlog::info("model loaded from {} ({}, {} voices); {} inference worker(s), batches of up to {}", config_.model_dir,
-               synthesizer_->execution_provider(), synthesizer_->voices().names().size(),
-               config_.ResolvedInferenceWorkers(gpu), config_.ResolvedMaxBatch(gpu));
+               synthesizer_->execution_provider(), synthesizer_->voices().names().size(), workers,
+               config_.ResolvedMaxBatch(gpu));
 }
 
 TtsService::~TtsService() { worker_->Stop(); }
