@@ -121,13 +121,14 @@ void Connection::OnSlowConsumer() {
   FinishSession(SessionEndReason::kError);
 }
 
-void Connection::SendError(ErrorCode code, std::string message) {
+void Connection::SendError(ErrorCode code, std::string message, std::optional<int64_t> segment) {
   service_.metrics().Error(WireName(code));
   if (!output_) return;
   ErrorMessage e;
   if (session_) e.session_id = session_->id;
   e.code = code;
   e.message = std::move(message);
+  e.segment = segment;
   output_->SendText(Serialize(e));
 }
 
@@ -377,8 +378,39 @@ void Connection::EmitReady() {
       s.texts.erase(r.segment);
       ++s.next_to_emit;
     };
+    auto send = [&](std::span<const int16_t> frame) {
+      if (!s.playback_start) s.playback_start = Clock::now();
+      if (!s.turn_first_audio_sent) {
+        s.turn_first_audio_sent = true;
+        if (s.turn_started) {
+          service_.metrics().ObserveTimeToFirstAudio(
+              std::chrono::duration<double>(Clock::now() - *s.turn_started).count());
+        }
+      }
+      output_->SendBinary(std::vector<int16_t>(frame.begin(), frame.end()));
+    };
+    // Ends the segment whose audio has started: pads the last frame, then
+    // segment_done with what was sent.
+    auto send_segment_done = [&] {
+      s.writer->Finish(send);
+      const int64_t frames = s.writer->frames_emitted();
+      const double audio_ms = 1000.0 * static_cast<double>(s.writer->samples_emitted()) / s.sample_rate;
+      s.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
+      s.audio_ms_sent += audio_ms;
+      if (s.playback_start) s.played_s += audio_ms / 1000.0;
+      ++s.segments_sent;
+      output_->SendText(Serialize(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames,
+                                              r.queue_s * 1000.0, r.synthesis_s * 1000.0,
+                                              static_cast<int>(r.batch_size)}),
+                        ConnectionOutput::Kind::kSegmentDone);
+      return audio_ms;
+    };
     if (!r.error.empty()) {
-      SendError(ErrorCode::kInternal, "synthesis of segment " + std::to_string(r.segment) + " failed: " + r.error);
+      // The session goes on with its next segment; a segment whose audio had
+      // started is still closed, so every segment_started has its segment_done.
+      SendError(ErrorCode::kInternal, "synthesis of segment " + std::to_string(r.segment) + " failed: " + r.error,
+                static_cast<int64_t>(r.segment));
+      if (s.writer) send_segment_done();
       close_segment();
       continue;
     }
@@ -399,31 +431,10 @@ void Connection::EmitReady() {
                         ConnectionOutput::Kind::kSegmentStarted);
       s.writer.emplace(model_rate, s.sample_rate, cfg.chunk_size_ms);
     }
-    auto send = [&](std::span<const int16_t> frame) {
-      if (!s.playback_start) s.playback_start = Clock::now();
-      if (!s.turn_first_audio_sent) {
-        s.turn_first_audio_sent = true;
-        if (s.turn_started) {
-          service_.metrics().ObserveTimeToFirstAudio(
-              std::chrono::duration<double>(Clock::now() - *s.turn_started).count());
-        }
-      }
-      output_->SendBinary(std::vector<int16_t>(frame.begin(), frame.end()));
-    };
     s.writer->Push(r.samples, send);
     if (!r.final) continue;
-    s.writer->Finish(send);
     s.call_s = 0.5 * s.call_s + 0.5 * r.synthesis_s;
-    const int64_t frames = s.writer->frames_emitted();
-    const double audio_ms = 1000.0 * static_cast<double>(s.writer->samples_emitted()) / s.sample_rate;
-    s.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
-    s.audio_ms_sent += audio_ms;
-    if (s.playback_start) s.played_s += audio_ms / 1000.0;
-    ++s.segments_sent;
-    output_->SendText(Serialize(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames,
-                                            r.queue_s * 1000.0, r.synthesis_s * 1000.0,
-                                            static_cast<int>(r.batch_size)}),
-                      ConnectionOutput::Kind::kSegmentDone);
+    const double audio_ms = send_segment_done();
     service_.metrics().SegmentCompleted(CountCodePoints(text), audio_ms / 1000.0);
     if (r.duration_s > 0) service_.metrics().ObserveRealtimeFactor(r.synthesis_s / r.duration_s);
     close_segment();

@@ -100,7 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Handle(const EndSession& m);
   void Handle(const Cancel& m);
 
-  void SendError(ErrorCode code, std::string message);
+  void SendError(ErrorCode code, std::string message, std::optional<int64_t> segment = std::nullopt);
   void Submit(std::vector<std::string> segments);
   void SubmitHeld();
   Clock::time_point DueTime(Clock::time_point now) const;

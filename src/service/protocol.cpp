@@ -382,6 +382,7 @@ std::string Serialize(const ErrorMessage& m) {
   j["code"] = WireName(m.code);
   j["message"] = m.message;
   j["retryable"] = IsRetryable(m.code);
+  if (m.segment) j["segment"] = *m.segment;
   return Dump(j);
 }
 

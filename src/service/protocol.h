@@ -215,6 +215,7 @@ struct ErrorMessage {
   std::optional<std::string> session_id;
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  std::optional<int64_t> segment;  // the segment that failed, when the error is about one
 };
 // Also sent: "retryable" from IsRetryable(code).
 

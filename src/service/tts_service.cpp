@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "service/connection.h"
 
@@ -31,6 +32,20 @@ TtsService::TtsService(ServiceConfig config)
   spdlog::info("model loaded from {} ({}, {} voices); {} inference worker(s), batches of up to {}", config_.model_dir,
                synthesizer_->execution_provider(), synthesizer_->voices().names().size(), workers,
                config_.ResolvedMaxBatch(gpu));
+  if (gpu) StartGpuMonitor();
+}
+
+void TtsService::StartGpuMonitor() {
+  const auto selector =
+      NvmlDeviceSelector::ForCudaDevice(config_.ToEngineConfig().cuda_device_id, std::getenv("CUDA_VISIBLE_DEVICES"));
+  try {
+    gpu_monitor_ = std::make_unique<GpuUtilizationMonitor>(std::make_unique<NvmlDevice>(selector),
+                                                           std::chrono::seconds(1),
+                                                           [this](double p) { metrics_.SetGpuUtilization(p); });
+    spdlog::info("tts_gpu_utilization_percent: sampling {} through NVML every second", selector.Describe());
+  } catch (const std::exception& e) {
+    spdlog::warn("tts_gpu_utilization_percent stays 0: {}", e.what());
+  }
 }
 
 TtsService::~TtsService() { worker_->Stop(); }

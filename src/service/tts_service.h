@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/synthesizer.h"
+#include "service/gpu_monitor.h"
 #include "service/inference_worker.h"
 #include "service/metrics.h"
 #include "service/service_config.h"
@@ -52,6 +53,8 @@ class TtsService {
   std::size_t open_connections() const;
 
  private:
+  void StartGpuMonitor();
+
   ServiceConfig config_;
   ServiceMetrics metrics_;
   std::unique_ptr<Synthesizer> synthesizer_;
@@ -62,6 +65,8 @@ class TtsService {
   mutable std::mutex mutex_;
   std::set<std::string> session_ids_;
   std::vector<std::weak_ptr<Connection>> connections_;
+  // Last: it publishes into metrics_ until it is destroyed.
+  std::unique_ptr<GpuUtilizationMonitor> gpu_monitor_;
 };
 
 }  // namespace supertonic::service

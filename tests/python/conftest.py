@@ -44,6 +44,16 @@ def server(start_server):
     return start_server()
 
 
+@pytest.fixture(scope="module")
+def failing_model_server(start_server, tmp_path_factory):
+    """A server on a probe model whose inference fails inside ONNX Runtime for
+    texts of more than service_support.FAIL_ABOVE_TOKENS tokens (it loads,
+    warms up and speaks shorter ones)."""
+    from service_support import make_failing_probe_model
+
+    return start_server(TTS_MODEL_DIR=make_failing_probe_model(tmp_path_factory.mktemp("failing-probe")))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

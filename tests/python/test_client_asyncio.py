@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from client_support import heard
-from service_support import REPO, VENV_PYTHON, norm_text, requires_server_binary, run
+from service_support import FAIL_ABOVE_TOKENS, REPO, VENV_PYTHON, norm_text, requires_server_binary, run
 from tools.probe_decode import decode_wav
 
 stc = pytest.importorskip("supertonic_client", reason="pip install -e ./clients/python")
@@ -61,6 +61,31 @@ def test_synthesize_returns_the_audio_of_the_text(server):
     assert result.sample_rate == 22050 and result.ended.reason == "completed"
     assert [s.text for s in result.segments] and result.time_to_first_audio is not None
     assert heard(result.pcm, 22050) == text
+
+
+def test_failed_segment_is_an_error_event_and_the_session_goes_on(failing_model_server):
+    fails = "This sentence is far too long for the failing model to speak."
+    assert len(fails) > FAIL_ABOVE_TOKENS
+
+    async def body():
+        async with await stc.connect(failing_model_server.url) as conn:
+            session = conn.session(lang_code="en")
+            for text in ("First one.", fails):
+                await session.send_text(text)
+                await session.flush()
+            await session.send_text("Last one.")
+            await session.end()
+            return [event async for event in session.events(timeout=T)]
+
+    events = run(body())
+    errors = [e for e in events if isinstance(e, stc.Error)]
+    assert len(errors) == 1, errors
+    assert (errors[0].code, errors[0].retryable, errors[0].segment, errors[0].fatal) == ("internal", True, 1, False)
+    assert isinstance(errors[0].exception(), stc.InternalServerError)
+    assert [e.segment for e in events if isinstance(e, stc.SegmentDone)] == [0, 2]
+    assert events[-1].reason == "completed"
+    pcm = b"".join(e.data for e in events if isinstance(e, stc.AudioFrame))
+    assert heard(pcm, events[0].sample_rate) == "First one. Last one."
 
 
 def test_refused_session_raises_by_code_and_the_connection_stays_usable(server):

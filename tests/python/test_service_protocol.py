@@ -9,7 +9,8 @@ import time
 import pytest
 
 from service_support import (
-    CANCEL, DEFAULT_FRAME_MS, DEFAULT_RATE, END, FLUSH, KNOWN_SERVER_TYPES, SUPPORTED_RATES, SessionLog, WsClient,
+    CANCEL, DEFAULT_FRAME_MS, DEFAULT_RATE, END, FAIL_ABOVE_TOKENS, FLUSH, KNOWN_SERVER_TYPES, SUPPORTED_RATES,
+    SessionLog, WsClient,
     apoll, assert_error, assert_session_speaks, collect, collect_session, http_get, is_type, requires_server_binary, run,
     run_session, start_msg, text_msg,
 )
@@ -478,3 +479,39 @@ def test_sessions_beyond_the_maximum_get_capacity(limits_server):
                 await client.close()
 
     run(body())
+
+
+# ---------------------------------------------------------------------------
+# A failure inside the model
+
+
+def test_inference_failure_is_a_retryable_internal_error_and_the_session_goes_on(failing_model_server):
+    before = failing_model_server.metrics().value("tts_errors_total", code="internal") or 0
+    fails = "This sentence is far too long for the failing model to speak."
+    assert len(fails) > FAIL_ABOVE_TOKENS
+
+    async def body():
+        async with await WsClient.open(failing_model_server.url) as client:
+            await client.send(start_msg("fails", lang_code="en"))
+            log = SessionLog("fails")
+            await collect(client, log, is_type("session_started"))
+            for text in ("First one.", fails):
+                await client.send_all([text_msg(text), FLUSH])
+            error = await collect(client, log, is_type("error"))
+            await client.send_all([text_msg("Last one."), END])
+            await collect_session(client, log, allow_errors=True)
+            return log, error.data
+
+    log, error = run(body())
+    assert error["code"] == "internal" and error["retryable"] is True, error
+    assert error["session_id"] == "fails" and error["segment"] == 1, error
+    assert "Gather" in error["message"] or "failed" in error["message"], error
+    assert log.errors == [error], f"one error, for the failed segment only: {log.errors}"
+    # The segments before and after the failure are spoken whole; the failed
+    # one sends no audio and its index is skipped.
+    assert [s.index for s in log.completed()] == [0, 2]
+    assert [s.text for s in log.completed()] == ["First one.", "Last one."]
+    log.assert_audio_speaks_segments("en")
+    assert log.ended["reason"] == "completed", log.ended
+    after = failing_model_server.metrics().get("tts_errors_total", code="internal")
+    assert after == before + 1

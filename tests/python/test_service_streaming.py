@@ -9,7 +9,7 @@ import time
 import pytest
 
 from service_support import (
-    CANCEL, END, FLUSH, SessionLog, WsClient, assert_session_speaks, collect, collect_session, decode_pcm16, is_type,
+    CANCEL, END, FLUSH, REPO, SessionLog, WsClient, assert_session_speaks, collect, collect_session, decode_pcm16, is_type,
     norm_text, requires_server_binary, run, run_session, spoken, start_msg, text_msg,
 )
 
@@ -444,3 +444,51 @@ def test_cancel_of_an_idle_session_and_repeated_cancels(server):
     assert len(log.cancelled) == 3
     assert [s.text.strip() for s in log.completed()] == ["One.", "Two."]
     log.assert_audio_speaks_segments("en")
+
+
+# ---------------------------------------------------------------------------
+# Streaming a segment while it is vocoded (chunked causal vocoding)
+
+FAITHFUL = REPO / "models" / "faithful"
+# No clause boundary: the whole sentence is one segment.
+LONG_SENTENCE = ("Real-time speech synthesis lets a voice agent answer while the user is still listening "
+                 "because the service sends the first part of a long sentence while the vocoder is still "
+                 "working on the rest of it and the listener hears no gap.")
+
+
+def first_and_last_frame_share(server) -> tuple[float, int]:
+    """Sends one long sentence (one segment) and returns when its first frame
+    arrived, as a share of the time to its last frame, and the frame count."""
+    async def body():
+        async with await WsClient.open(server.url) as client:
+            await client.send(start_msg("streamed", lang_code="en"))
+            log = SessionLog("streamed")
+            await collect(client, log, is_type("session_started"), timeout=30)
+            sent = time.monotonic()
+            await client.send_all([text_msg(LONG_SENTENCE), END])
+            await collect_session(client, log, timeout=60)
+            return sent, log
+
+    sent, log = run(body(), timeout=90)
+    [segment] = log.completed()
+    frames = [e.t for e in log.events if e.binary]
+    return (frames[0] - sent) / (frames[-1] - sent), len(frames)
+
+
+@pytest.mark.skipif(not (FAITHFUL / "onnx" / "vocoder.onnx").exists(), reason="run `make models`")
+def test_a_segment_streams_from_its_first_vocoder_chunk_and_the_setting_turns_it_off(start_server):
+    # The faithful model: its vocoder takes long enough (hundreds of ms here)
+    # for the difference to show; the probe's takes microseconds.
+    common = dict(TTS_MODEL_DIR=FAITHFUL, TTS_NUM_INFERENCE_STEPS=2, TTS_INTRA_OP_THREADS=2)
+    chunked = start_server(**common)
+    share_chunked, frames_chunked = first_and_last_frame_share(chunked)
+    chunked.stop()
+    whole = start_server(**common, TTS_CHUNKED_VOCODER="false")
+    share_whole, frames_whole = first_and_last_frame_share(whole)
+    whole.stop()
+
+    assert frames_chunked == frames_whole, "chunking changes when audio is sent, not how much"
+    # Chunked: the first frames leave while the rest is still being vocoded.
+    assert share_chunked < 0.7, f"first frame at {share_chunked:.0%} of the segment's time with chunking"
+    # Unchunked: the whole segment's audio leaves in one burst at the end.
+    assert share_whole > 0.85, f"first frame at {share_whole:.0%} of the segment's time without chunking"

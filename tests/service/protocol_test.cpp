@@ -397,7 +397,7 @@ void ExpectWellFormedResult(const std::string& frame) {
   }
   EXPECT_FALSE(r.error().message.empty());
   // The error message is what goes back to the client: it must serialize.
-  EXPECT_NO_THROW(Serialize(ErrorMessage{std::nullopt, r.error().code, r.error().message}));
+  EXPECT_NO_THROW(Serialize(ErrorMessage{std::nullopt, r.error().code, r.error().message, std::nullopt}));
 }
 
 TEST(ParseClientMessageFuzzTest, RandomBytesNeverThrow) {
@@ -508,14 +508,18 @@ TEST(ServerMessageTest, SegmentDone) {
 
 TEST(ServerMessageTest, ErrorCarriesCodeMessageAndRetryable) {
   for (const auto& info : AllErrorCodes()) {
-    const Json j = ParseServer(Serialize(ErrorMessage{"s9", info.code, "something"}));
+    const Json j = ParseServer(Serialize(ErrorMessage{"s9", info.code, "something", std::nullopt}));
     EXPECT_EQ(j["type"], "error");
     EXPECT_EQ(j["session_id"], "s9");
     EXPECT_EQ(j["code"], std::string(info.wire_name));
     EXPECT_EQ(j["message"], "something");
     EXPECT_EQ(j["retryable"], info.retryable);
+    EXPECT_FALSE(j.contains("segment"));
   }
-  const Json no_session = ParseServer(Serialize(ErrorMessage{std::nullopt, ErrorCode::kCapacity, "full"}));
+  const Json failed = ParseServer(Serialize(ErrorMessage{"s9", ErrorCode::kInternal, "synthesis failed", 4}));
+  EXPECT_EQ(failed["segment"], 4);
+  const Json no_session =
+      ParseServer(Serialize(ErrorMessage{std::nullopt, ErrorCode::kCapacity, "full", std::nullopt}));
   EXPECT_TRUE(no_session["session_id"].is_null());
   EXPECT_EQ(no_session["code"], "capacity");
   EXPECT_EQ(no_session["retryable"], true);
@@ -552,7 +556,7 @@ TEST(ServerMessageTest, InvalidUtf8InEchoedTextIsReplaced) {
   Json j = ParseServer(frame);
   EXPECT_EQ(j["text"], "ab\xEF\xBF\xBD\xEF\xBF\xBD");
   ASSERT_NO_THROW(frame = Serialize(SegmentDone{"s", 0, bad}));
-  ASSERT_NO_THROW(frame = Serialize(ErrorMessage{bad, ErrorCode::kInvalidMessage, bad}));
+  ASSERT_NO_THROW(frame = Serialize(ErrorMessage{bad, ErrorCode::kInvalidMessage, bad, std::nullopt}));
   ASSERT_NO_THROW(frame = Serialize(SessionStarted{bad, bad, bad, 24000, 20, 480, 2, 1.0, bad}));
   ASSERT_NO_THROW(frame = Serialize(SessionEnded{bad}));
   ASSERT_NO_THROW(frame = Serialize(Cancelled{bad}));

@@ -106,13 +106,32 @@ def duration_predictor_graph() -> onnx.GraphProto:
     )
 
 
-def text_encoder_graph() -> onnx.GraphProto:
+def text_encoder_graph(fail_above_tokens: int | None = None) -> onnx.GraphProto:
+    """With ``fail_above_tokens``, running it on more tokens fails inside ONNX
+    Runtime (a Gather past the end of a table): a model that loads, warms up
+    and speaks short text, for testing how inference failures reach clients."""
+    emb = "text_emb" if fail_above_tokens is None else "text_emb_ok"
     nodes = [
         helper.make_node("Cast", ["text_ids"], ["ids_f"], to=TensorProto.FLOAT),
         helper.make_node("Unsqueeze", ["ids_f", "axis_1"], ["ids_3d"]),
         helper.make_node("Mul", ["ids_3d", "text_mask"], ["ids_masked"]),
-        helper.make_node("Pad", ["ids_masked", "pads"], ["text_emb"], mode="constant"),
+        helper.make_node("Pad", ["ids_masked", "pads"], [emb], mode="constant"),
     ]
+    initializer = [
+        _const("axis_1", [1], np.int64),
+        _const("pads", [0, 0, 0, 0, TEXT_EMB_CHANNELS - 1, 0], np.int64),
+    ]
+    if fail_above_tokens is not None:
+        nodes += [
+            helper.make_node("Shape", ["text_ids"], ["ids_shape"]),
+            helper.make_node("Gather", ["ids_shape", "one"], ["n_tokens"], axis=0),
+            helper.make_node("Gather", ["zeros_upto_limit", "n_tokens"], ["zero"], axis=0),
+            helper.make_node("Add", [emb, "zero"], ["text_emb"]),
+        ]
+        initializer += [
+            _const("one", 1, np.int64),
+            _const("zeros_upto_limit", np.zeros(fail_above_tokens + 1)),
+        ]
     return helper.make_graph(
         nodes,
         "text_encoder",
@@ -122,10 +141,7 @@ def text_encoder_graph() -> onnx.GraphProto:
             _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
         ],
         [_value_info("text_emb", TensorProto.FLOAT, [B, TEXT_EMB_CHANNELS, T])],
-        initializer=[
-            _const("axis_1", [1], np.int64),
-            _const("pads", [0, 0, 0, 0, TEXT_EMB_CHANNELS - 1, 0], np.int64),
-        ],
+        initializer=initializer,
     )
 
 
@@ -289,13 +305,13 @@ def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
     )
 
 
-def build_probe(model_dir: Path, causal_vocoder: bool = True) -> None:
+def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None) -> None:
     """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
     model_dir = Path(model_dir)
     write_assets(model_dir)
     onnx_dir = model_dir / "onnx"
     _save(duration_predictor_graph(), onnx_dir / "duration_predictor.onnx")
-    _save(text_encoder_graph(), onnx_dir / "text_encoder.onnx")
+    _save(text_encoder_graph(fail_above_tokens), onnx_dir / "text_encoder.onnx")
     _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx")
     _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx")
 
@@ -305,8 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models/probe"), help="model directory to write")
     parser.add_argument("--non-causal-vocoder", action="store_true",
                         help="make the vocoder non-causal (tests the engine's fallback to one full run)")
+    parser.add_argument("--fail-above-tokens", type=int, metavar="N",
+                        help="make inference fail for texts of more than N tokens (tests error reporting)")
     args = parser.parse_args(argv)
-    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder)
+    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens)
     print(f"probe model written to {args.out}")
     return 0
 

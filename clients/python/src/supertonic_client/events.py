@@ -95,13 +95,16 @@ class SessionEnded:
 class Error:
     """An ``error`` message. ``fatal`` is True when it refused the session
     (it came instead of ``session_started``): the session does not exist and
-    the iteration ends after it. Other errors leave the session open."""
+    the iteration ends after it. Other errors leave the session open; one
+    with ``segment`` set says that segment failed (``internal``) and will not
+    be spoken, and the session goes on with the next one."""
 
     code: str
     message: str
     retryable: bool
     session_id: str | None
     fatal: bool = False
+    segment: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def exception(self) -> ServerError:
@@ -168,4 +171,5 @@ def parse_error(m: dict[str, Any], *, fatal: bool) -> Error:
     sid = m.get("session_id")
     return Error(code=str(m.get("code", "unknown")), message=str(m.get("message", "")),
                  retryable=bool(m.get("retryable", False)),
-                 session_id=None if sid is None else str(sid), fatal=fatal, raw=m)
+                 session_id=None if sid is None else str(sid), fatal=fatal,
+                 segment=m["segment"] if isinstance(m.get("segment"), int) else None, raw=m)
