@@ -10,9 +10,11 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <variant>
 
+#include "audio/audio_encoder.h"
 #include "service/connection.h"
 #include "service/tts_service.h"
 
@@ -277,11 +279,8 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
     if (!input || *input == "\x01" || input->empty()) {
       return Fail(http::status::bad_request, "invalid_request_error", "'input' must be a non-empty string");
     }
-    format_ = text_field("response_format").value_or("wav");
-    if (format_ != "wav" && format_ != "pcm") {
-      return Fail(http::status::bad_request, "invalid_request_error",
-                  "response_format '" + format_ + "' is not supported; use wav or pcm");
-    }
+    // mp3 when absent, as OpenAI does.
+    const std::string format = text_field("response_format").value_or("mp3");
     service::StartSession start;
     start.session_id = "http-" + std::to_string(service_.NextSessionUid());
     if (auto v = text_field("voice")) start.voice = MapVoice(*v);
@@ -291,8 +290,18 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
     if (body.contains("sample_rate") && body["sample_rate"].is_number_integer()) {
       start.sample_rate = body["sample_rate"].get<int>();
     }
-    if (format_ == "pcm" && !start.sample_rate) start.sample_rate = 24000;  // OpenAI's pcm is 24 kHz
-    sample_rate_ = start.sample_rate.value_or(service_.config().sample_rate);
+    if (!start.sample_rate) start.sample_rate = 24000;  // OpenAI's audio is 24 kHz
+    sample_rate_ = *start.sample_rate;
+    if (!service::IsSupportedSampleRate(sample_rate_)) {
+      // The session would refuse it too; answering here keeps the encoder from seeing it.
+      return Fail(http::status::bad_request, "invalid_sample_rate",
+                  "sample_rate " + std::to_string(sample_rate_) + " is not one of 8000, 16000, 22050, 24000, 44100, 48000");
+    }
+    try {
+      encoder_ = audio::MakeAudioEncoder(format, sample_rate_);
+    } catch (const std::invalid_argument& e) {
+      return Fail(http::status::bad_request, "invalid_request_error", e.what());
+    }
 
     connection_ = std::make_shared<service::Connection>(service_, stream_.get_executor(), shared_from_this());
     service_.AddConnection(connection_);
@@ -318,11 +327,12 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
     } else if (type == "error") {
       Abort();  // the status line is gone: cutting the body short is the only signal left
     } else if (type == "session_ended") {
+      if (!Encode([&] { return encoder_->Finish(); })) return;
       Enqueue(std::string());  // the last chunk
     }
   }
   void SendBinary(std::vector<int16_t> frame) override {
-    Enqueue(std::string(reinterpret_cast<const char*>(frame.data()), frame.size() * sizeof(int16_t)));
+    Encode([&] { return encoder_->Encode(frame); });
   }
   std::size_t DropQueuedAudio() override { return 0; }
   std::size_t queued_bytes() const override { return queued_bytes_; }
@@ -342,7 +352,7 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
     header_sent_ = true;
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, version_);
     res->set(http::field::server, "supertonic-tts");
-    res->set(http::field::content_type, format_ == "wav" ? "audio/wav" : "audio/pcm");
+    res->set(http::field::content_type, std::string(encoder_->content_type()));
     res->chunked(true);
     res->keep_alive(false);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
@@ -352,27 +362,22 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
       if (ec) return self->Abort();
       self->DoWrite();
     });
-    if (format_ == "wav") Enqueue(WavHeader(sample_rate_));
   }
 
-  // A streaming WAV header: the sizes are unknown, so they are the maximum.
-  static std::string WavHeader(int rate) {
-    std::string h;
-    auto u32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) h.push_back(static_cast<char>((v >> (8 * i)) & 0xff)); };
-    auto u16 = [&](uint16_t v) { for (int i = 0; i < 2; ++i) h.push_back(static_cast<char>((v >> (8 * i)) & 0xff)); };
-    h += "RIFF";
-    u32(0xFFFFFFFFu);
-    h += "WAVEfmt ";
-    u32(16);
-    u16(1);  // PCM
-    u16(1);  // mono
-    u32(static_cast<uint32_t>(rate));
-    u32(static_cast<uint32_t>(rate) * 2);
-    u16(2);
-    u16(16);
-    h += "data";
-    u32(0xFFFFFFFFu);
-    return h;
+  // Queues what the encoder returns (it buffers whole codec frames, so often
+  // nothing). An encoder failure cuts the body short, as a failed synthesis does.
+  template <typename F>
+  bool Encode(F&& encode) {
+    std::string bytes;
+    try {
+      bytes = encode();
+    } catch (const std::exception& e) {
+      spdlog::error("encoding {} audio failed: {}", encoder_->content_type(), e.what());
+      Abort();
+      return false;
+    }
+    if (!bytes.empty()) Enqueue(std::move(bytes));
+    return true;
   }
 
   void Enqueue(std::string bytes) {
@@ -437,7 +442,7 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
   service::TtsService& service_;
   std::shared_ptr<service::Connection> connection_;
   unsigned version_ = 11;
-  std::string format_;
+  std::unique_ptr<audio::AudioEncoder> encoder_;
   int sample_rate_ = 24000;
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;

@@ -6,12 +6,28 @@ import json
 import time
 import urllib.request
 
+import io
+
 import numpy as np
 import openai
 import pytest
+import soundfile
 
-from service_support import END, WsClient, decode_pcm16, run, spoken, start_msg
-from tools.probe_decode import decode_wav
+from service_support import END, WsClient, decode_pcm16, indexer, run, spoken, start_msg
+from tools.probe_decode import decode_samples, decode_wav
+
+
+def read_audio(body: bytes) -> tuple[np.ndarray, int]:
+    """Decodes a whole stream with libsndfile. A streamed FLAC declares its
+    length unknown, and soundfile's read() seeks after each read, which
+    libsndfile refuses for such a FLAC; so the frames are read directly."""
+    blocks = []
+    with soundfile.SoundFile(io.BytesIO(body)) as f:
+        buffer = np.empty(8192, dtype=np.float64)
+        pointer = soundfile._ffi.cast("double *", buffer.ctypes.data)
+        while (n := soundfile._snd.sf_readf_double(f._file, pointer, len(buffer))) > 0:
+            blocks.append(buffer[:n].copy())
+        return (np.concatenate(blocks) if blocks else np.zeros(0)), f.samplerate
 
 
 def client(server, key: str = "unused") -> openai.OpenAI:
@@ -26,6 +42,36 @@ def test_wav_speech_decodes_to_the_input(server, tmp_path):
     response.write_to_file(path)
     assert path.read_bytes()[:4] == b"RIFF"
     assert decode_wav(path).raw_text == spoken(text, "en")
+
+
+@pytest.mark.parametrize("response_format,content_type,container", [
+    ("mp3", "audio/mpeg", "MP3"),
+    ("opus", "audio/ogg", "OGG"),
+    ("flac", "audio/flac", "FLAC"),
+])
+def test_compressed_formats_decode_to_the_input(server, response_format, content_type, container):
+    text = "Compressed, and still the same words."
+    with client(server).audio.speech.with_streaming_response.create(
+            model="tts-1", voice="nova", input=text, response_format=response_format,
+            extra_body={"language": "en"}) as response:
+        assert response.headers["content-type"] == content_type
+        body = b"".join(response.iter_bytes())
+    info = soundfile.info(io.BytesIO(body))
+    assert info.format == container and info.channels == 1 and info.samplerate == 24000
+    samples, rate = read_audio(body)
+    # The probe's tones survive the lossy codecs too: the decoded text is exact.
+    assert decode_samples(samples, rate, indexer()).raw_text == spoken(text, "en")
+    expected_s = len(spoken(text, "en")) * 0.15 / 1.05      # TTS_SPEED 1.05
+    assert abs(len(samples) / rate - expected_s) < 0.3
+
+
+def test_mp3_is_the_default_format_as_in_openai(server):
+    response = client(server).audio.speech.create(model="tts-1", voice="alloy", input="Default format.",
+                                                  extra_body={"language": "en"})
+    assert response.response.headers["content-type"] == "audio/mpeg"
+    samples, rate = read_audio(response.content)
+    assert rate == 24000
+    assert decode_samples(samples, rate, indexer()).raw_text == spoken("Default format.", "en")
 
 
 def test_pcm_streams_at_24khz_with_openai_voice_names(server):
@@ -63,7 +109,8 @@ def test_long_input_is_chunked_and_spoken_in_order(server):
 @pytest.mark.parametrize("kwargs,status,code", [
     ({"voice": "Nobody"}, 400, "invalid_voice"),
     ({"voice": "F1", "extra_body": {"language": "xx"}}, 400, "invalid_language"),
-    ({"voice": "F1", "response_format": "mp3"}, 400, "invalid_request_error"),
+    ({"voice": "F1", "response_format": "aac"}, 400, "invalid_request_error"),
+    ({"voice": "F1", "extra_body": {"sample_rate": 11025}}, 400, "invalid_sample_rate"),
     ({"voice": "F1", "speed": 3.5}, 400, "invalid_config"),
     ({"voice": "F1", "input": ""}, 400, "invalid_request_error"),
 ])
