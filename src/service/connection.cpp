@@ -179,8 +179,14 @@ void Connection::Handle(const StartSession& m) {
   TextAccumulatorConfig acc;
   acc.debounce = std::chrono::milliseconds(cfg.debounce_ms);
   acc.max_chars = ChunkLimitFor(lang);
-  session_.emplace(Session{m.session_id, service_.NextSessionUid(), voice, lang, rate, steps, speed,
-                           TextAccumulator(acc)});
+  session_.emplace(Session{.id = m.session_id,
+                           .uid = service_.NextSessionUid(),
+                           .voice = voice,
+                           .lang = lang,
+                           .sample_rate = rate,
+                           .steps = steps,
+                           .speed = speed,
+                           .accumulator = TextAccumulator(acc)});
   std::weak_ptr<Connection> weak = weak_from_this();
   auto executor = executor_;
   service_.worker().RegisterSession(session_->uid, [weak, executor](SegmentResult r) {

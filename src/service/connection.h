@@ -73,19 +73,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint64_t next_segment = 0;      // index the next cut segment gets
     uint64_t next_to_emit = 0;      // index whose audio goes out next
     uint64_t floor = 0;             // results below this index were cancelled
-    std::map<uint64_t, std::string> texts;
-    std::deque<std::string> held;             // cut, not yet submitted (in-flight limit)
-    std::map<uint64_t, std::deque<SegmentResult>> ready;  // audio pieces by segment, not yet sent
-    std::optional<audio::FrameWriter> writer;  // the segment being sent, once its first piece went out
+    std::map<uint64_t, std::string> texts{};
+    std::deque<std::string> held{};           // cut, not yet submitted (in-flight limit)
+    std::map<uint64_t, std::deque<SegmentResult>> ready{};  // audio pieces by segment, not yet sent
+    std::optional<audio::FrameWriter> writer{};  // the segment being sent, once its first piece went out
     std::size_t pending_chars = 0;
     bool ending = false;
     bool turn_first_audio_sent = false;
-    std::optional<Clock::time_point> turn_started;
+    std::optional<Clock::time_point> turn_started{};
     // When the listener will have heard all audio sent so far: the deadline
     // of the scheduling (SegmentJob::due) for later segments.
-    std::optional<Clock::time_point> playback_start;   // first frame since the start or the last cancel
+    std::optional<Clock::time_point> playback_start{}; // first frame since the start or the last cancel
     double played_s = 0;                               // audio of completed segments since then
-    std::map<uint64_t, double> expected_s;             // outstanding segments' durations: predicted, else estimated
+    std::map<uint64_t, double> expected_s{};           // outstanding segments' durations: predicted, else estimated
     double seconds_per_char = 0.075;                   // learned from this session's segments
     double first_audio_s = 0.3;                        // model call start -> first audio piece, learned
     double call_s = 0.5;                               // model call start -> last piece, learned
