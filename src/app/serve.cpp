@@ -1,10 +1,12 @@
 #include "app/serve.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <functional>
 #include <iostream>
 #include <thread>
@@ -72,12 +74,17 @@ int Serve() {
   }
   spdlog::info("listening on {}:{} (WebSocket /ws/tts, /health/*, /metrics)", config.host, server.port());
 
+  // A model that cannot synthesize would leave a replica that is live but
+  // never ready; exiting says so at once, and the orchestrator restarts it.
+  std::atomic<bool> warmup_failed{false};
   std::thread warmup([&] {
     try {
       service->WarmUp();
       spdlog::info("warm-up done; ready");
     } catch (const std::exception& e) {
-      spdlog::error("warm-up failed: {}", e.what());
+      spdlog::critical("warm-up synthesis failed, exiting: {}", e.what());
+      warmup_failed = true;
+      asio::post(io, [&io] { io.stop(); });
     }
   });
 
@@ -116,7 +123,7 @@ int Serve() {
   io.run();
   warmup.join();
   service->worker().Stop();
-  return 0;
+  return warmup_failed ? 1 : 0;
 }
 
 }  // namespace supertonic::app

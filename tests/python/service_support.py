@@ -108,10 +108,10 @@ def ensure_probe_model() -> Path:
 FAIL_ABOVE_TOKENS = 40
 
 
-def make_failing_probe_model(model_dir: Path) -> Path:
+def make_failing_probe_model(model_dir: Path, fail_above_tokens: int = FAIL_ABOVE_TOKENS) -> Path:
     python = str(VENV_PYTHON) if VENV_PYTHON.exists() else "python3"
     subprocess.run([python, "-m", "tools.models.probe", "--out", str(model_dir),
-                    "--fail-above-tokens", str(FAIL_ABOVE_TOKENS)], cwd=REPO, check=True, timeout=300,
+                    "--fail-above-tokens", str(fail_above_tokens)], cwd=REPO, check=True, timeout=300,
                    capture_output=True)
     return model_dir
 
@@ -180,19 +180,8 @@ class ServerProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> "ServerProcess":
-        ensure_probe_model()
-        env = {k: v for k, v in os.environ.items() if not (k.startswith("TTS_") or k == "LOG_LEVEL")}
-        env.update(BASE_ENV)
-        env["TTS_MODEL_DIR"] = str(PROBE_DIR)
-        env["TTS_PORT"] = str(self.port)
-        env.update(self.env_overrides)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [str(BINARY), "serve"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        LIVE_SERVERS.append(self)
+        """Launches the server and waits for /health/startup to answer 200."""
+        self.launch()
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
@@ -210,6 +199,23 @@ class ServerProcess:
         raise ServerStartError(
             f"`supertonic-tts serve` did not report /health/startup 200 within {timeout:.0f} s "
             f"(last answer: {last}; env {self.env_overrides}).\n{self.log_tail()}")
+
+    def launch(self) -> "ServerProcess":
+        """Starts the process without waiting for it to be up."""
+        ensure_probe_model()
+        env = {k: v for k, v in os.environ.items() if not (k.startswith("TTS_") or k == "LOG_LEVEL")}
+        env.update(BASE_ENV)
+        env["TTS_MODEL_DIR"] = str(PROBE_DIR)
+        env["TTS_PORT"] = str(self.port)
+        env.update(self.env_overrides)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(BINARY), "serve"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        LIVE_SERVERS.append(self)
+        return self
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

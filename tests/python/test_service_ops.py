@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from service_support import (
-    CANCEL, END, FLUSH, SessionLog, WsClient, apoll, assert_error, assert_session_speaks, collect,
+    CANCEL, END, FLUSH, REPO, ServerProcess, SessionLog, WsClient, make_failing_probe_model, apoll, assert_error, assert_session_speaks, collect,
     collect_session, http_get, is_type, requires_server_binary, run, run_session, start_msg, text_msg,
 )
 
@@ -42,6 +42,44 @@ ANSWER = [
 def test_health_endpoints_answer_200(server, path):
     status, body = http_get(server.http + path)
     assert status == 200, f"GET {path}: {status} {body[:200]}"
+
+
+FAITHFUL = REPO / "models" / "faithful"
+
+
+@pytest.mark.skipif(not (FAITHFUL / "onnx" / "vocoder.onnx").exists(), reason="run `make models`")
+def test_startup_and_readiness_wait_for_the_warm_up(tmp_path):
+    # The faithful model at 32 steps, slow speech and one thread: a warm-up of
+    # a second or more, long enough to watch the probes during it.
+    srv = ServerProcess(tmp_path, TTS_MODEL_DIR=FAITHFUL, TTS_NUM_INFERENCE_STEPS=32, TTS_SPEED=0.5).launch()
+    try:
+        deadline = time.monotonic() + 60
+        while http_get(srv.http + "/health/live", timeout=1)[0] != 200:
+            assert srv.running() and time.monotonic() < deadline, srv.log_tail()
+            time.sleep(0.01)
+        during = {path: http_get(srv.http + path, timeout=1) for path in ("/health/startup", "/health/ready")}
+        assert "warm-up done" not in srv.log_tail(), "the warm-up ended before the probes were read"
+        assert during["/health/startup"][0] == 503, during
+        assert during["/health/ready"][0] == 503 and "loading" in during["/health/ready"][1], during
+        while http_get(srv.http + "/health/startup", timeout=1)[0] != 200:
+            assert srv.running() and time.monotonic() < deadline, srv.log_tail()
+            time.sleep(0.05)
+        assert http_get(srv.http + "/health/ready", timeout=1)[0] == 200
+    finally:
+        srv.stop()
+
+
+def test_a_model_that_cannot_synthesize_stops_the_start(tmp_path):
+    # Inference fails for more than 3 tokens, so the warm-up fails: a replica
+    # that could never serve exits instead of staying live and never ready.
+    model = make_failing_probe_model(tmp_path / "model", fail_above_tokens=3)
+    srv = ServerProcess(tmp_path, TTS_MODEL_DIR=model).launch()
+    try:
+        code = srv.wait(30)
+        assert code == 1, f"exit code {code} (None: still running)\n{srv.log_tail()}"
+        assert "warm-up synthesis failed" in srv.log_tail()
+    finally:
+        srv.stop()
 
 
 def test_unknown_path_is_404(server):
