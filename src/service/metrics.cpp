@@ -6,6 +6,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "service/protocol.h"
+
 namespace supertonic::service {
 
 namespace {
@@ -60,6 +62,13 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                         .Name("tts_inference_seconds")
                         .Help("Model time per batch, by pipeline stage")
                         .Register(r);
+  // Every series exists from the start at 0: rate() and increase() miss the
+  // first event of a series that appears with it, so an alert on the first
+  // internal error would otherwise never fire.
+  for (const auto& info : AllErrorCodes()) errors_->Add({{"code", std::string(info.wire_name)}});
+  for (const char* stage : {"duration_predictor", "text_encoder", "vector_estimator", "vocoder"}) {
+    stage_seconds_->Add({{"stage", stage}}, kStageBuckets);
+  }
 }
 
 ServiceMetrics::~ServiceMetrics() = default;

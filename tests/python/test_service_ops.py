@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from service_support import (
-    CANCEL, END, FLUSH, REPO, ServerProcess, SessionLog, WsClient, make_failing_probe_model, apoll, assert_error, assert_session_speaks, collect,
+    CANCEL, END, FLUSH, REPO, RETRYABLE, ServerProcess, SessionLog, WsClient, make_failing_probe_model, apoll, assert_error, assert_session_speaks, collect,
     collect_session, http_get, is_type, requires_server_binary, run, run_session, start_msg, text_msg,
 )
 
@@ -97,6 +97,16 @@ def test_metrics_expose_the_seed_metrics(server):
         assert any(n == histogram + "_bucket" and lab.get("le") == "+Inf" for n, lab, _ in metrics.samples)
     for gauge in ("tts_queue_depth", "tts_active_sessions"):
         assert metrics.value(gauge) is not None, f"{gauge} has no sample"
+
+
+def test_error_and_stage_series_exist_at_zero_from_the_start(start_server):
+    # rate() and increase() cannot see the first event of a series that
+    # appears with it: every labelled series is exported at 0 from the start.
+    metrics = start_server().metrics()
+    for code in RETRYABLE:
+        assert metrics.value("tts_errors_total", code=code) == 0, f"tts_errors_total{{code={code!r}}} is not 0"
+    for stage in ("duration_predictor", "text_encoder", "vector_estimator", "vocoder"):
+        assert metrics.value("tts_inference_seconds_count", stage=stage) == 0, stage
 
 
 def test_counters_move_with_a_session(server):
