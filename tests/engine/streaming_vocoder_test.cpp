@@ -177,6 +177,35 @@ TEST(StreamingSynthesis, ProbeStillDecodesWhenChunked) {
   EXPECT_EQ(testing::DecodeProbeAudio(audio, 44100).text, "<en>Chunked, still exact.</en>");
 }
 
+// Barge-in during vocoding: a cancel stops the run between chunks, and no
+// piece follows the one during which it came.
+TEST(StreamingSynthesis, CancelStopsBetweenChunks) {
+  EngineConfig c = ConfigFor(testing::ProbeModelDir());
+  c.vocoder_first_chunk_frames = 1;
+  c.vocoder_chunk_frames = 2;
+  Synthesizer synth(c);
+  ASSERT_TRUE(synth.streaming_vocoder());
+  const SynthesisItem item{"A sentence long enough for many vocoder chunks.", "en", "F1", 1.0f, 0, nullptr};
+  int pieces = 0;
+  synth.SynthesizeBatch({item}, 2, nullptr, [&](const AudioPiece&) { ++pieces; });
+  ASSERT_GT(pieces, 5) << "the uncancelled run must stream in many pieces";
+
+  RunControl control;
+  int before_cancel = 0, after_cancel = 0;
+  EXPECT_THROW(synth.SynthesizeBatch({item}, 2, &control,
+                                     [&](const AudioPiece&) {
+                                       if (control.cancelled()) {
+                                         ++after_cancel;
+                                       } else {
+                                         ++before_cancel;
+                                         control.Cancel();
+                                       }
+                                     }),
+               Cancelled);
+  EXPECT_EQ(before_cancel, 1);
+  EXPECT_EQ(after_cancel, 0);
+}
+
 TEST(StreamingSynthesis, NonCausalVocoderFallsBackToOneRun) {
   const auto dir = testing::MakeTempDir("noncausal");
   testing::RunCommand("cd " + testing::SourceDir().string() + " && " + testing::PythonExecutable().string() +
