@@ -223,6 +223,7 @@ void Connection::Handle(const SendText& m) {
                          std::to_string(service_.config().max_text_chars) + " characters); this text was dropped");
   }
   const auto now = Clock::now();
+  session_->chars_received += chars;
   if (!session_->turn_started) session_->turn_started = now;
   Submit(session_->accumulator.Append(m.text, now));
   if (session_ && unfinished() == 0) {
@@ -249,6 +250,7 @@ void Connection::Handle(const Cancel&) {
   if (!session_) return SendError(ErrorCode::kNoSession, "cancel before start_session");
   auto& s = *session_;
   const bool was_ending = s.ending;
+  ++s.cancels;
   // Cut segments not yet sent, and those sent to the transport whose end the
   // client will now not get.
   int64_t dropped = static_cast<int64_t>(unfinished());
@@ -389,8 +391,9 @@ void Connection::EmitReady() {
       if (!s.turn_first_audio_sent) {
         s.turn_first_audio_sent = true;
         if (s.turn_started) {
-          service_.metrics().ObserveTimeToFirstAudio(
-              std::chrono::duration<double>(Clock::now() - *s.turn_started).count());
+          const double seconds = std::chrono::duration<double>(Clock::now() - *s.turn_started).count();
+          service_.metrics().ObserveTimeToFirstAudio(seconds);
+          if (!s.first_turn_first_audio_ms) s.first_turn_first_audio_ms = 1000.0 * seconds;
         }
       }
       output_->SendBinary(std::vector<int16_t>(frame.begin(), frame.end()));
@@ -416,6 +419,7 @@ void Connection::EmitReady() {
       // started is still closed, so every segment_started has its segment_done.
       SendError(ErrorCode::kInternal, "synthesis of segment " + std::to_string(r.segment) + " failed: " + r.error,
                 static_cast<int64_t>(r.segment));
+      ++s.failed_segments;
       if (s.writer) send_segment_done();
       close_segment();
       continue;
@@ -458,6 +462,14 @@ void Connection::FinishSession(SessionEndReason reason) {
   if (!session_) return;
   auto& s = *session_;
   if (output_) output_->SendText(Serialize(SessionEnded{s.id, s.segments_sent, s.audio_ms_sent, reason}));
+  // One line per session, without its text: what operators look for first.
+  spdlog::info(
+      "session {} ended ({}) after {:.1f} s: {} characters in, {} segments, {:.1f} s of audio out, first audio "
+      "{}, {} cancel(s), {} failed segment(s)",
+      s.id, WireName(reason), std::chrono::duration<double>(Clock::now() - s.opened).count(), s.chars_received,
+      s.segments_sent, s.audio_ms_sent / 1000.0,
+      s.first_turn_first_audio_ms ? fmt::format("{:.0f} ms", *s.first_turn_first_audio_ms) : std::string("none"),
+      s.cancels, s.failed_segments);
   debounce_.cancel();
   slow_consumer_timer_.cancel();
   service_.worker().UnregisterSession(s.uid);

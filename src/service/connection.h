@@ -92,6 +92,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     int64_t segments_sent = 0;
     double audio_ms_sent = 0;
     double stream_ms = 0;
+    // For the session's summary in the log.
+    Clock::time_point opened = Clock::now();
+    std::size_t chars_received = 0;
+    int cancels = 0;
+    int failed_segments = 0;
+    std::optional<double> first_turn_first_audio_ms{};
   };
 
   void Handle(const StartSession& m);

@@ -4,6 +4,7 @@ freed when a client goes away mid-synthesis."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 
@@ -107,6 +108,30 @@ def test_error_and_stage_series_exist_at_zero_from_the_start(start_server):
         assert metrics.value("tts_errors_total", code=code) == 0, f"tts_errors_total{{code={code!r}}} is not 0"
     for stage in ("duration_predictor", "text_encoder", "vector_estimator", "vocoder"):
         assert metrics.value("tts_inference_seconds_count", stage=stage) == 0, stage
+
+
+def test_each_session_leaves_one_summary_line_in_the_log(start_server):
+    srv = start_server()
+    texts = ["First sentence here. ", "And a second one."]
+
+    async def body():
+        async with await WsClient.open(srv.url) as client:
+            await client.send_all([start_msg("summarized", lang_code="en"), text_msg("Cut short, this one. "),
+                                   CANCEL])
+            log = SessionLog("summarized")
+            await collect(client, log, is_type("cancelled"))
+            await client.send_all([*[text_msg(t) for t in texts], END])
+            return await collect_session(client, log)
+
+    log = run(body())
+    lines = [line for line in srv.log_tail(20000).splitlines() if "session summarized ended" in line]
+    assert len(lines) == 1, lines
+    line = lines[0]
+    chars = len("Cut short, this one. ") + sum(len(t) for t in texts)
+    assert "(completed)" in line and f"{chars} characters in" in line, line
+    assert f"{len(log.completed())} segments" in line and "1 cancel(s)" in line, line
+    assert re.search(r"first audio \d+ ms", line), line
+    assert "First sentence" not in line, "the summary must not quote the text"
 
 
 def test_counters_move_with_a_session(server):
