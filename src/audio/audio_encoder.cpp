@@ -4,6 +4,7 @@
 #include <lame/lame.h>
 #include <opusenc.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 #include <utility>
@@ -235,16 +236,21 @@ class FlacEncoder : public AudioEncoder {
 
 std::span<const std::string_view> SupportedAudioFormats() { return kFormats; }
 
+void CheckAudioFormat(std::string_view format) {
+  if (std::find(kFormats.begin(), kFormats.end(), format) != kFormats.end()) return;
+  std::string known;
+  for (auto f : kFormats) known += (known.empty() ? "" : ", ") + std::string(f);
+  throw std::invalid_argument("response format '" + std::string(format) + "' is not supported; use one of " + known);
+}
+
 std::unique_ptr<AudioEncoder> MakeAudioEncoder(std::string_view format, int sample_rate) {
+  CheckAudioFormat(format);
   if (sample_rate <= 0) throw std::invalid_argument("sample rate must be positive");
   if (format == "pcm") return std::make_unique<PcmEncoder>();
   if (format == "wav") return std::make_unique<WavEncoder>(sample_rate);
   if (format == "mp3") return std::make_unique<Mp3Encoder>(sample_rate);
   if (format == "opus") return std::make_unique<OpusEncoder>(sample_rate);
-  if (format == "flac") return std::make_unique<FlacEncoder>(sample_rate);
-  std::string known;
-  for (auto f : kFormats) known += (known.empty() ? "" : ", ") + std::string(f);
-  throw std::invalid_argument("response format '" + std::string(format) + "' is not supported; use one of " + known);
+  return std::make_unique<FlacEncoder>(sample_rate);
 }
 
 }  // namespace supertonic::audio

@@ -33,6 +33,9 @@ class AudioEncoder {
 // The formats MakeAudioEncoder knows, in the order the OpenAI API lists them.
 std::span<const std::string_view> SupportedAudioFormats();
 
+// Throws std::invalid_argument, naming the supported formats, unless `format` is one.
+void CheckAudioFormat(std::string_view format);
+
 // Throws std::invalid_argument for an unknown format or a sample rate the
 // codec cannot carry (every rate of the protocol works with every format).
 std::unique_ptr<AudioEncoder> MakeAudioEncoder(std::string_view format, int sample_rate);

@@ -280,7 +280,12 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
       return Fail(http::status::bad_request, "invalid_request_error", "'input' must be a non-empty string");
     }
     // mp3 when absent, as OpenAI does.
-    const std::string format = text_field("response_format").value_or("mp3");
+    format_ = text_field("response_format").value_or("mp3");
+    try {
+      audio::CheckAudioFormat(format_);
+    } catch (const std::invalid_argument& e) {
+      return Fail(http::status::bad_request, "invalid_request_error", e.what());
+    }
     service::StartSession start;
     start.session_id = "http-" + std::to_string(service_.NextSessionUid());
     if (auto v = text_field("voice")) start.voice = MapVoice(*v);
@@ -291,17 +296,6 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
       start.sample_rate = body["sample_rate"].get<int>();
     }
     if (!start.sample_rate) start.sample_rate = 24000;  // OpenAI's audio is 24 kHz
-    sample_rate_ = *start.sample_rate;
-    if (!service::IsSupportedSampleRate(sample_rate_)) {
-      // The session would refuse it too; answering here keeps the encoder from seeing it.
-      return Fail(http::status::bad_request, "invalid_sample_rate",
-                  "sample_rate " + std::to_string(sample_rate_) + " is not one of 8000, 16000, 22050, 24000, 44100, 48000");
-    }
-    try {
-      encoder_ = audio::MakeAudioEncoder(format, sample_rate_);
-    } catch (const std::invalid_argument& e) {
-      return Fail(http::status::bad_request, "invalid_request_error", e.what());
-    }
 
     connection_ = std::make_shared<service::Connection>(service_, stream_.get_executor(), shared_from_this());
     service_.AddConnection(connection_);
@@ -316,7 +310,7 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
     auto m = nlohmann::json::parse(json, nullptr, false);
     const std::string type = m.value("type", "");
     if (type == "session_started") {
-      StartBody();
+      StartBody(m.value("sample_rate", 24000));  // the rate the session validated
     } else if (type == "error" && !header_sent_) {
       const std::string code = m.value("code", "internal");
       const auto status = code == "capacity"        ? http::status::too_many_requests
@@ -348,7 +342,12 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
     return it == kOpenAi.end() ? v : it->second;
   }
 
-  void StartBody() {
+  void StartBody(int sample_rate) {
+    try {
+      encoder_ = audio::MakeAudioEncoder(format_, sample_rate);
+    } catch (const std::exception& e) {
+      return Fail(http::status::internal_server_error, "internal", e.what());
+    }
     header_sent_ = true;
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, version_);
     res->set(http::field::server, "supertonic-tts");
@@ -368,6 +367,7 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
   // nothing). An encoder failure cuts the body short, as a failed synthesis does.
   template <typename F>
   bool Encode(F&& encode) {
+    if (!encoder_ || failed_) return false;  // the request already failed
     std::string bytes;
     try {
       bytes = encode();
@@ -442,8 +442,8 @@ class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public
   service::TtsService& service_;
   std::shared_ptr<service::Connection> connection_;
   unsigned version_ = 11;
+  std::string format_;
   std::unique_ptr<audio::AudioEncoder> encoder_;
-  int sample_rate_ = 24000;
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
