@@ -31,14 +31,17 @@ class WavEncoder : public AudioEncoder {
  public:
   explicit WavEncoder(int sample_rate) : sample_rate_(sample_rate) {}
   std::string_view content_type() const override { return "audio/wav"; }
-  std::string Encode(std::span<const int16_t> samples) override {
-    std::string out = header_sent_ ? std::string() : Header();
-    header_sent_ = true;
-    return out + Bytes(samples);
-  }
-  std::string Finish() override { return header_sent_ ? std::string() : (header_sent_ = true, Header()); }
+  std::string Encode(std::span<const int16_t> samples) override { return TakeHeader() + Bytes(samples); }
+  std::string Finish() override { return TakeHeader(); }
 
  private:
+  // The header once, before the first samples (or alone, for a stream without audio).
+  std::string TakeHeader() {
+    if (header_sent_) return {};
+    header_sent_ = true;
+    return Header();
+  }
+
   // The sizes are unknown while streaming: 0xFFFFFFFF, which players read as "to the end".
   std::string Header() const {
     std::string h;

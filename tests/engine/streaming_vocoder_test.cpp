@@ -164,11 +164,16 @@ TEST(StreamingSynthesis, FirstChunkGrowsWithCallsSharingTheCpu) {
   EXPECT_EQ(shared.back().end, frames);
 }
 
-TEST(StreamingSynthesis, ProbeStillDecodesWhenChunked) {
+// The probe model with a fixed chunk plan of `first`, then `chunk` latent frames.
+Synthesizer ChunkedProbe(int first, int chunk) {
   EngineConfig c = ConfigFor(testing::ProbeModelDir());
-  c.vocoder_first_chunk_frames = 1;
-  c.vocoder_chunk_frames = 3;
-  Synthesizer synth(c);
+  c.vocoder_first_chunk_frames = first;
+  c.vocoder_chunk_frames = chunk;
+  return Synthesizer(c);
+}
+
+TEST(StreamingSynthesis, ProbeStillDecodesWhenChunked) {
+  Synthesizer synth = ChunkedProbe(1, 3);
   ASSERT_TRUE(synth.streaming_vocoder());
   EXPECT_EQ(synth.vocoder_probe().context_frames, 1);  // the probe renders each frame alone
   std::vector<float> audio;
@@ -180,10 +185,7 @@ TEST(StreamingSynthesis, ProbeStillDecodesWhenChunked) {
 // Barge-in during vocoding: a cancel stops the run between chunks, and no
 // piece follows the one during which it came.
 TEST(StreamingSynthesis, CancelStopsBetweenChunks) {
-  EngineConfig c = ConfigFor(testing::ProbeModelDir());
-  c.vocoder_first_chunk_frames = 1;
-  c.vocoder_chunk_frames = 2;
-  Synthesizer synth(c);
+  Synthesizer synth = ChunkedProbe(1, 2);
   ASSERT_TRUE(synth.streaming_vocoder());
   const SynthesisItem item{"A sentence long enough for many vocoder chunks.", "en", "F1", 1.0f, 0, nullptr};
   int pieces = 0;
