@@ -232,6 +232,13 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
 
 SupertonicModel::~SupertonicModel() = default;
 
+bool CudaProviderCompiledIn() {
+  for (const auto& provider : Ort::GetAvailableProviders()) {
+    if (provider == "CUDAExecutionProvider") return true;
+  }
+  return false;
+}
+
 const std::string& SupertonicModel::execution_provider() const { return impl_->provider; }
 
 namespace {

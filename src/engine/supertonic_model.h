@@ -39,6 +39,10 @@ class Cancelled : public std::runtime_error {
   Cancelled() : std::runtime_error("synthesis cancelled") {}
 };
 
+// Whether this ONNX Runtime build has the CUDA execution provider (not
+// whether a GPU is there: loading a model with it tells that).
+bool CudaProviderCompiledIn();
+
 class SupertonicModel {
  public:
   // Loads onnx/{duration_predictor,text_encoder,vector_estimator,vocoder}.onnx

@@ -17,29 +17,43 @@ std::chrono::steady_clock::duration Seconds(double s) {
 }
 }  // namespace
 
+bool IsAudioEvent(const ServerMessage& message) {
+  return std::holds_alternative<SegmentStarted>(message) || std::holds_alternative<SegmentDone>(message);
+}
+
 Connection::Connection(TtsService& service, asio::any_io_executor executor, std::shared_ptr<ConnectionOutput> output)
     : service_(service), executor_(executor), output_(std::move(output)), debounce_(executor),
       slow_consumer_timer_(executor) {}
 
 Connection::~Connection() = default;
 
-void Connection::OnTextFrame(std::string_view frame) {
+void Connection::OnMessage(const ClientMessage& message) {
   if (closed_) return;
   last_activity_ = Clock::now();
+  std::visit([this](const auto& m) { Handle(m); }, message);
+}
+
+void Connection::OnInvalidMessage(const ProtocolError& error) {
+  if (closed_) return;
+  last_activity_ = Clock::now();
+  SendError(error.code, error.message);
+}
+
+void Connection::OnTextFrame(std::string_view frame) {
+  if (closed_) return;
   ParseResult parsed = ParseClientMessage(frame);
-  if (!parsed.ok()) {
-    SendError(parsed.error().code, parsed.error().message);
-    return;
-  }
-  std::visit([this](const auto& m) { Handle(m); }, parsed.message());
+  if (!parsed.ok()) return OnInvalidMessage(parsed.error());
+  OnMessage(parsed.message());
 }
 
 void Connection::OnBinaryFrame() {
+  if (closed_) return;
   last_activity_ = Clock::now();
   SendError(ErrorCode::kBinaryNotSupported, "binary frames are not accepted; send JSON text frames");
 }
 
 void Connection::OnFrameTooLarge() {
+  if (closed_) return;
   SendError(ErrorCode::kMessageTooLarge, "message exceeds TTS_MAX_MESSAGE_BYTES (" +
                                              std::to_string(service_.config().max_message_bytes) + " bytes)");
 }
@@ -47,16 +61,19 @@ void Connection::OnFrameTooLarge() {
 void Connection::OnClosed() {
   if (closed_) return;
   closed_ = true;
-  debounce_.cancel();
-  slow_consumer_timer_.cancel();
-  if (session_) {
-    service_.worker().UnregisterSession(session_->uid);
-    service_.ReleaseSession(session_->id);
-    session_.reset();
-    service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
-  }
   output_.reset();
-  service_.RemoveConnection(this);
+  // The caller may be inside one of this connection's own calls (a transport
+  // that learns of the failure while writing): the session goes after it.
+  asio::post(executor_, [self = shared_from_this()] {
+    self->debounce_.cancel();
+    self->slow_consumer_timer_.cancel();
+    if (self->session_) {
+      self->service_.worker().CancelSession(self->session_->uid);
+      self->LogSummary("disconnected");
+      self->ReleaseSession();
+    }
+    self->service_.RemoveConnection(self.get());
+  });
 }
 
 void Connection::Drain() {
@@ -79,10 +96,17 @@ void Connection::OnOutputDrained() {
   MaybeFinish();
 }
 
+std::size_t Connection::unspoken_chars() const {
+  if (!session_) return 0;
+  return session_->accumulator.pending_chars() + session_->segments.unspoken_chars;
+}
+
+std::size_t Connection::queued_output_bytes() const { return output_ ? output_->queued_bytes() : 0; }
+
 bool Connection::OutputCongested() const {
   if (!output_ || !session_) return false;
   const std::size_t limit_bytes = static_cast<std::size_t>(service_.config().max_output_buffer_ms) *
-                                  static_cast<std::size_t>(session_->sample_rate) / 1000 * 2;
+                                  static_cast<std::size_t>(session_->settings.sample_rate) / 1000 * 2;
   return output_->queued_bytes() > limit_bytes;
 }
 
@@ -121,51 +145,33 @@ void Connection::OnSlowConsumer() {
   FinishSession(SessionEndReason::kError);
 }
 
+void Connection::Send(ServerMessage message) {
+  if (output_) output_->Send(std::move(message));
+}
+
 void Connection::SendError(ErrorCode code, std::string message, std::optional<int64_t> segment) {
   service_.metrics().Error(WireName(code));
-  if (!output_) return;
   ErrorMessage e;
   if (session_) e.session_id = session_->id;
   e.code = code;
   e.message = std::move(message);
   e.segment = segment;
-  output_->SendText(Serialize(e));
+  Send(std::move(e));
 }
 
 void Connection::Handle(const StartSession& m) {
   const auto& cfg = service_.config();
-  const auto& synth = service_.synthesizer();
   if (session_) {
     SendError(ErrorCode::kSessionActive, "session '" + session_->id + "' is still open on this connection; "
                                          "end_session or cancel it first");
     return;
   }
-  const std::string voice = m.voice.value_or(cfg.default_voice);
-  const std::string lang = m.lang_code.value_or(cfg.lang_code);
-  const int rate = m.sample_rate.value_or(cfg.sample_rate);
-  const double speed = m.speed.value_or(cfg.speed);
-  const int steps = m.num_inference_steps.value_or(cfg.num_inference_steps);
-  if (synth.voices().Find(voice) == nullptr) {
-    std::string known;
-    for (const auto& n : synth.voices().names()) known += (known.empty() ? "" : ", ") + n;
-    return SendError(ErrorCode::kInvalidVoice, "unknown voice '" + voice + "' (available: " + known + ")");
-  }
-  if (!synth.model_config().SupportsLanguage(lang)) {
-    std::string known;
-    for (const auto& l : synth.model_config().languages) known += (known.empty() ? "" : ", ") + l;
-    return SendError(ErrorCode::kInvalidLanguage, "unsupported language '" + lang + "' (supported: " + known + ")");
-  }
-  if (!IsSupportedSampleRate(rate)) {
-    return SendError(ErrorCode::kInvalidSampleRate,
-                     "sample_rate " + std::to_string(rate) + " is not one of 8000, 16000, 22050, 24000, 44100, 48000");
-  }
-  if (!IsValidSpeed(speed)) {
-    return SendError(ErrorCode::kInvalidConfig, "speed must be between 0.5 and 2.0");
-  }
-  if (!IsValidInferenceSteps(steps)) {
-    return SendError(ErrorCode::kInvalidConfig, "num_inference_steps must be between 1 and 32");
-  }
-  switch (service_.AdmitSession(m.session_id)) {
+  auto resolved = ResolveSessionSettings(m, cfg, service_.model_choices());
+  if (const auto* error = std::get_if<ProtocolError>(&resolved)) return SendError(error->code, error->message);
+  SessionSettings settings = std::get<SessionSettings>(std::move(resolved));
+
+  const bool client_named = !m.session_id.empty();
+  switch (service_.AdmitSession(client_named ? std::optional<std::string>(m.session_id) : std::nullopt)) {
     case TtsService::Admission::kAdmitted: break;
     case TtsService::Admission::kCapacity:
       return SendError(ErrorCode::kCapacity, "the server is at TTS_MAX_SESSIONS (" +
@@ -178,14 +184,12 @@ void Connection::Handle(const StartSession& m) {
 
   TextAccumulatorConfig acc;
   acc.debounce = std::chrono::milliseconds(cfg.debounce_ms);
-  acc.max_chars = ChunkLimitFor(lang);
-  session_.emplace(Session{.id = m.session_id,
-                           .uid = service_.NextSessionUid(),
-                           .voice = voice,
-                           .lang = lang,
-                           .sample_rate = rate,
-                           .steps = steps,
-                           .speed = speed,
+  acc.max_chars = ChunkLimitFor(settings.lang);
+  const uint64_t uid = service_.NextSessionUid();
+  session_.emplace(Session{.id = client_named ? m.session_id : "speech-" + std::to_string(uid),
+                           .client_named = client_named,
+                           .uid = uid,
+                           .settings = std::move(settings),
                            .accumulator = TextAccumulator(acc)});
   std::weak_ptr<Connection> weak = weak_from_this();
   auto executor = executor_;
@@ -197,37 +201,41 @@ void Connection::Handle(const StartSession& m) {
   service_.metrics().SessionStarted();
   service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
 
+  const auto& s = session_->settings;
   SessionStarted started;
   started.session_id = session_->id;
-  started.voice = voice;
-  started.lang_code = lang;
-  started.sample_rate = rate;
+  started.voice = s.voice;
+  started.lang_code = s.lang;
+  started.sample_rate = s.sample_rate;
   started.frame_ms = cfg.chunk_size_ms;
-  started.samples_per_frame = rate * cfg.chunk_size_ms / 1000;
-  started.num_inference_steps = steps;
-  started.speed = speed;
+  started.samples_per_frame = audio::FrameSamples(s.sample_rate, cfg.chunk_size_ms);
+  started.num_inference_steps = s.steps;
+  started.speed = s.speed;
   started.server = "supertonic-tts/0.1.0";
-  output_->SendText(Serialize(started));
+  Send(std::move(started));
 }
 
 void Connection::Handle(const SendText& m) {
   if (!session_) return SendError(ErrorCode::kNoSession, "send_text before start_session");
-  if (session_->ending) {
+  auto& s = *session_;
+  if (s.turn.ending) {
     return SendError(ErrorCode::kInvalidMessage, "send_text after end_session; start a new session for new text");
   }
   if (m.text.empty()) return;
   const std::size_t chars = CountCodePoints(m.text);
-  if (session_->accumulator.pending_chars() + chars > static_cast<std::size_t>(service_.config().max_text_chars)) {
+  const auto limit = static_cast<std::size_t>(service_.config().max_text_chars);
+  if (unspoken_chars() + chars > limit) {
     return SendError(ErrorCode::kTextTooLong,
-                     "pending text would exceed TTS_MAX_TEXT_CHARS (" +
-                         std::to_string(service_.config().max_text_chars) + " characters); this text was dropped");
+                     "the session's unspoken text would exceed TTS_MAX_TEXT_CHARS (" + std::to_string(limit) +
+                         " characters; " + std::to_string(unspoken_chars()) +
+                         " not yet spoken); this text was dropped, send it once more has been spoken");
   }
   const auto now = Clock::now();
-  session_->chars_received += chars;
-  if (!session_->turn_started) session_->turn_started = now;
-  Submit(session_->accumulator.Append(m.text, now));
+  s.stats.chars_received += chars;
+  if (!s.turn.started) s.turn.started = now;
+  Submit(s.accumulator.Append(m.text, now));
   if (session_ && unfinished() == 0) {
-    if (auto s = session_->accumulator.TakeCompleteSentences()) Submit({*s});
+    if (auto sentences = session_->accumulator.TakeCompleteSentences()) Submit({*sentences});
   }
   ArmDebounce();
 }
@@ -240,7 +248,7 @@ void Connection::Handle(const Flush&) {
 
 void Connection::Handle(const EndSession&) {
   if (!session_) return SendError(ErrorCode::kNoSession, "end_session before start_session");
-  session_->ending = true;
+  session_->turn.ending = true;
   debounce_.cancel();
   Submit(session_->accumulator.Flush());
   MaybeFinish();
@@ -249,36 +257,31 @@ void Connection::Handle(const EndSession&) {
 void Connection::Handle(const Cancel&) {
   if (!session_) return SendError(ErrorCode::kNoSession, "cancel before start_session");
   auto& s = *session_;
-  const bool was_ending = s.ending;
-  ++s.cancels;
+  const bool was_ending = s.turn.ending;
+  ++s.stats.cancels;
   // Cut segments not yet sent, and those sent to the transport whose end the
   // client will now not get.
-  int64_t dropped = static_cast<int64_t>(unfinished());
+  int64_t dropped = static_cast<int64_t>(s.segments.unfinished());
   service_.worker().CancelSession(s.uid);
   debounce_.cancel();
   s.accumulator.Clear();
-  s.floor = s.next_to_emit = s.next_segment;
-  s.ready.clear();
-  s.writer.reset();
-  s.texts.clear();
-  s.held.clear();
-  s.ending = false;
-  s.turn_started.reset();
-  s.turn_first_audio_sent = false;
-  s.playback_start.reset();
-  s.played_s = 0;
-  s.expected_s.clear();
+  s.segments = SegmentPipeline::StartingAt(s.segments.next_segment);
+  s.turn = Turn{};
+  s.playback = Playback{};
   if (output_) dropped += static_cast<int64_t>(output_->DropQueuedAudio());
   service_.metrics().Cancellation(static_cast<std::size_t>(dropped));
-  if (output_) output_->SendText(Serialize(Cancelled{s.id, dropped}));
+  Send(Cancelled{s.id, dropped});
   // The client had already asked to end: cancelling what was left ends it now.
   if (was_ending) FinishSession(SessionEndReason::kCancelledByClient);
 }
 
 void Connection::Submit(std::vector<std::string> segments) {
   if (!session_) return;
+  auto& pipeline = session_->segments;
   for (auto& text : segments) {
-    if (!text.empty()) session_->held.push_back(std::move(text));
+    if (text.empty()) continue;
+    pipeline.unspoken_chars += CountCodePoints(text);
+    pipeline.held.push_back(std::move(text));
   }
   SubmitHeld();
 }
@@ -289,24 +292,26 @@ void Connection::Submit(std::vector<std::string> segments) {
 void Connection::SubmitHeld() {
   if (!session_) return;
   auto& s = *session_;
+  auto& pipeline = s.segments;
   const auto limit = static_cast<std::size_t>(service_.config().max_inflight_segments);
-  while (!s.held.empty() && outstanding() < limit) {
-    std::string text = std::move(s.held.front());
-    s.held.pop_front();
+  while (!pipeline.held.empty() && pipeline.outstanding() < limit) {
+    std::string text = std::move(pipeline.held.front());
+    pipeline.held.pop_front();
     SegmentJob job;
     job.session = s.uid;
-    job.segment = s.next_segment;
+    job.segment = pipeline.next_segment;
     job.text = text;
-    job.lang = s.lang;
-    job.voice = s.voice;
-    job.speed = static_cast<float>(s.speed);
-    job.steps = s.steps;
-    job.first_of_turn = s.next_segment == s.floor;
+    job.lang = s.settings.lang;
+    job.voice = s.settings.voice;
+    job.speed = static_cast<float>(s.settings.speed);
+    job.steps = s.settings.steps;
+    job.first_of_turn = pipeline.next_segment == pipeline.floor;
     job.submitted = Clock::now();
     job.due = DueTime(job.submitted);
-    s.expected_s[s.next_segment] = s.seconds_per_char * static_cast<double>(CountCodePoints(text));
-    s.texts[s.next_segment] = std::move(text);
-    ++s.next_segment;
+    s.playback.expected_s[pipeline.next_segment] =
+        s.pace.seconds_per_char * static_cast<double>(CountCodePoints(text));
+    pipeline.texts[pipeline.next_segment] = std::move(text);
+    ++pipeline.next_segment;
     service_.worker().Submit(std::move(job));
   }
 }
@@ -317,9 +322,9 @@ void Connection::SubmitHeld() {
 // A listener already in silence is due now, like a first segment.
 Connection::Clock::time_point Connection::DueTime(Clock::time_point now) const {
   const auto& s = *session_;
-  double ahead_s = s.played_s - s.first_audio_s - s.call_s;
-  for (const auto& [segment, seconds] : s.expected_s) ahead_s += seconds;
-  const Clock::time_point start = s.playback_start.value_or(now);
+  double ahead_s = s.playback.played_s - s.pace.first_audio_s - s.pace.call_s;
+  for (const auto& [segment, seconds] : s.playback.expected_s) ahead_s += seconds;
+  const Clock::time_point start = s.playback.start.value_or(now);
   return std::max(now, start + Seconds(ahead_s));
 }
 
@@ -334,28 +339,20 @@ void Connection::ArmDebounce() {
   debounce_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     if (ec) return;
     auto self = weak.lock();
-    if (!self || !self->session_) return;
+    if (!self || self->closed_ || !self->session_) return;
     self->Submit(self->session_->accumulator.Poll(Clock::now()));
     self->ArmDebounce();
   });
 }
 
-std::size_t Connection::outstanding() const {
-  return session_ ? static_cast<std::size_t>(session_->next_segment - session_->next_to_emit) : 0;
-}
-
-std::size_t Connection::unfinished() const {
-  return session_ ? outstanding() + session_->held.size() : 0;
-}
-
 void Connection::OnResult(SegmentResult result) {
-  if (closed_ || !session_ || result.session != session_->uid || result.segment < session_->floor) return;
+  if (closed_ || !session_ || result.session != session_->uid || result.segment < session_->segments.floor) return;
   if (result.cancelled) return;
-  session_->ready[result.segment].push_back(std::move(result));
+  session_->segments.ready[result.segment].push_back(std::move(result));
   EmitReady();
-  if (session_ && !session_->ending && unfinished() == 0) {
-    if (auto s = session_->accumulator.TakeCompleteSentences()) {
-      Submit({*s});
+  if (session_ && !session_->turn.ending && unfinished() == 0) {
+    if (auto sentences = session_->accumulator.TakeCompleteSentences()) {
+      Submit({*sentences});
       ArmDebounce();
     }
   }
@@ -369,8 +366,9 @@ void Connection::EmitReady() {
   const int model_rate = service_.synthesizer().model_config().sample_rate;
   while (session_ && output_) {
     auto& s = *session_;
-    auto it = s.ready.find(s.next_to_emit);
-    if (it == s.ready.end() || it->second.empty()) break;
+    auto& pipeline = s.segments;
+    auto it = pipeline.ready.find(pipeline.next_to_emit);
+    if (it == pipeline.ready.end() || it->second.empty()) break;
     // Backpressure: hold the audio until the client has read what is queued.
     if (OutputCongested()) {
       WatchSlowConsumer();
@@ -378,40 +376,40 @@ void Connection::EmitReady() {
     }
     SegmentResult r = std::move(it->second.front());
     it->second.pop_front();
-    const std::string& text = s.texts[r.segment];
+    const std::string text = pipeline.texts[r.segment];
     auto close_segment = [&] {
-      s.expected_s.erase(r.segment);
-      s.writer.reset();
-      s.ready.erase(r.segment);
-      s.texts.erase(r.segment);
-      ++s.next_to_emit;
+      s.playback.expected_s.erase(r.segment);
+      pipeline.writer.reset();
+      pipeline.ready.erase(r.segment);
+      pipeline.unspoken_chars -= std::min(pipeline.unspoken_chars, CountCodePoints(text));
+      pipeline.texts.erase(r.segment);
+      ++pipeline.next_to_emit;
     };
     auto send = [&](std::span<const int16_t> frame) {
-      if (!s.playback_start) s.playback_start = Clock::now();
-      if (!s.turn_first_audio_sent) {
-        s.turn_first_audio_sent = true;
-        if (s.turn_started) {
-          const double seconds = std::chrono::duration<double>(Clock::now() - *s.turn_started).count();
+      if (!s.playback.start) s.playback.start = Clock::now();
+      if (!s.turn.first_audio_sent) {
+        s.turn.first_audio_sent = true;
+        if (s.turn.started) {
+          const double seconds = std::chrono::duration<double>(Clock::now() - *s.turn.started).count();
           service_.metrics().ObserveTimeToFirstAudio(seconds);
-          if (!s.first_turn_first_audio_ms) s.first_turn_first_audio_ms = 1000.0 * seconds;
+          if (!s.stats.first_turn_first_audio_ms) s.stats.first_turn_first_audio_ms = 1000.0 * seconds;
         }
       }
-      output_->SendBinary(std::vector<int16_t>(frame.begin(), frame.end()));
+      if (output_) output_->SendAudio(std::vector<int16_t>(frame.begin(), frame.end()));
     };
     // Ends the segment whose audio has started: pads the last frame, then
     // segment_done with what was sent.
     auto send_segment_done = [&] {
-      s.writer->Finish(send);
-      const int64_t frames = s.writer->frames_emitted();
-      const double audio_ms = 1000.0 * static_cast<double>(s.writer->samples_emitted()) / s.sample_rate;
-      s.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
-      s.audio_ms_sent += audio_ms;
-      if (s.playback_start) s.played_s += audio_ms / 1000.0;
-      ++s.segments_sent;
-      output_->SendText(Serialize(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames,
-                                              r.queue_s * 1000.0, r.synthesis_s * 1000.0,
-                                              static_cast<int>(r.batch_size)}),
-                        ConnectionOutput::Kind::kSegmentDone);
+      pipeline.writer->Finish(send);
+      const int64_t frames = pipeline.writer->frames_emitted();
+      const double audio_ms =
+          1000.0 * static_cast<double>(pipeline.writer->samples_emitted()) / s.settings.sample_rate;
+      s.stats.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
+      s.stats.audio_ms_sent += audio_ms;
+      if (s.playback.start) s.playback.played_s += audio_ms / 1000.0;
+      ++s.stats.segments_sent;
+      Send(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames, r.queue_s * 1000.0,
+                       r.synthesis_s * 1000.0, static_cast<int>(r.batch_size)});
       return audio_ms;
     };
     if (!r.error.empty()) {
@@ -419,31 +417,29 @@ void Connection::EmitReady() {
       // started is still closed, so every segment_started has its segment_done.
       SendError(ErrorCode::kInternal, "synthesis of segment " + std::to_string(r.segment) + " failed: " + r.error,
                 static_cast<int64_t>(r.segment));
-      ++s.failed_segments;
-      if (s.writer) send_segment_done();
+      ++s.stats.failed_segments;
+      if (pipeline.writer) send_segment_done();
       close_segment();
       continue;
     }
-    if (!s.writer) {
+    if (!pipeline.writer) {
       // The listener heard everything before this segment: playback starts over with it.
-      if (s.playback_start && Clock::now() > *s.playback_start + Seconds(s.played_s)) {
-        s.playback_start.reset();
-        s.played_s = 0;
+      if (s.playback.start && Clock::now() > *s.playback.start + Seconds(s.playback.played_s)) {
+        s.playback.start.reset();
+        s.playback.played_s = 0;
       }
-      s.first_audio_s = 0.5 * s.first_audio_s + 0.5 * r.synthesis_s;
+      s.pace.first_audio_s = 0.5 * s.pace.first_audio_s + 0.5 * r.synthesis_s;
       if (r.duration_s > 0) {
-        s.expected_s[r.segment] = r.duration_s;
+        s.playback.expected_s[r.segment] = r.duration_s;
         const auto chars = CountCodePoints(text);
-        if (chars > 0) s.seconds_per_char = r.duration_s / static_cast<double>(chars);
+        if (chars > 0) s.pace.seconds_per_char = r.duration_s / static_cast<double>(chars);
       }
-      output_->SendText(Serialize(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0,
-                                                 s.stream_ms}),
-                        ConnectionOutput::Kind::kSegmentStarted);
-      s.writer.emplace(model_rate, s.sample_rate, cfg.chunk_size_ms);
+      Send(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0, s.stats.stream_ms});
+      pipeline.writer.emplace(model_rate, s.settings.sample_rate, cfg.chunk_size_ms);
     }
-    s.writer->Push(r.samples, send);
+    pipeline.writer->Push(r.samples, send);
     if (!r.final) continue;
-    s.call_s = 0.5 * s.call_s + 0.5 * r.synthesis_s;
+    s.pace.call_s = 0.5 * s.pace.call_s + 0.5 * r.synthesis_s;
     const double audio_ms = send_segment_done();
     service_.metrics().SegmentCompleted(CountCodePoints(text), audio_ms / 1000.0);
     if (r.duration_s > 0) service_.metrics().ObserveRealtimeFactor(r.synthesis_s / r.duration_s);
@@ -453,30 +449,41 @@ void Connection::EmitReady() {
 }
 
 void Connection::MaybeFinish() {
-  if (session_ && session_->ending && unfinished() == 0 && session_->accumulator.empty()) {
+  if (session_ && session_->turn.ending && unfinished() == 0 && session_->accumulator.empty()) {
     FinishSession(SessionEndReason::kCompleted);
   }
 }
 
 void Connection::FinishSession(SessionEndReason reason) {
   if (!session_) return;
-  auto& s = *session_;
-  if (output_) output_->SendText(Serialize(SessionEnded{s.id, s.segments_sent, s.audio_ms_sent, reason}));
-  // One line per session, without its text: what operators look for first.
+  const auto& s = *session_;
+  Send(SessionEnded{s.id, s.stats.segments_sent, s.stats.audio_ms_sent, reason});
+  LogSummary(WireName(reason));
+  debounce_.cancel();
+  slow_consumer_timer_.cancel();
+  ReleaseSession();
+  if (draining_ && output_) output_->Close();
+}
+
+// One line per session, without its text: what operators look for first.
+void Connection::LogSummary(std::string_view reason) const {
+  const auto& s = *session_;
   spdlog::info(
       "session {} ended ({}) after {:.1f} s: {} characters in, {} segments, {:.1f} s of audio out, first audio "
       "{}, {} cancel(s), {} failed segment(s)",
-      s.id, WireName(reason), std::chrono::duration<double>(Clock::now() - s.opened).count(), s.chars_received,
-      s.segments_sent, s.audio_ms_sent / 1000.0,
-      s.first_turn_first_audio_ms ? fmt::format("{:.0f} ms", *s.first_turn_first_audio_ms) : std::string("none"),
-      s.cancels, s.failed_segments);
-  debounce_.cancel();
-  slow_consumer_timer_.cancel();
+      s.id, reason, std::chrono::duration<double>(Clock::now() - s.stats.opened).count(), s.stats.chars_received,
+      s.stats.segments_sent, s.stats.audio_ms_sent / 1000.0,
+      s.stats.first_turn_first_audio_ms ? fmt::format("{:.0f} ms", *s.stats.first_turn_first_audio_ms)
+                                        : std::string("none"),
+      s.stats.cancels, s.stats.failed_segments);
+}
+
+void Connection::ReleaseSession() {
+  const auto& s = *session_;
   service_.worker().UnregisterSession(s.uid);
-  service_.ReleaseSession(s.id);
+  service_.ReleaseSession(s.client_named ? std::optional<std::string>(s.id) : std::nullopt);
   session_.reset();
   service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
-  if (draining_ && output_) output_->Close();
 }
 
 }  // namespace supertonic::service

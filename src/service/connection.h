@@ -1,8 +1,10 @@
 #pragma once
 // One client connection's protocol state machine (SPEC §3): sessions one after
 // another, text bundling, segment submission, ordered audio output, barge-in.
-// Transport-agnostic: the WebSocket code feeds it frames and implements
-// ConnectionOutput. All calls happen on the connection's executor.
+// Transport-agnostic: it takes typed client messages and emits typed server
+// messages through ConnectionOutput; the WebSocket transport serializes them,
+// the OpenAI speech adapter translates them into an HTTP response. All calls
+// happen on the connection's executor.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -18,86 +20,134 @@
 #include "audio/frame_writer.h"
 #include "service/inference_worker.h"
 #include "service/protocol.h"
+#include "service/session_settings.h"
 #include "service/text_accumulator.h"
 
 namespace supertonic::service {
 
 class TtsService;
 
+// Where a Connection's output goes. The Connection calls these on its
+// executor; an implementation must not call back into the Connection from
+// inside them (OnClosed, OnOutputDrained, a message): it posts such work to
+// the executor, so that no output call can end what is still on the stack.
 class ConnectionOutput {
  public:
   virtual ~ConnectionOutput() = default;
-  // segment_started and segment_done belong to the audio and go with it when
-  // queued audio is dropped.
-  enum class Kind { kControl, kSegmentStarted, kAudioFrame, kSegmentDone };
-  virtual void SendText(std::string json, Kind kind = Kind::kControl) = 0;
-  virtual void SendBinary(std::vector<int16_t> frame) = 0;
-  // Audio frames and their events queued but not yet handed to the socket are
-  // dropped (barge-in), so the client hears nothing more of cancelled work.
-  // Returns how many segment_done messages went with them.
+  virtual void Send(ServerMessage message) = 0;
+  // One frame of mono PCM16 audio.
+  virtual void SendAudio(std::vector<int16_t> frame) = 0;
+  // Audio frames and their segment_started/segment_done queued but not yet
+  // handed to the socket are dropped (barge-in), so the client hears nothing
+  // more of cancelled work. Returns how many segment_done went with them.
   virtual std::size_t DropQueuedAudio() = 0;
+  // Bytes accepted but not yet written to the socket.
   virtual std::size_t queued_bytes() const = 0;
+  // Write what is queued, then close.
   virtual void Close() = 0;
 };
+
+// Messages that belong to a segment's audio: dropped with it on barge-in.
+bool IsAudioEvent(const ServerMessage& message);
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(TtsService& service, boost::asio::any_io_executor executor, std::shared_ptr<ConnectionOutput> output);
   ~Connection();
 
+  // A client message. A StartSession with an empty session_id (which the
+  // wire protocol cannot carry) opens a session the server names itself,
+  // outside the id space clients choose from (the OpenAI endpoint's).
+  void OnMessage(const ClientMessage& message);
+  // A frame the protocol parser refused.
+  void OnInvalidMessage(const ProtocolError& error);
+  // Parses one WebSocket text frame and handles it.
   void OnTextFrame(std::string_view frame);
   void OnBinaryFrame();
   void OnFrameTooLarge();
-  // The socket is gone: cancel everything, free the session.
+  // The socket is gone: cancel everything, free the session. Nothing is sent
+  // after it; the rest of the teardown runs on the executor, after the call
+  // that may be on the stack.
   void OnClosed();
   // Server shutdown: no new session; the open one may finish, then the connection closes.
   void Drain();
   // Grace period over: end the open session now and close.
   void ForceClose();
-  // The transport's output queue fell below its bound: emit held audio.
+  // The transport's output queue shrank: emit held audio.
   void OnOutputDrained();
   bool has_session() const { return session_.has_value(); }
+  bool closed() const { return closed_; }
   std::chrono::steady_clock::time_point last_activity() const { return last_activity_; }
+  // Code points of the open session's text not yet spoken: pending in the
+  // accumulator plus cut segments whose audio is not all sent. Bounded by
+  // TTS_MAX_TEXT_CHARS.
+  std::size_t unspoken_chars() const;
+  std::size_t queued_output_bytes() const;
 
  private:
   using Clock = std::chrono::steady_clock;
 
-  struct Session {
-    std::string id;
-    uint64_t uid = 0;
-    std::string voice, lang;
-    int sample_rate = 0;
-    int steps = 0;
-    double speed = 1.0;
-    TextAccumulator accumulator;
-    uint64_t next_segment = 0;      // index the next cut segment gets
-    uint64_t next_to_emit = 0;      // index whose audio goes out next
-    uint64_t floor = 0;             // results below this index were cancelled
-    std::map<uint64_t, std::string> texts{};
-    std::deque<std::string> held{};           // cut, not yet submitted (in-flight limit)
-    std::map<uint64_t, std::deque<SegmentResult>> ready{};  // audio pieces by segment, not yet sent
-    std::optional<audio::FrameWriter> writer{};  // the segment being sent, once its first piece went out
-    std::size_t pending_chars = 0;
-    bool ending = false;
-    bool turn_first_audio_sent = false;
-    std::optional<Clock::time_point> turn_started{};
-    // When the listener will have heard all audio sent so far: the deadline
-    // of the scheduling (SegmentJob::due) for later segments.
-    std::optional<Clock::time_point> playback_start{}; // first frame since the start or the last cancel
-    double played_s = 0;                               // audio of completed segments since then
-    std::map<uint64_t, double> expected_s{};           // outstanding segments' durations: predicted, else estimated
-    double seconds_per_char = 0.075;                   // learned from this session's segments
-    double first_audio_s = 0.3;                        // model call start -> first audio piece, learned
-    double call_s = 0.5;                               // model call start -> last piece, learned
+  // The segments of the current turn, in order. Cancel replaces it whole.
+  struct SegmentPipeline {
+    uint64_t floor = 0;         // results below this index were cancelled
+    uint64_t next_segment = 0;  // index the next cut segment gets
+    uint64_t next_to_emit = 0;  // index whose audio goes out next
+    std::deque<std::string> held{};                          // cut, not yet submitted (in-flight limit)
+    std::map<uint64_t, std::string> texts{};                 // submitted, audio not all sent
+    std::map<uint64_t, std::deque<SegmentResult>> ready{};   // audio pieces by segment, not yet sent
+    std::optional<audio::FrameWriter> writer{};              // the segment being sent, once its first piece went out
+    std::size_t unspoken_chars = 0;                          // code points in held and texts
+
+    static SegmentPipeline StartingAt(uint64_t index) { return {.floor = index, .next_segment = index, .next_to_emit = index}; }
+    std::size_t outstanding() const { return static_cast<std::size_t>(next_segment - next_to_emit); }
+    std::size_t unfinished() const { return outstanding() + held.size(); }
+  };
+
+  // One conversational turn: from its first text to end_session or cancel.
+  struct Turn {
+    bool ending = false;  // end_session arrived
+    bool first_audio_sent = false;
+    std::optional<Clock::time_point> started{};
+  };
+
+  // When the listener will have heard all audio sent so far: the deadline
+  // of the scheduling (SegmentJob::due) for later segments. Cancel resets it.
+  struct Playback {
+    std::optional<Clock::time_point> start{};  // first frame since the start or the last cancel
+    double played_s = 0;                       // audio of completed segments since then
+    std::map<uint64_t, double> expected_s{};   // outstanding segments' durations: predicted, else estimated
+  };
+
+  // Learned from this session's segments; kept across cancels.
+  struct Pace {
+    double seconds_per_char = 0.075;
+    double first_audio_s = 0.3;  // model call start -> first audio piece
+    double call_s = 0.5;         // model call start -> last piece
+  };
+
+  // Totals of the session, for session_ended and the summary log line.
+  struct Stats {
     int64_t segments_sent = 0;
     double audio_ms_sent = 0;
-    double stream_ms = 0;
-    // For the session's summary in the log.
+    double stream_ms = 0;  // frames sent, in ms: where the next segment starts
     Clock::time_point opened = Clock::now();
     std::size_t chars_received = 0;
     int cancels = 0;
     int failed_segments = 0;
     std::optional<double> first_turn_first_audio_ms{};
+  };
+
+  struct Session {
+    std::string id;
+    bool client_named = true;  // the id is in the client id space (TtsService admission)
+    uint64_t uid = 0;
+    SessionSettings settings;
+    TextAccumulator accumulator;
+    SegmentPipeline segments{};
+    Turn turn{};
+    Playback playback{};
+    Pace pace{};
+    Stats stats{};
   };
 
   void Handle(const StartSession& m);
@@ -106,6 +156,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Handle(const EndSession& m);
   void Handle(const Cancel& m);
 
+  void Send(ServerMessage message);
   void SendError(ErrorCode code, std::string message, std::optional<int64_t> segment = std::nullopt);
   void Submit(std::vector<std::string> segments);
   void SubmitHeld();
@@ -118,8 +169,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void EmitReady();
   void MaybeFinish();
   void FinishSession(SessionEndReason reason);
-  std::size_t outstanding() const;   // cut and submitted, audio not yet sent
-  std::size_t unfinished() const;    // outstanding plus held back
+  void LogSummary(std::string_view reason) const;
+  void ReleaseSession();
+  std::size_t unfinished() const { return session_ ? session_->segments.unfinished() : 0; }
 
   TtsService& service_;
   boost::asio::any_io_executor executor_;

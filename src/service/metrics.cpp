@@ -39,6 +39,18 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                           .Help("GPU utilization from NVML (0 when running on the CPU)")
                           .Register(r)
                           .Add({});
+  buffered_output_bytes_ = &BuildGauge()
+                                .Name("tts_buffered_output_bytes")
+                                .Help("Bytes accepted for clients and not yet written to their sockets")
+                                .Register(r)
+                                .Add({});
+  unspoken_text_chars_ = &BuildGauge()
+                              .Name("tts_unspoken_text_characters")
+                              .Help("Characters of open sessions not yet spoken (pending, queued or being sent)")
+                              .Register(r)
+                              .Add({});
+  open_connections_ =
+      &BuildGauge().Name("tts_open_connections").Help("Open TCP connections (HTTP and WebSocket)").Register(r).Add({});
   segments_ = &BuildCounter().Name("tts_segments_total").Help("Segments synthesized and sent").Register(r).Add({});
   characters_ =
       &BuildCounter().Name("tts_characters_total").Help("Characters synthesized").Register(r).Add({});
@@ -78,6 +90,9 @@ void ServiceMetrics::ObserveRealtimeFactor(double rtf) { rtf_->Observe(rtf); }
 void ServiceMetrics::SetQueueDepth(double d) { queue_depth_->Set(d); }
 void ServiceMetrics::SetActiveSessions(double n) { active_sessions_->Set(n); }
 void ServiceMetrics::SetGpuUtilization(double p) { gpu_utilization_->Set(p); }
+void ServiceMetrics::SetBufferedOutputBytes(double b) { buffered_output_bytes_->Set(b); }
+void ServiceMetrics::SetUnspokenTextChars(double c) { unspoken_text_chars_->Set(c); }
+void ServiceMetrics::SetOpenConnections(double n) { open_connections_->Set(n); }
 void ServiceMetrics::SegmentCompleted(std::size_t characters, double audio_seconds) {
   segments_->Increment();
   characters_->Increment(static_cast<double>(characters));

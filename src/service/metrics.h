@@ -25,6 +25,10 @@ class ServiceMetrics {
   void SetQueueDepth(double depth);
   void SetActiveSessions(double n);
   void SetGpuUtilization(double percent);
+  // What clients make the server hold, summed over connections (at scrape time).
+  void SetBufferedOutputBytes(double bytes);
+  void SetUnspokenTextChars(double chars);
+  void SetOpenConnections(double n);
   void SegmentCompleted(std::size_t characters, double audio_seconds);
   void SessionStarted();
   void Error(std::string_view code);
@@ -42,6 +46,9 @@ class ServiceMetrics {
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* active_sessions_;
   prometheus::Gauge* gpu_utilization_;
+  prometheus::Gauge* buffered_output_bytes_;
+  prometheus::Gauge* unspoken_text_chars_;
+  prometheus::Gauge* open_connections_;
   prometheus::Counter* segments_;
   prometheus::Counter* characters_;
   prometheus::Counter* audio_seconds_;

@@ -199,17 +199,7 @@ ParseResult ParseStartSession(const Json& root) {
   const auto config = root.find("config");
   if (config == root.end() || config->is_null()) return ClientMessage(std::move(msg));
   if (!config->is_object()) return WrongType("config", "an object", *config);
-  if (auto e = ReadOptionalString(*config, "voice", "config.voice", msg.voice)) return *e;
-  if (auto e = ReadOptionalString(*config, "lang_code", "config.lang_code", msg.lang_code)) return *e;
-  if (auto e = ReadOptionalNumber(*config, "speed", "config.speed", msg.speed)) return *e;
-  if (auto e = ReadOptionalInt(*config, "num_inference_steps", "config.num_inference_steps", ErrorCode::kInvalidConfig,
-                               msg.num_inference_steps)) {
-    return *e;
-  }
-  if (auto e = ReadOptionalInt(*config, "sample_rate", "config.sample_rate", ErrorCode::kInvalidSampleRate,
-                               msg.sample_rate)) {
-    return *e;
-  }
+  if (auto e = ReadSessionConfig(*config, "config.", msg)) return *e;
   return ClientMessage(std::move(msg));
 }
 
@@ -253,6 +243,8 @@ OrderedJson Header(std::string_view type, std::string_view session_id) {
 }
 
 }  // namespace
+
+bool JsonNestingWithin(std::string_view text, int max_depth) { return NestingWithin(text, max_depth); }
 
 bool IsSupportedSampleRate(int rate) {
   return std::find(kSupportedSampleRates.begin(), kSupportedSampleRates.end(), rate) != kSupportedSampleRates.end();
@@ -324,6 +316,19 @@ std::string SerializeClientMessage(const ClientMessage& message) {
   return Dump(j);
 }
 
+std::optional<ProtocolError> ReadSessionConfig(const nlohmann::json& object, std::string_view prefix,
+                                               StartSession& out) {
+  const std::string p(prefix);
+  if (auto e = ReadOptionalString(object, "voice", p + "voice", out.voice)) return e;
+  if (auto e = ReadOptionalString(object, "lang_code", p + "lang_code", out.lang_code)) return e;
+  if (auto e = ReadOptionalNumber(object, "speed", p + "speed", out.speed)) return e;
+  if (auto e = ReadOptionalInt(object, "num_inference_steps", p + "num_inference_steps", ErrorCode::kInvalidConfig,
+                               out.num_inference_steps)) {
+    return e;
+  }
+  return ReadOptionalInt(object, "sample_rate", p + "sample_rate", ErrorCode::kInvalidSampleRate, out.sample_rate);
+}
+
 std::string_view WireName(SessionEndReason reason) {
   switch (reason) {
     case SessionEndReason::kCompleted: return "completed";
@@ -332,6 +337,10 @@ std::string_view WireName(SessionEndReason reason) {
     case SessionEndReason::kError: return "error";
   }
   return "error";
+}
+
+std::string Serialize(const ServerMessage& message) {
+  return std::visit([](const auto& m) { return Serialize(m); }, message);
 }
 
 std::string Serialize(const SessionStarted& m) {

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <variant>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace supertonic::service {
 
 inline constexpr int kProtocolVersion = 1;
@@ -43,6 +45,10 @@ inline constexpr double kMinSpeed = 0.5;
 inline constexpr double kMaxSpeed = 2.0;
 inline constexpr int kMinInferenceSteps = 1;
 inline constexpr int kMaxInferenceSteps = 32;
+
+// Whether JSON `text` nests arrays/objects at most max_depth deep (one linear
+// pass, without parsing: deep input is refused before a parser allocates).
+bool JsonNestingWithin(std::string_view text, int max_depth = kMaxJsonDepth);
 
 bool IsSupportedSampleRate(int rate);
 bool IsValidSpeed(double speed);           // finite and in [kMinSpeed, kMaxSpeed]
@@ -168,6 +174,16 @@ ParseResult ParseClientMessage(std::string_view frame) noexcept;
 // and tests). Invalid UTF-8 in strings is replaced by U+FFFD.
 std::string SerializeClientMessage(const ClientMessage& message);
 
+// Reads a session's settings from a JSON object (start_session's "config",
+// or an OpenAI speech request's body) into `out`: "voice" and "lang_code"
+// (strings), "speed" (number), "num_inference_steps" and "sample_rate"
+// (integers), each optional, null meaning absent. `prefix` names the object
+// in error messages ("config." gives "config.speed"). Types and integer
+// ranges are checked as ParseClientMessage checks them; values against the
+// model and the limits by ResolveSessionSettings.
+std::optional<ProtocolError> ReadSessionConfig(const nlohmann::json& object, std::string_view prefix,
+                                               StartSession& out);
+
 // ---------------------------------------------------------------------------
 // Server -> client. Every message has "type" and "session_id". Strings that
 // echo client input are serialized with invalid UTF-8 replaced by U+FFFD;
@@ -240,6 +256,11 @@ struct Cancelled {
   int64_t segments_dropped = 0;  // segments pending, queued or running that were discarded
 };
 
+// Everything the service sends a client besides audio, in one type: the
+// transports serialize it (WebSocket) or translate it (the OpenAI endpoint).
+using ServerMessage = std::variant<SessionStarted, SegmentStarted, SegmentDone, ErrorMessage, SessionEnded, Cancelled>;
+
+std::string Serialize(const ServerMessage& message);
 std::string Serialize(const SessionStarted& message);
 std::string Serialize(const SegmentStarted& message);
 std::string Serialize(const SegmentDone& message);

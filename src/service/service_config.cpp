@@ -22,7 +22,7 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 32> kVariables = {{
+constexpr std::array<EnvVarInfo, 33> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
@@ -55,7 +55,8 @@ constexpr std::array<EnvVarInfo, 32> kVariables = {{
     {"TTS_CHUNKED_VOCODER", "true", "stream a segment's audio while it is vocoded: a short first chunk, then the rest with left context "
      "(exact; turned off automatically when the vocoder graph is not causal)"},
     {"TTS_MAX_TEXT_CHARS", "20000",
-     "max text a session may have pending, in characters, 1..1000000; more gets `text_too_long`"},
+     "max text of a session not yet spoken (pending, cut into segments, or being sent), in characters, "
+     "1..1000000; more gets `text_too_long` (an OpenAI request's whole input: 400)"},
     {"TTS_MAX_MESSAGE_BYTES", "65536", "max size of one client message, 1024..16777216 bytes"},
     {"TTS_MAX_OUTPUT_BUFFER_MS", "30000",
      "unsent audio a connection may queue; beyond it the server holds further audio back until the client reads "
@@ -63,11 +64,16 @@ constexpr std::array<EnvVarInfo, 32> kVariables = {{
     {"TTS_SLOW_CONSUMER_TIMEOUT_S", "15",
      "a session whose audio is held back (backpressure) and whose client reads nothing for this long is ended "
      "with `slow_consumer`, 1..3600 s"},
+    {"TTS_MAX_CONNECTIONS", "256",
+     "max open TCP connections (HTTP and WebSocket), 1..100000; one more gets 503 and is closed at once. Each "
+     "may buffer up to max(4 x TTS_MAX_MESSAGE_BYTES, 1 MiB) of an unfinished message"},
     {"TTS_IDLE_TIMEOUT_S", "300",
      "close a connection with no session and no message for this long, 0..86400 s (0: never)"},
     {"TTS_PING_INTERVAL_S", "20", "WebSocket ping interval, 0..3600 s (0: no pings)"},
     {"TTS_SHUTDOWN_GRACE_S", "30", "on SIGTERM, how long open sessions may finish, 0..3600 s"},
-    {"TTS_AUTH_TOKEN", "", "when set, clients must present this token (`Authorization: Bearer <token>`)"},
+    {"TTS_AUTH_TOKEN", "",
+     "when set, clients must present this token (`Authorization: Bearer <token>` or `?token=`) on /ws/tts and "
+     "/v1/*; set but blank refuses to start"},
     {"TTS_METRICS_REQUIRE_AUTH", "false", "whether /metrics needs the token too"},
     {"TTS_READY_AT_CAPACITY", "false",
      "whether /health/ready stays ready while TTS_MAX_SESSIONS sessions are open (false: not ready)"},
@@ -81,7 +87,7 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 17> kIntVariables = {{
+constexpr std::array<IntVariable, 18> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
@@ -96,6 +102,7 @@ constexpr std::array<IntVariable, 17> kIntVariables = {{
     {"TTS_MAX_MESSAGE_BYTES", &ServiceConfig::max_message_bytes, 1024, 16 * 1024 * 1024},
     {"TTS_MAX_OUTPUT_BUFFER_MS", &ServiceConfig::max_output_buffer_ms, 1000, 3600000},
     {"TTS_SLOW_CONSUMER_TIMEOUT_S", &ServiceConfig::slow_consumer_timeout_s, 1, 3600},
+    {"TTS_MAX_CONNECTIONS", &ServiceConfig::max_connections, 1, 100000},
     {"TTS_IDLE_TIMEOUT_S", &ServiceConfig::idle_timeout_s, 0, 86400},
     {"TTS_PING_INTERVAL_S", &ServiceConfig::ping_interval_s, 0, 3600},
     {"TTS_SHUTDOWN_GRACE_S", &ServiceConfig::shutdown_grace_s, 0, 3600},
@@ -325,6 +332,11 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
     if (!ParseDouble(*v, value)) Fail("TTS_SPEED", "a number in 0.5..2.0", *v);
     c.speed = value;
   }
+  // A secret that mounted empty must not quietly start an open server.
+  if (auto raw = getenv("TTS_AUTH_TOKEN"); raw && Trim(*raw).empty()) {
+    throw std::invalid_argument(
+        "TTS_AUTH_TOKEN is set but blank; set a token, or unset the variable to run without authentication");
+  }
   if (auto v = env.Get("TTS_AUTH_TOKEN")) {
     if (HasSpaceOrControl(*v)) {
       throw std::invalid_argument(
@@ -376,6 +388,7 @@ void ServiceConfig::Validate() const {
     throw std::invalid_argument(
         "TTS_AUTH_TOKEN must not contain whitespace or control characters (value not shown)");
   }
+  CudaDeviceId();  // throws for a device_id that is not an index
 }
 
 std::string ServiceConfig::ToString() const {
@@ -403,17 +416,30 @@ std::string ServiceConfig::ToString() const {
   return os.str();
 }
 
-EngineConfig ServiceConfig::ToEngineConfig() const {
+EngineConfig ServiceConfig::ToEngineConfig(bool expect_gpu) const {
   EngineConfig e;
   e.model_dir = model_dir;
   e.device = device;
   e.intra_op_threads = intra_op_threads;
   e.optimized_model_cache = optimized_model_cache;
   e.cuda_options = cuda_options;
-  const int workers = ResolvedInferenceWorkers(device == Device::kCuda);
+  // One source for the device: the provider's device_id option, which the GPU monitor reads too.
+  if (auto it = e.cuda_options.find("device_id"); it != e.cuda_options.end()) {
+    e.cuda_device_id = CudaDeviceId();
+    e.cuda_options.erase(it);
+  }
+  const int workers = ResolvedInferenceWorkers(expect_gpu);
   if (intra_op_threads == 0 && workers > 1) e.intra_op_threads = std::max(1, Cores() / workers);
   e.chunked_vocoder = chunked_vocoder;
   return e;
+}
+
+int ServiceConfig::CudaDeviceId() const {
+  auto it = cuda_options.find("device_id");
+  if (it == cuda_options.end()) return 0;
+  int id = 0;
+  if (!ParseInt(it->second, id) || id < 0) Fail("TTS_CUDA_OPTIONS", "device_id=<a GPU index >= 0>", it->second);
+  return id;
 }
 
 int ServiceConfig::ResolvedMaxBatch(bool on_gpu) const {

@@ -78,10 +78,11 @@ struct ServiceConfig {
   bool chunked_vocoder = true;  // stream audio while vocoding (engine streaming_vocoder.h)
 
   // Limits
-  int max_text_chars = 20000;           // pending text per session, in code points
+  int max_text_chars = 20000;           // unspoken text per session, in code points
   int max_message_bytes = 65536;        // one WebSocket message
   int max_output_buffer_ms = 30000;     // unsent audio queued per connection before backpressure holds more back
   int slow_consumer_timeout_s = 15;     // held back audio and no write progress for this long ends the session
+  int max_connections = 256;            // open TCP connections
 
   // Connections and lifecycle
   int idle_timeout_s = 300;     // 0: never close idle connections
@@ -110,9 +111,12 @@ struct ServiceConfig {
   // One line, every setting; the auth token shows only as "<set>" or "<none>".
   std::string ToString() const;
 
-  // What the engine needs: model_dir, device, intra_op_threads (0: the
-  // cores shared among the inference workers).
-  EngineConfig ToEngineConfig() const;
+  // What the engine needs: model_dir, device, the CUDA device (TTS_CUDA_OPTIONS
+  // device_id) and intra_op_threads (0: the cores shared among the inference
+  // workers there will be, on a GPU if expect_gpu).
+  EngineConfig ToEngineConfig(bool expect_gpu) const;
+  // TTS_CUDA_OPTIONS's device_id, 0 when absent.
+  int CudaDeviceId() const;
 
   // The automatic settings (0), by where the model runs. On a CPU, batching
   // only pads (each item's cost grows with the batch's longest; measured:

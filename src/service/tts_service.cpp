@@ -5,12 +5,19 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "engine/supertonic_model.h"
 #include "service/connection.h"
 
 namespace supertonic::service {
 
 namespace {
 bool OnGpu(const Synthesizer& s) { return s.execution_provider().find("CUDA") != std::string::npos; }
+
+// Threads are sized before the model loads, so for TTS_DEVICE=auto by whether
+// this ONNX Runtime can use CUDA at all; the rest is resolved after loading.
+bool ExpectGpu(const ServiceConfig& c) {
+  return c.device == Device::kCuda || (c.device == Device::kAuto && CudaProviderCompiledIn());
+}
 
 SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu) {
   SchedulerConfig s;
@@ -24,20 +31,34 @@ SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu) {
 
 TtsService::TtsService(ServiceConfig config)
     : config_(std::move(config)),
-      synthesizer_(std::make_unique<Synthesizer>(config_.ToEngineConfig())) {
+      engine_config_(config_.ToEngineConfig(ExpectGpu(config_))),
+      synthesizer_(std::make_unique<Synthesizer>(engine_config_)) {
+  model_choices_ = ModelChoices{synthesizer_->voices().names(), synthesizer_->model_config().languages};
   // The automatic settings depend on where the model ended up (TTS_DEVICE=auto).
   const bool gpu = OnGpu(*synthesizer_);
+  if (gpu != ExpectGpu(config_)) {
+    spdlog::warn("the model runs on the {} although this ONNX Runtime {}; its intra-op threads ({}) were sized for "
+                 "the other device (set TTS_DEVICE or TTS_INTRA_OP_THREADS to choose)",
+                 gpu ? "GPU" : "CPU", gpu ? "was not expected to use CUDA" : "has CUDA",
+                 engine_config_.intra_op_threads == 0 ? std::string("one per core")
+                                                      : std::to_string(engine_config_.intra_op_threads));
+  }
   const int workers = config_.ResolvedInferenceWorkers(gpu);
   worker_ = std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, gpu), &metrics_, workers);
-  spdlog::info("model loaded from {} ({}, {} voices); {} inference worker(s), batches of up to {}", config_.model_dir,
-               synthesizer_->execution_provider(), synthesizer_->voices().names().size(), workers,
+  spdlog::info("model loaded from {} ({}{}, {} voices); {} inference worker(s) of {} intra-op thread(s), batches of "
+               "up to {}",
+               config_.model_dir, synthesizer_->execution_provider(),
+               gpu ? fmt::format(" device {}", engine_config_.cuda_device_id) : std::string(),
+               synthesizer_->voices().names().size(), workers,
+               engine_config_.intra_op_threads == 0 ? std::string("one per core")
+                                                    : std::to_string(engine_config_.intra_op_threads),
                config_.ResolvedMaxBatch(gpu));
   if (gpu) StartGpuMonitor();
 }
 
 void TtsService::StartGpuMonitor() {
   const auto selector =
-      NvmlDeviceSelector::ForCudaDevice(config_.ToEngineConfig().cuda_device_id, std::getenv("CUDA_VISIBLE_DEVICES"));
+      NvmlDeviceSelector::ForCudaDevice(engine_config_.cuda_device_id, std::getenv("CUDA_VISIBLE_DEVICES"));
   try {
     gpu_monitor_ = std::make_unique<GpuUtilizationMonitor>(std::make_unique<NvmlDevice>(selector),
                                                            std::chrono::seconds(1),
@@ -61,22 +82,32 @@ bool TtsService::ready() const {
   return config_.ready_at_capacity || active_sessions() < static_cast<std::size_t>(config_.max_sessions);
 }
 
-TtsService::Admission TtsService::AdmitSession(const std::string& session_id) {
+TtsService::Admission TtsService::AdmitSession(const std::optional<std::string>& session_id) {
   if (draining_) return Admission::kShuttingDown;
   std::lock_guard lock(mutex_);
-  if (session_ids_.size() >= static_cast<std::size_t>(config_.max_sessions)) return Admission::kCapacity;
-  if (!session_ids_.insert(session_id).second) return Admission::kDuplicateId;
+  if (session_ids_.size() + unnamed_sessions_ >= static_cast<std::size_t>(config_.max_sessions)) {
+    return Admission::kCapacity;
+  }
+  if (!session_id) {
+    ++unnamed_sessions_;
+    return Admission::kAdmitted;
+  }
+  if (!session_ids_.insert(*session_id).second) return Admission::kDuplicateId;
   return Admission::kAdmitted;
 }
 
-void TtsService::ReleaseSession(const std::string& session_id) {
+void TtsService::ReleaseSession(const std::optional<std::string>& session_id) {
   std::lock_guard lock(mutex_);
-  session_ids_.erase(session_id);
+  if (!session_id) {
+    if (unnamed_sessions_ > 0) --unnamed_sessions_;
+    return;
+  }
+  session_ids_.erase(*session_id);
 }
 
 std::size_t TtsService::active_sessions() const {
   std::lock_guard lock(mutex_);
-  return session_ids_.size();
+  return session_ids_.size() + unnamed_sessions_;
 }
 
 void TtsService::AddConnection(const std::shared_ptr<Connection>& c) {
@@ -96,6 +127,23 @@ std::size_t TtsService::open_connections() const {
   std::lock_guard lock(mutex_);
   return static_cast<std::size_t>(
       std::count_if(connections_.begin(), connections_.end(), [](const auto& w) { return !w.expired(); }));
+}
+
+void TtsService::RefreshConnectionGauges() {
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : connections_) {
+      if (auto c = w.lock()) open.push_back(std::move(c));
+    }
+  }
+  std::size_t bytes = 0, chars = 0;
+  for (const auto& c : open) {
+    bytes += c->queued_output_bytes();
+    chars += c->unspoken_chars();
+  }
+  metrics_.SetBufferedOutputBytes(static_cast<double>(bytes));
+  metrics_.SetUnspokenTextChars(static_cast<double>(chars));
 }
 
 void TtsService::ForceCloseAll() {

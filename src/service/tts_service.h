@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "service/inference_worker.h"
 #include "service/metrics.h"
 #include "service/service_config.h"
+#include "service/session_settings.h"
 
 namespace supertonic::service {
 
@@ -35,12 +37,16 @@ class TtsService {
 
   const ServiceConfig& config() const { return config_; }
   const Synthesizer& synthesizer() const { return *synthesizer_; }
+  const ModelChoices& model_choices() const { return model_choices_; }
   InferenceWorker& worker() { return *worker_; }
   ServiceMetrics& metrics() { return metrics_; }
 
   enum class Admission { kAdmitted, kCapacity, kShuttingDown, kDuplicateId };
-  Admission AdmitSession(const std::string& session_id);
-  void ReleaseSession(const std::string& session_id);
+  // A session with a client-chosen id, or (nullopt) one the server names
+  // itself: those count against TTS_MAX_SESSIONS but hold no id, so no
+  // client can collide with them.
+  Admission AdmitSession(const std::optional<std::string>& session_id);
+  void ReleaseSession(const std::optional<std::string>& session_id);
   std::size_t active_sessions() const;
   uint64_t NextSessionUid() { return next_uid_++; }
 
@@ -51,19 +57,25 @@ class TtsService {
   // The grace period is over: end every open session now.
   void ForceCloseAll();
   std::size_t open_connections() const;
+  // Sets the gauges summed over connections (buffered output, unspoken
+  // text). On the connections' executor (the /metrics handler).
+  void RefreshConnectionGauges();
 
  private:
   void StartGpuMonitor();
 
   ServiceConfig config_;
   ServiceMetrics metrics_;
+  EngineConfig engine_config_;  // as resolved for the device expected
   std::unique_ptr<Synthesizer> synthesizer_;
+  ModelChoices model_choices_;
   std::unique_ptr<InferenceWorker> worker_;
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_uid_{1};
   mutable std::mutex mutex_;
   std::set<std::string> session_ids_;
+  std::size_t unnamed_sessions_ = 0;
   std::vector<std::weak_ptr<Connection>> connections_;
   // Last: it publishes into metrics_ until it is destroyed.
   std::unique_ptr<GpuUtilizationMonitor> gpu_monitor_;

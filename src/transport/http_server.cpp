@@ -1,21 +1,22 @@
 #include "transport/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <deque>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <variant>
 
-#include "audio/audio_encoder.h"
+#include "service/api_routes.h"
 #include "service/connection.h"
+#include "service/openai_speech.h"
 #include "service/tts_service.h"
 
 namespace supertonic::transport {
@@ -26,47 +27,155 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
-bool SecretsEqual(const std::string& a, const std::string& b) {
-  unsigned char diff = static_cast<unsigned char>(a.size() != b.size());
-  const std::size_t n = std::max(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
-
 namespace {
 
-// A token from "Authorization: Bearer <token>" or a "token" query parameter
-// (browsers cannot set headers on a WebSocket).
-std::string PresentedToken(const http::request<http::string_body>& req) {
-  auto auth = req[http::field::authorization];
-  const std::string_view bearer = "Bearer ";
-  if (auth.size() > bearer.size() && auth.substr(0, bearer.size()) == bearer) {
-    return std::string(auth.substr(bearer.size()));
+constexpr std::size_t kMaxRequestBodyBytes = 64 * 1024;
+constexpr std::size_t kMaxRequestHeaderBytes = 16 * 1024;
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   }
-  std::string_view target = req.target();
-  auto q = target.find('?');
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX sequences decoded; a malformed one is kept as it is ('+' is a '+':
+// RFC 3986, not a form).
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+// The token from "Authorization: Bearer <token>" (the scheme in any case, as
+// RFC 7235 says) or a "token" query parameter (browsers cannot set headers on
+// a WebSocket), percent-decoded.
+std::string PresentedToken(std::string_view authorization, std::string_view target) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() > kScheme.size() && IEquals(authorization.substr(0, kScheme.size()), kScheme) &&
+      (authorization[kScheme.size()] == ' ' || authorization[kScheme.size()] == '\t')) {
+    std::string_view token = authorization.substr(kScheme.size());
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    return std::string(token);
+  }
+  const auto q = target.find('?');
   if (q == std::string_view::npos) return {};
   std::string_view query = target.substr(q + 1);
   while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    if (pair.substr(0, 6) == "token=") return std::string(pair.substr(6));
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.starts_with("token=")) return PercentDecode(pair.substr(6));
     if (amp == std::string_view::npos) break;
     query = query.substr(amp + 1);
   }
   return {};
 }
 
+namespace {
+
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// After an error response the client may still be sending (a body over the
+// limit, a request it sent before our 503): closing with unread bytes would
+// reset the connection, and the client could lose the response. So: stop
+// sending, read and drop what comes for a moment (bounded in bytes and
+// time), then close.
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+
+void LingerThenClose(std::shared_ptr<beast::tcp_stream> stream) {
+  struct Linger : std::enable_shared_from_this<Linger> {
+    explicit Linger(std::shared_ptr<beast::tcp_stream> s) : stream(std::move(s)) {}
+    void Read() {
+      stream->async_read_some(asio::buffer(buffer), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        self->total += n;
+        if (ec || self->total > kLingerMaxBytes) {
+          beast::error_code ignored;
+          self->stream->socket().close(ignored);
+          return;
+        }
+        self->Read();
+      });
+    }
+    std::shared_ptr<beast::tcp_stream> stream;
+    std::array<char, 4096> buffer{};
+    std::size_t total = 0;
+  };
+  beast::error_code ec;
+  stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream->expires_after(std::chrono::seconds(2));
+  std::make_shared<Linger>(std::move(stream))->Read();
+}
+
+// Open TCP connections against TTS_MAX_CONNECTIONS. A Slot is held by
+// whatever object owns the socket, so the count follows the socket's life
+// through upgrades. All on the one network thread.
+class ConnectionCount {
+ public:
+  ConnectionCount(service::ServiceMetrics& metrics, std::size_t max) : metrics_(metrics), max_(max) {}
+
+  class Slot {
+   public:
+    Slot() = default;
+    explicit Slot(std::shared_ptr<ConnectionCount> count) : count_(std::move(count)) {
+      if (count_) count_->Change(+1);
+    }
+    Slot(Slot&& o) noexcept : count_(std::move(o.count_)) {}
+    Slot& operator=(Slot&& o) noexcept {
+      Release();
+      count_ = std::move(o.count_);
+      return *this;
+    }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { Release(); }
+
+   private:
+    void Release() {
+      if (count_) count_->Change(-1);
+      count_.reset();
+    }
+    std::shared_ptr<ConnectionCount> count_;
+  };
+
+  bool full() const { return open_ >= max_; }
+
+ private:
+  void Change(int delta) {
+    open_ = static_cast<std::size_t>(static_cast<long long>(open_) + delta);
+    metrics_.SetOpenConnections(static_cast<double>(open_));
+  }
+  service::ServiceMetrics& metrics_;
+  std::size_t max_;
+  std::size_t open_ = 0;
+};
+using Slot = ConnectionCount::Slot;
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, public service::ConnectionOutput {
  public:
-  WebSocketSession(tcp::socket&& socket, service::TtsService& service)
-      : ws_(std::move(socket)), service_(service), idle_timer_(ws_.get_executor()) {}
+  WebSocketSession(tcp::socket&& socket, service::TtsService& service, Slot slot)
+      : ws_(std::move(socket)), service_(service), slot_(std::move(slot)), idle_timer_(ws_.get_executor()) {}
 
   void Start(http::request<http::string_body> req) {
     const auto& cfg = service_.config();
@@ -89,8 +198,13 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   }
 
   // service::ConnectionOutput
-  void SendText(std::string json, Kind kind) override { Enqueue(Outgoing{std::move(json), kind}); }
-  void SendBinary(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame), Kind::kAudioFrame}); }
+  void Send(service::ServerMessage message) override {
+    const Kind kind = std::holds_alternative<service::SegmentDone>(message) ? Kind::kSegmentDone
+                      : service::IsAudioEvent(message)                      ? Kind::kSegmentEvent
+                                                                            : Kind::kControl;
+    Enqueue(Outgoing{service::Serialize(message), kind});
+  }
+  void SendAudio(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame), Kind::kAudio}); }
   std::size_t DropQueuedAudio() override {
     // The front message may be in flight; everything behind it can go.
     std::size_t segment_ends = 0;
@@ -113,9 +227,10 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   }
 
  private:
+  enum class Kind { kControl, kSegmentEvent, kAudio, kSegmentDone };  // all but kControl go on barge-in
   struct Outgoing {
     std::variant<std::string, std::vector<int16_t>> payload;
-    Kind kind = Kind::kControl;  // anything but kControl is audio, dropped on barge-in
+    Kind kind = Kind::kControl;
     std::size_t size() const {
       return payload.index() == 0 ? std::get<0>(payload).size() : std::get<1>(payload).size() * sizeof(int16_t);
     }
@@ -176,6 +291,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
     return 2 * static_cast<std::size_t>(service_.config().max_output_buffer_ms) * 48 * 2;
   }
   void MaybeRead() {
+    if (!connection_) return;
     if (queued_bytes_ > ReadPauseBytes()) {
       read_paused_ = true;
       return;
@@ -193,13 +309,14 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   }
 
   void Enqueue(Outgoing out) {
-    if (closing_) return;
+    if (closing_ || !connection_) return;
     queued_bytes_ += out.size();
     queue_.push_back(std::move(out));
     if (!writing_) DoWrite();
   }
 
   void DoWrite() {
+    if (writing_) return;
     if (queue_.empty()) {
       if (close_after_write_) DoClose();
       return;
@@ -246,6 +363,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
 
   websocket::stream<beast::tcp_stream> ws_;
   service::TtsService& service_;
+  Slot slot_;
   asio::steady_timer idle_timer_;
   beast::flat_buffer buffer_;
   std::shared_ptr<service::Connection> connection_;
@@ -257,298 +375,255 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   bool read_paused_ = false;
 };
 
-// POST /v1/audio/speech (OpenAI-compatible): one request is one protocol
-// session driven through service::Connection, so it shares the scheduler,
-// limits and backpressure of WebSocket sessions. The audio streams back as a
-// chunked HTTP body as soon as the first chunk is vocoded.
-class SpeechSession : public std::enable_shared_from_this<SpeechSession>, public service::ConnectionOutput {
+// The HTTP side of POST /v1/audio/speech: a chunked body written one write
+// at a time, in order (header, chunks, last chunk), whatever the service
+// queues meanwhile.
+class SpeechResponse : public std::enable_shared_from_this<SpeechResponse>, public service::SpeechResponseSink {
  public:
-  SpeechSession(beast::tcp_stream&& stream, service::TtsService& service)
-      : stream_(std::move(stream)), service_(service) {}
+  SpeechResponse(beast::tcp_stream&& stream, unsigned version, Slot slot)
+      : stream_(std::move(stream)), version_(version), slot_(std::move(slot)) {}
 
-  void Start(const http::request<http::string_body>& req) {
-    version_ = req.version();
-    nlohmann::json body = nlohmann::json::parse(req.body(), nullptr, false);
-    if (!body.is_object()) return Fail(http::status::bad_request, "invalid_request_error", "body must be a JSON object");
-    auto text_field = [&](const char* key) -> std::optional<std::string> {
-      if (!body.contains(key) || body[key].is_null()) return std::nullopt;
-      if (!body[key].is_string()) return std::string("\x01");  // wrong type marker
-      return body[key].get<std::string>();
-    };
-    const auto input = text_field("input");
-    if (!input || *input == "\x01" || input->empty()) {
-      return Fail(http::status::bad_request, "invalid_request_error", "'input' must be a non-empty string");
-    }
-    // mp3 when absent, as OpenAI does.
-    format_ = text_field("response_format").value_or("mp3");
-    try {
-      audio::CheckAudioFormat(format_);
-    } catch (const std::invalid_argument& e) {
-      return Fail(http::status::bad_request, "invalid_request_error", e.what());
-    }
-    service::StartSession start;
-    start.session_id = "http-" + std::to_string(service_.NextSessionUid());
-    if (auto v = text_field("voice")) start.voice = MapVoice(*v);
-    if (auto l = text_field("language")) start.lang_code = *l;
-    if (auto l = text_field("lang_code")) start.lang_code = *l;
-    if (body.contains("speed") && body["speed"].is_number()) start.speed = body["speed"].get<double>();
-    if (body.contains("sample_rate") && body["sample_rate"].is_number_integer()) {
-      start.sample_rate = body["sample_rate"].get<int>();
-    }
-    if (!start.sample_rate) start.sample_rate = 24000;  // OpenAI's audio is 24 kHz
-
-    connection_ = std::make_shared<service::Connection>(service_, stream_.get_executor(), shared_from_this());
-    service_.AddConnection(connection_);
-    connection_->OnTextFrame(service::SerializeClientMessage(start));
-    if (failed_) return;
-    connection_->OnTextFrame(service::SerializeClientMessage(service::SendText{*input}));
-    connection_->OnTextFrame(service::SerializeClientMessage(service::EndSession{}));
+  void Start(service::TtsService& service, std::string_view body) {
+    auto speech = std::make_shared<service::OpenAiSpeech>(service, stream_.get_executor(), shared_from_this());
+    speech_ = speech;
+    WatchPeer();
+    speech->Start(body);
   }
 
-  // service::ConnectionOutput
-  void SendText(std::string json, Kind) override {
-    auto m = nlohmann::json::parse(json, nullptr, false);
-    const std::string type = m.value("type", "");
-    if (type == "session_started") {
-      StartBody(m.value("sample_rate", 24000));  // the rate the session validated
-    } else if (type == "error" && !header_sent_) {
-      const std::string code = m.value("code", "internal");
-      const auto status = code == "capacity"        ? http::status::too_many_requests
-                          : code == "shutting_down" ? http::status::service_unavailable
-                          : code == "internal"      ? http::status::internal_server_error
-                                                    : http::status::bad_request;
-      Fail(status, code, m.value("message", ""));
-    } else if (type == "error") {
-      Abort();  // the status line is gone: cutting the body short is the only signal left
-    } else if (type == "session_ended") {
-      if (!Encode([&] { return encoder_->Finish(); })) return;
-      Enqueue(std::string());  // the last chunk
-    }
+  // service::SpeechResponseSink
+  void StartBody(std::string content_type) override {
+    if (done_) return;
+    header_ = std::make_unique<http::response<http::empty_body>>(http::status::ok, version_);
+    header_->set(http::field::server, "supertonic-tts");
+    header_->set(http::field::content_type, content_type);
+    header_->chunked(true);
+    header_->keep_alive(false);
+    header_serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*header_);
+    Pump();
   }
-  void SendBinary(std::vector<int16_t> frame) override {
-    Encode([&] { return encoder_->Encode(frame); });
-  }
-  std::size_t DropQueuedAudio() override { return 0; }
-  std::size_t queued_bytes() const override { return queued_bytes_; }
-  void Close() override { Abort(); }
-
- private:
-  // OpenAI's voice names map onto the Supertonic voices; our own names pass through.
-  static std::string MapVoice(const std::string& v) {
-    static const std::map<std::string, std::string> kOpenAi = {
-        {"alloy", "F1"}, {"ash", "M1"},   {"ballad", "M2"}, {"coral", "F2"},  {"echo", "M3"},
-        {"fable", "F3"}, {"nova", "F4"},  {"onyx", "M4"},   {"sage", "F5"},   {"shimmer", "M5"}};
-    auto it = kOpenAi.find(v);
-    return it == kOpenAi.end() ? v : it->second;
-  }
-
-  void StartBody(int sample_rate) {
-    try {
-      encoder_ = audio::MakeAudioEncoder(format_, sample_rate);
-    } catch (const std::exception& e) {
-      return Fail(http::status::internal_server_error, "internal", e.what());
-    }
-    header_sent_ = true;
-    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, version_);
-    res->set(http::field::server, "supertonic-tts");
-    res->set(http::field::content_type, std::string(encoder_->content_type()));
-    res->chunked(true);
-    res->keep_alive(false);
-    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    writing_ = true;
-    http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr](beast::error_code ec, std::size_t) {
-      self->writing_ = false;
-      if (ec) return self->Abort();
-      self->DoWrite();
-    });
-  }
-
-  // Queues what the encoder returns (it buffers whole codec frames, so often
-  // nothing). An encoder failure cuts the body short, as a failed synthesis does.
-  template <typename F>
-  bool Encode(F&& encode) {
-    if (!encoder_ || failed_) return false;  // the request already failed
-    std::string bytes;
-    try {
-      bytes = encode();
-    } catch (const std::exception& e) {
-      spdlog::error("encoding {} audio failed: {}", encoder_->content_type(), e.what());
-      Abort();
-      return false;
-    }
-    if (!bytes.empty()) Enqueue(std::move(bytes));
-    return true;
-  }
-
-  void Enqueue(std::string bytes) {
-    if (aborted_) return;
+  void SendChunk(std::string bytes) override {
+    if (done_ || bytes.empty()) return;
     queued_bytes_ += bytes.size();
-    queue_.push_back(std::move(bytes));
-    if (!writing_ && header_sent_) DoWrite();
+    chunks_.push_back(std::move(bytes));
+    Pump();
   }
-
-  void DoWrite() {
-    if (queue_.empty() || aborted_) return;
-    writing_ = true;
-    auto chunk = std::make_shared<std::string>(std::move(queue_.front()));
-    queue_.pop_front();
-    queued_bytes_ -= chunk->size();
-    auto done = [self = shared_from_this(), chunk](beast::error_code ec, std::size_t) {
-      self->writing_ = false;
-      if (ec) return self->Abort();
-      if (chunk->empty()) return self->Finish();
-      if (self->connection_) self->connection_->OnOutputDrained();
-      self->DoWrite();
-    };
-    if (chunk->empty()) {
-      asio::async_write(stream_, http::make_chunk_last(), std::move(done));
-    } else {
-      asio::async_write(stream_, http::make_chunk(asio::buffer(*chunk)), std::move(done));
-    }
+  void EndBody() override {
+    end_queued_ = true;
+    Pump();
   }
-
-  void Fail(http::status status, const std::string& code, const std::string& message) {
-    failed_ = true;
-    auto res = std::make_shared<http::response<http::string_body>>(status, version_);
+  void Fail(const service::HttpError& error) override {
+    if (done_ || header_) return;
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(error.status), version_);
     res->set(http::field::server, "supertonic-tts");
     res->set(http::field::content_type, "application/json");
     res->keep_alive(false);
-    res->body() = nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    res->body() = error.Body();
     res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, std::size_t) { self->Finish(); });
+    writing_ = true;
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, std::size_t) {
+      self->writing_ = false;
+      self->Finish();
+    });
+    failed_ = true;
   }
-
-  void Abort() {
-    if (aborted_) return;
-    aborted_ = true;
-    queue_.clear();
+  void Abort() override {
+    if (done_) return;
+    chunks_.clear();
     queued_bytes_ = 0;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     Finish();
   }
+  std::size_t queued_bytes() const override { return queued_bytes_; }
+
+ private:
+  // The only write in flight: nothing starts another until it completes.
+  void Pump() {
+    if (writing_ || done_ || !header_) return;
+    auto done = [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWritten(ec); };
+    if (!header_written_) {
+      writing_ = true;
+      header_written_ = true;
+      http::async_write_header(stream_, *header_serializer_, std::move(done));
+      return;
+    }
+    if (!chunks_.empty()) {
+      writing_ = true;
+      in_flight_ = std::move(chunks_.front());
+      chunks_.pop_front();
+      asio::async_write(stream_, http::make_chunk(asio::buffer(in_flight_)), std::move(done));
+      return;
+    }
+    if (end_queued_) {
+      writing_ = true;
+      last_chunk_in_flight_ = true;
+      asio::async_write(stream_, http::make_chunk_last(), std::move(done));
+    }
+  }
+
+  void OnWritten(beast::error_code ec) {
+    writing_ = false;
+    queued_bytes_ -= std::min(queued_bytes_, in_flight_.size());
+    in_flight_.clear();
+    if (ec) return Abort();
+    if (last_chunk_in_flight_) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return Finish();
+    }
+    if (auto speech = speech_.lock()) speech->OnWritten();
+    Pump();
+  }
+
+  // A client that goes away while its audio is still being synthesized is
+  // noticed at once (its slot and its model time are freed), not at the next
+  // write. Anything it sends meanwhile is read and ignored.
+  void WatchPeer() {
+    stream_.async_read_some(asio::buffer(peer_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->Abort();
+      self->WatchPeer();
+    });
+  }
 
   void Finish() {
-    if (connection_) {
-      auto c = std::move(connection_);
-      c->OnClosed();
-    }
+    if (done_) return;
+    done_ = true;
+    // Never from inside the service's own call: it may be on the stack.
+    asio::post(stream_.get_executor(), [weak = speech_] {
+      if (auto speech = weak.lock()) speech->OnFinished();
+    });
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (failed_) {
+      // The peer watch goes on reading (and dropping) until the client
+      // closes, for 2 s at most, so that the error response is not lost to
+      // a reset.
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.expires_after(std::chrono::seconds(2));
+      return;
+    }
+    if (!writing_) stream_.socket().close(ec);
   }
 
   beast::tcp_stream stream_;
-  service::TtsService& service_;
-  std::shared_ptr<service::Connection> connection_;
-  unsigned version_ = 11;
-  std::string format_;
-  std::unique_ptr<audio::AudioEncoder> encoder_;
-  std::deque<std::string> queue_;
+  unsigned version_;
+  Slot slot_;
+  std::weak_ptr<service::OpenAiSpeech> speech_;
+  std::unique_ptr<http::response<http::empty_body>> header_;
+  std::unique_ptr<http::response_serializer<http::empty_body>> header_serializer_;
+  std::deque<std::string> chunks_;
+  std::string in_flight_;
+  std::array<char, 512> peer_buffer_{};
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
-  bool header_sent_ = false;
-  bool failed_ = false;
-  bool aborted_ = false;
+  bool header_written_ = false;
+  bool end_queued_ = false;
+  bool last_chunk_in_flight_ = false;
+  bool failed_ = false;  // an error response was written instead of the body
+  bool done_ = false;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, service::TtsService& service) : stream_(std::move(socket)), service_(service) {}
+  HttpSession(tcp::socket&& socket, service::TtsService& service, Slot slot)
+      : stream_(std::move(socket)), service_(service), slot_(std::move(slot)) {}
 
   void Run() { DoRead(); }
+
+  // TTS_MAX_CONNECTIONS are open: one response, then close, without reading.
+  static void RefuseAtCapacity(tcp::socket&& socket, std::size_t max_connections) {
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+    auto res = std::make_shared<http::response<http::string_body>>(http::status::service_unavailable, 11);
+    res->set(http::field::server, "supertonic-tts");
+    res->set(http::field::content_type, "application/json");
+    res->set(http::field::retry_after, "1");
+    res->keep_alive(false);
+    res->body() = service::JsonErrorBody(
+        "capacity", "the server has TTS_MAX_CONNECTIONS (" + std::to_string(max_connections) +
+                        ") connections open; retry later or on another replica");
+    res->prepare_payload();
+    stream->expires_after(std::chrono::seconds(5));
+    http::async_write(*stream, *res, [stream, res](beast::error_code ec, std::size_t) {
+      if (!ec) LingerThenClose(stream);
+    });
+  }
 
  private:
   void DoRead() {
     parser_.emplace();
-    parser_->body_limit(64 * 1024);
+    parser_->body_limit(kMaxRequestBodyBytes);
+    parser_->header_limit(kMaxRequestHeaderBytes);
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec) {
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec == http::error::body_limit) {
+      return RespondError(413, "request_too_large",
+                          "the body exceeds " + std::to_string(kMaxRequestBodyBytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) {
+      return RespondError(431, "headers_too_large",
+                          "the request headers exceed " + std::to_string(kMaxRequestHeaderBytes) + " bytes");
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       return;
     }
-    auto req = parser_->release();
-    const auto& cfg = service_.config();
-    const std::string_view path = PathOf(req.target());
-    if (websocket::is_upgrade(req)) {
-      if (path != "/ws/tts") return Respond(req, http::status::not_found, "no WebSocket endpoint here; use /ws/tts\n");
-      if (!cfg.auth_token.empty() && !SecretsEqual(PresentedToken(req), cfg.auth_token)) {
-        service_.metrics().Error("unauthorized");
-        return Respond(req, http::status::unauthorized, "missing or wrong token\n");
-      }
-      stream_.expires_never();
-      std::make_shared<WebSocketSession>(stream_.release_socket(), service_)->Start(std::move(req));
-      return;
-    }
-    const bool api = path.substr(0, 4) == "/v1/";
-    if (api && !cfg.auth_token.empty() && !SecretsEqual(PresentedToken(req), cfg.auth_token)) {
-      service_.metrics().Error("unauthorized");
-      return Respond(req, http::status::unauthorized,
-                     R"({"error":{"message":"missing or wrong token","type":"unauthorized","code":"unauthorized"}})",
-                     "application/json");
-    }
-    if (path == "/v1/audio/speech" && req.method() == http::verb::post) {
-      stream_.expires_never();
-      std::make_shared<SpeechSession>(std::move(stream_), service_)->Start(req);
-      return;
-    }
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      return Respond(req, http::status::method_not_allowed, "GET only (POST for /v1/audio/speech)\n");
-    }
-    if (path == "/v1/models") {
-      nlohmann::json models = {{"object", "list"},
-                               {"data", {{{"id", "supertonic-2"}, {"object", "model"}, {"owned_by", "supertone"}}}}};
-      return Respond(req, http::status::ok, models.dump(), "application/json");
-    }
-    if (path == "/v1/voices") {
-      const auto& synth = service_.synthesizer();
-      nlohmann::json voices = {{"voices", synth.voices().names()}, {"languages", synth.model_config().languages}};
-      return Respond(req, http::status::ok, voices.dump(), "application/json");
-    }
-    if (path == "/health/live") return Respond(req, http::status::ok, "ok\n");
-    if (path == "/health/startup") {
-      return service_.started() ? Respond(req, http::status::ok, "started\n")
-                                : Respond(req, http::status::service_unavailable, "loading\n");
-    }
-    if (path == "/health/ready") {
-      if (service_.ready()) return Respond(req, http::status::ok, "ready\n");
-      const char* why = !service_.started() ? "loading\n" : service_.draining() ? "draining\n" : "at capacity\n";
-      return Respond(req, http::status::service_unavailable, why);
-    }
-    if (path == "/metrics") {
-      if (cfg.metrics_require_auth && !cfg.auth_token.empty() && !SecretsEqual(PresentedToken(req), cfg.auth_token)) {
-        return Respond(req, http::status::unauthorized, "missing or wrong token\n");
-      }
-      return Respond(req, http::status::ok, service_.metrics().Serialize(), "text/plain; version=0.0.4");
-    }
-    Respond(req, http::status::not_found, "not found\n");
-  }
+    if (ec) return RespondError(400, "bad_request", "malformed HTTP request: " + ec.message());
 
-  void Respond(const http::request<http::string_body>& req, http::status status, std::string body,
-               const char* content_type = "text/plain") {
-    auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
-    res->set(http::field::server, "supertonic-tts");
-    res->set(http::field::content_type, content_type);
-    res->keep_alive(req.keep_alive());
-    res->body() = req.method() == http::verb::head ? std::string() : std::move(body);
-    res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-      if (ec) return;
-      if (!res->keep_alive()) {
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    auto req = parser_->release();
+    const bool upgrade = websocket::is_upgrade(req);
+    const std::string_view path = PathOf(req.target());
+    const auto match = service::MatchRoute(service_, std::string_view(req.method_string()), path, upgrade,
+                                           PresentedToken(req[http::field::authorization], req.target()));
+    if (match.refusal) return Respond(req, *match.refusal);
+    switch (match.route->endpoint) {
+      case service::Endpoint::kWebSocket:
+        stream_.expires_never();
+        std::make_shared<WebSocketSession>(stream_.release_socket(), service_, std::move(slot_))->Start(std::move(req));
+        return;
+      case service::Endpoint::kSpeech: {
+        stream_.expires_never();
+        auto response = std::make_shared<SpeechResponse>(std::move(stream_), req.version(), std::move(slot_));
+        response->Start(service_, req.body());
         return;
       }
+      case service::Endpoint::kReply: return Respond(req, match.route->reply(service_));
+    }
+  }
+
+  void RespondError(int status, std::string_view code, const std::string& message) {
+    service::HttpReply reply{status, "application/json", service::JsonErrorBody(code, message)};
+    http::request<http::string_body> req;
+    req.version(11);
+    req.keep_alive(false);
+    Respond(req, reply);
+  }
+
+  void Respond(const http::request<http::string_body>& req, const service::HttpReply& reply) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status),
+                                                                   req.version());
+    res->set(http::field::server, "supertonic-tts");
+    res->set(http::field::content_type, reply.content_type);
+    // An error leaves the request's body possibly unread: close rather than
+    // parse what follows it as the next request.
+    res->keep_alive(req.keep_alive() && reply.status < 400);
+    res->body() = req.method() == http::verb::head ? std::string() : reply.body;
+    res->prepare_payload();
+    if (req.method() == http::verb::head) res->content_length(reply.body.size());
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      if (!res->keep_alive()) return LingerThenClose(std::make_shared<beast::tcp_stream>(std::move(self->stream_)));
       self->DoRead();
     });
   }
 
   beast::tcp_stream stream_;
   service::TtsService& service_;
+  Slot slot_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
@@ -556,7 +631,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(asio::io_context& io, service::TtsService& s) : io(io), service(s), acceptor(io) {}
+  Impl(asio::io_context& io, service::TtsService& s)
+      : io(io), service(s), acceptor(io),
+        connections(std::make_shared<ConnectionCount>(s.metrics(), static_cast<std::size_t>(s.config().max_connections))) {}
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
@@ -566,7 +643,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           spdlog::info("accepting again after {} failed attempts", self->failed_accepts);
           self->failed_accepts = 0;
         }
-        std::make_shared<HttpSession>(std::move(socket), self->service)->Run();
+        if (self->connections->full()) {
+          if (self->refused_connections++ % 100 == 0) {
+            spdlog::warn("TTS_MAX_CONNECTIONS ({}) connections open: refusing new ones with 503 ({} so far)",
+                         self->service.config().max_connections, self->refused_connections);
+          }
+          HttpSession::RefuseAtCapacity(std::move(socket), static_cast<std::size_t>(self->service.config().max_connections));
+        } else {
+          std::make_shared<HttpSession>(std::move(socket), self->service, Slot(self->connections))->Run();
+        }
         self->Accept();
         return;
       }
@@ -586,8 +671,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   asio::io_context& io;
   service::TtsService& service;
   tcp::acceptor acceptor;
+  std::shared_ptr<ConnectionCount> connections;
   asio::steady_timer retry{io};
   uint64_t failed_accepts = 0;
+  uint64_t refused_connections = 0;
 };
 
 HttpServer::HttpServer(asio::io_context& io, service::TtsService& service)

@@ -1,10 +1,12 @@
 #pragma once
-// HTTP/1.1 and WebSocket on one port (Boost.Beast): /ws/tts, /health/*,
-// /metrics. Knows nothing of TTS beyond handing frames to service::Connection.
+// HTTP/1.1 and WebSocket on one port (Boost.Beast): bytes only. The routes
+// (service/api_routes.h) say what each path means; WebSocket frames go to a
+// service::Connection, speech requests to a service::OpenAiSpeech.
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace supertonic::service {
 class TtsService;
@@ -25,7 +27,8 @@ class HttpServer {
   std::shared_ptr<Impl> impl_;
 };
 
-// Constant-time comparison for secrets (auth tokens).
-bool SecretsEqual(const std::string& a, const std::string& b);
+// The token a request presents: "Authorization: Bearer <token>" (the scheme
+// in any case) or a percent-decoded "token" query parameter; empty when none.
+std::string PresentedToken(std::string_view authorization, std::string_view target);
 
 }  // namespace supertonic::transport

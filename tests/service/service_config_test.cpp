@@ -79,6 +79,7 @@ TEST(ServiceConfigTest, Defaults) {
 TEST(ServiceConfigTest, DocumentedDefaultsAreTheRealDefaults) {
   const std::string defaults = ServiceConfig{}.ToString();
   for (const auto& var : ServiceConfig::Variables()) {
+    if (var.default_value.empty()) continue;  // "unset" is the default: setting it blank is another thing
     const ServiceConfig c = Load({{std::string(var.name), std::string(var.default_value)}});
     EXPECT_EQ(c.ToString(), defaults) << var.name << "=" << var.default_value;
   }
@@ -118,7 +119,7 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
        [](const auto& c) {
          return c.cuda_options == std::map<std::string, std::string>{{"cudnn_conv_algo_search", "HEURISTIC"},
                                                                     {"arena_extend_strategy", "kSameAsRequested"}} &&
-                c.ToEngineConfig().cuda_options == c.cuda_options;
+                c.ToEngineConfig(false).cuda_options == c.cuda_options;
        }},
       {"TTS_DEVICE", "cpu", [](const auto& c) { return c.device == Device::kCpu; }},
       {"TTS_DEVICE", "CUDA", [](const auto& c) { return c.device == Device::kCuda; }},
@@ -152,6 +153,7 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_MAX_OUTPUT_BUFFER_MS", "60000", [](const auto& c) { return c.max_output_buffer_ms == 60000; }},
       {"TTS_SLOW_CONSUMER_TIMEOUT_S", "40", [](const auto& c) { return c.slow_consumer_timeout_s == 40; }},
       {"TTS_INFERENCE_WORKERS", "2", [](const auto& c) { return c.inference_workers == 2; }},
+      {"TTS_MAX_CONNECTIONS", "17", [](const auto& c) { return c.max_connections == 17; }},
       {"TTS_IDLE_TIMEOUT_S", "0", [](const auto& c) { return c.idle_timeout_s == 0; }},
       {"TTS_PING_INTERVAL_S", "0", [](const auto& c) { return c.ping_interval_s == 0; }},
       {"TTS_SHUTDOWN_GRACE_S", "5", [](const auto& c) { return c.shutdown_grace_s == 5; }},
@@ -190,7 +192,6 @@ TEST(ServiceConfigTest, BlankMeansDefaultAndWhitespaceIsTrimmed) {
   EXPECT_EQ(Load({{"TTS_PORT", "   "}}).port, 8000);
   EXPECT_EQ(Load({{"TTS_PORT", " 8080\n"}}).port, 8080);
   EXPECT_EQ(Load({{"TTS_AUTH_TOKEN", "abc\n"}}).auth_token, "abc");
-  EXPECT_EQ(Load({{"TTS_AUTH_TOKEN", ""}}).auth_token, "");
   EXPECT_EQ(Load({{"TTS_DEFAULT_VOICE", "\tM2 "}}).default_voice, "M2");
   EXPECT_EQ(Load({{"TTS_MAX_SESSIONS", "+5"}}).max_sessions, 5);
 }
@@ -240,6 +241,7 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_MAX_MESSAGE_BYTES", "100"},
       {"TTS_MAX_OUTPUT_BUFFER_MS", "999"},
       {"TTS_SLOW_CONSUMER_TIMEOUT_S", "0"},
+      {"TTS_MAX_CONNECTIONS", "0"},
       {"TTS_INFERENCE_WORKERS", "17"},
       {"TTS_CUDA_OPTIONS", "cudnn_conv_algo_search"},
       {"TTS_CUDA_OPTIONS", "a=1,,=2"},
@@ -326,12 +328,48 @@ TEST(ServiceConfigTest, ValidateChecksConfigsBuiltInCode) {
 TEST(ServiceConfigTest, EngineConfig) {
   const ServiceConfig c =
       Load({{"TTS_MODEL_DIR", "/srv/model"}, {"TTS_DEVICE", "cpu"}, {"TTS_INTRA_OP_THREADS", "4"}});
-  const EngineConfig e = c.ToEngineConfig();
+  const EngineConfig e = c.ToEngineConfig(false);
   EXPECT_EQ(e.model_dir, "/srv/model");
   EXPECT_EQ(e.device, Device::kCpu);
   EXPECT_EQ(e.intra_op_threads, 4);
+  EXPECT_EQ(e.cuda_device_id, 0);
   EXPECT_NO_THROW(e.Validate());
-  EXPECT_EQ(Load({}).ToEngineConfig().device, Device::kAuto);
+  EXPECT_EQ(Load({}).ToEngineConfig(false).device, Device::kAuto);
+}
+
+// Regression: the provider ran on TTS_CUDA_OPTIONS's device_id while the GPU
+// monitor read cuda_device_id, which stayed 0.
+TEST(ServiceConfigTest, CudaDeviceIdComesFromTheProviderOptions) {
+  const ServiceConfig c = Load({{"TTS_CUDA_OPTIONS", "device_id=3,cudnn_conv_algo_search=HEURISTIC"}});
+  EXPECT_EQ(c.CudaDeviceId(), 3);
+  const EngineConfig e = c.ToEngineConfig(true);
+  EXPECT_EQ(e.cuda_device_id, 3);
+  EXPECT_EQ(e.cuda_options.count("device_id"), 0u) << "one source for the device";
+  EXPECT_EQ(e.cuda_options.at("cudnn_conv_algo_search"), "HEURISTIC");
+  EXPECT_THROW(Load({{"TTS_CUDA_OPTIONS", "device_id=gpu1"}}), std::invalid_argument);
+  EXPECT_THROW(Load({{"TTS_CUDA_OPTIONS", "device_id=-1"}}), std::invalid_argument);
+}
+
+// Threads are sized for the workers of the device expected: on a GPU one
+// call takes every core, on a CPU they are shared among the calls.
+TEST(ServiceConfigTest, ThreadsFollowTheExpectedDevice) {
+  const ServiceConfig c = Load({{"TTS_INFERENCE_WORKERS", "0"}});
+  EXPECT_EQ(c.ToEngineConfig(true).intra_op_threads, 0) << "one GPU worker: ONNX Runtime's default";
+  const ServiceConfig two = Load({{"TTS_INFERENCE_WORKERS", "2"}});
+  EXPECT_GE(two.ToEngineConfig(false).intra_op_threads, 1);
+}
+
+// Regression: a Kubernetes secret that mounted empty turned auth off silently.
+TEST(ServiceConfigTest, BlankAuthTokenRefusesToStart) {
+  for (const char* blank : {"", " ", "\n", "\t \n"}) {
+    try {
+      Load({{"TTS_AUTH_TOKEN", blank}});
+      FAIL() << "accepted a blank TTS_AUTH_TOKEN";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("TTS_AUTH_TOKEN is set but blank"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(Load({}).auth_token.empty()) << "unset: no authentication";
 }
 
 TEST(ServiceConfigTest, HelpListsEveryVariable) {

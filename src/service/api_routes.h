@@ -1,0 +1,60 @@
+#pragma once
+// The HTTP API as a table: which paths exist, with which methods, behind the
+// token or not, and what the request/response ones answer. The transport
+// parses HTTP and writes bytes; what a route means is decided here.
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace supertonic::service {
+
+class TtsService;
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "text/plain";
+  std::string body;
+};
+
+enum class Endpoint {
+  kReply,      // answered at once by Route::reply
+  kWebSocket,  // upgrade to the streaming protocol (Connection)
+  kSpeech,     // POST /v1/audio/speech (OpenAiSpeech), a streamed body
+};
+
+enum class Access {
+  kOpen,          // probes: never behind the token
+  kToken,         // when TTS_AUTH_TOKEN is set
+  kMetricsToken,  // when TTS_AUTH_TOKEN is set and TTS_METRICS_REQUIRE_AUTH
+};
+
+struct Route {
+  std::string_view method;  // "GET" (HEAD answered like it, without a body) or "POST"
+  std::string_view path;
+  Endpoint endpoint;
+  Access access;
+  HttpReply (*reply)(TtsService& service) = nullptr;  // kReply only
+};
+
+std::span<const Route> ApiRoutes();
+
+// The route for a request, or the reply that refuses it: 404 for an unknown
+// path, 405 (naming the method allowed) for a known path with another method,
+// 401 for a missing or wrong token where the route needs one. JSON error
+// bodies under /v1/, text elsewhere. `presented_token` is what the client
+// sent (Authorization: Bearer, or ?token=), empty when nothing.
+struct RouteMatch {
+  const Route* route = nullptr;
+  std::optional<HttpReply> refusal;
+};
+RouteMatch MatchRoute(TtsService& service, std::string_view method, std::string_view path, bool websocket_upgrade,
+                      std::string_view presented_token);
+
+// OpenAI's JSON error body, for errors the transport answers itself (413, 431, 503).
+std::string JsonErrorBody(std::string_view code, std::string_view message);
+
+// Constant-time comparison for secrets (auth tokens).
+bool SecretsEqual(std::string_view a, std::string_view b);
+
+}  // namespace supertonic::service
