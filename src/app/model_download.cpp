@@ -50,32 +50,78 @@ std::string HumanBytes(int64_t n) {
   return os.str();
 }
 
+// Owns a libcurl URL handle; parses the way CURLOPT_URL does (a missing scheme
+// is guessed, unknown schemes are kept) so what is shown matches what is fetched.
+class ParsedUrl {
+ public:
+  explicit ParsedUrl(const std::string& url) : h_(curl_url()) {
+    ok_ = h_ != nullptr &&
+          curl_url_set(h_, CURLUPART_URL, url.c_str(), CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK;
+  }
+  ~ParsedUrl() { curl_url_cleanup(h_); }
+  ParsedUrl(const ParsedUrl&) = delete;
+  ParsedUrl& operator=(const ParsedUrl&) = delete;
+
+  bool ok() const { return ok_; }
+  bool Has(CURLUPart part) const {
+    char* value = nullptr;
+    const bool has = ok_ && curl_url_get(h_, part, &value, 0) == CURLUE_OK && value != nullptr;
+    curl_free(value);
+    return has;
+  }
+  // Empty when absent.
+  std::string Get(CURLUPart part, unsigned flags = 0) const {
+    char* value = nullptr;
+    std::string result;
+    if (ok_ && curl_url_get(h_, part, &value, flags) == CURLUE_OK && value != nullptr) result = value;
+    curl_free(value);
+    return result;
+  }
+  bool Set(CURLUPart part, const char* value) { return ok_ && curl_url_set(h_, part, value, 0) == CURLUE_OK; }
+
+ private:
+  CURLU* h_ = nullptr;
+  bool ok_ = false;
+};
+
+bool EqualsIgnoreCase(const std::string& a, const char* b) {
+  return a.size() == std::strlen(b) && std::equal(a.begin(), a.end(), b, [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// BASE + "/" + path, in the path part of BASE (a query string in BASE stays a query string).
 std::string JoinUrl(const std::string& base, const std::string& path) {
-  std::string b = base;
+  ParsedUrl u(base);
+  if (u.ok()) {
+    std::string p = u.Get(CURLUPART_PATH);
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    p += "/" + path;
+    if (u.Set(CURLUPART_PATH, p.c_str())) {
+      std::string joined = u.Get(CURLUPART_URL);
+      if (!joined.empty()) return joined;
+    }
+  }
+  std::string b = base;  // libcurl will refuse it with a clear error
   while (!b.empty() && b.back() == '/') b.pop_back();
   return b + "/" + path;
 }
 
 // "host:port" (or "host") of a URL, for messages about reaching it.
 std::string HostPortOf(const std::string& url, bool with_port = true) {
-  std::string result = url;
-  CURLU* h = curl_url();
-  if (h == nullptr) return result;
-  if (curl_url_set(h, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    char* host = nullptr;
-    char* port = nullptr;
-    if (curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK && host != nullptr) {
-      result = host;
-      if (with_port && curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && port != nullptr) {
-        result += ":" + std::string(port);
-      }
-    }
-    curl_free(host);
-    curl_free(port);
-  }
-  curl_url_cleanup(h);
-  return result;
+  ParsedUrl u(url);
+  const std::string host = u.Get(CURLUPART_HOST);
+  if (host.empty()) return RedactUrl(url);
+  const std::string port = with_port ? u.Get(CURLUPART_PORT, CURLU_DEFAULT_PORT) : "";
+  return port.empty() ? host : host + ":" + port;
 }
+
+bool IsHttps(const std::string& url) { return EqualsIgnoreCase(ParsedUrl(url).Get(CURLUPART_SCHEME), "https"); }
+
+// The protocols a redirect may lead to: a download that starts over https stays
+// on https (a redirect to plain http is refused); one that starts over plain
+// http (a local mirror) may also be redirected to https.
+const char* RedirectProtocolsFor(const std::string& base_url) { return IsHttps(base_url) ? "https" : "http,https"; }
 
 bool IsSha256Hex(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
@@ -131,7 +177,8 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 }
 
 // Empty when the file at `p` is what `f` describes; otherwise why it is not.
-std::string VerifyFile(const fs::path& p, const ModelFile& f, const std::string& url) {
+// `source` (where it came from) is printed as is: a redacted URL or a path.
+std::string VerifyFile(const fs::path& p, const ModelFile& f, const std::string& source) {
   const int64_t size = FileSizeOr(p, -1);
   if (size < 0) return "cannot read " + p.string();
   if (!f.sha256.empty() || f.size >= 0) {
@@ -140,17 +187,17 @@ std::string VerifyFile(const fs::path& p, const ModelFile& f, const std::string&
     const bool sha_ok = f.sha256.empty() || actual == f.sha256;
     if (size_ok && sha_ok) return "";
     std::ostringstream os;
-    os << (sha_ok ? "size mismatch" : "checksum mismatch") << " for " << f.path << " (from " << url << "):\n"
+    os << (sha_ok ? "size mismatch" : "checksum mismatch") << " for " << f.path << " (from " << source << "):\n"
        << "  expected sha256 " << (f.sha256.empty() ? "(any)" : f.sha256) << ", "
        << (f.size >= 0 ? std::to_string(f.size) : std::string("any number of")) << " bytes\n"
        << "  actual   sha256 " << actual << ", " << size << " bytes";
     return os.str();
   }
-  if (size == 0) return f.path + " from " + url + " is empty";
+  if (size == 0) return f.path + " from " + source + " is empty";
   if (EndsWith(f.path, ".json")) {
     std::ifstream in(p, std::ios::binary);
     if (!nlohmann::json::accept(in)) {
-      return f.path + " from " + url + " is not valid JSON (an error page from a proxy or captive portal?)";
+      return f.path + " from " + source + " is not valid JSON (an error page from a proxy or captive portal?)";
     }
   }
   return "";
@@ -320,7 +367,8 @@ enum class AttemptResult { kComplete, kRetry };
 
 class Downloader {
  public:
-  explicit Downloader(const DownloadOptions& o) : o_(o) {
+  explicit Downloader(const DownloadOptions& o)
+      : o_(o), redirect_protocols_(RedirectProtocolsFor(o.base_url)), https_only_(IsHttps(o.base_url)) {
     curl_ = curl_easy_init();
     if (curl_ == nullptr) throw DownloadError("cannot initialize libcurl");
     tty_ = ::isatty(STDERR_FILENO) == 1;
@@ -390,7 +438,7 @@ class Downloader {
           continue;
         }
       }
-      const std::string problem = VerifyFile(part, f, url);
+      const std::string problem = VerifyFile(part, f, RedactUrl(url));
       if (problem.empty()) {
         SyncPath(part);
         std::cerr << "  " << f.path << ": " << HumanBytes(FileSizeOr(part, 0)) << " downloaded"
@@ -428,7 +476,8 @@ class Downloader {
     curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(curl_, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl_, CURLOPT_REDIR_PROTOCOLS_STR, redirect_protocols_);
+    if (!o_.ca_bundle.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, o_.ca_bundle.c_str());
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "supertonic-tts-download/1 (libcurl)");
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
@@ -456,15 +505,20 @@ class Downloader {
 
     char* effective = nullptr;
     curl_easy_getinfo(curl_, CURLINFO_EFFECTIVE_URL, &effective);
+    long redirects = 0;
+    curl_easy_getinfo(curl_, CURLINFO_REDIRECT_COUNT, &redirects);
     const std::string last_url = effective != nullptr ? effective : url;
     const std::string detail = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
-    const std::string via = last_url != url ? " (redirected to " + last_url + ")" : "";
+    // Every URL in a message goes through RedactUrl: no credentials, no (signed) query strings.
+    const std::string shown_url = RedactUrl(url);
+    const std::string shown_last = RedactUrl(last_url);
+    const std::string via = redirects > 0 && last_url != url ? " (redirected to " + shown_last + ")" : "";
     const int64_t have = FileSizeOr(part, 0);
 
     if (rc == CURLE_OK) {
       if (a.status == 200 || a.status == 206) {
         if (a.content_length >= 0 && a.received < a.content_length) {
-          *problem = "truncated download of " + f.path + " from " + url + ": the connection ended after " +
+          *problem = "truncated download of " + f.path + " from " + shown_url + ": the connection ended after " +
                      std::to_string(have) + " bytes";
           return AttemptResult::kRetry;
         }
@@ -479,21 +533,21 @@ class Downloader {
       }
       if (a.status == 404 || a.status == 410) {
         throw DownloadError("HTTP " + std::to_string(a.status) + (a.status == 404 ? " Not Found" : " Gone") +
-                            " for " + url + via + " (" + f.path +
+                            " for " + shown_url + via + " (" + f.path +
                             "). Check --base-url: it must be the folder that holds onnx/ and voice_styles/ (the "
-                            "default is " + DefaultModelBaseUrl() + ").");
+                            "default is " + RedactUrl(DefaultModelBaseUrl()) + ").");
       }
       if (a.status == 401 || a.status == 403) {
-        throw DownloadError("HTTP " + std::to_string(a.status) + " (access denied) for " + url + via +
+        throw DownloadError("HTTP " + std::to_string(a.status) + " (access denied) for " + shown_url + via +
                             ". Check --base-url; a private mirror may need credentials in its URL.");
       }
       if (a.status == 408 || a.status == 429 || a.status >= 500) {
-        *problem = "HTTP " + std::to_string(a.status) + " from " + last_url;
+        *problem = "HTTP " + std::to_string(a.status) + " from " + shown_last;
         return AttemptResult::kRetry;
       }
       std::string body = a.error_body;
       std::replace(body.begin(), body.end(), '\n', ' ');
-      throw DownloadError("unexpected HTTP " + std::to_string(a.status) + " for " + url + via +
+      throw DownloadError("unexpected HTTP " + std::to_string(a.status) + " for " + shown_url + via +
                           (body.empty() ? "" : ": " + Trim(body)));
     }
 
@@ -522,12 +576,24 @@ class Downloader {
       case CURLE_SSL_CACERT_BADFILE:
       case CURLE_SSL_CERTPROBLEM:
         throw DownloadError("TLS verification failed for " + host + " (" + detail +
-                            "): is the ca-certificates package installed, or is a proxy intercepting TLS?");
+                            "): is the ca-certificates package installed, or is a proxy intercepting TLS? A mirror "
+                            "with a private CA: pass its certificate with --ca-bundle.");
       case CURLE_TOO_MANY_REDIRECTS:
-        throw DownloadError("too many redirects for " + url + " (" + detail + ")");
+        throw DownloadError("too many redirects for " + shown_url + " (" + detail + ")");
       case CURLE_UNSUPPORTED_PROTOCOL:
+        if (redirects > 0) {
+          if (https_only_ && EqualsIgnoreCase(ParsedUrl(last_url).Get(CURLUPART_SCHEME), "http")) {
+            throw DownloadError("refused a redirect from https to plain http (" + shown_url + " redirected to " +
+                                shown_last + " for " + f.path + "): a download that starts over https is never "
+                                "continued over plain http, where the file could be read or altered in transit. "
+                                "Use a mirror that serves https throughout.");
+          }
+          throw DownloadError("refused a redirect from " + shown_url + " to " + shown_last + " (" + detail +
+                              "): only " + (https_only_ ? "https" : "http and https") + " redirects are followed");
+        }
+        [[fallthrough]];
       case CURLE_URL_MALFORMAT:
-        throw DownloadError("bad URL " + url + " (" + detail + "); check --base-url");
+        throw DownloadError("bad URL " + shown_url + " (" + detail + "); check --base-url");
       case CURLE_WRITE_ERROR:
         if (a.local_error.rfind("the server answered a range", 0) == 0) {
           RemoveQuietly(part);
@@ -553,23 +619,55 @@ class Downloader {
   }
 
   const DownloadOptions& o_;
+  const char* redirect_protocols_;
+  bool https_only_;
   CURL* curl_ = nullptr;
   bool tty_ = false;
 };
 
 }  // namespace
 
+std::string RedactUrl(const std::string& url) {
+  ParsedUrl u(url);
+  if (!u.ok()) {
+    // Not a URL libcurl can parse (so nothing was fetched from it); shown only when nothing in it can be a
+    // credential or a query string.
+    if (url.find_first_of("@?#") != std::string::npos) return "(a malformed URL, not shown: it may hold credentials)";
+    return url;
+  }
+  const bool had_query = u.Has(CURLUPART_QUERY);
+  if (u.Has(CURLUPART_PASSWORD)) {
+    u.Set(CURLUPART_PASSWORD, "***");  // user:***@host
+  } else if (u.Has(CURLUPART_USER)) {
+    u.Set(CURLUPART_USER, "***");  // a bare user name is often a token: ***@host
+  }
+  u.Set(CURLUPART_OPTIONS, nullptr);
+  u.Set(CURLUPART_QUERY, nullptr);
+  u.Set(CURLUPART_FRAGMENT, nullptr);
+  std::string shown = u.Get(CURLUPART_URL);
+  if (shown.empty()) return "(a URL that cannot be shown)";
+  if (had_query) shown += "?\u2026";  // ?… : there was a query string (signed CDN URLs carry their signature there)
+  return shown;
+}
+
 const std::vector<ModelFile>& PublishedManifest() {
-  // Checksums and sizes as published for Supertone/supertonic-2 (see PROVENANCE.md
-  // in the shared model folder). The small JSON files have no published checksum.
+  // Checksums and sizes of the files of Supertone/supertonic-2: the graphs' as published (see
+  // PROVENANCE.md in the shared model folder), the JSON files' computed from the published files.
   static const std::vector<ModelFile> files = [] {
     std::vector<ModelFile> v = {
-        {"onnx/tts.json", "", -1},
-        {"onnx/unicode_indexer.json", "", -1},
+        {"onnx/tts.json", "ee531d9af9b80438a2ed703e22155ee6c83b12595ab22fd3bb6de94c7502fe96", 8699},
+        {"onnx/unicode_indexer.json", "b7662a73a0703f43b97c0f2e089f8e8325e26f5d841aca393b5a54c509c92df1", 262196},
+        {"voice_styles/F1.json", "6106950ebeb8a5da29ea22075f605db659cd07dbc288a68292543d9129aa250f", 420050},
+        {"voice_styles/F2.json", "8b97feb16d79ac0447136796708feac5f83dbabe92a5be1168212653c38729ae", 420293},
+        {"voice_styles/F3.json", "7eda5bccb4e6eb7f228fa182462d5fcf982d77628234603599027f0734d70c29", 419887},
+        {"voice_styles/F4.json", "e056fc2bee393edc8bff761eb28f33fb461e8dad828c3b05348a010ac1b7bb79", 419642},
+        {"voice_styles/F5.json", "ce7645ad7e3c13cca04e0d62bf890ef9ac401988005ba8f5e9c9b59257bc6931", 419709},
+        {"voice_styles/M1.json", "a04c823cbda6dd1c7de131ec68fea83bbb70d7f29d61623304eb871e3b83b5a1", 420510},
+        {"voice_styles/M2.json", "7ddd07bf873a3fd67d09ef4e8293b486beb658158b47e371166198e4c6926072", 420285},
+        {"voice_styles/M3.json", "e8e77a56459e4dc8cdfeb88e6f778dc9a0adf22e1184414f4b0e82a5d1edbe72", 420005},
+        {"voice_styles/M4.json", "95322725e4d25d9ed4e7dcccbf0f3726b0e9a2471d876b7942373218dbd30174", 419957},
+        {"voice_styles/M5.json", "be52f82327da63ff18481ce2dd8060c7df432e0168d748745ef3e21b92d706a5", 419619},
     };
-    for (const char* voice : {"F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5"}) {
-      v.push_back({std::string("voice_styles/") + voice + ".json", "", -1});
-    }
     v.push_back({"onnx/duration_predictor.onnx",
                  "6d556b3691165c364be91dc0bd894656b5949f5acd2750d8ec2f954010845011", 1521526});
     v.push_back({"onnx/text_encoder.onnx", "dd5f535ed629f7df86071043e15f541ce1b2ab7f1bdbce4c7892b307bca79fa3",
@@ -670,8 +768,8 @@ void DownloadModel(const DownloadOptions& options) {
   int64_t bytes = 0;
   try {
     DirectoryLock lock(options.dest);
-    std::cerr << "Supertonic 2 model: " << options.files.size() << " files from " << options.base_url << " into "
-              << options.dest.string() << "\n";
+    std::cerr << "Supertonic 2 model: " << options.files.size() << " files from " << RedactUrl(options.base_url)
+              << " into " << options.dest.string() << "\n";
     Downloader downloader(options);
     for (const auto& f : options.files) {
       if (downloader.Ensure(f)) ++downloaded;
@@ -689,8 +787,14 @@ void DownloadModel(const DownloadOptions& options) {
 void DownloadFlags::Add(CLI::App* cmd) {
   cmd->add_option("--dest", dest, "model directory to fill (onnx/, voice_styles/)")->capture_default_str();
   cmd->add_option("--base-url", base_url,
-                  "where the files are: BASE/onnx/..., BASE/voice_styles/... (default from $HF_ENDPOINT)")
-      ->capture_default_str();
+                  "where the files are: BASE/onnx/..., BASE/voice_styles/... (default from $HF_ENDPOINT). "
+                  "Credentials in it (https://user:password@host/...) are never printed; redirects from an "
+                  "https base URL are followed over https only")
+      ->default_str(RedactUrl(base_url));
+  cmd->add_option("--ca-bundle", ca_bundle,
+                  "PEM file of the CA certificates to trust for https instead of the system's (a mirror with a "
+                  "private CA)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--manifest", manifest,
                   "JSON file listing the files to fetch and their sha256/size, replacing the compiled-in "
                   "table: {\"onnx/vocoder.onnx\": {\"sha256\": \"...\", \"size\": 123}, \"onnx/tts.json\": {}}");
@@ -712,6 +816,7 @@ int RunDownload(const DownloadFlags& flags) {
     options.force = flags.force;
     options.retries = flags.retries;
     options.connect_timeout_s = flags.connect_timeout_s;
+    options.ca_bundle = flags.ca_bundle;
     if (!flags.manifest.empty()) options.files = LoadManifest(flags.manifest);
     if (flags.print_manifest) {
       std::cout << ManifestToJson(options.files) << "\n";

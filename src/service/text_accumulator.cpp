@@ -85,6 +85,11 @@ struct TextAccumulator::Scan {
   }
 };
 
+TextAccumulator::Scan TextAccumulator::ScanPending() {
+  bytes_scanned_ += pending_.size();
+  return Scan(pending_);
+}
+
 TextAccumulator::TextAccumulator(TextAccumulatorConfig config) : config_(config) { config_.Validate(); }
 
 std::vector<std::string> TextAccumulator::Append(std::string_view text, TimePoint now) {
@@ -98,22 +103,54 @@ std::vector<std::string> TextAccumulator::Append(std::string_view text, TimePoin
   while (pos < text.size()) {
     std::size_t end = std::min(text.size(), pos + slice_bytes);
     while (end < text.size() && IsUtf8Continuation(text[end])) ++end;
-    std::string_view slice = text.substr(pos, end - pos);
+    AppendCollapsed(text.substr(pos, end - pos));
     pos = end;
-    if (pending_.empty()) {  // pending text starts with a non-space
-      const std::vector<TextBreak> breaks = FindBreaks(slice);
-      if (!breaks.empty() && breaks.front().begin == 0) slice.remove_prefix(breaks.front().end);
-    }
-    pending_.append(slice);
     CutReady(out);
   }
   Refresh();
   return out;
 }
 
+// Whitespace counts for a cut only through FindBreaks: a run becomes one space
+// in a segment, and is a sentence end when it holds two "\n" (else the text
+// before it decides). So a run is kept as " ", "\n" or "\n\n". Kept raw, a
+// flood of whitespace would count as one character, never be cut, and be
+// rescanned whole for every slice; collapsed, the pending text stays within
+// 4 bytes per counted code point plus a trailing run.
+void TextAccumulator::AppendCollapsed(std::string_view text) {
+  // Redo the tail the new bytes can change: a trailing incomplete UTF-8
+  // sequence (which they may complete, even into whitespace) and the run
+  // before it or at the end (which they may extend). A byte that is not a
+  // continuation byte always starts a code point, and no sequence is longer
+  // than 4 bytes.
+  std::size_t from = pending_.size();
+  for (std::size_t i = pending_.size(); i > 0 && pending_.size() - i < 4; --i) {
+    if (!IsUtf8Continuation(pending_[i - 1])) {
+      from = i - 1;
+      break;
+    }
+  }
+  while (from > 0 && (pending_[from - 1] == ' ' || pending_[from - 1] == '\n')) --from;
+  std::string tail = pending_.substr(from);
+  tail.append(text);
+  pending_.resize(from);
+  bytes_scanned_ += tail.size();
+
+  std::size_t start = 0;
+  for (const TextBreak& b : FindBreaks(tail)) {
+    pending_.append(tail, start, b.begin - start);
+    start = b.end;
+    if (pending_.empty()) continue;  // pending text starts with a non-space
+    const auto newlines = std::count(tail.begin() + static_cast<std::ptrdiff_t>(b.begin),
+                                     tail.begin() + static_cast<std::ptrdiff_t>(b.end), '\n');
+    pending_.append(newlines >= 2 ? "\n\n" : newlines == 1 ? "\n" : " ");
+  }
+  pending_.append(tail, start);
+}
+
 void TextAccumulator::CutReady(std::vector<std::string>& out) {
   while (!pending_.empty()) {
-    const Scan scan(pending_);
+    const Scan scan = ScanPending();
     if (next_is_first_) {
       // The first complete sentence, then the last clause end once enough waits.
       std::size_t cut = kNone;
@@ -199,7 +236,7 @@ bool TextAccumulator::EndEligibleForDebounce(const Scan& scan) const {
 std::vector<std::string> TextAccumulator::Poll(TimePoint now) {
   std::vector<std::string> out;
   if (!debounce_can_cut_ || now < last_text_ + config_.debounce) return out;
-  const Scan scan(pending_);
+  const Scan scan = ScanPending();
   if (EndEligibleForDebounce(scan)) {
     out.push_back(CutAll(scan));
   } else {
@@ -220,7 +257,7 @@ std::optional<TimePoint> TextAccumulator::NextDeadline() const {
 
 std::optional<std::string> TextAccumulator::TakeCompleteSentences() {
   if (pending_.empty()) return std::nullopt;
-  const Scan scan(pending_);
+  const Scan scan = ScanPending();
   std::size_t last = kNone;
   for (std::size_t k = 0; k < scan.breaks.size() && scan.cut_chars[k] <= config_.max_chars; ++k) {
     if (scan.breaks[k].kind == BreakKind::kSentence) last = k;
@@ -234,7 +271,7 @@ std::optional<std::string> TextAccumulator::TakeCompleteSentences() {
 std::vector<std::string> TextAccumulator::Flush() {
   std::vector<std::string> out;
   while (!pending_.empty()) {  // one pass: Append keeps pending text within max_chars
-    const Scan scan(pending_);
+    const Scan scan = ScanPending();
     out.push_back(scan.total_chars > config_.max_chars ? CutAtLimit(scan) : CutAll(scan));
   }
   Refresh();
@@ -253,7 +290,7 @@ void TextAccumulator::Refresh() {
     debounce_can_cut_ = false;
     return;
   }
-  const Scan scan(pending_);
+  const Scan scan = ScanPending();
   pending_chars_ = scan.total_chars;
   debounce_can_cut_ = EndEligibleForDebounce(scan) ||
                       std::any_of(scan.breaks.begin(), scan.breaks.end(),

@@ -96,10 +96,18 @@ class TextAccumulator {
   bool empty() const { return pending_.empty(); }
   // Code points of the pending text as it would be cut (trimmed, collapsed).
   std::size_t pending_chars() const { return pending_chars_; }
+  // Bytes held for the pending text: at most 4 per pending code point plus 2
+  // (each run of whitespace is kept as at most 2 bytes).
+  std::size_t pending_bytes() const { return pending_.size(); }
+  // For tests: bytes of pending text decoded so far, over the accumulator's
+  // life; an Append costs a bounded multiple of what it adds.
+  std::size_t bytes_scanned() const { return bytes_scanned_; }
 
  private:
   struct Scan;
 
+  void AppendCollapsed(std::string_view text);
+  Scan ScanPending();
   void CutReady(std::vector<std::string>& out);
   std::string CutAt(const Scan& scan, std::size_t break_index);
   std::string CutAtLimit(const Scan& scan);
@@ -108,11 +116,12 @@ class TextAccumulator {
   void Refresh();
 
   TextAccumulatorConfig config_;
-  std::string pending_;  // starts with a non-space character, or is empty
+  std::string pending_;  // starts with a non-space character, or is empty; runs of whitespace collapsed
   std::size_t pending_chars_ = 0;
   bool debounce_can_cut_ = false;  // pending text holds a sentence end Poll would cut at
   TimePoint last_text_{};
   bool next_is_first_ = true;
+  std::size_t bytes_scanned_ = 0;
 };
 
 }  // namespace supertonic::service

@@ -12,7 +12,9 @@
 // Invariants (text_accumulator.h):
 //  - every segment is non-empty, at most max_chars code points, trimmed,
 //    with each run of whitespace collapsed to one space;
-//  - after Append, the pending text is within max_chars;
+//  - after Append, the pending text is within max_chars, and is held in at
+//    most 4 bytes per pending code point plus 2 (whitespace runs collapsed,
+//    so that a flood of whitespace is neither kept nor rescanned);
 //  - when NextDeadline() is set, Poll at that deadline cuts a segment;
 //  - the segments of a turn (since the last Clear), joined, are the text
 //    appended in it modulo whitespace: a prefix while text is pending, all
@@ -72,6 +74,9 @@ class Driver {
     FUZZ_CHECK(acc_.pending_chars() <= config_.max_chars,
                "pending text of " + std::to_string(acc_.pending_chars()) + " code points after Append " +
                    Context());
+    FUZZ_CHECK(acc_.pending_bytes() <= 4 * acc_.pending_chars() + 2,
+               std::to_string(acc_.pending_bytes()) + " bytes held for " + std::to_string(acc_.pending_chars()) +
+                   " pending code points after Append " + Context());
   }
 
   void Advance(std::chrono::milliseconds by) {

@@ -1,13 +1,17 @@
-"""`supertonic-tts download` against a local HTTP server on 127.0.0.1 (never the
-internet): redirects like Hugging Face's, Range requests, truncated responses,
-corrupt files, 404s and an unreachable host.
+"""`supertonic-tts download` against a local HTTP(S) server on 127.0.0.1 (never
+the internet): redirects like Hugging Face's, Range requests, truncated
+responses, corrupt files, 404s, an unreachable host, credentials and signed
+query strings that must never be printed, and a redirect from https to plain
+http that must be refused (https with a self-signed certificate made at test
+time by the openssl command, passed with --ca-bundle).
 
 The server lays the files out like the Hugging Face repository
 (/Supertone/supertonic-2/resolve/main/<path>, answered with a 302 to
-/cdn/<path>, as Hugging Face redirects to its CDN). The published checksums
-belong to the real weights, which are not served here, so every test passes
---manifest with the checksums of the generated files; the file list itself is
-the compiled-in one (from --print-manifest).
+/cdn/<path>, as Hugging Face redirects to its CDN). The compiled-in checksums
+belong to the real files, whose weights are not served here, so most tests
+pass --manifest with the checksums of the generated files; the file list
+itself is the compiled-in one (from --print-manifest). The tests of the pinned
+JSON checksums run without --manifest.
 """
 from __future__ import annotations
 
@@ -16,17 +20,21 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
+import ssl
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = REPO / "build" / "bin" / "supertonic-tts"
-PROVENANCE = REPO.parent / "shared" / "models" / "supertonic-2" / "PROVENANCE.md"
+SHARED_MODEL = REPO.parent / "shared" / "models" / "supertonic-2"
+PROVENANCE = SHARED_MODEL / "PROVENANCE.md"
 REPO_PREFIX = "/Supertone/supertonic-2/resolve/main/"
 
 pytestmark = pytest.mark.skipif(not BINARY.exists(), reason="build/bin/supertonic-tts not built (make build)")
@@ -59,15 +67,19 @@ def generated_files() -> dict[str, bytes]:
 
 
 class ModelServer:
-    """A threaded HTTP/1.1 server with redirects, byte ranges and fault injection."""
+    """A threaded HTTP/1.1 server (HTTPS with `tls`) with redirects, byte ranges and fault injection."""
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict[str, bytes], tls: ssl.SSLContext | None = None):
         self.files = dict(files)
         self.missing: set[str] = set()          # 404 at the repository path
         self.truncate_once: set[str] = set()    # next full-body response of this path stops halfway
         self.truncate_always: set[str] = set()  # every response of this path stops halfway
         self.ignore_range = False               # answer 200 with the whole file even to a Range request
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        self.cdn_status: dict[str, int] = {}    # answer this status (and a short body) at the CDN path
+        self.redirect_base: str | None = None   # where the 302 points (default: this server's /cdn)
+        self.redirect_query = ""                # appended to the 302's Location, like a signed CDN URL
+        self.requests: list[tuple[str, str | None]] = []  # (path without the query, Range header)
+        self.queries: list[str] = []            # the query strings received
         self.lock = threading.Lock()
         server = self
 
@@ -78,19 +90,27 @@ class ModelServer:
                 pass
 
             def do_GET(self):
+                url = urlsplit(self.path)
+                path = url.path
                 with server.lock:
-                    server.requests.append((self.path, self.headers.get("Range")))
-                if self.path.startswith(REPO_PREFIX):
-                    rel = self.path[len(REPO_PREFIX):]
+                    server.requests.append((path, self.headers.get("Range")))
+                    if url.query:
+                        server.queries.append(url.query)
+                if path.startswith(REPO_PREFIX):
+                    rel = path[len(REPO_PREFIX):]
                     if rel in server.missing or rel not in server.files:
                         return self.send_plain(404, b"Entry not found")
+                    base = server.redirect_base or server.origin
+                    query = "?" + server.redirect_query if server.redirect_query else ""
                     self.send_response(302)
-                    self.send_header("Location", f"http://127.0.0.1:{server.port}/cdn/{rel}")
+                    self.send_header("Location", f"{base}/cdn/{rel}{query}")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return None
-                if self.path.startswith("/cdn/"):
-                    rel = self.path[len("/cdn/"):]
+                if path.startswith("/cdn/"):
+                    rel = path[len("/cdn/"):]
+                    if rel in server.cdn_status:
+                        return self.send_plain(server.cdn_status[rel], b"<Error>denied</Error>")
                     if rel not in server.files:
                         return self.send_plain(404, b"no such object")
                     return self.send_file(rel, server.files[rel])
@@ -138,8 +158,11 @@ class ModelServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}{REPO_PREFIX.rstrip('/')}"
+        self.origin = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.base_url = self.origin + REPO_PREFIX.rstrip("/")
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -180,8 +203,40 @@ def manifest(tmp_path: Path, files) -> Path:
     return out
 
 
-def download(server: ModelServer, manifest: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess:
-    return run_download("--dest", str(dest), "--base-url", server.base_url, "--manifest", str(manifest), *extra)
+def download(server: ModelServer, manifest: Path, dest: Path, *extra: str,
+             base_url: str | None = None) -> subprocess.CompletedProcess:
+    return run_download("--dest", str(dest), "--base-url", base_url or server.base_url, "--manifest", str(manifest),
+                        *extra)
+
+
+def with_userinfo(url: str, userinfo: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{userinfo}@{rest}"
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1, made by the openssl command (no network)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed: no local https server")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    made = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                           "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                           "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True, timeout=60)
+    if made.returncode != 0:
+        pytest.skip(f"openssl req failed: {made.stderr[-500:]}")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+@pytest.fixture()
+def tls_server(files, tls_cert):
+    s = ModelServer(files, tls=tls_cert[1])
+    yield s
+    s.close()
 
 
 def assert_complete(dest: Path, files: dict[str, bytes]) -> None:
@@ -198,6 +253,8 @@ def test_published_manifest_lists_the_model_and_the_published_checksums() -> Non
     assert list(manifest)[-1] == "onnx/vocoder.onnx", "the vocoder comes last: its presence marks a complete model"
     for g in graphs:
         assert re.fullmatch(r"[0-9a-f]{64}", manifest[g]["sha256"]) and manifest[g]["size"] > 1_000_000
+    for path, entry in manifest.items():  # the JSON files are pinned too, not just parsed
+        assert re.fullmatch(r"[0-9a-f]{64}", entry.get("sha256", "")) and entry.get("size", 0) > 0, path
     if not PROVENANCE.exists():
         pytest.skip("../shared/models/supertonic-2/PROVENANCE.md not present")
     table = dict((m.group(1), (m.group(2), int(m.group(3)))) for m in re.finditer(
@@ -391,3 +448,161 @@ def test_bad_manifest_is_refused(tmp_path, content, message) -> None:
                           "--base-url", "http://127.0.0.1:9/x")
     assert result.returncode == 1
     assert message in result.stderr
+
+
+def test_pinned_json_checksums_are_those_of_the_published_files() -> None:
+    if not SHARED_MODEL.is_dir():
+        pytest.skip("../shared/models/supertonic-2 not present")
+    manifest = published_manifest()
+    for path, entry in manifest.items():
+        if path.endswith(".json"):
+            data = (SHARED_MODEL / path).read_bytes()
+            assert (entry["sha256"], entry["size"]) == (hashlib.sha256(data).hexdigest(), len(data)), path
+
+
+def modified_tts_json(files: dict[str, bytes]) -> bytes:
+    """Valid JSON that is not the published tts.json: the real one with one value changed when available."""
+    real = SHARED_MODEL / "onnx" / "tts.json"
+    if real.exists():
+        config = json.loads(real.read_text())
+        config["tampered"] = True
+        return json.dumps(config, indent=2).encode()
+    return files["onnx/tts.json"]
+
+
+def test_a_mirror_serving_a_modified_json_file_is_rejected_by_its_pinned_checksum(server, manifest, files,
+                                                                                 tmp_path) -> None:
+    server.files["onnx/tts.json"] = modified_tts_json(files)
+    json.loads(server.files["onnx/tts.json"])  # valid JSON: only the checksum can catch it
+    dest = tmp_path / "model"
+    result = run_download("--dest", str(dest), "--base-url", server.base_url)  # the compiled-in table
+    assert result.returncode == 1, result.stderr
+    assert "checksum mismatch for onnx/tts.json" in result.stderr
+    assert hashlib.sha256(server.files["onnx/tts.json"]).hexdigest() in result.stderr
+    assert not (dest / "onnx/tts.json").exists()
+    assert not server.requests_for("onnx/unicode_indexer.json"), "the first bad file stops the download"
+
+    # --manifest still overrides the compiled-in table ({} for tts.json: any valid JSON).
+    overridden = download(server, manifest, dest)
+    assert overridden.returncode == 0, overridden.stderr
+    assert (dest / "onnx/tts.json").read_bytes() == server.files["onnx/tts.json"]
+
+
+def test_the_published_json_files_verify_against_the_compiled_in_table(server, tmp_path) -> None:
+    if not SHARED_MODEL.is_dir():
+        pytest.skip("../shared/models/supertonic-2 not present")
+    server.files = {p: (SHARED_MODEL / p).read_bytes() for p in published_manifest() if p.endswith(".json")}
+    dest = tmp_path / "model"
+    result = run_download("--dest", str(dest), "--base-url", server.base_url)
+    assert result.returncode == 1  # the graphs are not served
+    for path in server.files:
+        assert f"{path}: " in result.stderr and (dest / path).read_bytes() == server.files[path], path
+    assert result.stderr.count("downloaded, sha256 verified") == len(server.files)
+    assert "HTTP 404 Not Found" in result.stderr and "onnx/duration_predictor.onnx" in result.stderr
+
+
+# --- URLs in the output: no credentials, no query strings --------------------------------------------------------
+
+@pytest.mark.parametrize("failure", ["http_404", "truncated_then_retried", "checksum_mismatch"])
+def test_credentials_in_the_base_url_are_never_printed(server, manifest, files, tmp_path, failure) -> None:
+    if failure == "http_404":
+        server.missing.add("voice_styles/M5.json")
+    elif failure == "truncated_then_retried":
+        server.truncate_always.add("onnx/text_encoder.onnx")
+    else:
+        server.files["onnx/vocoder.onnx"] = b"z" * len(files["onnx/vocoder.onnx"])
+    base = with_userinfo(server.base_url, "user:secret")
+    result = download(server, manifest, tmp_path / "model", "--retries", "1", base_url=base)
+    assert result.returncode == 1
+    out = result.stdout + result.stderr
+    assert "secret" not in out, out
+    assert f"files from http://user:***@127.0.0.1:{server.port}/Supertone/" in result.stderr  # the banner
+    if failure == "http_404":
+        assert f"HTTP 404 Not Found for http://user:***@127.0.0.1:{server.port}/Supertone/" in result.stderr
+    elif failure == "truncated_then_retried":
+        assert "truncated download of onnx/text_encoder.onnx from 127.0.0.1" in result.stderr
+        assert "retrying in" in result.stderr
+    else:
+        assert (f"checksum mismatch for onnx/vocoder.onnx (from http://user:***@127.0.0.1:{server.port}/"
+                in result.stderr)
+
+
+def test_a_bare_user_name_in_the_base_url_is_hidden_too(server, manifest, tmp_path) -> None:
+    server.missing.add("onnx/tts.json")
+    result = download(server, manifest, tmp_path / "model", base_url=with_userinfo(server.base_url, "hf_tokensecret"))
+    assert result.returncode == 1
+    assert "tokensecret" not in result.stdout + result.stderr
+    assert f"http://***@127.0.0.1:{server.port}/" in result.stderr
+
+
+def test_help_does_not_print_credentials_from_hf_endpoint() -> None:
+    env = {**os.environ, "HF_ENDPOINT": "https://user:secret@mirror.example"}
+    result = subprocess.run([str(BINARY), "download", "--help"], capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "secret" not in result.stdout + result.stderr
+    assert "https://user:***@mirror.example/Supertone/supertonic-2/resolve/main" in result.stdout
+
+
+@pytest.mark.parametrize("status", [404, 403, 503, 400])
+def test_a_signed_redirect_query_string_is_never_printed(server, manifest, tmp_path, status) -> None:
+    rel = "voice_styles/F3.json"
+    server.redirect_query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA&X-Amz-Signature=topsecret"
+    server.cdn_status[rel] = status
+    result = download(server, manifest, tmp_path / "model", "--retries", "0")
+    assert result.returncode == 1
+    out = result.stdout + result.stderr
+    assert "topsecret" not in out and "X-Amz" not in out, out
+    assert f"http://127.0.0.1:{server.port}/cdn/{rel}?\u2026" in result.stderr  # where it went, without the query
+    assert any("X-Amz-Signature=topsecret" in q for q in server.queries), "the signed URL itself was fetched"
+
+
+def test_a_query_string_in_the_base_url_is_sent_but_never_printed(server, manifest, files, tmp_path) -> None:
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest, base_url=server.base_url + "?token=topsecret")
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    assert "topsecret" not in result.stdout + result.stderr
+    assert f"files from {server.base_url}?\u2026 into" in result.stderr
+    assert server.queries.count("token=topsecret") == len(files)  # every repository request carried it
+
+
+# --- Redirects: https never continues over plain http -------------------------------------------------------------
+
+def test_https_download_with_a_ca_bundle_follows_https_redirects(tls_server, tls_cert, manifest, files,
+                                                                 tmp_path) -> None:
+    dest = tmp_path / "model"
+    result = download(tls_server, manifest, dest, "--ca-bundle", str(tls_cert[0]))
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    assert any(p.startswith("/cdn/") for p, _ in tls_server.requests)
+
+
+def test_https_with_an_untrusted_certificate_is_a_tls_error(tls_server, manifest, tmp_path) -> None:
+    result = download(tls_server, manifest, tmp_path / "model", "--retries", "0")
+    assert result.returncode == 1
+    assert f"TLS verification failed for 127.0.0.1:{tls_server.port}" in result.stderr
+    assert "--ca-bundle" in result.stderr
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused(tls_server, server, tls_cert, manifest, tmp_path) -> None:
+    tls_server.redirect_base = server.origin  # the "CDN" answers over plain http
+    dest = tmp_path / "model"
+    result = download(tls_server, manifest, dest, "--ca-bundle", str(tls_cert[0]),
+                      base_url=with_userinfo(tls_server.base_url, "user:secret"))
+    assert result.returncode == 1
+    assert "refused a redirect from https to plain http" in result.stderr
+    assert f"redirected to http://127.0.0.1:{server.port}/cdn/onnx/tts.json" in result.stderr
+    assert "secret" not in result.stdout + result.stderr
+    assert server.requests == [], "nothing may be requested over plain http"
+    assert not (dest / "onnx/tts.json").exists()
+
+
+def test_a_plain_http_base_url_may_be_redirected_to_https(server, tls_server, tls_cert, manifest, files,
+                                                          tmp_path) -> None:
+    server.redirect_base = tls_server.origin
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest, "--ca-bundle", str(tls_cert[0]))
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    assert not any(p.startswith("/cdn/") for p, _ in server.requests)
+    assert any(p.startswith("/cdn/") for p, _ in tls_server.requests)
