@@ -73,6 +73,13 @@ int Serve() {
     return 2;
   }
   spdlog::info("listening on {}:{} (WebSocket /ws/tts, /health/*, /metrics)", config.host, server.port());
+  if (config.auth_token.empty()) {
+    spdlog::warn("authentication is off (TTS_AUTH_TOKEN unset): anyone who can reach port {} may use /ws/tts and /v1/*",
+                 server.port());
+  } else {
+    spdlog::info("authentication is on: /ws/tts and /v1/* need the token{}; /health/* is open",
+                 config.metrics_require_auth ? ", /metrics too" : " (/metrics is open)");
+  }
 
   // A model that cannot synthesize would leave a replica that is live but
   // never ready; exiting says so at once, and the orchestrator restarts it.

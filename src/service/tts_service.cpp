@@ -45,7 +45,7 @@ TtsService::TtsService(ServiceConfig config)
   }
   const int workers = config_.ResolvedInferenceWorkers(gpu);
   worker_ = std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, gpu), &metrics_, workers);
-  spdlog::info("model loaded from {} ({}{}, {} voices); {} inference worker(s) of {} intra-op thread(s), batches of "
+  spdlog::info("model loaded from {} ({}{}, {} voices); {} inference worker(s), intra-op threads: {}, batches of "
                "up to {}",
                config_.model_dir, synthesizer_->execution_provider(),
                gpu ? fmt::format(" device {}", engine_config_.cuda_device_id) : std::string(),
