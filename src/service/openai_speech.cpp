@@ -2,112 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <map>
-#include <nlohmann/json.hpp>
-
-#include "engine/text_chunker.h"
-#include "service/service_config.h"
-#include "service/session_settings.h"
 #include "service/tts_service.h"
 
 namespace supertonic::service {
-
-namespace {
-
-// OpenAI's voice names map onto the Supertonic voices; our own names pass through.
-std::string MapVoice(const std::string& v) {
-  static const std::map<std::string, std::string> kOpenAi = {
-      {"alloy", "F1"}, {"ash", "M1"},  {"ballad", "M2"}, {"coral", "F2"}, {"echo", "M3"},
-      {"fable", "F3"}, {"nova", "F4"}, {"onyx", "M4"},   {"sage", "F5"},  {"shimmer", "M5"}};
-  auto it = kOpenAi.find(v);
-  return it == kOpenAi.end() ? v : it->second;
-}
-
-constexpr int kOpenAiSampleRate = 24000;  // OpenAI's audio is 24 kHz
-
-HttpError RequestError(ErrorCode code, std::string message) {
-  return HttpError{HttpStatusFor(code), std::string(WireName(code)), std::move(message)};
-}
-
-HttpError InvalidRequest(std::string message) {
-  return HttpError{400, "invalid_request_error", std::move(message)};
-}
-
-}  // namespace
-
-std::string HttpError::Body() const {
-  return nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-int HttpStatusFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kCapacity: return 429;
-    case ErrorCode::kShuttingDown:
-    case ErrorCode::kSlowConsumer: return 503;
-    case ErrorCode::kUnauthorized: return 401;
-    case ErrorCode::kMessageTooLarge: return 413;
-    case ErrorCode::kInternal: return 500;
-    default: return 400;
-  }
-}
-
-std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body) noexcept {
-  try {
-    if (!JsonNestingWithin(body)) {
-      return InvalidRequest("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
-    const nlohmann::json root = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-    if (!root.is_object()) return InvalidRequest("the body must be a JSON object");
-    SpeechRequest request;
-    const auto input = root.find("input");
-    if (input == root.end() || !input->is_string() || input->get_ref<const std::string&>().empty()) {
-      return InvalidRequest("'input' must be a non-empty string");
-    }
-    request.input = input->get<std::string>();
-    if (const auto f = root.find("response_format"); f != root.end() && !f->is_null()) {
-      if (!f->is_string()) return InvalidRequest(std::string("'response_format' must be a string, got ") + f->type_name());
-      request.format = f->get<std::string>();
-    }
-    // OpenAI's "language" is an alias of our "lang_code"; the latter wins.
-    nlohmann::json settings = root;
-    if (const auto l = root.find("language"); l != root.end() && !root.contains("lang_code")) {
-      settings["lang_code"] = *l;
-    }
-    if (auto error = ReadSessionConfig(settings, "", request.session)) {
-      return error->code == ErrorCode::kInvalidMessage ? InvalidRequest(error->message)
-                                                       : RequestError(error->code, error->message);
-    }
-    if (request.session.voice) request.session.voice = MapVoice(*request.session.voice);
-    if (!request.session.sample_rate) request.session.sample_rate = kOpenAiSampleRate;
-    return request;
-  } catch (const std::exception& e) {
-    return InvalidRequest(std::string("unreadable request: ") + e.what());
-  } catch (...) {
-    return InvalidRequest("unreadable request");
-  }
-}
-
-std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
-                                                     const ModelChoices& model) {
-  auto parsed = ParseSpeechRequest(body);
-  if (std::holds_alternative<HttpError>(parsed)) return parsed;
-  auto& request = std::get<SpeechRequest>(parsed);
-  try {
-    audio::CheckAudioFormat(request.format);
-  } catch (const std::invalid_argument& e) {
-    return InvalidRequest(e.what());
-  }
-  const std::size_t chars = CountCodePoints(request.input);
-  if (chars > static_cast<std::size_t>(config.max_text_chars)) {
-    return RequestError(ErrorCode::kTextTooLong, "'input' has " + std::to_string(chars) +
-                                                     " characters; TTS_MAX_TEXT_CHARS allows " +
-                                                     std::to_string(config.max_text_chars));
-  }
-  auto settings = ResolveSessionSettings(request.session, config, model);
-  if (const auto* error = std::get_if<ProtocolError>(&settings)) return RequestError(error->code, error->message);
-  return parsed;
-}
 
 OpenAiSpeech::OpenAiSpeech(TtsService& service, boost::asio::any_io_executor executor,
                            std::shared_ptr<SpeechResponseSink> sink)
@@ -141,7 +38,7 @@ void OpenAiSpeech::Send(ServerMessage message) {
   if (state_ == State::kFailed || state_ == State::kEnded) return;
   if (const auto* started = std::get_if<SessionStarted>(&message)) return OnSessionStarted(*started);
   if (const auto* error = std::get_if<ErrorMessage>(&message)) {
-    if (state_ == State::kNew) return Fail(RequestError(error->code, error->message));
+    if (state_ == State::kNew) return Fail(HttpErrorFor(error->code, error->message));
     spdlog::warn("speech request {}: {} after the response started; cutting the body short",
                  error->session_id.value_or("?"), WireName(error->code));
     return Abort();
@@ -174,7 +71,7 @@ void OpenAiSpeech::OnSessionStarted(const SessionStarted& started) {
   try {
     encoder_ = audio::MakeAudioEncoder(format_, started.sample_rate);
   } catch (const std::exception& e) {
-    return Fail(RequestError(ErrorCode::kInternal, e.what()));
+    return Fail(HttpErrorFor(ErrorCode::kInternal, e.what()));
   }
   state_ = State::kStreaming;
   sink_->StartBody(std::string(encoder_->content_type()));

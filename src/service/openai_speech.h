@@ -7,52 +7,21 @@
 // Everything that can be refused is refused before the 200 status line: a bad
 // body, a format, a setting (the same ResolveSessionSettings as WebSocket
 // sessions), an input over TTS_MAX_TEXT_CHARS, capacity, shutdown. After it,
-// the only signal left is a body cut short (no last chunk).
+// the only signal left is a body cut short (no last chunk). The request's
+// parsing and checks are pure functions of their own: speech_request.h.
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 
 #include "audio/audio_encoder.h"
 #include "service/connection.h"
 #include "service/protocol.h"
+#include "service/speech_request.h"
 
 namespace supertonic::service {
 
 class TtsService;
-struct ServiceConfig;
-
-struct SpeechRequest {
-  std::string input;
-  std::string format = "mp3";  // as OpenAI: mp3 when absent
-  StartSession session;        // settings only; session_id empty (the server names it)
-};
-
-// An HTTP error with OpenAI's JSON body: {"error":{"message","type","code"}}.
-struct HttpError {
-  int status = 400;
-  std::string code;
-  std::string message;
-  std::string Body() const;
-};
-
-// Parses a request body: a JSON object with a non-empty string "input" and
-// optional "response_format", "voice" (OpenAI's names map onto ours; ours pass
-// through), "language" or "lang_code", "speed", "num_inference_steps",
-// "sample_rate" (24000 when absent, as OpenAI), checked for type and range
-// exactly as start_session's config. Unknown fields ("model", "instructions")
-// are ignored. Never throws. Does not check values against the model or
-// TTS_MAX_TEXT_CHARS (PrepareSpeech does).
-std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body) noexcept;
-
-// ParseSpeechRequest, then the checks that need the service's settings and
-// model: the format, the input's length, the session settings.
-std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
-                                                     const ModelChoices& model);
-
-// The HTTP status of a protocol error code on this endpoint.
-int HttpStatusFor(ErrorCode code);
 
 // The response, as the transport writes it. Calls come on the executor and
 // must not call back into OpenAiSpeech synchronously (post instead). At most

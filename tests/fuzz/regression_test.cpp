@@ -57,5 +57,10 @@ TEST(FuzzRegression, Accumulator) {
   RunAll("accumulator", "regressions", FuzzAccumulator);
 }
 
+TEST(FuzzRegression, SpeechRequest) {
+  EXPECT_GT(RunAll("speech_request", "corpus", FuzzSpeechRequest), 0u) << "no seed corpus";
+  RunAll("speech_request", "regressions", FuzzSpeechRequest);
+}
+
 }  // namespace
 }  // namespace supertonic::fuzz

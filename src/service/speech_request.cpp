@@ -1,0 +1,116 @@
+#include "service/speech_request.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "audio/audio_encoder.h"
+#include "engine/text_chunker.h"
+#include "service/service_config.h"
+
+namespace supertonic::service {
+
+namespace {
+
+// OpenAI's voice names map onto the Supertonic voices; our own names pass through.
+std::string MapVoice(const std::string& v) {
+  static const std::map<std::string, std::string> kOpenAi = {
+      {"alloy", "F1"}, {"ash", "M1"},  {"ballad", "M2"}, {"coral", "F2"}, {"echo", "M3"},
+      {"fable", "F3"}, {"nova", "F4"}, {"onyx", "M4"},   {"sage", "F5"},  {"shimmer", "M5"}};
+  auto it = kOpenAi.find(v);
+  return it == kOpenAi.end() ? v : it->second;
+}
+
+constexpr int kOpenAiSampleRate = 24000;  // OpenAI's audio is 24 kHz
+
+HttpError InvalidRequest(std::string message) {
+  return HttpError{400, "invalid_request_error", std::move(message)};
+}
+
+}  // namespace
+
+std::string HttpError::Body() const {
+  return nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+HttpError HttpErrorFor(ErrorCode code, std::string message) {
+  return HttpError{HttpStatusFor(code), std::string(WireName(code)), std::move(message)};
+}
+
+int HttpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kCapacity: return 429;
+    case ErrorCode::kShuttingDown:
+    case ErrorCode::kSlowConsumer: return 503;
+    case ErrorCode::kUnauthorized: return 401;
+    case ErrorCode::kMessageTooLarge: return 413;
+    case ErrorCode::kInternal: return 500;
+    default: return 400;
+  }
+}
+
+std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body) noexcept {
+  try {
+    if (!JsonNestingWithin(body)) {
+      return InvalidRequest("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    const nlohmann::json root = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+    if (!root.is_object()) return InvalidRequest("the body must be a JSON object");
+    SpeechRequest request;
+    const auto input = root.find("input");
+    if (input == root.end() || !input->is_string() || input->get_ref<const std::string&>().empty()) {
+      return InvalidRequest("'input' must be a non-empty string");
+    }
+    request.input = input->get<std::string>();
+    if (const auto f = root.find("response_format"); f != root.end() && !f->is_null()) {
+      if (!f->is_string()) return InvalidRequest(std::string("'response_format' must be a string, got ") + f->type_name());
+      request.format = f->get<std::string>();
+    }
+    // OpenAI's "language" is an alias of our "lang_code"; the latter wins
+    // unless it is absent (null is absent, as everywhere in the protocol).
+    nlohmann::json settings = root;
+    const auto language = root.find("language");
+    const auto lang_code = root.find("lang_code");
+    if (language != root.end() && (lang_code == root.end() || lang_code->is_null())) {
+      if (!language->is_null() && !language->is_string()) {
+        return InvalidRequest(std::string("'language' must be a string, got ") + language->type_name());
+      }
+      settings["lang_code"] = *language;
+    }
+    if (auto error = ReadSessionConfig(settings, "", request.session)) {
+      return error->code == ErrorCode::kInvalidMessage ? InvalidRequest(error->message)
+                                                       : HttpErrorFor(error->code, error->message);
+    }
+    if (request.session.voice) request.session.voice = MapVoice(*request.session.voice);
+    if (!request.session.sample_rate) request.session.sample_rate = kOpenAiSampleRate;
+    return request;
+  } catch (const std::exception& e) {
+    return InvalidRequest(std::string("unreadable request: ") + e.what());
+  } catch (...) {
+    return InvalidRequest("unreadable request");
+  }
+}
+
+std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
+                                                     const ModelChoices& model) {
+  auto parsed = ParseSpeechRequest(body);
+  if (std::holds_alternative<HttpError>(parsed)) return parsed;
+  auto& request = std::get<SpeechRequest>(parsed);
+  try {
+    audio::CheckAudioFormat(request.format);
+  } catch (const std::invalid_argument& e) {
+    return InvalidRequest(e.what());
+  }
+  const std::size_t chars = CountCodePoints(request.input);
+  if (chars > static_cast<std::size_t>(config.max_text_chars)) {
+    return HttpErrorFor(ErrorCode::kTextTooLong, "'input' has " + std::to_string(chars) +
+                                                     " characters; TTS_MAX_TEXT_CHARS allows " +
+                                                     std::to_string(config.max_text_chars));
+  }
+  auto settings = ResolveSessionSettings(request.session, config, model);
+  if (const auto* error = std::get_if<ProtocolError>(&settings)) return HttpErrorFor(error->code, error->message);
+  return parsed;
+}
+
+}  // namespace supertonic::service

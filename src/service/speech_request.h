@@ -1,0 +1,52 @@
+#pragma once
+// The request side of POST /v1/audio/speech (OpenAiSpeech, openai_speech.h):
+// a body parsed and checked into a SpeechRequest, or refused with an
+// OpenAI-style HttpError. Pure functions: no sockets, no sessions, no model
+// (the speech_request fuzz target builds them on their own).
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "service/protocol.h"
+#include "service/session_settings.h"
+
+namespace supertonic::service {
+
+struct ServiceConfig;
+
+struct SpeechRequest {
+  std::string input;
+  std::string format = "mp3";  // as OpenAI: mp3 when absent
+  StartSession session;        // settings only; session_id empty (the server names it)
+};
+
+// An HTTP error with OpenAI's JSON body: {"error":{"message","type","code"}}.
+struct HttpError {
+  int status = 400;
+  std::string code;
+  std::string message;
+  std::string Body() const;
+};
+
+// Parses a request body: a JSON object with a non-empty string "input" and
+// optional "response_format", "voice" (OpenAI's names map onto ours; ours pass
+// through), "language" or "lang_code", "speed", "num_inference_steps",
+// "sample_rate" (24000 when absent, as OpenAI), checked for type and range
+// exactly as start_session's config. Unknown fields ("model", "instructions")
+// are ignored. Never throws. Does not check values against the model or
+// TTS_MAX_TEXT_CHARS (PrepareSpeech does).
+std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body) noexcept;
+
+// ParseSpeechRequest, then the checks that need the service's settings and
+// model: the format, the input's length, the session settings.
+std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
+                                                     const ModelChoices& model);
+
+// The HTTP status of a protocol error code on this endpoint.
+int HttpStatusFor(ErrorCode code);
+
+// A protocol error as this endpoint answers it: HttpStatusFor(code), the
+// code's wire name as OpenAI's "type" and "code".
+HttpError HttpErrorFor(ErrorCode code, std::string message);
+
+}  // namespace supertonic::service
