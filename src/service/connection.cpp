@@ -136,13 +136,23 @@ void Connection::OnSlowConsumer() {
   spdlog::warn("session {}: the client read no audio for {} s with more than {} ms queued; ending it (slow_consumer)",
                s.id, service_.config().slow_consumer_timeout_s, service_.config().max_output_buffer_ms);
   service_.worker().CancelSession(s.uid);
-  if (output_) output_->DropQueuedAudio();
+  DropQueuedAudio();
   SendError(ErrorCode::kSlowConsumer,
             "the client read no audio for " + std::to_string(service_.config().slow_consumer_timeout_s) +
                 " s (TTS_SLOW_CONSUMER_TIMEOUT_S) while more than TTS_MAX_OUTPUT_BUFFER_MS (" +
                 std::to_string(service_.config().max_output_buffer_ms) +
                 " ms) of its audio waited; the session was ended and its unsent audio dropped");
   FinishSession(SessionEndReason::kError);
+}
+
+std::size_t Connection::DropQueuedAudio() {
+  if (!output_ || !session_) return 0;
+  const DroppedAudio d = output_->DropQueuedAudio();
+  auto& stats = session_->stats;
+  stats.segments_sent -= static_cast<int64_t>(d.segment_ends);
+  stats.audio_ms_sent = std::max(0.0, stats.audio_ms_sent - d.segment_audio_ms);
+  stats.frames_sent -= static_cast<int64_t>(d.frames);
+  return d.segment_ends;
 }
 
 void Connection::Send(ServerMessage message) {
@@ -268,7 +278,7 @@ void Connection::Handle(const Cancel&) {
   s.segments = SegmentPipeline::StartingAt(s.segments.next_segment);
   s.turn = Turn{};
   s.playback = Playback{};
-  if (output_) dropped += static_cast<int64_t>(output_->DropQueuedAudio());
+  dropped += static_cast<int64_t>(DropQueuedAudio());
   service_.metrics().Cancellation(static_cast<std::size_t>(dropped));
   Send(Cancelled{s.id, dropped});
   // The client had already asked to end: cancelling what was left ends it now.
@@ -395,6 +405,7 @@ void Connection::EmitReady() {
           if (!s.stats.first_turn_first_audio_ms) s.stats.first_turn_first_audio_ms = 1000.0 * seconds;
         }
       }
+      ++s.stats.frames_sent;
       if (output_) output_->SendAudio(std::vector<int16_t>(frame.begin(), frame.end()));
     };
     // Ends the segment whose audio has started: pads the last frame, then
@@ -404,7 +415,6 @@ void Connection::EmitReady() {
       const int64_t frames = pipeline.writer->frames_emitted();
       const double audio_ms =
           1000.0 * static_cast<double>(pipeline.writer->samples_emitted()) / s.settings.sample_rate;
-      s.stats.stream_ms += static_cast<double>(frames) * cfg.chunk_size_ms;
       s.stats.audio_ms_sent += audio_ms;
       if (s.playback.start) s.playback.played_s += audio_ms / 1000.0;
       ++s.stats.segments_sent;
@@ -434,7 +444,8 @@ void Connection::EmitReady() {
         const auto chars = CountCodePoints(text);
         if (chars > 0) s.pace.seconds_per_char = r.duration_s / static_cast<double>(chars);
       }
-      Send(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0, s.stats.stream_ms});
+      Send(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0,
+                          static_cast<double>(s.stats.frames_sent) * cfg.chunk_size_ms});
       pipeline.writer.emplace(model_rate, s.settings.sample_rate, cfg.chunk_size_ms);
     }
     pipeline.writer->Push(r.samples, send);

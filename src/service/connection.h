@@ -27,6 +27,13 @@ namespace supertonic::service {
 
 class TtsService;
 
+// What DropQueuedAudio took back: the client will never get it.
+struct DroppedAudio {
+  std::size_t segment_ends = 0;  // segment_done messages
+  double segment_audio_ms = 0;   // their duration_ms, summed
+  std::size_t frames = 0;        // audio frames
+};
+
 // Where a Connection's output goes. The Connection calls these on its
 // executor; an implementation must not call back into the Connection from
 // inside them (OnClosed, OnOutputDrained, a message): it posts such work to
@@ -39,8 +46,8 @@ class ConnectionOutput {
   virtual void SendAudio(std::vector<int16_t> frame) = 0;
   // Audio frames and their segment_started/segment_done queued but not yet
   // handed to the socket are dropped (barge-in), so the client hears nothing
-  // more of cancelled work. Returns how many segment_done went with them.
-  virtual std::size_t DropQueuedAudio() = 0;
+  // more of cancelled work.
+  virtual DroppedAudio DropQueuedAudio() = 0;
   // Bytes accepted but not yet written to the socket.
   virtual std::size_t queued_bytes() const = 0;
   // Write what is queued, then close.
@@ -125,11 +132,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     double call_s = 0.5;         // model call start -> last piece
   };
 
-  // Totals of the session, for session_ended and the summary log line.
+  // Totals of the session, for session_ended and the summary log line: what
+  // the client gets (audio a cancel took back from the transport is not counted).
   struct Stats {
-    int64_t segments_sent = 0;
-    double audio_ms_sent = 0;
-    double stream_ms = 0;  // frames sent, in ms: where the next segment starts
+    int64_t segments_sent = 0;   // segment_done messages
+    double audio_ms_sent = 0;    // their duration_ms
+    int64_t frames_sent = 0;     // audio frames: where the next segment starts in the session's audio
     Clock::time_point opened = Clock::now();
     std::size_t chars_received = 0;
     int cancels = 0;
@@ -158,6 +166,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Send(ServerMessage message);
   void SendError(ErrorCode code, std::string message, std::optional<int64_t> segment = std::nullopt);
+  // Takes back the audio the transport still holds; returns the segment_done messages it dropped.
+  std::size_t DropQueuedAudio();
   void Submit(std::vector<std::string> segments);
   void SubmitHeld();
   Clock::time_point DueTime(Clock::time_point now) const;

@@ -55,7 +55,7 @@ class OpenAiSpeech : public ConnectionOutput, public std::enable_shared_from_thi
   // ConnectionOutput
   void Send(ServerMessage message) override;
   void SendAudio(std::vector<int16_t> frame) override;
-  std::size_t DropQueuedAudio() override { return 0; }
+  DroppedAudio DropQueuedAudio() override { return {}; }
   std::size_t queued_bytes() const override;
   void Close() override;
 

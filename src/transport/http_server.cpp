@@ -202,23 +202,28 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
     const Kind kind = std::holds_alternative<service::SegmentDone>(message) ? Kind::kSegmentDone
                       : service::IsAudioEvent(message)                      ? Kind::kSegmentEvent
                                                                             : Kind::kControl;
-    Enqueue(Outgoing{service::Serialize(message), kind});
+    const auto* done = std::get_if<service::SegmentDone>(&message);
+    Enqueue(Outgoing{service::Serialize(message), kind, done != nullptr ? done->duration_ms : 0.0});
   }
   void SendAudio(std::vector<int16_t> frame) override { Enqueue(Outgoing{std::move(frame), Kind::kAudio}); }
-  std::size_t DropQueuedAudio() override {
+  service::DroppedAudio DropQueuedAudio() override {
     // The front message may be in flight; everything behind it can go.
-    std::size_t segment_ends = 0;
+    service::DroppedAudio dropped;
     auto first = queue_.begin() + (writing_ ? 1 : 0);
     for (auto it = first; it != queue_.end();) {
       if (it->kind != Kind::kControl) {
-        segment_ends += it->kind == Kind::kSegmentDone ? 1 : 0;
+        if (it->kind == Kind::kSegmentDone) {
+          ++dropped.segment_ends;
+          dropped.segment_audio_ms += it->segment_audio_ms;
+        }
+        dropped.frames += it->kind == Kind::kAudio ? 1 : 0;
         queued_bytes_ -= it->size();
         it = queue_.erase(it);
       } else {
         ++it;
       }
     }
-    return segment_ends;
+    return dropped;
   }
   std::size_t queued_bytes() const override { return queued_bytes_; }
   void Close() override {
@@ -231,6 +236,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, 
   struct Outgoing {
     std::variant<std::string, std::vector<int16_t>> payload;
     Kind kind = Kind::kControl;
+    double segment_audio_ms = 0;  // a segment_done's duration_ms
     std::size_t size() const {
       return payload.index() == 0 ? std::get<0>(payload).size() : std::get<1>(payload).size() * sizeof(int16_t);
     }
