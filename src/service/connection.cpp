@@ -384,12 +384,31 @@ void Connection::EmitReady() {
       WatchSlowConsumer();
       break;
     }
-    SegmentResult r = std::move(it->second.front());
-    it->second.pop_front();
+    // A model call's audio goes out in slices of at most 100 ms with the
+    // congestion checked between them, so a client's queue passes its bound
+    // by one slice, not by the rest of a segment.
+    SegmentResult& front = it->second.front();
+    const auto slice = static_cast<std::size_t>(model_rate / 10);
+    SegmentResult r;
+    if (front.samples.size() - pipeline.front_offset > slice) {
+      std::vector<float> all = std::move(front.samples);
+      r = front;  // everything but the audio
+      const auto begin = all.begin() + static_cast<std::ptrdiff_t>(pipeline.front_offset);
+      r.samples.assign(begin, begin + static_cast<std::ptrdiff_t>(slice));
+      r.final = false;
+      front.samples = std::move(all);
+      pipeline.front_offset += slice;
+    } else {
+      r = std::move(front);
+      r.samples.erase(r.samples.begin(), r.samples.begin() + static_cast<std::ptrdiff_t>(pipeline.front_offset));
+      it->second.pop_front();
+      pipeline.front_offset = 0;
+    }
     const std::string text = pipeline.texts[r.segment];
     auto close_segment = [&] {
       s.playback.expected_s.erase(r.segment);
       pipeline.writer.reset();
+      pipeline.front_offset = 0;
       pipeline.ready.erase(r.segment);
       pipeline.unspoken_chars -= std::min(pipeline.unspoken_chars, CountCodePoints(text));
       pipeline.texts.erase(r.segment);

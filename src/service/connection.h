@@ -103,6 +103,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::map<uint64_t, std::string> texts{};                 // submitted, audio not all sent
     std::map<uint64_t, std::deque<SegmentResult>> ready{};   // audio pieces by segment, not yet sent
     std::optional<audio::FrameWriter> writer{};              // the segment being sent, once its first piece went out
+    std::size_t front_offset = 0;                            // samples of the next piece already sent
     std::size_t unspoken_chars = 0;                          // code points in held and texts
 
     static SegmentPipeline StartingAt(uint64_t index) { return {.floor = index, .next_segment = index, .next_to_emit = index}; }
