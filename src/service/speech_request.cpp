@@ -63,6 +63,11 @@ std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body)
       return InvalidRequest("'input' must be a non-empty string");
     }
     request.input = input->get<std::string>();
+    // Only whitespace would be a 200 with no audio in it.
+    if (const auto breaks = FindBreaks(request.input);
+        breaks.size() == 1 && breaks.front().begin == 0 && breaks.front().end == request.input.size()) {
+      return InvalidRequest("'input' has no text to speak, only whitespace");
+    }
     if (const auto f = root.find("response_format"); f != root.end() && !f->is_null()) {
       if (!f->is_string()) return InvalidRequest(std::string("'response_format' must be a string, got ") + f->type_name());
       request.format = f->get<std::string>();

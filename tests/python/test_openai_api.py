@@ -113,6 +113,7 @@ def test_long_input_is_chunked_and_spoken_in_order(server):
     ({"voice": "F1", "extra_body": {"sample_rate": 11025}}, 400, "invalid_sample_rate"),
     ({"voice": "F1", "speed": 3.5}, 400, "invalid_config"),
     ({"voice": "F1", "input": ""}, 400, "invalid_request_error"),
+    ({"voice": "F1", "input": " \n\t "}, 400, "invalid_request_error"),  # was a 200 with no audio
 ])
 def test_bad_requests_are_clear_400s(server, kwargs, status, code):
     args = {"model": "supertonic-2", "input": "hi", "response_format": "pcm", **kwargs}
