@@ -422,11 +422,13 @@ async def ttfa_probe(server, sid: str) -> float:
         return first.t - t0
 
 
-class RssSampler:
-    """Samples a process's RSS every 0.1 s in a thread: (seconds since start, MiB)."""
+class Sampler:
+    """Calls `read` every `interval` s in a thread: (seconds since start, value)
+    samples. A read that fails (the process is gone) ends the sampling."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, read: Callable[[], float], interval: float = 0.1) -> None:
+        self.read = read
+        self.interval = interval
         self.t0 = time.monotonic()
         self.samples: list[tuple[float, float]] = []
         self._stop = threading.Event()
@@ -436,12 +438,12 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.samples.append((time.monotonic() - self.t0, rss_mb(self.pid)))
+                self.samples.append((time.monotonic() - self.t0, self.read()))
             except (OSError, AssertionError):
                 return
-            time.sleep(0.1)
+            self._stop.wait(self.interval)
 
-    def stop(self) -> "RssSampler":
+    def stop(self) -> "Sampler":
         self._stop.set()
         self._thread.join()
         return self
@@ -449,9 +451,27 @@ class RssSampler:
     def peak(self) -> float:
         return max(r for _, r in self.samples)
 
+    def between(self, t_from: float, t_to: float) -> list[float]:
+        return [r for t, r in self.samples if t_from <= t <= t_to]
+
     def growth_between(self, t_from: float, t_to: float) -> float:
-        window = [r for t, r in self.samples if t_from <= t <= t_to]
+        window = self.between(t_from, t_to)
         return (max(window) - window[0]) if window else 0.0
+
+
+class RssSampler(Sampler):
+    """A process's RSS in MiB, every 0.1 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        super().__init__(lambda: rss_mb(pid))
+
+
+def gauge(server, name: str) -> float:
+    """One gauge from /metrics; fails when the server does not export it."""
+    value = server.metrics().value(name)
+    assert value is not None, f"/metrics has no {name}"
+    return value
 
 
 def test_stalled_reader_that_goes_quiet_is_dropped_by_the_keepalive(start_server):
@@ -635,21 +655,84 @@ def test_peer_reset_with_frames_still_buffered_does_not_crash(start_server):
     report("reset_with_buffered_frames", rounds=rounds, frames_sent=sent_total)
 
 
+# The WebSocket transport stops reading a client whose queued output exceeds
+# 2 * TTS_MAX_OUTPUT_BUFFER_MS * 48 * 2 bytes (twice the bound's audio at 48 kHz).
+FLOOD_OUTPUT_BUFFER_MS = 1000
+FLOOD_READ_PAUSE_BYTES = 2 * FLOOD_OUTPUT_BUFFER_MS * 48 * 2
+ONE_REPLY_BYTES = 1024  # an `invalid_message` error is ~130 bytes
+
+
 def test_client_that_floods_without_reading_is_bounded(start_server):
     """A client that never reads and keeps sending messages that each get a
     reply (here invalid frames, 7 bytes in, ~130 bytes of `invalid_message`
-    out) must not make the server buffer without bound: the server should stop
-    reading it (TCP backpressure) or drop it once its queued output passes a
-    bound. (The server stops reading such a client: TCP backpressure.)"""
-    server = start_server()
+    out) must not make the server buffer without bound: once the replies
+    queued for it exceed 2 * TTS_MAX_OUTPUT_BUFFER_MS * 48 * 2 bytes (192,000
+    here) the server stops reading it (TCP backpressure). So
+    tts_buffered_output_bytes, polled on another connection, rises to that
+    bound, passes it by one reply at most, and then stays put (what the kernel
+    still takes drains it, never below half the bound, where reading would
+    resume) while the client goes on trying to send. That holds in every
+    build; the earlier form of this test bounded RSS growth (< 32 MiB), which
+    under ASan measured the allocator's quarantine (65 MiB) instead. RSS is
+    reported, and without a sanitizer asserted to stop growing once the server
+    stopped reading."""
+    server = start_server(TTS_MAX_OUTPUT_BUFFER_MS=FLOOD_OUTPUT_BUFFER_MS)
     pid = server.proc.pid
     base = rss_mb(pid)
-    sock, sent = flood_without_reading(server, 8.0)
-    grown = rss_mb(pid) - base
-    reset(sock)
-    report("flood_without_reading", frames_sent=sent, rss_mb_baseline=round(base, 1), rss_mb_growth=round(grown, 1))
+    gauge(server, "tts_buffered_output_bytes")
+    buffered = Sampler(lambda: gauge(server, "tts_buffered_output_bytes"), interval=0.05)
+    rss = RssSampler(pid)
+    sock = raw_connect(server, rcvbuf=4096)
+    batch = memoryview(ws_frame(b"x") * 1000)
+    pending = batch[:0]
+    sent_bytes = 0
+    held_at = None
+    plateau_s = 2.0
+    deadline = time.monotonic() + 30
+    sock.settimeout(0.2)
+    try:
+        # Frame-aligned: a send that times out is resumed where it stopped.
+        while time.monotonic() < deadline:
+            if not pending:
+                pending = batch
+            try:
+                n = sock.send(pending)
+                pending = pending[n:]
+                sent_bytes += n
+            except socket.timeout:
+                now = time.monotonic() - buffered.t0
+                if held_at is not None:
+                    if now >= held_at + plateau_s:
+                        break
+                    continue
+                # Held: the client cannot send, and for a second nothing moved.
+                recent = buffered.between(now - 1.0, now)
+                if len(recent) >= 10 and max(recent) - min(recent) <= ONE_REPLY_BYTES:
+                    held_at = now
+        assert held_at is not None, (
+            f"the server was still reading a client that reads nothing 30 s into its flood "
+            f"({sent_bytes // 7} frames sent; tts_buffered_output_bytes {buffered.samples[-3:]})")
+        end = time.monotonic() - buffered.t0
+    finally:
+        buffered.stop()
+        rss.stop()
+        reset(sock)
+    plateau = buffered.between(held_at, end)
+    report("flood_without_reading", frames_sent=sent_bytes // 7, read_paused_after_s=round(held_at, 1),
+           buffered_bytes_peak=int(buffered.peak()), read_pause_bytes=FLOOD_READ_PAUSE_BYTES,
+           rss_mb_baseline=round(base, 1), rss_mb_peak=round(rss.peak(), 1),
+           rss_mb_growth_while_held=round(rss.growth_between(held_at, end), 1))
     assert_healthy(server)
-    assert grown < 32, f"RSS grew by {grown:.0f} MiB while a client sent {sent} frames without reading"
+    assert buffered.peak() <= FLOOD_READ_PAUSE_BYTES + ONE_REPLY_BYTES, (
+        f"{buffered.peak():.0f} bytes were queued for a client that reads nothing; the server should stop "
+        f"reading it past {FLOOD_READ_PAUSE_BYTES} bytes (plus one reply)")
+    assert buffered.peak() >= FLOOD_READ_PAUSE_BYTES / 2, (
+        f"the flood never filled the output queue (peak {buffered.peak():.0f} bytes): nothing was measured")
+    assert len(plateau) >= 10 and max(plateau) - min(plateau) <= ONE_REPLY_BYTES, (
+        f"tts_buffered_output_bytes did not stay put after the server stopped reading: {plateau[:20]}")
+    if not SANITIZER:
+        assert rss.growth_between(held_at, end) < 8, (
+            f"RSS grew by {rss.growth_between(held_at, end):.1f} MiB after the server had stopped reading the flood")
 
 
 def cpu_seconds(pid: int) -> float:
