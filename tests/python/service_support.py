@@ -272,6 +272,18 @@ class ServerProcess:
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def assert_start_fails(tmp_path: Path, exit_code: int, message: str, within_s: float = 30, **env: Any) -> None:
+    """A server with this environment refuses to run: it exits with
+    `exit_code` within `within_s` and its log says `message`."""
+    srv = ServerProcess(tmp_path, **env).launch()
+    try:
+        code = srv.wait(within_s)
+        assert code == exit_code, f"exit code {code} (None: still running)\n{srv.log_tail()}"
+        assert message in srv.log_tail()
+    finally:
+        srv.stop()
+
+
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
     """(status, body); status 0 when nothing answered (refused, reset, timed out)."""
     try:

@@ -38,7 +38,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from service_support import (
-    CANCEL, END, ServerProcess, SessionLog, WsClient, assert_error, assert_session_speaks, collect_session, http_get,
+    CANCEL, END, ServerProcess, SessionLog, assert_start_fails, WsClient, assert_error, assert_session_speaks, collect_session, http_get,
     indexer, poll, requires_server_binary, run, run_session, start_msg, text_msg,
 )
 from test_openai_api import read_audio
@@ -656,13 +656,7 @@ def test_blank_token_stops_the_start(tmp_path, blank):
     """A token secret that mounted empty must not start an open server: exit
     status 2 and a message naming the variable. Old: TTS_AUTH_TOKEN="" ran
     with authentication off (and "   " required a token of spaces)."""
-    server = ServerProcess(tmp_path, TTS_AUTH_TOKEN=blank).launch()
-    try:
-        code = server.wait(15)
-        assert code == 2, f"exit code {code} (None: still running)\n{server.log_tail()}"
-        assert "TTS_AUTH_TOKEN is set but blank" in server.log_tail()
-    finally:
-        server.stop()
+    assert_start_fails(tmp_path, 2, "TTS_AUTH_TOKEN is set but blank", within_s=15, TTS_AUTH_TOKEN=blank)
 
 
 def test_log_says_when_authentication_is_off(server):

@@ -12,7 +12,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from service_support import (
-    CANCEL, END, FLUSH, REPO, RETRYABLE, ServerProcess, SessionLog, WsClient, make_failing_probe_model, apoll, assert_error, assert_session_speaks, collect,
+    CANCEL, END, FLUSH, REPO, RETRYABLE, ServerProcess, SessionLog, WsClient, make_failing_probe_model, apoll, assert_error,
+    assert_start_fails, assert_session_speaks, collect,
     collect_session, http_get, is_type, requires_server_binary, run, run_session, start_msg, text_msg,
 )
 
@@ -74,13 +75,7 @@ def test_a_model_that_cannot_synthesize_stops_the_start(tmp_path):
     # Inference fails for more than 3 tokens, so the warm-up fails: a replica
     # that could never serve exits instead of staying live and never ready.
     model = make_failing_probe_model(tmp_path / "model", fail_above_tokens=3)
-    srv = ServerProcess(tmp_path, TTS_MODEL_DIR=model).launch()
-    try:
-        code = srv.wait(30)
-        assert code == 1, f"exit code {code} (None: still running)\n{srv.log_tail()}"
-        assert "warm-up synthesis failed" in srv.log_tail()
-    finally:
-        srv.stop()
+    assert_start_fails(tmp_path, 1, "warm-up synthesis failed", TTS_MODEL_DIR=model)
 
 
 def test_unknown_path_is_404(server):
