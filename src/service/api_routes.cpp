@@ -3,6 +3,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "service/speech_request.h"
 #include "service/tts_service.h"
 
 namespace supertonic::service {
@@ -57,13 +58,6 @@ HttpReply Refuse(std::string_view path, int status, std::string_view code, const
 }
 
 }  // namespace
-
-std::span<const Route> ApiRoutes() { return kRoutes; }
-
-std::string JsonErrorBody(std::string_view code, std::string_view message) {
-  return nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 bool SecretsEqual(std::string_view a, std::string_view b) {
   unsigned char diff = static_cast<unsigned char>(a.size() != b.size());

@@ -3,9 +3,10 @@
 // token or not, and what the request/response ones answer. The transport
 // parses HTTP and writes bytes; what a route means is decided here.
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
+
+#include "service/speech_request.h"  // JsonErrorBody, for the errors the transport answers itself
 
 namespace supertonic::service {
 
@@ -37,8 +38,6 @@ struct Route {
   HttpReply (*reply)(TtsService& service) = nullptr;  // kReply only
 };
 
-std::span<const Route> ApiRoutes();
-
 // The route for a request, or the reply that refuses it: 404 for an unknown
 // path, 405 (naming the method allowed) for a known path with another method,
 // 401 for a missing or wrong token where the route needs one. JSON error
@@ -50,9 +49,6 @@ struct RouteMatch {
 };
 RouteMatch MatchRoute(TtsService& service, std::string_view method, std::string_view path, bool websocket_upgrade,
                       std::string_view presented_token);
-
-// OpenAI's JSON error body, for errors the transport answers itself (413, 431, 503).
-std::string JsonErrorBody(std::string_view code, std::string_view message);
 
 // Constant-time comparison for secrets (auth tokens).
 bool SecretsEqual(std::string_view a, std::string_view b);

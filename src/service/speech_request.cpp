@@ -29,10 +29,12 @@ HttpError InvalidRequest(std::string message) {
 
 }  // namespace
 
-std::string HttpError::Body() const {
+std::string JsonErrorBody(std::string_view code, std::string_view message) {
   return nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+std::string HttpError::Body() const { return JsonErrorBody(code, message); }
 
 HttpError HttpErrorFor(ErrorCode code, std::string message) {
   return HttpError{HttpStatusFor(code), std::string(WireName(code)), std::move(message)};

@@ -20,7 +20,10 @@ struct SpeechRequest {
   StartSession session;        // settings only; session_id empty (the server names it)
 };
 
-// An HTTP error with OpenAI's JSON body: {"error":{"message","type","code"}}.
+// OpenAI's JSON error body: {"error":{"message","type","code"}}.
+std::string JsonErrorBody(std::string_view code, std::string_view message);
+
+// An HTTP error with that body.
 struct HttpError {
   int status = 400;
   std::string code;

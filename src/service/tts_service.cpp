@@ -36,12 +36,12 @@ TtsService::TtsService(ServiceConfig config)
   model_choices_ = ModelChoices{synthesizer_->voices().names(), synthesizer_->model_config().languages};
   // The automatic settings depend on where the model ended up (TTS_DEVICE=auto).
   const bool gpu = OnGpu(*synthesizer_);
+  const std::string threads = engine_config_.intra_op_threads == 0 ? std::string("one per core")
+                                                                    : std::to_string(engine_config_.intra_op_threads);
   if (gpu != ExpectGpu(config_)) {
     spdlog::warn("the model runs on the {} although this ONNX Runtime {}; its intra-op threads ({}) were sized for "
                  "the other device (set TTS_DEVICE or TTS_INTRA_OP_THREADS to choose)",
-                 gpu ? "GPU" : "CPU", gpu ? "was not expected to use CUDA" : "has CUDA",
-                 engine_config_.intra_op_threads == 0 ? std::string("one per core")
-                                                      : std::to_string(engine_config_.intra_op_threads));
+                 gpu ? "GPU" : "CPU", gpu ? "was not expected to use CUDA" : "has CUDA", threads);
   }
   const int workers = config_.ResolvedInferenceWorkers(gpu);
   worker_ = std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, gpu), &metrics_, workers);
@@ -49,10 +49,7 @@ TtsService::TtsService(ServiceConfig config)
                "up to {}",
                config_.model_dir, synthesizer_->execution_provider(),
                gpu ? fmt::format(" device {}", engine_config_.cuda_device_id) : std::string(),
-               synthesizer_->voices().names().size(), workers,
-               engine_config_.intra_op_threads == 0 ? std::string("one per core")
-                                                    : std::to_string(engine_config_.intra_op_threads),
-               config_.ResolvedMaxBatch(gpu));
+               model_choices_.voices.size(), workers, threads, config_.ResolvedMaxBatch(gpu));
   if (gpu) StartGpuMonitor();
 }
 
@@ -129,16 +126,18 @@ std::size_t TtsService::open_connections() const {
       std::count_if(connections_.begin(), connections_.end(), [](const auto& w) { return !w.expired(); }));
 }
 
-void TtsService::RefreshConnectionGauges() {
+std::vector<std::shared_ptr<Connection>> TtsService::LiveConnections() const {
   std::vector<std::shared_ptr<Connection>> open;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& w : connections_) {
-      if (auto c = w.lock()) open.push_back(std::move(c));
-    }
+  std::lock_guard lock(mutex_);
+  for (const auto& w : connections_) {
+    if (auto c = w.lock()) open.push_back(std::move(c));
   }
+  return open;
+}
+
+void TtsService::RefreshConnectionGauges() {
   std::size_t bytes = 0, chars = 0;
-  for (const auto& c : open) {
+  for (const auto& c : LiveConnections()) {
     bytes += c->queued_output_bytes();
     chars += c->unspoken_chars();
   }
@@ -147,27 +146,14 @@ void TtsService::RefreshConnectionGauges() {
 }
 
 void TtsService::ForceCloseAll() {
-  std::vector<std::shared_ptr<Connection>> open;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& w : connections_) {
-      if (auto c = w.lock()) open.push_back(std::move(c));
-    }
-  }
-  for (auto& c : open) c->ForceClose();
+  for (const auto& c : LiveConnections()) c->ForceClose();
 }
 
 void TtsService::StartDrain() {
   draining_ = true;
-  std::vector<std::shared_ptr<Connection>> open;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& w : connections_) {
-      if (auto c = w.lock()) open.push_back(std::move(c));
-    }
-  }
+  const auto open = LiveConnections();
   spdlog::info("draining: {} connection(s) open", open.size());
-  for (auto& c : open) c->Drain();
+  for (const auto& c : open) c->Drain();
 }
 
 }  // namespace supertonic::service

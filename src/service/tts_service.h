@@ -63,6 +63,8 @@ class TtsService {
 
  private:
   void StartGpuMonitor();
+  // The connections still alive, taken under the lock and used outside it.
+  std::vector<std::shared_ptr<Connection>> LiveConnections() const;
 
   ServiceConfig config_;
   ServiceMetrics metrics_;

@@ -32,14 +32,6 @@ namespace {
 constexpr std::size_t kMaxRequestBodyBytes = 64 * 1024;
 constexpr std::size_t kMaxRequestHeaderBytes = 16 * 1024;
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -73,7 +65,7 @@ std::string PercentDecode(std::string_view s) {
 // a WebSocket), percent-decoded.
 std::string PresentedToken(std::string_view authorization, std::string_view target) {
   constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() > kScheme.size() && IEquals(authorization.substr(0, kScheme.size()), kScheme) &&
+  if (authorization.size() > kScheme.size() && beast::iequals(authorization.substr(0, kScheme.size()), kScheme) &&
       (authorization[kScheme.size()] == ' ' || authorization[kScheme.size()] == '\t')) {
     std::string_view token = authorization.substr(kScheme.size());
     while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
