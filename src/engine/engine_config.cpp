@@ -65,6 +65,7 @@ std::string EngineConfig::ToString() const {
   for (const auto& [k, v] : cuda_options) os << ", cuda." << k << "=" << v;
   if (!optimized_model_cache.empty()) os << ", optimized_model_cache=" << optimized_model_cache.string();
   os << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false");
+  if (!rewrite_batch_padding) os << ", rewrite_batch_padding=false";
   os << ")";
   return os.str();
 }

@@ -24,6 +24,10 @@ struct EngineConfig {
   // When set, each graph's optimized form is written here once and loaded
   // from here afterwards (faster start-up).
   std::filesystem::path optimized_model_cache;
+  // Rewrites, at load, each edge Pad whose input is `x * mask` so that it
+  // replicates each item's last valid frame (graph_padding.h): without it a
+  // padded batch changes the published graphs' output. Off only to measure that.
+  bool rewrite_batch_padding = true;
 
   // Streaming vocoder (see streaming_vocoder.h). On by default when the graph
   // proves causal at load time.
