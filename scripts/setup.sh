@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libsoxr-dev
   libutf8proc-dev libsndfile1-dev libcli11-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
   libmp3lame-dev libopusenc-dev libflac-dev
+  libonnx-dev libprotobuf-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-pip
 )

@@ -149,8 +149,19 @@ void RunControl::Cancel() {
 bool RunControl::cancelled() const { return impl_->cancelled.load(); }
 void* RunControl::native() const { return &impl_->options; }
 
+const char* GraphName(Graph g) {
+  switch (g) {
+    case Graph::kDurationPredictor: return "duration_predictor";
+    case Graph::kTextEncoder: return "text_encoder";
+    case Graph::kVectorEstimator: return "vector_estimator";
+    case Graph::kVocoder: return "vocoder";
+  }
+  return "unknown";
+}
+
 struct SupertonicModel::Impl {
   std::array<std::unique_ptr<Ort::Session>, 4> sessions;
+  std::array<PaddingRewrite, kGraphCount> padding;
   std::string provider = "CPUExecutionProvider";
   Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
 
@@ -168,13 +179,16 @@ struct SupertonicModel::Impl {
     return opts;
   }
 
+  // `rewritten`: the model's bytes after the batch-padding rewrite, or empty
+  // to load the file as it is.
   std::unique_ptr<Ort::Session> Open(const EngineConfig& config, const std::filesystem::path& path,
-                                     bool with_cuda) const {
+                                     bool with_cuda, const std::string& rewritten) const {
     Ort::SessionOptions opts = MakeOptions(config, with_cuda);
     std::filesystem::path source = path;
     if (!config.optimized_model_cache.empty()) {
-      // The optimized graph depends on the provider and optimization level.
-      const std::string tag = std::string(with_cuda ? "cuda" : "cpu") + "-" + ToString(config.graph_optimization);
+      // The optimized graph depends on the provider, the optimization level and the rewrite.
+      const std::string tag = std::string(with_cuda ? "cuda" : "cpu") + "-" + ToString(config.graph_optimization) +
+                              (rewritten.empty() ? "" : "-batchpad");
       auto cached = config.optimized_model_cache / (path.stem().string() + "." + tag + ".ort.onnx");
       if (std::filesystem::exists(cached) &&
           std::filesystem::last_write_time(cached) >= std::filesystem::last_write_time(path)) {
@@ -184,6 +198,9 @@ struct SupertonicModel::Impl {
         std::filesystem::create_directories(config.optimized_model_cache);
         opts.SetOptimizedModelFilePath(cached.c_str());
       }
+    }
+    if (!rewritten.empty() && source == path) {
+      return std::make_unique<Ort::Session>(SharedEnv(), rewritten.data(), rewritten.size(), opts);
     }
     return std::make_unique<Ort::Session>(SharedEnv(), source.c_str(), opts);
   }
@@ -200,14 +217,40 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
       throw ModelError("missing model file " + (onnx_dir / spec.file).string());
     }
   }
+  if (config.rewrite_batch_padding) {
+    for (size_t i = 0; i < Specs().size(); ++i) {
+      impl_->padding[i] = RewriteBatchPadding(onnx_dir / Specs()[i].file, {"text_mask", "latent_mask"});
+    }
+  }
   auto open_all = [&](bool with_cuda) {
     for (size_t i = 0; i < Specs().size(); ++i) {
       const auto path = onnx_dir / Specs()[i].file;
-      try {
-        impl_->sessions[i] = impl_->Open(config, path, with_cuda);
-      } catch (const Ort::Exception& e) {
-        if (with_cuda) throw;
-        throw ModelError("cannot load " + path.string() + ": " + e.what());
+      PaddingRewrite& padding = impl_->padding[i];
+      auto& session = impl_->sessions[i];
+      session.reset();
+      std::string rewrite_error;
+      if (!padding.model_bytes.empty()) {
+        try {
+          session = impl_->Open(config, path, with_cuda, padding.model_bytes);
+        } catch (const Ort::Exception& e) {
+          rewrite_error = e.what();
+        }
+      }
+      if (!session) {
+        try {
+          session = impl_->Open(config, path, with_cuda, {});
+        } catch (const Ort::Exception& e) {
+          if (with_cuda) throw;
+          throw ModelError("cannot load " + path.string() + ": " + e.what());
+        }
+      }
+      if (!rewrite_error.empty()) {
+        // The graph as published runs; only mixed-length batches lose exactness.
+        spdlog::warn("{}: the batch-padding rewrite did not load ({}); running the graph as it is", path.string(),
+                     rewrite_error);
+        padding.unmatched.push_back("the rewritten graph did not load: " + rewrite_error);
+        padding.rewritten = 0;
+        padding.model_bytes.clear();
       }
       CheckTensors(*impl_->sessions[i], Specs()[i], path, true);
       CheckTensors(*impl_->sessions[i], Specs()[i], path, false);
@@ -228,7 +271,13 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
   }
   if (!use_cuda) open_all(false);
   impl_->provider = use_cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider";
+  for (auto& padding : impl_->padding) {
+    padding.model_bytes.clear();
+    padding.model_bytes.shrink_to_fit();
+  }
 }
+
+const PaddingRewrite& SupertonicModel::padding(Graph g) const { return impl_->padding[static_cast<size_t>(g)]; }
 
 SupertonicModel::~SupertonicModel() = default;
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/engine_config.h"
+#include "engine/graph_padding.h"
 
 namespace supertonic {
 
@@ -43,6 +44,10 @@ class Cancelled : public std::runtime_error {
 // whether a GPU is there: loading a model with it tells that).
 bool CudaProviderCompiledIn();
 
+enum class Graph { kDurationPredictor, kTextEncoder, kVectorEstimator, kVocoder };
+inline constexpr std::size_t kGraphCount = 4;
+const char* GraphName(Graph g);  // "duration_predictor", ...
+
 class SupertonicModel {
  public:
   // Loads onnx/{duration_predictor,text_encoder,vector_estimator,vocoder}.onnx
@@ -53,6 +58,10 @@ class SupertonicModel {
 
   // "CPUExecutionProvider" or "CUDAExecutionProvider": what actually runs.
   const std::string& execution_provider() const;
+
+  // What the batch-padding rewrite (graph_padding.h) did to each graph at load
+  // (model_bytes dropped); all zero when EngineConfig::rewrite_batch_padding is off.
+  const PaddingRewrite& padding(Graph g) const;
 
   // Shapes: ids [B,T], mask [B,1,T], style_dp [B,8,16], style_ttl [B,50,256].
   std::vector<float> PredictDuration(const std::vector<int64_t>& text_ids, const FloatTensor& style_dp,

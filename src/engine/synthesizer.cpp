@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/errors.h"
@@ -33,6 +34,7 @@ Synthesizer::Synthesizer(const EngineConfig& config)
       voices_(VoiceLibrary::Load(config.model_dir / "voice_styles")),
       model_(std::make_unique<SupertonicModel>(config)),
       config_(config) {
+  ProbeBatching();
   if (!config.chunked_vocoder) {
     vocoder_probe_.reason = "disabled by configuration";
     return;
@@ -46,6 +48,31 @@ Synthesizer::Synthesizer(const EngineConfig& config)
                  vocoder_probe_.context_frames, vocoder_probe_.seconds_per_frame * 1000);
   } else {
     spdlog::warn("streaming vocoder off: {}; vocoding each segment in one run", vocoder_probe_.reason);
+  }
+}
+
+void Synthesizer::ProbeBatching() {
+  std::vector<std::string> rewrites;
+  for (size_t g = 0; g < kGraphCount; ++g) {
+    const PaddingRewrite& padding = model_->padding(static_cast<Graph>(g));
+    if (padding.edge_pads > 0) rewrites.push_back(fmt::format("{}: {}", GraphName(static_cast<Graph>(g)), padding.Summary()));
+  }
+  const std::string pads = !config_.rewrite_batch_padding ? "padding rewrite off by configuration"
+                           : rewrites.empty()            ? "no edge pads to rewrite"
+                                                         : fmt::format("{}", fmt::join(rewrites, "; "));
+  const auto names = voices_.names();
+  const VoiceStyle* voice = names.empty() ? nullptr : voices_.Find(names.front());
+  VoiceStyle silent;
+  silent.ttl.assign(VoiceStyle::kTtlTokens * VoiceStyle::kTtlDim, 0.0f);
+  silent.dp.assign(VoiceStyle::kDpTokens * VoiceStyle::kDpDim, 0.0f);
+  const EncodedText sample = Encode("Batch probe: the quick brown fox.", "en");
+  batch_probe_ = ProbeBatchExactness(*model_, voice ? *voice : silent, sample.ids, model_config_.latent_channels(),
+                                     model_config_.samples_per_latent_frame());
+  if (batch_probe_.exact) {
+    spdlog::info("batching: mixed-length batches exact (largest deviation {:.2g}, {}); {}",
+                 batch_probe_.max_deviation, batch_probe_.worst_graph, pads);
+  } else {
+    spdlog::warn("batching: mixed-length batches off: {}; {}", batch_probe_.reason, pads);
   }
 }
 
@@ -220,7 +247,12 @@ std::vector<float> Synthesizer::SynthesizeText(const std::string& text, const st
     items.push_back({std::move(chunk), lang, voice, speed, seed + items.size(), nullptr});
   }
   if (items.empty()) return {};
-  BatchAudio audio = SynthesizeBatch(items, steps);
+  BatchAudio audio;
+  if (mixed_length_batches_exact()) {
+    audio = SynthesizeBatch(items, steps);
+  } else {
+    for (const auto& item : items) audio.items.push_back(std::move(SynthesizeBatch({item}, steps).items[0]));
+  }
   const size_t pause = static_cast<size_t>(pause_s * model_config_.sample_rate);
   std::vector<float> joined;
   for (size_t i = 0; i < audio.items.size(); ++i) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/batch_probe.h"
 #include "engine/engine_config.h"
 #include "engine/model_config.h"
 #include "engine/streaming_vocoder.h"
@@ -86,6 +87,13 @@ class Synthesizer {
   BatchAudio SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps, RunControl* control = nullptr,
                              const AudioSink& sink = {}, int concurrent_calls = 1) const;
 
+  // Whether items of different lengths may share a batch: measured at load on
+  // the graphs as loaded (padding rewritten unless configured off). When not,
+  // SynthesizeText runs its chunks one at a time and the service does not batch.
+  const BatchProbeResult& batch_probe() const { return batch_probe_; }
+  bool mixed_length_batches_exact() const { return batch_probe_.exact; }
+  const SupertonicModel& model() const { return *model_; }
+
   // Whether audio streams in chunks, and why not when it does not.
   const VocoderProbeResult& vocoder_probe() const { return vocoder_probe_; }
   bool streaming_vocoder() const { return streaming_ != nullptr; }
@@ -101,11 +109,14 @@ class Synthesizer {
   int64_t LatentFramesFor(int64_t samples) const;
 
  private:
+  void ProbeBatching();
+
   ModelConfig model_config_;
   UnicodeIndexer indexer_;
   VoiceLibrary voices_;
   std::unique_ptr<SupertonicModel> model_;
   EngineConfig config_;
+  BatchProbeResult batch_probe_;
   VocoderProbeResult vocoder_probe_;
   std::unique_ptr<StreamingVocoder> streaming_;
 };

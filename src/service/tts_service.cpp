@@ -19,10 +19,17 @@ bool ExpectGpu(const ServiceConfig& c) {
   return c.device == Device::kCuda || (c.device == Device::kAuto && CudaProviderCompiledIn());
 }
 
-SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu) {
+// Batches exactly as large as configured, unless a batch would change what a
+// conversation hears (Synthesizer::mixed_length_batches_exact): then one
+// segment per model call.
+std::size_t MaxBatch(const ServiceConfig& c, bool on_gpu, bool batches_exact) {
+  return batches_exact ? static_cast<std::size_t>(c.ResolvedMaxBatch(on_gpu)) : 1;
+}
+
+SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu, bool batches_exact) {
   SchedulerConfig s;
   s.max_inflight_per_session = static_cast<std::size_t>(c.max_inflight_segments);
-  s.max_batch = static_cast<std::size_t>(c.ResolvedMaxBatch(on_gpu));
+  s.max_batch = MaxBatch(c, on_gpu, batches_exact);
   s.batch_wait = std::chrono::milliseconds(c.batch_wait_ms);
   s.fifo = c.scheduler == SchedulerPolicy::kFifo;
   return s;
@@ -44,12 +51,19 @@ TtsService::TtsService(ServiceConfig config)
                  gpu ? "GPU" : "CPU", gpu ? "was not expected to use CUDA" : "has CUDA", threads);
   }
   const int workers = config_.ResolvedInferenceWorkers(gpu);
-  worker_ = std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, gpu), &metrics_, workers);
+  const bool exact = synthesizer_->mixed_length_batches_exact();
+  if (!exact && config_.ResolvedMaxBatch(gpu) > 1) {
+    spdlog::warn("batches of one segment, not {} (TTS_MAX_BATCH): in a batch this model's audio would change with "
+                 "the other segments ({})",
+                 config_.ResolvedMaxBatch(gpu), synthesizer_->batch_probe().reason);
+  }
+  worker_ = std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, gpu, exact), &metrics_,
+                                              workers);
   spdlog::info("model loaded from {} ({}{}, {} voices); {} inference worker(s), intra-op threads: {}, batches of "
                "up to {}",
                config_.model_dir, synthesizer_->execution_provider(),
                gpu ? fmt::format(" device {}", engine_config_.cuda_device_id) : std::string(),
-               model_choices_.voices.size(), workers, threads, config_.ResolvedMaxBatch(gpu));
+               model_choices_.voices.size(), workers, threads, MaxBatch(config_, gpu, exact));
   if (gpu) StartGpuMonitor();
 }
 

@@ -1,5 +1,6 @@
 """The architecture-faithful random-weight model: interface, size, pipeline,
-batch equivalence and vocoder causality, checked with onnxruntime."""
+padding as published (a padded batch changes a short item until the engine
+rewrites the pads) and vocoder causality, checked with onnxruntime."""
 from __future__ import annotations
 
 import json
@@ -169,38 +170,67 @@ def test_full_pipeline_two_items(sessions, voices):
     assert wav[0].std() > 1e-3
 
 
-def test_duration_predictor_batch_equivalence(sessions, voices):
-    rng = np.random.default_rng(2)
-    ids, mask = _text_batch([17, 31], rng)
-    ids[0, 17:] = rng.integers(0, 162, 31 - 17)      # garbage under the padding
-    dp = np.concatenate([voices["F1"][1], voices["M2"][1]])
-    run = sessions["duration_predictor"].run
-    batched = run(None, {"text_ids": ids, "style_dp": dp, "text_mask": mask})[0]
-    for b, n in enumerate([17, 31]):
-        alone = run(None, {"text_ids": ids[b:b + 1, :n], "style_dp": dp[b:b + 1],
-                           "text_mask": mask[b:b + 1, :, :n]})[0]
-        np.testing.assert_allclose(batched[b], alone[0], rtol=TOL, atol=TOL)
+def _edge_pads(proto):
+    """(pad node, the node producing its data input, whether its end is padded) per edge Pad."""
+    producers = {out: node for node in proto.graph.node for out in node.output}
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    pads = []
+    for node in proto.graph.node:
+        mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "constant")
+        if node.op_type == "Pad" and mode == "edge":
+            amounts = inits[node.input[1]]
+            pads.append((node, producers.get(node.input[0]), bool(amounts[len(amounts) // 2:].any())))
+    return pads
 
 
-def test_text_encoder_batch_equivalence(sessions, voices):
+@pytest.mark.parametrize("name,count", [("duration_predictor", 6), ("text_encoder", 6), ("vector_estimator", 28)])
+def test_convnext_pads_as_published(model, name, count):
+    """Each non-causal ConvNeXt: Pad(mode=edge) over the whole tensor of x * mask
+    (MODEL-ARCHITECTURE.md), the pattern the engine rewrites."""
+    model_dir, _ = model
+    pads = _edge_pads(onnx.load(str(model_dir / "onnx" / f"{name}.onnx")))
+    assert len(pads) == count
+    for node, producer, pads_end in pads:
+        assert pads_end, node.name
+        assert producer is not None and producer.op_type == "Mul", node.name
+        assert any(i.endswith("mask") or "Concat" in i for i in producer.input), (node.name, list(producer.input))
+
+
+def test_vocoder_pads_only_the_start(model):
+    model_dir, _ = model
+    pads = _edge_pads(onnx.load(str(model_dir / "onnx" / "vocoder.onnx")))
+    assert pads and not any(pads_end for _, _, pads_end in pads)
+
+
+def test_padded_batch_changes_a_short_item_as_published(sessions, voices):
+    """What the published padding does, and the engine's rewrite undoes: a
+    12-character item beside a 108-character one gets another text embedding
+    and duration; the longest item of the batch is unaffected."""
     rng = np.random.default_rng(3)
-    ids, mask = _text_batch([12, 37], rng)
-    ids[0, 12:] = rng.integers(0, 162, 37 - 12)
+    lengths = [12, 108]
+    ids, mask = _text_batch(lengths, rng)
     ttl = np.concatenate([voices["F1"][0], voices["M2"][0]])
-    run = sessions["text_encoder"].run
-    batched = run(None, {"text_ids": ids, "style_ttl": ttl, "text_mask": mask})[0]
-    for b, n in enumerate([12, 37]):
-        alone = run(None, {"text_ids": ids[b:b + 1, :n], "style_ttl": ttl[b:b + 1],
-                           "text_mask": mask[b:b + 1, :, :n]})[0]
-        np.testing.assert_allclose(batched[b, :, :n], alone[0], rtol=0, atol=TOL)
+    dp = np.concatenate([voices["F1"][1], voices["M2"][1]])
+    emb = sessions["text_encoder"].run(None, {"text_ids": ids, "style_ttl": ttl, "text_mask": mask})[0]
+    dur = sessions["duration_predictor"].run(None, {"text_ids": ids, "style_dp": dp, "text_mask": mask})[0]
+    alone = []
+    for b, n in enumerate(lengths):
+        feeds = {"text_ids": ids[b:b + 1, :n], "text_mask": mask[b:b + 1, :, :n]}
+        alone.append((
+            sessions["text_encoder"].run(None, {**feeds, "style_ttl": ttl[b:b + 1]})[0],
+            sessions["duration_predictor"].run(None, {**feeds, "style_dp": dp[b:b + 1]})[0],
+        ))
+    assert np.abs(emb[0, :, :12] - alone[0][0][0]).max() > 0.1
+    assert abs(dur[0] - alone[0][1][0]) / alone[0][1][0] > 1e-4
+    np.testing.assert_allclose(emb[1], alone[1][0][0], rtol=0, atol=TOL)
+    np.testing.assert_allclose(dur[1], alone[1][1][0], rtol=TOL, atol=TOL)
 
 
-def test_vector_estimator_batch_equivalence(sessions, voices):
+def test_vector_estimator_masks_padding_but_pads_as_published(sessions, voices):
     rng = np.random.default_rng(4)
     text_lengths, latent_lengths = [14, 29], [9, 17]
     _, text_mask = _text_batch(text_lengths, rng)
     latent_mask = _latent_mask(latent_lengths, 17)
-    # Padding positions hold garbage: masks must keep it out of valid outputs.
     text_emb = rng.standard_normal((2, 256, 29)).astype(np.float32)
     noisy = rng.standard_normal((2, 144, 17)).astype(np.float32)
     ttl = np.concatenate([voices["F1"][0], voices["M2"][0]])
@@ -209,6 +239,7 @@ def test_vector_estimator_batch_equivalence(sessions, voices):
              "current_step": np.array([0, 1], np.float32), "total_step": np.array([2, 2], np.float32)}
     run = sessions["vector_estimator"].run
     batched = run(None, feeds)[0]
+    deviation = []
     for b in range(2):
         nt, nl = text_lengths[b], latent_lengths[b]
         alone = run(None, {
@@ -216,8 +247,10 @@ def test_vector_estimator_batch_equivalence(sessions, voices):
             "style_ttl": ttl[b:b + 1], "latent_mask": latent_mask[b:b + 1, :, :nl],
             "text_mask": text_mask[b:b + 1, :, :nt], "current_step": feeds["current_step"][b:b + 1],
             "total_step": feeds["total_step"][b:b + 1]})[0]
-        np.testing.assert_allclose(batched[b, :, :nl], alone[0], rtol=0, atol=TOL)
+        deviation.append(np.abs(batched[b, :, :nl] - alone[0]).max())
         assert np.all(batched[b, :, nl:] == 0)
+    assert deviation[0] > 1e-2      # the short item hears the padding
+    assert deviation[1] < TOL       # the longest does not
 
 
 def test_vocoder_batch_equivalence(sessions):

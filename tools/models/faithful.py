@@ -7,13 +7,20 @@ seeded random weights: about 65.7M parameters, about 263 MB of ONNX. Compute
 per call is close to the real model's, so it is the stand-in for benchmarks
 and for engine tests that need realistic shapes and costs.
 
+Padding as the published graphs do it (MODEL-ARCHITECTURE.md, "Shared block:
+ConvNeXt", its padding paragraph): each non-causal ConvNeXt multiplies its input
+by the mask and then pads it with ``Pad(mode="edge")`` over the whole tensor.
+In a padded batch a shorter item therefore sees zeros past its end where,
+alone, it sees copies of its own last frame, so its outputs change with its
+batch mates, exactly the defect the engine must remove at load (it rewrites
+these pads: ``src/engine/graph_padding.h``). Tests of "batched == alone" on this
+model test that rewrite, not a property the generator built in.
+
 Deliberate differences from the released graphs (all keep the compute):
 
-* ConvNeXt "same" padding replicates each item's *last valid* frame rather
-  than the padded tensor's last frame, and rotary positions are scaled by each
-  item's valid length: an item's outputs then do not depend on how much
-  padding the batch adds (batch equivalence holds exactly, up to float
-  rounding).
+* Rotary positions of the text cross-attention are scaled by each item's
+  valid length (the published one is described as "scaled to each sequence's
+  length").
 * Duration predictor: the head predicts seconds per character, ``exp`` of it
   clipped to [0.05, 0.12] s, times the item's character count; with random
   weights that gives plausible audio lengths (~0.07 s per character).
@@ -140,11 +147,6 @@ class SequenceMask:
 
     def __init__(self, g: GraphBuilder, mask: str):
         self.mask = mask
-        self.bool = g.op("Cast", mask, to=TensorProto.BOOL)
-        # One-hot of each item's last valid frame: mask[t] * (1 - mask[t+1]).
-        shifted = g.op("Slice", mask, g.ints(1), g.ints(2**62), g.ints(2))
-        shifted = g.op("Pad", shifted, g.ints(0, 0, 0, 0, 0, 1), mode="constant")
-        self.last = g.op("Mul", mask, g.op("Sub", g.const(1.0), shifted))
         # Additive key bias for attention: [B,1,1,T], 0 valid, -1e4 padded.
         bias = g.op("Mul", g.op("Sub", mask, g.const(1.0)), g.const(_MASK_NEG))
         self.key_bias = g.op("Unsqueeze", bias, g.ints(1))
@@ -157,12 +159,6 @@ class SequenceMask:
         if self._positions is None:
             self._positions = g.op("Range", g.const(0, np.int64), self.size, g.const(1, np.int64))
         return self._positions
-
-    def fill_padding_with_last(self, g: GraphBuilder, x: str) -> str:
-        """Replaces padded frames by the item's last valid frame, so that a
-        replicate-padded convolution sees the same values whatever the padding."""
-        last = g.op("ReduceSum", g.op("Mul", x, self.last), g.ints(2), keepdims=1)   # [B,C,1]
-        return g.op("Where", self.bool, x, last)
 
 
 def gelu(g: GraphBuilder, x: str) -> str:
@@ -209,9 +205,11 @@ def convnext(g: GraphBuilder, x: str, prefix: str, channels: int, kernel: int, i
     if causal:
         padded = g.op("Pad", x, g.ints(0, 0, span, 0, 0, 0), mode="edge")
     else:
-        filled = mask.fill_padding_with_last(g, x) if mask is not None else x
+        # As published: the masked input, edge-padded at both ends of the whole
+        # tensor, so past a short item's end the edge copied is the batch's zeros.
+        masked = g.op("Mul", x, mask.mask) if mask is not None else x
         half = span // 2
-        padded = g.op("Pad", filled, g.ints(0, 0, half, 0, 0, span - half), mode="edge")
+        padded = g.op("Pad", masked, g.ints(0, 0, half, 0, 0, span - half), mode="edge")
     y = g.op(
         "Conv", padded,
         g.normal(f"{prefix}.dwconv.weight", [channels, 1, kernel], 1.0 / math.sqrt(kernel)),
