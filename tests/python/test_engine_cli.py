@@ -286,3 +286,19 @@ def test_no_pad_rewrite_is_an_engine_flag() -> None:
     assert result.returncode == 0
     assert "--no-pad-rewrite" in result.stdout
 
+
+def test_batch_exactness_tool_on_probe(tmp_path: Path) -> None:
+    out = tmp_path / "batch_exactness.json"
+    result = subprocess.run([sys.executable, "-m", "tools.batch_exactness", "--model-dir", str(PROBE), "--steps", "2",
+                             "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "worst:" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["model_dir"] == str(PROBE) and data["steps"] == 2 and data["pad_rewrite"] is True
+    assert "tools.batch_exactness" in data["command"]
+    assert len(data["items"]) >= 6
+    assert {row["lang"] for row in data["items"]} == {"en", "ko", "es", "pt", "fr"}
+    for row in data["items"]:
+        assert row["equal_length"] and row["samples_alone"] == row["samples_batched"] > 0, row
+        assert row["max_abs_diff"] < 1e-5, row
+    assert data["worst"]["all_lengths_equal"] and data["worst"]["max_abs_diff"] < 1e-5
