@@ -1,13 +1,18 @@
 // supertonic-tts: the command-line front door (synthesis, text ids; later the server).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <memory>
 
+#include "app/batch_file.h"
 #include "app/model_download.h"
 #include "app/npy_file.h"
 #include "app/serve.h"
@@ -33,6 +38,7 @@ struct EngineFlags {
   std::string device = "cpu";
   int threads = 0;
   std::string graph_optimization = "all";
+  bool no_pad_rewrite = false;
 
   void Add(CLI::App* cmd) {
     cmd->add_option("--model-dir", model_dir, "model directory (onnx/, voice_styles/); env TTS_MODEL_DIR")
@@ -41,6 +47,9 @@ struct EngineFlags {
     cmd->add_option("--threads", threads, "intra-op threads (0: one per core)")->capture_default_str();
     cmd->add_option("--graph-optimization", graph_optimization, "disabled, basic, extended or all")
         ->capture_default_str();
+    cmd->add_flag("--no-pad-rewrite", no_pad_rewrite,
+                  "load the graphs' padding as published: a batched item then differs from itself alone "
+                  "(to measure that)");
   }
   EngineConfig ToConfig() const {
     EngineConfig c;
@@ -48,6 +57,7 @@ struct EngineFlags {
     c.device = EngineConfig::ParseDevice(device);
     c.intra_op_threads = threads;
     c.graph_optimization = EngineConfig::ParseGraphOptimization(graph_optimization);
+    c.rewrite_batch_padding = !no_pad_rewrite;
     return c;
   }
 };
@@ -55,6 +65,14 @@ struct EngineFlags {
 std::string ReadTextArgOrStdin(const std::string& text) {
   if (!text.empty() && text != "-") return text;
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+// Resamples `samples` in place when the rates differ.
+void WriteOutputWav(const std::string& path, std::vector<float>& samples, int model_rate, int sample_rate,
+                    const std::string& format) {
+  if (sample_rate != model_rate) samples = audio::Resampler::Convert(samples, model_rate, sample_rate);
+  audio::WriteWav(path, samples, sample_rate,
+                  format == "float" ? audio::WavFormat::kFloat32 : audio::WavFormat::kPcm16);
 }
 
 int RunSynth(const EngineFlags& flags, const std::string& text_arg, const std::string& voice,
@@ -76,11 +94,99 @@ int RunSynth(const EngineFlags& flags, const std::string& text_arg, const std::s
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int model_rate = synth.model_config().sample_rate;
   const double audio_s = static_cast<double>(samples.size()) / model_rate;
-  if (sample_rate != model_rate) samples = audio::Resampler::Convert(samples, model_rate, sample_rate);
-  audio::WriteWav(output, samples, sample_rate,
-                  format == "float" ? audio::WavFormat::kFloat32 : audio::WavFormat::kPcm16);
+  WriteOutputWav(output, samples, model_rate, sample_rate, format);
   std::cerr << "wrote " << output << ": " << audio_s << " s of audio at " << sample_rate << " Hz in " << elapsed
             << " s (RTF " << (audio_s > 0 ? elapsed / audio_s : 0) << ", " << synth.execution_provider() << ")\n";
+  return 0;
+}
+
+// A batch file's items as the engine takes them, each checked against the
+// model first, so that a bad item is reported with its line before any
+// model call and before any file is written.
+std::vector<SynthesisItem> ToSynthesisItems(const Synthesizer& synth, const std::vector<app::BatchItem>& lines,
+                                            const std::string& source) {
+  const int64_t channels = synth.model_config().latent_channels();
+  std::vector<SynthesisItem> items;
+  items.reserve(lines.size());
+  for (const app::BatchItem& line : lines) {
+    auto fail = [&](const std::string& message) { return app::BatchLineError(source, line.line, message); };
+    if (synth.voices().Find(line.voice) == nullptr) throw fail("unknown voice '" + line.voice + "'");
+    if (!synth.model_config().SupportsLanguage(line.lang)) throw fail("unsupported language '" + line.lang + "'");
+    if (!(line.speed > 0.0f && line.speed <= 10.0f)) {
+      throw fail("speed must be in (0, 10], got " + std::to_string(line.speed));
+    }
+    const auto ids = synth.Encode(line.text, line.lang).ids.size();
+    if (static_cast<int64_t>(ids) > Synthesizer::kMaxTokens) {
+      throw fail("text too long for one model pass: " + std::to_string(ids) + " ids, at most " +
+                 std::to_string(Synthesizer::kMaxTokens));
+    }
+    const auto output_dir = line.output.parent_path();
+    if (!output_dir.empty() && !std::filesystem::is_directory(output_dir)) {
+      throw fail("output directory " + output_dir.string() + " does not exist");
+    }
+    std::shared_ptr<const std::vector<float>> noise;
+    if (!line.noise.empty()) {
+      app::NpyArray array;
+      try {
+        array = app::ReadNpyFloat32(line.noise);
+      } catch (const std::exception& e) {
+        throw fail(e.what());
+      }
+      // L itself is checked by the engine, which alone knows the item's latent length.
+      if (array.shape.size() != 3 || array.shape[0] != 1 || array.shape[1] != channels || array.shape[2] < 1) {
+        std::string shape;
+        for (int64_t d : array.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+        throw fail("noise " + line.noise.string() + " has shape [" + shape + "], expected [1, " +
+                   std::to_string(channels) + ", L] with L the item's latent_frames");
+      }
+      noise = std::make_shared<const std::vector<float>>(std::move(array.data));
+    }
+    items.push_back({line.text, line.lang, line.voice, line.speed, line.seed, std::move(noise)});
+  }
+  return items;
+}
+
+// Every item of the file in one SynthesizeBatch call (one model call per
+// stage), so a batched item can be compared with the same line alone.
+int RunSynthBatch(const EngineFlags& flags, const std::string& batch_path, const app::BatchDefaults& defaults,
+                  int steps, int sample_rate, const std::string& format) {
+  const std::vector<app::BatchItem> lines = app::ReadBatchFile(batch_path, defaults);
+  Synthesizer synth(flags.ToConfig());
+  const std::vector<SynthesisItem> items = ToSynthesisItems(synth, lines, batch_path);
+  const bool any_noise = std::any_of(items.begin(), items.end(), [](const auto& item) { return item.noise; });
+
+  const auto t0 = std::chrono::steady_clock::now();
+  BatchAudio audio;
+  try {
+    audio = synth.SynthesizeBatch(items, steps);
+  } catch (const InvalidRequest& e) {
+    if (!any_noise) throw;
+    throw InvalidRequest(std::string(e.what()) +
+                         " (a noise file's L must be its item's latent_frames when synthesized alone: run the line "
+                         "without \"noise\" to learn it)");
+  }
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const int model_rate = synth.model_config().sample_rate;
+  nlohmann::ordered_json report = nlohmann::ordered_json::array();
+  double audio_s = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ItemAudio& item = audio.items[i];
+    audio_s += static_cast<double>(item.samples.size()) / model_rate;
+    WriteOutputWav(lines[i].output.string(), item.samples, model_rate, sample_rate, format);
+    // samples: what the WAV file holds (at --sample-rate).
+    report.push_back({{"output", lines[i].output.string()},
+                      {"samples", item.samples.size()},
+                      {"duration_s", item.duration_s},
+                      {"latent_frames", item.latent_frames}});
+  }
+  std::cout << report.dump(2) << "\n";
+  const StageTimes& t = audio.times;
+  std::cerr << "wrote " << lines.size() << " WAV files from " << batch_path << ": " << audio_s << " s of audio at "
+            << sample_rate << " Hz in " << elapsed << " s (RTF " << (audio_s > 0 ? elapsed / audio_s : 0) << ", "
+            << synth.execution_provider() << "; one batch of " << lines.size() << ": duration "
+            << t.duration_predictor_s << " s, text encoder " << t.text_encoder_s << " s, vector estimator "
+            << t.vector_estimator_s << " s, vocoder " << t.vocoder_s << " s)\n";
   return 0;
 }
 
@@ -107,24 +213,35 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   EngineFlags synth_flags;
-  std::string text, voice = "F1", lang = "en", output = "out.wav", noise, format = "pcm16";
+  std::string text, voice = "F1", lang = "en", output = "out.wav", noise, format = "pcm16", batch;
   int steps = 2, sample_rate = 44100;
   float speed = 1.05f;
   uint64_t seed = 0;
   auto* synth = app.add_subcommand("synth", "synthesize text to a WAV file");
   synth_flags.Add(synth);
-  synth->add_option("--text", text, "text to speak (default or '-': read standard input)");
+  auto* text_option = synth->add_option("--text", text, "text to speak (default or '-': read standard input)");
   synth->add_option("--voice", voice, "voice style name (F1..F5, M1..M5)")->capture_default_str();
   synth->add_option("--lang", lang, "language code (en ko es pt fr)")->capture_default_str();
   synth->add_option("--steps", steps, "flow-matching steps (2 fastest, 5 quality)")->capture_default_str();
   synth->add_option("--speed", speed, "speaking speed factor")->capture_default_str();
   synth->add_option("--seed", seed, "noise seed")->capture_default_str();
-  synth->add_option("--noise", noise, "initial noise from a float32 .npy of shape [1,144,L] (one chunk only)");
+  auto* noise_option =
+      synth->add_option("--noise", noise, "initial noise from a float32 .npy of shape [1,144,L] (one chunk only)");
   synth->add_option("--sample-rate", sample_rate, "output sample rate (resampled with libsoxr)")
       ->capture_default_str();
   synth->add_option("--format", format, "pcm16 or float")->check(CLI::IsMember({"pcm16", "float"}))
       ->capture_default_str();
-  synth->add_option("-o,--output", output, "WAV file to write")->capture_default_str();
+  auto* output_option = synth->add_option("-o,--output", output, "WAV file to write")->capture_default_str();
+  auto* batch_option =
+      synth
+          ->add_option("--batch", batch,
+                       "JSON Lines file, one item per line: {\"text\", \"output\", \"voice\", \"lang\", "
+                       "\"speed\", \"seed\", \"noise\"} (text and output required; relative paths from the "
+                       "file's directory), synthesized as one batch; prints a JSON array of {output, samples, "
+                       "duration_s, latent_frames}")
+          ->excludes(text_option)
+          ->excludes(noise_option)
+          ->excludes(output_option);
 
   std::string ids_model_dir = DefaultModelDir(), ids_text, ids_lang = "en";
   auto* ids = app.add_subcommand("ids", "print the preprocessed text and text ids, per chunk, as JSON");
@@ -150,7 +267,14 @@ int main(int argc, char** argv) {
     return app::Serve();
   }
   if (*download) return app::RunDownload(download_flags);
+  // synth --batch and ids print JSON on standard output: the engine's log goes
+  // to standard error, beside the human summary.
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   try {
+    if (*synth && batch_option->count() > 0) {
+      return RunSynthBatch(synth_flags, batch, {voice, lang, speed, seed}, steps, sample_rate, format);
+    }
     if (*synth) {
       return RunSynth(synth_flags, text, voice, lang, steps, speed, seed, noise, sample_rate, format, output);
     }
