@@ -217,15 +217,12 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
       throw ModelError("missing model file " + (onnx_dir / spec.file).string());
     }
   }
-  if (config.rewrite_batch_padding) {
-    for (size_t i = 0; i < Specs().size(); ++i) {
-      impl_->padding[i] = RewriteBatchPadding(onnx_dir / Specs()[i].file, {"text_mask", "latent_mask"});
-    }
-  }
   auto open_all = [&](bool with_cuda) {
     for (size_t i = 0; i < Specs().size(); ++i) {
       const auto path = onnx_dir / Specs()[i].file;
       PaddingRewrite& padding = impl_->padding[i];
+      // One graph's rewritten bytes at a time: they are as large as its weights.
+      if (config.rewrite_batch_padding) padding = RewriteBatchPadding(path, {"text_mask", "latent_mask"});
       auto& session = impl_->sessions[i];
       session.reset();
       std::string rewrite_error;
@@ -250,8 +247,8 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
                      rewrite_error);
         padding.unmatched.push_back("the rewritten graph did not load: " + rewrite_error);
         padding.rewritten = 0;
-        padding.model_bytes.clear();
       }
+      std::string().swap(padding.model_bytes);  // frees it (assigning an empty string would keep the buffer)
       CheckTensors(*impl_->sessions[i], Specs()[i], path, true);
       CheckTensors(*impl_->sessions[i], Specs()[i], path, false);
     }
@@ -271,10 +268,6 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
   }
   if (!use_cuda) open_all(false);
   impl_->provider = use_cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider";
-  for (auto& padding : impl_->padding) {
-    padding.model_bytes.clear();
-    padding.model_bytes.shrink_to_fit();
-  }
 }
 
 const PaddingRewrite& SupertonicModel::padding(Graph g) const { return impl_->padding[static_cast<size_t>(g)]; }

@@ -80,15 +80,22 @@ class GraphBuilder {
     tensor->set_elem_type(onnx::TensorProto::FLOAT);
     for (const char* d : {"B", "C", "T2"}) tensor->mutable_shape()->add_dim()->set_dim_param(d);
     onnx::checker::check_model(model_);
-    const auto path = testing::MakeTempDir("graph_padding") / "model.onnx";
+    dir_ = testing::MakeTempDir("graph_padding");
+    const auto path = dir_ / "model.onnx";
     std::ofstream f(path, std::ios::binary);
     model_.SerializeToOstream(&f);
     return path;
   }
 
+  ~GraphBuilder() {
+    std::error_code ignored;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+  }
+
  private:
   onnx::ModelProto model_;
   onnx::GraphProto* graph_;
+  std::filesystem::path dir_;
 };
 
 const std::vector<std::string> kMasks = {"text_mask", "latent_mask"};
@@ -167,10 +174,11 @@ TEST(GraphPadding, LeavesStartOnlyAndConstantPadsAlone) {
 }
 
 TEST(GraphPadding, AnUnreadableFileIsNotExactAndDoesNotThrow) {
-  const auto path = testing::MakeTempDir("graph_padding") / "broken.onnx";
-  std::ofstream(path) << "not a protobuf at all \xff\xfe";
-  const PaddingRewrite r = RewriteBatchPadding(path, kMasks);
+  const auto dir = testing::MakeTempDir("graph_padding");
+  std::ofstream(dir / "broken.onnx") << "not a protobuf at all \xff\xfe";
+  const PaddingRewrite r = RewriteBatchPadding(dir / "broken.onnx", kMasks);
   EXPECT_FALSE(r.exact());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
