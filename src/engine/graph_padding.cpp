@@ -218,6 +218,9 @@ MaskHelpers EmitMaskHelpers(NodeWriter& w, google::protobuf::RepeatedPtrField<on
 
 std::string PaddingRewrite::Summary() const {
   if (edge_pads == 0) return "no edge pads";
+  if (rewritten == 0 && unmatched.empty() && left_only == edge_pads) {
+    return fmt::format("{} edge pads, all at the start only (causal): nothing to rewrite", edge_pads);
+  }
   std::string s = fmt::format("{} of {} edge pads rewritten", rewritten, edge_pads);
   if (left_only > 0) s += fmt::format(", {} pad only the start", left_only);
   if (!unmatched.empty()) s += fmt::format(", {} not batch-exact ({})", unmatched.size(), fmt::join(unmatched, "; "));
