@@ -30,6 +30,7 @@ struct PreparedItem {
 
 Synthesizer::Synthesizer(const EngineConfig& config)
     : model_config_(ModelConfig::Load(config.model_dir / "onnx" / "tts.json")),
+      profile_(DetectModelProfile(config.model_dir)),
       indexer_(UnicodeIndexer::Load(config.model_dir / "onnx" / "unicode_indexer.json")),
       voices_(VoiceLibrary::Load(config.model_dir / "voice_styles")),
       model_(std::make_unique<SupertonicModel>(config)),

@@ -13,6 +13,7 @@
 #include "engine/batch_probe.h"
 #include "engine/engine_config.h"
 #include "engine/model_config.h"
+#include "engine/model_profile.h"
 #include "engine/streaming_vocoder.h"
 #include "engine/supertonic_model.h"
 #include "engine/unicode_indexer.h"
@@ -69,6 +70,7 @@ class Synthesizer {
   ~Synthesizer();
 
   const ModelConfig& model_config() const { return model_config_; }
+  const ModelProfile& profile() const { return profile_; }
   const VoiceLibrary& voices() const { return voices_; }
   const UnicodeIndexer& indexer() const { return indexer_; }
   const std::string& execution_provider() const { return model_->execution_provider(); }
@@ -112,6 +114,7 @@ class Synthesizer {
   void ProbeBatching();
 
   ModelConfig model_config_;
+  ModelProfile profile_;
   UnicodeIndexer indexer_;
   VoiceLibrary voices_;
   std::unique_ptr<SupertonicModel> model_;
