@@ -66,37 +66,40 @@ class GraphIndex {
     return std::nullopt;
   }
 
-  // Whether a tensor's values follow from the masks alone: it is a mask input,
-  // a constant, a shape, or computed from those only. The other operand of a
-  // Mul with such a tensor is the data being masked.
-  bool MaskOnly(const std::string& tensor) const {
-    if (auto it = mask_only_.find(tensor); it != mask_only_.end()) return it->second;
-    mask_only_[tensor] = false;  // a cycle (invalid graph) is not a mask
-    bool result = false;
+  // What a tensor's values depend on: the data, or only the masks (and
+  // constants and shapes), or nothing but constants. The other operand of a
+  // Mul with a mask is the data being masked; a Mul by a constant is not masking.
+  enum class Source { kData, kConstant, kMask };
+  Source SourceOf(const std::string& tensor) const {
+    if (auto it = sources_.find(tensor); it != sources_.end()) return it->second;
+    sources_[tensor] = Source::kData;  // a cycle (invalid graph) is data
+    Source result = Source::kData;
     if (masks_.count(tensor)) {
-      result = true;
+      result = Source::kMask;
     } else if (initializers_.count(tensor)) {
-      result = true;
+      result = Source::kConstant;
     } else if (inputs_.count(tensor)) {
-      result = false;
+      result = Source::kData;
     } else if (const onnx::NodeProto* node = Producer(tensor)) {
       const std::string& op = node->op_type();
       if (op == "Shape" || op == "Size" || op == "Constant") {
-        result = true;  // values independent of any data
+        result = Source::kConstant;  // values independent of any data
       } else {
-        result = true;
+        result = Source::kConstant;
         for (const auto& a : node->attribute()) {
-          if (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS) result = false;
+          if (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS) {
+            result = Source::kData;
+          }
         }
         for (const auto& in : node->input()) {
-          if (!in.empty() && !MaskOnly(in)) {
-            result = false;
-            break;
-          }
+          if (in.empty() || result == Source::kData) continue;
+          const Source s = SourceOf(in);
+          if (s == Source::kData) result = Source::kData;
+          else if (s == Source::kMask) result = Source::kMask;
         }
       }
     }
-    mask_only_[tensor] = result;
+    sources_[tensor] = result;
     return result;
   }
 
@@ -106,7 +109,7 @@ class GraphIndex {
   std::unordered_map<std::string, const onnx::TensorProto*> initializers_;
   std::set<std::string> inputs_;
   std::unordered_map<std::string, int> producer_;
-  mutable std::unordered_map<std::string, bool> mask_only_;
+  mutable std::unordered_map<std::string, Source> sources_;
 };
 
 int DefaultOpset(const onnx::ModelProto& model) {
@@ -280,9 +283,10 @@ PaddingRewrite RewriteBatchPadding(const std::filesystem::path& model_file,
       const onnx::NodeProto* producer = index.Producer(node.input(0));
       std::string data, mask;
       if (producer != nullptr && producer->op_type() == "Mul" && producer->input_size() == 2) {
-        const bool first_mask = index.MaskOnly(producer->input(0));
-        const bool second_mask = index.MaskOnly(producer->input(1));
-        if (first_mask != second_mask) mask = first_mask ? producer->input(0) : producer->input(1);
+        using Source = GraphIndex::Source;
+        const Source first = index.SourceOf(producer->input(0)), second = index.SourceOf(producer->input(1));
+        if (first == Source::kMask && second == Source::kData) mask = producer->input(0);
+        if (first == Source::kData && second == Source::kMask) mask = producer->input(1);
       }
       std::string why;
       if (mode != "edge") {

@@ -161,6 +161,15 @@ TEST(GraphPadding, ReportsEdgePadsItCannotRewrite) {
   EXPECT_TRUE(r.model_bytes.empty());
 }
 
+TEST(GraphPadding, AScaleIsNotAMask) {
+  GraphBuilder g;
+  const auto scaled = g.Node("Mul", {"x", g.Ints({2})});
+  const auto padded = g.Node("Pad", {scaled, g.Ints({0, 0, 2, 0, 0, 2})}, "edge");
+  const PaddingRewrite r = RewriteBatchPadding(g.Save(padded), kMasks);
+  EXPECT_EQ(r.rewritten, 0);
+  ASSERT_EQ(r.unmatched.size(), 1u) << r.Summary();
+}
+
 TEST(GraphPadding, LeavesStartOnlyAndConstantPadsAlone) {
   GraphBuilder g;
   const auto causal = g.Node("Pad", {"x", g.Ints({0, 0, 6, 0, 0, 0})}, "edge");
