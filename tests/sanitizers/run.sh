@@ -43,7 +43,8 @@ case "$KIND" in
     run_step "GoogleTest suites (ctest)" ctest --test-dir "$BUILD" --output-on-failure -j 2
     run_step "service integration tests (pytest)" \
       "$PY" -m pytest -q -p no:cacheprovider tests/python/test_service_protocol.py tests/python/test_service_streaming.py \
-        tests/python/test_service_ops.py tests/python/test_reliability.py tests/python/test_hostile_clients.py
+        tests/python/test_service_ops.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
+        tests/python/test_batching.py
     ;;
   tsan)
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
