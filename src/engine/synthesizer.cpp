@@ -67,11 +67,18 @@ void Synthesizer::ProbeBatching() {
   silent.ttl.assign(VoiceStyle::kTtlTokens * VoiceStyle::kTtlDim, 0.0f);
   silent.dp.assign(VoiceStyle::kDpTokens * VoiceStyle::kDpDim, 0.0f);
   const EncodedText sample = Encode("Batch probe: the quick brown fox.", "en");
-  batch_probe_ = ProbeBatchExactness(*model_, voice ? *voice : silent, sample.ids, model_config_.latent_channels(),
-                                     model_config_.samples_per_latent_frame());
+  try {
+    batch_probe_ = ProbeBatchExactness(*model_, voice ? *voice : silent, sample.ids, model_config_.latent_channels(),
+                                       model_config_.samples_per_latent_frame());
+  } catch (const std::exception& e) {
+    // A model that cannot run these inputs is not this probe's to judge:
+    // batching stays off, and the first real synthesis reports the failure.
+    batch_probe_ = BatchProbeResult{};
+    batch_probe_.reason = std::string("the graphs failed on the probe's inputs: ") + e.what();
+  }
   if (batch_probe_.exact) {
-    spdlog::info("batching: mixed-length batches exact (largest deviation {:.2g}, {}); {}",
-                 batch_probe_.max_deviation, batch_probe_.worst_graph, pads);
+    spdlog::info("batching: mixed-length batches exact (largest deviation {:.2g}{}); {}", batch_probe_.max_deviation,
+                 batch_probe_.worst_graph.empty() ? "" : ", " + batch_probe_.worst_graph, pads);
   } else {
     spdlog::warn("batching: mixed-length batches off: {}; {}", batch_probe_.reason, pads);
   }

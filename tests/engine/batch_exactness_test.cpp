@@ -292,3 +292,23 @@ TEST(ProbeBatchAudio, EveryItemDecodesAndEqualsAloneWithTheFullAndTheStreamingVo
 
 }  // namespace
 }  // namespace supertonic
+
+namespace supertonic {
+namespace {
+
+// Graphs that fail on the probe's inputs still load: batching stays off and
+// the first real synthesis reports the failure.
+TEST(BatchProbe, GraphsThatFailOnItsInputsLoadWithBatchingOff) {
+  const auto dir = testing::MakeTempDir("failing_probe");
+  testing::RunCommand("cd " + testing::SourceDir().string() + " && " + testing::PythonExecutable().string() +
+                      " -m tools.models.probe --fail-above-tokens 3 --out " + dir.string() + " > /dev/null");
+  Synthesizer synth(ConfigFor(dir));
+  EXPECT_FALSE(synth.mixed_length_batches_exact());
+  EXPECT_NE(synth.batch_probe().reason.find("failed on the probe's inputs"), std::string::npos)
+      << synth.batch_probe().reason;
+  EXPECT_ANY_THROW(synth.SynthesizeBatch({{"Far more than three tokens.", "en", "F1", 1.0f, 0, nullptr}}, 2));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace supertonic
