@@ -28,6 +28,7 @@
 //    max_held_ms.
 //  - A segment without any speech window is emitted as the pause it stands
 //    for: its first keep_leading_ms + keep_trailing_ms.
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <span>
