@@ -20,10 +20,12 @@ every mode, the floor and the issue's target checks) and --png.
 
     build/venv/bin/python bench/service_bench.py                 # the full sweep (faithful model)
     build/venv/bin/python bench/service_bench.py --quick     # smoke test, probe model, build/service_bench_quick.*
+    build/venv/bin/python bench/service_bench.py --trim-study  # silence trimming before/after (see trim_study)
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import math
@@ -348,6 +350,165 @@ def targets(modes: dict[str, dict], one_session: dict[str, list[dict]], floor: d
     return out
 
 
+
+# ---------------------------------------------------------------------------
+# Silence trimming: what a listener hears before and between segments
+
+TRIM_REPLIES = [
+    ["Sure, I can help with that.", "Your order shipped this morning.", "It should arrive on Thursday."],
+    ["Good question.", "The museum opens at nine and closes at six.", "Tickets are cheaper online."],
+    ["Let me check.", "There are two flights tomorrow, at eight and at noon.", "Which one would you like?"],
+    ["Thanks for waiting.", "Your appointment is confirmed.", "We will send a reminder the day before."],
+]
+SPEECH_LEVEL = 100  # PCM16 magnitude (-50 dBFS) above which a sample counts as speech
+
+
+async def _trim_turn(url: str, session_id: str, sentences: list[str], timeout_s: float = 30.0) -> dict:
+    """One turn: each sentence sent and flushed (one segment each), then
+    end_session. Times are from the first send_text; `first_speech` is when a
+    listener who starts playing at the first frame hears the first speech
+    sample (arrival of the first frame + that sample's place in the stream)."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url, max_size=None, open_timeout=10) as ws:
+        await ws.send(json.dumps({"type": "start_session", "session_id": session_id,
+                                  "config": {"voice": "F1", "lang_code": "en"}}))
+        started = json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
+        if started.get("type") != "session_started":
+            raise RuntimeError(f"session not started: {started}")
+        rate = started["sample_rate"]
+        t0 = time.monotonic()
+        for sentence in sentences:
+            await ws.send(json.dumps({"type": "send_text", "text": sentence + " "}))
+            await ws.send(json.dumps({"type": "flush"}))
+        await ws.send(json.dumps({"type": "end_session"}))
+        first_frame_t = None
+        segments: list[list[bytes]] = []
+        done: list[dict] = []
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), timeout_s)
+            if isinstance(msg, bytes):
+                if first_frame_t is None:
+                    first_frame_t = time.monotonic()
+                segments[-1].append(msg)
+                continue
+            m = json.loads(msg)
+            if m["type"] == "segment_started":
+                segments.append([])
+            elif m["type"] == "segment_done":
+                done.append(m)
+            elif m["type"] == "error":
+                raise RuntimeError(f"server error: {m}")
+            elif m["type"] == "session_ended":
+                break
+    # As the listener gets them: whole frames, the last one's padding included.
+    pcm = [np.frombuffer(b"".join(frames), "<i2") for frames in segments]
+    loud = [np.flatnonzero(np.abs(p.astype(np.int32)) > SPEECH_LEVEL) for p in pcm]
+    if first_frame_t is None or not all(len(x) for x in loud):
+        raise RuntimeError("a segment without speech")
+    before_speech = [int(x[0]) for x in loud]
+    after_speech = [len(p) - int(x[-1]) - 1 for p, x in zip(pcm, loud)]
+    return {
+        "segments": len(pcm),
+        "first_audio_ms": (first_frame_t - t0) * 1000,
+        "first_speech_ms": (first_frame_t - t0) * 1000 + before_speech[0] * 1000 / rate,
+        "leading_silence_ms": before_speech[0] * 1000 / rate,
+        # What separates two segments' speech in the stream: the first's
+        # silence after its speech and the next's before it.
+        "pauses_between_segments_ms": [(after_speech[k] + before_speech[k + 1]) * 1000 / rate
+                                       for k in range(len(pcm) - 1)],
+        "audio_s": sum(d["duration_ms"] for d in done) / 1000,
+    }
+
+
+def trim_study(a: argparse.Namespace) -> int:
+    """Two servers on the probe model padded with --lead-silence/--trail-silence
+    of silence around every item (standing in for Supertonic 3's reported
+    0.25-0.6 s / 0.6-0.9 s), TTS_TRIM_SILENCE=true (the default) and false,
+    the same turns alternating between them in one run."""
+    out = a.out or REPO / "bench" / "results" / "silence_trim.json"
+    started = datetime.now(timezone.utc)
+    load_before = loadgen.machine_info()
+    t_start = time.monotonic()
+    modes = {"trimmed": {"TTS_TRIM_SILENCE": "true"}, "untrimmed": {"TTS_TRIM_SILENCE": "false"}}
+    records: dict[str, list[dict]] = {m: [] for m in modes}
+    with tempfile.TemporaryDirectory(prefix="trim-study-") as tmp:
+        tmpdir = Path(tmp)
+        model_dir = tmpdir / "probe-silence"
+        python = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+        generate = [python, "-m", "tools.models.probe", "--out", str(model_dir),
+                    "--lead-silence", str(a.lead_silence), "--trail-silence", str(a.trail_silence)]
+        subprocess.run(generate, cwd=REPO, check=True, timeout=300, stdout=subprocess.DEVNULL)
+        common = {"TTS_INTRA_OP_THREADS": str(a.threads), **_env_list(a.server_env)}
+        servers = {m: Server(m, model_dir, {**common, **env}, tmpdir) for m, env in modes.items()}
+        try:
+            for m, srv in servers.items():
+                print(f"starting {m}: {srv.command()}", file=sys.stderr, flush=True)
+                srv.start()
+            for turn in range(a.trim_turns):
+                order = list(modes) if turn % 2 == 0 else list(reversed(modes))
+                for m in order:
+                    sentences = TRIM_REPLIES[turn % len(TRIM_REPLIES)]
+                    records[m].append(asyncio.run(_trim_turn(servers[m].url, f"{m}-{turn}", sentences)))
+        finally:
+            for srv in servers.values():
+                srv.stop()
+        server_commands = {m: srv.command().replace(str(tmpdir), "$TMP") for m, srv in servers.items()}
+
+    def summary(rs: list[dict]) -> dict:
+        pauses = [p for r in rs for p in r["pauses_between_segments_ms"]]
+        out_: dict[str, Any] = {"turns": len(rs), "segments": sum(r["segments"] for r in rs)}
+        for key in ("first_audio_ms", "first_speech_ms", "leading_silence_ms", "audio_s"):
+            vals = [r[key] for r in rs]
+            out_[key] = {"p50": _p(vals, 50), "p95": _p(vals, 95)}
+        out_["pause_between_segments_ms"] = {"p50": _p(pauses, 50), "p95": _p(pauses, 95), "n": len(pauses)}
+        return out_
+
+    results = {m: summary(rs) for m, rs in records.items()}
+    t, u = results["trimmed"], results["untrimmed"]
+
+    def ratio(key: str) -> float | None:
+        num, den = t[key]["p50"], u[key]["p50"]
+        return round(num / den, 3) if num is not None and den else None
+
+    report = {
+        "schema": "supertonic-silence-trim-bench/1",
+        "date": started.isoformat(timespec="seconds"),
+        "duration_s": round(time.monotonic() - t_start, 1),
+        "command": "build/venv/bin/python bench/service_bench.py " + " ".join(sys.argv[1:]),
+        "git": _git_describe(),
+        "machine": {**load_before, "load_avg_after": loadgen.machine_info().get("load_avg")},
+        "model": "probe model with silence: python -m tools.models.probe --lead-silence "
+                 f"{a.lead_silence} --trail-silence {a.trail_silence} (seconds at speed 1; the servers speak at "
+                 "TTS_SPEED 1.05)",
+        "servers": server_commands,
+        "workload": {"turns_per_mode": a.trim_turns, "replies": TRIM_REPLIES,
+                     "how": "per turn: start_session, then each sentence as send_text + flush (one segment "
+                            "each), end_session; the modes alternate turn by turn (one run)"},
+        "definitions": {
+            "first_audio_ms": "first send_text -> first audio frame received",
+            "first_speech_ms": "first send_text -> the moment a listener who starts playing at the first frame "
+                               f"hears the first sample above {SPEECH_LEVEL} (PCM16, -50 dBFS)",
+            "leading_silence_ms": "audio before the first speech sample of a turn",
+            "pause_between_segments_ms": "silence between one segment's last speech sample and the next one's "
+                                         "first, in the stream as the client gets it (the last frame's padding "
+                                         "included)",
+            "audio_s": "audio of the turn (segment_done duration_ms summed)",
+        },
+        "modes": results,
+        "ratios_trimmed_over_untrimmed_p50": {k: ratio(k) for k in ("first_audio_ms", "first_speech_ms",
+                                                                    "pause_between_segments_ms", "audio_s")},
+    }
+    if a.raw:
+        report["raw"] = records
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {rel(out)}", file=sys.stderr)
+    print(json.dumps({"modes": results, "ratios": report["ratios_trimmed_over_untrimmed_p50"]}, indent=2),
+          file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Main
 
@@ -393,8 +554,17 @@ def main() -> int:
     p.add_argument("--quick", action="store_true",
                    help="smoke test (< 60 s on the probe model): N in {1,4}, 4 turns at N=1, short pauses, "
                         "no playback wait, 1-2 sentences")
+    p.add_argument("--trim-study", action="store_true",
+                   help="instead of the sweep: first audio, first speech and the pauses between segments with "
+                        "TTS_TRIM_SILENCE on and off, on the probe model padded with silence "
+                        "(default --out bench/results/silence_trim.json)")
+    p.add_argument("--trim-turns", type=int, default=12, help="--trim-study: turns per mode")
+    p.add_argument("--lead-silence", type=float, default=0.4, help="--trim-study: silence before each item, s")
+    p.add_argument("--trail-silence", type=float, default=0.7, help="--trim-study: silence after each item, s")
     loadgen.add_load_args(p, turns=False)
     a = p.parse_args()
+    if a.trim_study:
+        return trim_study(a)
 
     results_dir = REPO / ("build" if a.quick else "bench/results")
     stem = "service_bench_quick" if a.quick else "service"

@@ -15,6 +15,14 @@ namespace {
 std::chrono::steady_clock::duration Seconds(double s) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
 }
+
+audio::SilenceTrimConfig SilenceTrimOf(const ServiceConfig& cfg) {
+  audio::SilenceTrimConfig trim;
+  trim.threshold_dbfs = cfg.trim_silence_threshold_db;
+  trim.keep_leading_ms = cfg.trim_keep_leading_ms;
+  trim.keep_trailing_ms = cfg.trim_keep_trailing_ms;
+  return trim;
+}
 }  // namespace
 
 bool IsAudioEvent(const ServerMessage& message) {
@@ -408,6 +416,7 @@ void Connection::EmitReady() {
     auto close_segment = [&] {
       s.playback.expected_s.erase(r.segment);
       pipeline.writer.reset();
+      pipeline.trimmer.reset();
       pipeline.front_offset = 0;
       pipeline.ready.erase(r.segment);
       pipeline.unspoken_chars -= std::min(pipeline.unspoken_chars, CountCodePoints(text));
@@ -451,6 +460,21 @@ void Connection::EmitReady() {
       close_segment();
       continue;
     }
+    // Silence is trimmed at the model's rate, before the frames: every client
+    // (WebSocket, OpenAI formats) gets the same audio, and segment_done counts it.
+    std::vector<float> trimmed;
+    std::span<const float> audio = r.samples;
+    if (cfg.trim_silence) {
+      if (!pipeline.trimmer) pipeline.trimmer.emplace(model_rate, SilenceTrimOf(cfg));
+      pipeline.trimmer->Push(r.samples, trimmed);
+      if (r.final) {
+        pipeline.trimmer->Finish(trimmed);
+        service_.metrics().SilenceTrimmed(static_cast<double>(pipeline.trimmer->samples_dropped()) / model_rate);
+      }
+      audio = trimmed;
+    }
+    // Leading silence yields no frame: segment_started waits for the first piece that does.
+    if (!pipeline.writer && audio.empty() && !r.final) continue;
     if (!pipeline.writer) {
       // The listener heard everything before this segment: playback starts over with it.
       if (s.playback.start && Clock::now() > *s.playback.start + Seconds(s.playback.played_s)) {
@@ -467,7 +491,7 @@ void Connection::EmitReady() {
                           static_cast<double>(s.stats.frames_sent) * cfg.chunk_size_ms});
       pipeline.writer.emplace(model_rate, s.settings.sample_rate, cfg.chunk_size_ms);
     }
-    pipeline.writer->Push(r.samples, send);
+    pipeline.writer->Push(audio, send);
     if (!r.final) continue;
     s.pace.call_s = 0.5 * s.pace.call_s + 0.5 * r.synthesis_s;
     const double audio_ms = send_segment_done();

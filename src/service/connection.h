@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "audio/frame_writer.h"
+#include "audio/silence_trimmer.h"
 #include "service/inference_worker.h"
 #include "service/protocol.h"
 #include "service/session_settings.h"
@@ -103,6 +104,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::map<uint64_t, std::string> texts{};                 // submitted, audio not all sent
     std::map<uint64_t, std::deque<SegmentResult>> ready{};   // audio pieces by segment, not yet sent
     std::optional<audio::FrameWriter> writer{};              // the segment being sent, once its first piece went out
+    std::optional<audio::SilenceTrimmer> trimmer{};          // the segment being sent (TTS_TRIM_SILENCE)
     std::size_t front_offset = 0;                            // samples of the next piece already sent
     std::size_t unspoken_chars = 0;                          // code points in held and texts
 

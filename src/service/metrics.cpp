@@ -56,6 +56,11 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
       &BuildCounter().Name("tts_characters_total").Help("Characters synthesized").Register(r).Add({});
   audio_seconds_ =
       &BuildCounter().Name("tts_audio_seconds_total").Help("Seconds of audio sent").Register(r).Add({});
+  trimmed_silence_seconds_ = &BuildCounter()
+                                  .Name("tts_trimmed_silence_seconds_total")
+                                  .Help("Seconds of leading and trailing silence cut from segments before sending")
+                                  .Register(r)
+                                  .Add({});
   sessions_ = &BuildCounter().Name("tts_sessions_total").Help("Sessions started").Register(r).Add({});
   cancellations_ =
       &BuildCounter().Name("tts_cancellations_total").Help("Cancel requests (barge-in)").Register(r).Add({});
@@ -98,6 +103,7 @@ void ServiceMetrics::SegmentCompleted(std::size_t characters, double audio_secon
   characters_->Increment(static_cast<double>(characters));
   audio_seconds_->Increment(audio_seconds);
 }
+void ServiceMetrics::SilenceTrimmed(double seconds) { trimmed_silence_seconds_->Increment(seconds); }
 void ServiceMetrics::SessionStarted() { sessions_->Increment(); }
 void ServiceMetrics::Error(std::string_view code) { errors_->Add({{"code", std::string(code)}}).Increment(); }
 void ServiceMetrics::Cancellation(std::size_t dropped) {

@@ -30,6 +30,8 @@ class ServiceMetrics {
   void SetUnspokenTextChars(double chars);
   void SetOpenConnections(double n);
   void SegmentCompleted(std::size_t characters, double audio_seconds);
+  // Leading and trailing silence cut from a segment's audio (TTS_TRIM_SILENCE).
+  void SilenceTrimmed(double seconds);
   void SessionStarted();
   void Error(std::string_view code);
   void Cancellation(std::size_t segments_dropped);
@@ -52,6 +54,7 @@ class ServiceMetrics {
   prometheus::Counter* segments_;
   prometheus::Counter* characters_;
   prometheus::Counter* audio_seconds_;
+  prometheus::Counter* trimmed_silence_seconds_;
   prometheus::Counter* sessions_;
   prometheus::Counter* cancellations_;
   prometheus::Counter* cancelled_segments_;

@@ -22,7 +22,7 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 33> kVariables = {{
+constexpr std::array<EnvVarInfo, 37> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
@@ -54,6 +54,15 @@ constexpr std::array<EnvVarInfo, 33> kVariables = {{
      "audio frame length, 5..1000 ms; a frame holds floor(rate * ms / 1000) samples (441 at 22050 Hz, 20 ms)"},
     {"TTS_CHUNKED_VOCODER", "true", "stream a segment's audio while it is vocoded: a short first chunk, then the rest with left context "
      "(exact; turned off automatically when the vocoder graph is not causal)"},
+    {"TTS_TRIM_SILENCE", "true",
+     "cut each segment's leading and trailing silence down to a natural pause before it is sent (every model; "
+     "pauses inside a segment are kept); false: the model's audio as it is"},
+    {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-50",
+     "silence trimming: audio whose RMS over 10 ms is at or below this level is silence, -100..-20 dBFS"},
+    {"TTS_TRIM_KEEP_LEADING_MS", "15",
+     "silence trimming: pause kept before a segment's first speech (protects soft onsets), 0..1000 ms"},
+    {"TTS_TRIM_KEEP_TRAILING_MS", "200",
+     "silence trimming: pause kept after a segment's last speech, 0..5000 ms"},
     {"TTS_MAX_TEXT_CHARS", "20000",
      "max text of a session not yet spoken (pending, cut into segments, or being sent), in characters, "
      "1..1000000; more gets `text_too_long` (an OpenAI request's whole input: 400)"},
@@ -87,7 +96,7 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 18> kIntVariables = {{
+constexpr std::array<IntVariable, 20> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
@@ -98,6 +107,8 @@ constexpr std::array<IntVariable, 18> kIntVariables = {{
     {"TTS_NUM_INFERENCE_STEPS", &ServiceConfig::num_inference_steps, kMinInferenceSteps, kMaxInferenceSteps},
     {"TTS_DEBOUNCE_MS", &ServiceConfig::debounce_ms, 0, 5000},
     {"TTS_CHUNK_SIZE_MS", &ServiceConfig::chunk_size_ms, 5, 1000},
+    {"TTS_TRIM_KEEP_LEADING_MS", &ServiceConfig::trim_keep_leading_ms, 0, 1000},
+    {"TTS_TRIM_KEEP_TRAILING_MS", &ServiceConfig::trim_keep_trailing_ms, 0, 5000},
     {"TTS_MAX_TEXT_CHARS", &ServiceConfig::max_text_chars, 1, 1000000},
     {"TTS_MAX_MESSAGE_BYTES", &ServiceConfig::max_message_bytes, 1024, 16 * 1024 * 1024},
     {"TTS_MAX_OUTPUT_BUFFER_MS", &ServiceConfig::max_output_buffer_ms, 1000, 3600000},
@@ -113,11 +124,16 @@ struct BoolVariable {
   bool ServiceConfig::*field;
 };
 
-constexpr std::array<BoolVariable, 3> kBoolVariables = {{
+constexpr std::array<BoolVariable, 4> kBoolVariables = {{
     {"TTS_CHUNKED_VOCODER", &ServiceConfig::chunked_vocoder},
+    {"TTS_TRIM_SILENCE", &ServiceConfig::trim_silence},
     {"TTS_METRICS_REQUIRE_AUTH", &ServiceConfig::metrics_require_auth},
     {"TTS_READY_AT_CAPACITY", &ServiceConfig::ready_at_capacity},
 }};
+
+constexpr double kMinTrimThresholdDb = -100.0;
+constexpr double kMaxTrimThresholdDb = -20.0;
+constexpr std::string_view kTrimThresholdRequirement = "a number in -100..-20 (dBFS)";
 
 constexpr std::size_t kQuotedValueMaxChars = 80;
 
@@ -332,6 +348,11 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
     if (!ParseDouble(*v, value)) Fail("TTS_SPEED", "a number in 0.5..2.0", *v);
     c.speed = value;
   }
+  if (auto v = env.Get("TTS_TRIM_SILENCE_THRESHOLD_DB")) {
+    double value = 0;
+    if (!ParseDouble(*v, value)) Fail("TTS_TRIM_SILENCE_THRESHOLD_DB", kTrimThresholdRequirement, *v);
+    c.trim_silence_threshold_db = value;
+  }
   // A secret that mounted empty must not quietly start an open server.
   if (auto raw = getenv("TTS_AUTH_TOKEN"); raw && Trim(*raw).empty()) {
     throw std::invalid_argument(
@@ -380,6 +401,9 @@ void ServiceConfig::Validate() const {
     }
   }
   if (!IsValidSpeed(speed)) Fail("TTS_SPEED", "a number in 0.5..2.0", Format(speed));
+  if (!(trim_silence_threshold_db >= kMinTrimThresholdDb && trim_silence_threshold_db <= kMaxTrimThresholdDb)) {
+    Fail("TTS_TRIM_SILENCE_THRESHOLD_DB", kTrimThresholdRequirement, Format(trim_silence_threshold_db));
+  }
   if (!IsVoiceName(default_voice)) {
     Fail("TTS_DEFAULT_VOICE", "a voice name (letters, digits, '_' or '-', at most 64)", default_voice);
   }
@@ -405,6 +429,9 @@ std::string ServiceConfig::ToString() const {
      << ", lang_code=" << lang_code << ", num_inference_steps=" << num_inference_steps
      << ", speed=" << Format(speed) << ", sample_rate=" << sample_rate << ", debounce_ms=" << debounce_ms
      << ", chunk_size_ms=" << chunk_size_ms << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false")
+     << ", trim_silence=" << (trim_silence ? "true" : "false")
+     << ", trim_silence_threshold_db=" << Format(trim_silence_threshold_db)
+     << ", trim_keep_leading_ms=" << trim_keep_leading_ms << ", trim_keep_trailing_ms=" << trim_keep_trailing_ms
      << ", max_text_chars=" << max_text_chars << ", max_message_bytes=" << max_message_bytes
      << ", max_output_buffer_ms=" << max_output_buffer_ms
      << ", slow_consumer_timeout_s=" << slow_consumer_timeout_s << ", idle_timeout_s=" << idle_timeout_s

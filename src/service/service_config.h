@@ -77,6 +77,13 @@ struct ServiceConfig {
   int chunk_size_ms = 20;
   bool chunked_vocoder = true;  // stream audio while vocoding (engine streaming_vocoder.h)
 
+  // Each segment's leading and trailing silence cut to a natural pause
+  // (audio/silence_trimmer.h), before resampling and encoding.
+  bool trim_silence = true;
+  double trim_silence_threshold_db = -50.0;  // dBFS, RMS over 10 ms windows
+  int trim_keep_leading_ms = 15;
+  int trim_keep_trailing_ms = 200;
+
   // Limits
   int max_text_chars = 20000;           // unspoken text per session, in code points
   int max_message_bytes = 65536;        // one WebSocket message

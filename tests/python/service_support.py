@@ -116,6 +116,15 @@ def make_failing_probe_model(model_dir: Path, fail_above_tokens: int = FAIL_ABOV
     return model_dir
 
 
+def make_silent_probe_model(model_dir: Path, lead_s: float, trail_s: float) -> Path:
+    """The probe model with `lead_s` / `trail_s` of silence around every item's
+    speech (tools/models/probe.py --lead-silence / --trail-silence)."""
+    python = str(VENV_PYTHON) if VENV_PYTHON.exists() else "python3"
+    subprocess.run([python, "-m", "tools.models.probe", "--out", str(model_dir), "--lead-silence", str(lead_s),
+                    "--trail-silence", str(trail_s)], cwd=REPO, check=True, timeout=300, capture_output=True)
+    return model_dir
+
+
 _INDEXER: list[int] | None = None
 
 

@@ -41,6 +41,12 @@ constexpr int kRate = 16000;  // the sessions' sample rate
 // The failing probe model's text encoder fails for texts of more tokens than
 // this ("<en>" + text + "</en>": texts over 31 characters).
 constexpr int kFailAboveTokens = 40;
+// The silent probe model's silence around every item's speech, standing in
+// for Supertonic 3's reported 0.25-0.6 s before and 0.6-0.9 s after.
+constexpr double kLeadSilenceS = 0.4;
+constexpr double kTrailSilenceS = 0.7;
+// The probe's silent start of every character (tools/models/probe.py).
+constexpr double kProbeGapS = 512.0 / 44100.0;
 
 // What the Connection hands its output: a server message or one audio frame.
 using Event = std::variant<ServerMessage, std::vector<int16_t>>;
@@ -265,11 +271,25 @@ class ConnectionTest : public ::testing::Test {
     }
     return *failing_model_;
   }
+  // The probe model with kLeadSilenceS / kTrailSilenceS of silence around every item.
+  static const std::filesystem::path& SilentModel() {
+    if (!silent_model_) {
+      const auto dir = testing::MakeTempDir("silent-probe");
+      testing::RunCommand("cd " + testing::SourceDir().string() + " && " + testing::PythonExecutable().string() +
+                          " -m tools.models.probe --out " + dir.string() + " --lead-silence " +
+                          std::to_string(kLeadSilenceS) + " --trail-silence " + std::to_string(kTrailSilenceS) +
+                          " > /dev/null");
+      silent_model_ = new std::filesystem::path(dir);
+    }
+    return *silent_model_;
+  }
   static void TearDownTestSuite() {
-    if (!failing_model_) return;
-    std::filesystem::remove_all(*failing_model_);
-    delete failing_model_;
-    failing_model_ = nullptr;
+    for (auto** model : {&failing_model_, &silent_model_}) {
+      if (!*model) continue;
+      std::filesystem::remove_all(**model);
+      delete *model;
+      *model = nullptr;
+    }
   }
 
   void TearDown() override {
@@ -374,13 +394,63 @@ class ConnectionTest : public ::testing::Test {
     return cancelled.empty() ? Cancelled{} : cancelled.back();
   }
 
+  // One session on a fresh service with `config`: `text` at speed 1, then
+  // end_session. Returns the segments the client heard.
+  std::vector<HeardSegment> SpeakOnAFreshService(ServiceConfig config, const std::string& text,
+                                                 SessionEnded* ended = nullptr) {
+    clients_.clear();
+    service_.reset();
+    Service(std::move(config));
+    Client& c = ConnectWithSession(Start("trim", /*speed=*/1.0));
+    const SessionEnded e = SpeakAndEnd(c, text);
+    if (ended) *ended = e;
+    EXPECT_TRUE(All<ErrorMessage>(c.output->delivered()).empty());
+    return c.heard();
+  }
+
+  // The service's tts_trimmed_silence_seconds_total.
+  double TrimmedSilenceSeconds() const {
+    const std::string text = service_->metrics().Serialize();
+    const std::string name = "\ntts_trimmed_silence_seconds_total ";
+    const auto at = text.find(name);
+    EXPECT_NE(at, std::string::npos) << "no tts_trimmed_silence_seconds_total in the metrics";
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size()));
+  }
+
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
   std::unique_ptr<TtsService> service_;
   std::deque<Client> clients_;
   static std::filesystem::path* failing_model_;
+  static std::filesystem::path* silent_model_;
 };
 std::filesystem::path* ConnectionTest::failing_model_ = nullptr;
+std::filesystem::path* ConnectionTest::silent_model_ = nullptr;
+
+// Where the speech of a heard segment lies, from its decoded audio.
+struct SpeechSpan {
+  std::string text;
+  double tone_start_s = 0;  // the first character's chord (after its silent gap)
+  double speech_end_s = 0;  // the end of the last character's chord
+  double duration_s = 0;    // segment_done's duration_ms
+  double first_frame_rms = 0;
+};
+
+SpeechSpan SpanOf(const HeardSegment& segment) {
+  const auto decoded = testing::DecodeProbeAudio(ToFloat(segment.samples), kRate);
+  SpeechSpan span;
+  span.text = decoded.text;
+  if (!decoded.chars.empty()) {
+    span.tone_start_s = decoded.chars.front().start_s + kProbeGapS;
+    span.speech_end_s = decoded.chars.back().start_s + decoded.chars.back().duration_s;
+  }
+  span.duration_s = segment.done.duration_ms / 1000.0;
+  const std::size_t frame = std::min<std::size_t>(segment.samples.size(), kRate * 20 / 1000);
+  double power = 0;
+  for (std::size_t i = 0; i < frame; ++i) power += std::pow(segment.samples[i] / 32768.0, 2);
+  span.first_frame_rms = frame ? std::sqrt(power / static_cast<double>(frame)) : 0;
+  return span;
+}
 
 TEST_F(ConnectionTest, SegmentsArriveInOrderFramedAndSpeakTheirText) {
   Service();
@@ -690,6 +760,66 @@ TEST_F(ConnectionTest, ClosingOnAnErrorIsSafe) {
   }));
   RunFor(150ms);
   for (const auto& c : clients_) EXPECT_NE(FirstError(c.output->sent()), c.output->sent().end());
+}
+
+TEST_F(ConnectionTest, SilenceAroundEachSegmentIsCutToANaturalPause) {
+  const std::string text = "Hello world. How are you?";
+  ServiceConfig untrimmed_config = TestConfig(SilentModel());
+  untrimmed_config.trim_silence = false;
+  const auto untrimmed = SpeakOnAFreshService(untrimmed_config, text);
+  EXPECT_DOUBLE_EQ(TrimmedSilenceSeconds(), 0.0);
+  SessionEnded ended;
+  const auto trimmed = SpeakOnAFreshService(TestConfig(SilentModel()), text, &ended);
+  ASSERT_EQ(untrimmed.size(), 2u);
+  ASSERT_EQ(trimmed.size(), 2u);
+
+  double cut_s = 0, sent_ms = 0;
+  for (std::size_t i = 0; i < trimmed.size(); ++i) {
+    SCOPED_TRACE("segment " + std::to_string(i) + ": " + trimmed[i].started.text);
+    const SpeechSpan before = SpanOf(untrimmed[i]), after = SpanOf(trimmed[i]);
+    const std::string spoken = "<en>" + trimmed[i].started.text + "</en>";
+    EXPECT_EQ(before.text, spoken);
+    EXPECT_EQ(after.text, spoken) << "the text is intact";
+    // Untrimmed, the model's silence is all there, and the first frame is silent.
+    EXPECT_NEAR(before.tone_start_s - kProbeGapS, kLeadSilenceS, 0.05);
+    EXPECT_NEAR(before.duration_s - before.speech_end_s, kTrailSilenceS, 0.08);
+    EXPECT_EQ(before.first_frame_rms, 0.0);
+    // Trimmed: 15 ms before the first chord (the probe's own 11.6 ms gap and
+    // 3.4 ms of the model's silence), so the first 20 ms frame carries speech.
+    EXPECT_NEAR(after.tone_start_s, 0.015, 0.002);
+    EXPECT_GT(after.first_frame_rms, 0.05);
+    // 200 ms after the last chord; the speech between is as long as before.
+    EXPECT_NEAR(after.duration_s - after.speech_end_s, 0.200, 0.004);
+    EXPECT_NEAR(after.speech_end_s - after.tone_start_s, before.speech_end_s - before.tone_start_s, 0.002);
+    const double expected_cut_s =
+        (before.tone_start_s - 0.015) + (before.duration_s - before.speech_end_s - 0.200);
+    EXPECT_NEAR(before.duration_s - after.duration_s, expected_cut_s, 0.005);
+    EXPECT_GT(expected_cut_s, 0.8);
+    // segment_started still predicts the model's (untrimmed) duration; segment_done says what was sent.
+    EXPECT_DOUBLE_EQ(trimmed[i].started.duration_ms, untrimmed[i].started.duration_ms);
+    EXPECT_NEAR(trimmed[i].done.duration_ms, static_cast<double>(trimmed[i].frames) * 20.0, 20.0);
+    cut_s += before.duration_s - after.duration_s;
+    sent_ms += trimmed[i].done.duration_ms;
+  }
+  EXPECT_NEAR(trimmed[1].started.start_ms, static_cast<double>(trimmed[0].frames) * 20.0, 1e-9);
+  EXPECT_NEAR(ended.audio_ms, sent_ms, 0.01);
+  EXPECT_NEAR(TrimmedSilenceSeconds(), cut_s, 0.002);
+}
+
+TEST_F(ConnectionTest, TrimmingLeavesAudioWithoutLongSilencesAsItWas) {
+  // The probe model's characters start with 11.6 ms of silence and its items
+  // end on a chord: less than the pauses kept, so trimming changes nothing.
+  const std::string text = "Hello world. How are you?";
+  ServiceConfig untrimmed_config = TestConfig();
+  untrimmed_config.trim_silence = false;
+  const auto untrimmed = SpeakOnAFreshService(untrimmed_config, text);
+  const auto trimmed = SpeakOnAFreshService(TestConfig(), text);
+  ASSERT_EQ(trimmed.size(), untrimmed.size());
+  for (std::size_t i = 0; i < trimmed.size(); ++i) {
+    EXPECT_EQ(trimmed[i].samples, untrimmed[i].samples) << "segment " << i;
+    EXPECT_DOUBLE_EQ(trimmed[i].done.duration_ms, untrimmed[i].done.duration_ms);
+  }
+  EXPECT_DOUBLE_EQ(TrimmedSilenceSeconds(), 0.0);
 }
 
 }  // namespace

@@ -71,6 +71,10 @@ TEST(ServiceConfigTest, Defaults) {
   EXPECT_FALSE(c.metrics_require_auth);
   EXPECT_FALSE(c.ready_at_capacity);
   EXPECT_TRUE(c.chunked_vocoder);
+  EXPECT_TRUE(c.trim_silence);
+  EXPECT_DOUBLE_EQ(c.trim_silence_threshold_db, -50.0);
+  EXPECT_EQ(c.trim_keep_leading_ms, 15);
+  EXPECT_EQ(c.trim_keep_trailing_ms, 200);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_EQ(c.ToString(), ServiceConfig{}.ToString());
   EXPECT_NO_THROW(ServiceConfig{}.Validate());
@@ -148,6 +152,13 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_CHUNK_SIZE_MS", "5", [](const auto& c) { return c.chunk_size_ms == 5; }},
       {"TTS_CHUNK_SIZE_MS", "40", [](const auto& c) { return c.chunk_size_ms == 40; }},
       {"TTS_CHUNKED_VOCODER", "false", [](const auto& c) { return !c.chunked_vocoder; }},
+      {"TTS_TRIM_SILENCE", "off", [](const auto& c) { return !c.trim_silence; }},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-60", [](const auto& c) { return c.trim_silence_threshold_db == -60.0; }},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-42.5", [](const auto& c) { return c.trim_silence_threshold_db == -42.5; }},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-100", [](const auto& c) { return c.trim_silence_threshold_db == -100.0; }},
+      {"TTS_TRIM_KEEP_LEADING_MS", "0", [](const auto& c) { return c.trim_keep_leading_ms == 0; }},
+      {"TTS_TRIM_KEEP_LEADING_MS", "40", [](const auto& c) { return c.trim_keep_leading_ms == 40; }},
+      {"TTS_TRIM_KEEP_TRAILING_MS", "5000", [](const auto& c) { return c.trim_keep_trailing_ms == 5000; }},
       {"TTS_MAX_TEXT_CHARS", "500", [](const auto& c) { return c.max_text_chars == 500; }},
       {"TTS_MAX_MESSAGE_BYTES", "1048576", [](const auto& c) { return c.max_message_bytes == 1048576; }},
       {"TTS_MAX_OUTPUT_BUFFER_MS", "60000", [](const auto& c) { return c.max_output_buffer_ms == 60000; }},
@@ -237,6 +248,16 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_CHUNK_SIZE_MS", "4"},
       {"TTS_CHUNK_SIZE_MS", "1001"},
       {"TTS_CHUNKED_VOCODER", "maybe"},
+      {"TTS_TRIM_SILENCE", "sometimes"},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-10"},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-101"},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "50"},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-50dB"},
+      {"TTS_TRIM_SILENCE_THRESHOLD_DB", "nan"},
+      {"TTS_TRIM_KEEP_LEADING_MS", "-1"},
+      {"TTS_TRIM_KEEP_LEADING_MS", "1001"},
+      {"TTS_TRIM_KEEP_TRAILING_MS", "5001"},
+      {"TTS_TRIM_KEEP_TRAILING_MS", "0.2"},
       {"TTS_MAX_TEXT_CHARS", "0"},
       {"TTS_MAX_MESSAGE_BYTES", "100"},
       {"TTS_MAX_OUTPUT_BUFFER_MS", "999"},
@@ -272,6 +293,8 @@ TEST(ServiceConfigTest, ErrorMessagesAreSpecific) {
             "TTS_SAMPLE_RATE must be one of 8000, 16000, 22050, 24000, 44100, 48000, got '11025'");
   EXPECT_EQ(LoadError({{"TTS_DEVICE", "tpu"}}), "TTS_DEVICE must be cpu, cuda or auto, got 'tpu'");
   EXPECT_EQ(LoadError({{"TTS_SPEED", "3"}}), "TTS_SPEED must be a number in 0.5..2.0, got '3'");
+  EXPECT_EQ(LoadError({{"TTS_TRIM_SILENCE_THRESHOLD_DB", "-5"}}),
+            "TTS_TRIM_SILENCE_THRESHOLD_DB must be a number in -100..-20 (dBFS), got '-5'");
   // Long or binary garbage is quoted truncated and printable.
   const std::string message = LoadError({{"TTS_PORT", std::string(500, 'x') + "\x01"}});
   EXPECT_LT(message.size(), 200u);
@@ -308,6 +331,12 @@ TEST(ServiceConfigTest, ValidateChecksConfigsBuiltInCode) {
   EXPECT_THROW(c.Validate(), std::invalid_argument);
   c = ServiceConfig{};
   c.speed = 0.1;
+  EXPECT_THROW(c.Validate(), std::invalid_argument);
+  c = ServiceConfig{};
+  c.trim_silence_threshold_db = -3;
+  EXPECT_THROW(c.Validate(), std::invalid_argument);
+  c = ServiceConfig{};
+  c.trim_keep_trailing_ms = -1;
   EXPECT_THROW(c.Validate(), std::invalid_argument);
   c = ServiceConfig{};
   c.host.clear();

@@ -25,9 +25,18 @@ the real model; but what comes out can be decoded back into text with
 So a character sounds as a gap of 11.6 ms followed by a steady chord for the
 rest of its ~0.15/speed seconds (whole latent frames of 69.66 ms).
 
+``--lead-silence S`` and ``--trail-silence S`` add S seconds (before the
+speed factor, like the characters) of digital silence before and after every
+item's speech, as Supertonic 3 is reported to do (0.25-0.6 s before, 0.6-0.9 s
+after): the duration predictor adds them to the duration, and the vector
+estimator gives the first and last ``round(Lv * S / duration)`` latent frames
+no token and channel 2 ("voiced") = 0, which the vocoder renders as silence.
+The speech between them is as without the flags.
+
 Usage (from the repository root)::
 
     python -m tools.models.probe --out models/probe
+    python -m tools.models.probe --out /tmp/probe-silence --lead-silence 0.4 --trail-silence 0.7
 """
 from __future__ import annotations
 
@@ -68,7 +77,7 @@ def _const(name: str, value, dtype=np.float32) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
 
 
-def _save(graph: onnx.GraphProto, path: Path) -> None:
+def _save(graph: onnx.GraphProto, path: Path, props: dict[str, str] | None = None) -> None:
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -76,7 +85,7 @@ def _save(graph: onnx.GraphProto, path: Path) -> None:
         doc_string="Probe model: audio encodes the text (see tools/models/probe.py).",
     )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, {"probe": "1", "char_seconds": str(CHAR_SECONDS)})
+    helper.set_model_props(model, {"probe": "1", "char_seconds": str(CHAR_SECONDS), **(props or {})})
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
 
@@ -85,11 +94,19 @@ def _text_inputs() -> list:
     return [_value_info("text_ids", TensorProto.INT64, [B, T])]
 
 
-def duration_predictor_graph() -> onnx.GraphProto:
+def duration_predictor_graph(silence_s: float = 0.0) -> onnx.GraphProto:
+    """``silence_s``: leading plus trailing silence, added to every duration."""
     nodes = [
         helper.make_node("ReduceSum", ["text_mask", "axes_12"], ["n_tokens"], keepdims=0),
-        helper.make_node("Mul", ["n_tokens", "char_seconds"], ["duration"]),
+        helper.make_node("Mul", ["n_tokens", "char_seconds"], ["speech_s" if silence_s else "duration"]),
     ]
+    initializer = [
+        _const("axes_12", [1, 2], np.int64),
+        _const("char_seconds", CHAR_SECONDS),
+    ]
+    if silence_s:
+        nodes.append(helper.make_node("Add", ["speech_s", "silence_s"], ["duration"]))
+        initializer.append(_const("silence_s", silence_s))
     return helper.make_graph(
         nodes,
         "duration_predictor",
@@ -99,10 +116,7 @@ def duration_predictor_graph() -> onnx.GraphProto:
             _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
         ],
         [_value_info("duration", TensorProto.FLOAT, [B])],
-        initializer=[
-            _const("axes_12", [1, 2], np.int64),
-            _const("char_seconds", CHAR_SECONDS),
-        ],
+        initializer=initializer,
     )
 
 
@@ -145,7 +159,12 @@ def text_encoder_graph(fail_above_tokens: int | None = None) -> onnx.GraphProto:
     )
 
 
-def vector_estimator_graph() -> onnx.GraphProto:
+def vector_estimator_graph(lead_s: float = 0.0, trail_s: float = 0.0) -> onnx.GraphProto:
+    """With ``lead_s``/``trail_s`` (seconds before the speed factor), the first
+    and last ``round(Lv * s / duration)`` frames of each item are silent and the
+    tokens share the frames between them as they share all frames without."""
+    if lead_s or trail_s:
+        return _vector_estimator_with_silence(lead_s, trail_s)
     n = helper.make_node
     nodes = [
         # Valid token / frame counts per item, [B,1,1], guarded against zero.
@@ -205,6 +224,102 @@ def vector_estimator_graph() -> onnx.GraphProto:
             _const("axes_2", [2], np.int64),
             _const("one", 1.0),
             _const("zero", 0.0),
+            _const("idx_2", 2, np.int64),
+            _const("zero_i", 0, np.int64),
+            _const("one_i", 1, np.int64),
+            _const("shape_11m1", [1, 1, -1], np.int64),
+            _const("zero_1", [0], np.int64),
+            _const("one_1", [1], np.int64),
+            _const("axis_1", [1], np.int64),
+            _const("pads", [0, 0, 0, 0, LATENT_CHANNELS - 3, 0], np.int64),
+        ],
+    )
+
+
+def _vector_estimator_with_silence(lead_s: float, trail_s: float) -> onnx.GraphProto:
+    n = helper.make_node
+    nodes = [
+        n("ReduceSum", ["text_mask", "axes_2"], ["tv"], keepdims=1),
+        n("ReduceSum", ["latent_mask", "axes_2"], ["lv"], keepdims=1),
+        n("Sub", ["tv", "one"], ["tv_m1_raw"]),
+        n("Max", ["tv_m1_raw", "zero"], ["tv_m1"]),
+        # Silent frames at each end: round(Lv * s / (Tv * CHAR_SECONDS + lead + trail)),
+        # the share of the duration the duration predictor gave the silence.
+        n("Mul", ["tv", "char_seconds"], ["speech_s"]),
+        n("Add", ["speech_s", "silence_s"], ["total_s"]),
+        n("Div", ["lv", "total_s"], ["frames_per_s"]),
+        n("Mul", ["frames_per_s", "lead_s"], ["lead_raw"]),
+        n("Add", ["lead_raw", "half"], ["lead_half"]),
+        n("Floor", ["lead_half"], ["lead_frames"]),
+        n("Mul", ["frames_per_s", "trail_s"], ["trail_raw"]),
+        n("Add", ["trail_raw", "half"], ["trail_half"]),
+        n("Floor", ["trail_half"], ["trail_frames"]),
+        n("Sub", ["lv", "lead_frames"], ["lv_lead"]),
+        n("Sub", ["lv_lead", "trail_frames"], ["ls"]),  # speech frames
+        n("Max", ["ls", "one"], ["ls_safe"]),
+        # Speech positions p = l - lead_frames, as [B,1,L].
+        n("Shape", ["latent_mask"], ["lm_shape"]),
+        n("Gather", ["lm_shape", "idx_2"], ["l_count"], axis=0),
+        n("Range", ["zero_i", "l_count", "one_i"], ["l_range"]),
+        n("Cast", ["l_range"], ["l_f"], to=TensorProto.FLOAT),
+        n("Reshape", ["l_f", "shape_11m1"], ["l_pos"]),
+        n("Sub", ["l_pos", "lead_frames"], ["p_pos"]),
+        n("Sub", ["p_pos", "one"], ["p_prev"]),
+        # idx(p) = min(floor(p*Tv/Ls), Tv-1), clamped at 0 in the leading silence.
+        n("Mul", ["p_pos", "tv"], ["p_tv"]),
+        n("Div", ["p_tv", "ls_safe"], ["q"]),
+        n("Floor", ["q"], ["q_floor"]),
+        n("Min", ["q_floor", "tv_m1"], ["idx_hi"]),
+        n("Max", ["idx_hi", "zero"], ["idx"]),
+        n("Mul", ["p_prev", "tv"], ["pp_tv"]),
+        n("Div", ["pp_tv", "ls_safe"], ["qp"]),
+        n("Floor", ["qp"], ["qp_floor"]),
+        n("Min", ["qp_floor", "tv_m1"], ["idx_prev_hi"]),
+        n("Max", ["idx_prev_hi", "zero"], ["idx_prev"]),
+        # Voiced: 0 <= p < Ls.
+        n("GreaterOrEqual", ["p_pos", "zero"], ["after_lead"]),
+        n("Less", ["p_pos", "ls"], ["before_trail"]),
+        n("And", ["after_lead", "before_trail"], ["in_speech"]),
+        n("Cast", ["in_speech"], ["in_speech_f"], to=TensorProto.FLOAT),
+        n("Mul", ["latent_mask", "zero"], ["lm_zero"]),
+        n("Add", ["lm_zero", "in_speech_f"], ["voiced"]),  # [B,1,L]
+        # Start flag: the first speech frame, or a frame whose token differs from the previous one.
+        n("Equal", ["idx", "idx_prev"], ["same_token"]),
+        n("Not", ["same_token"], ["new_token"]),
+        n("Equal", ["p_pos", "zero"], ["first_frame"]),
+        n("Or", ["new_token", "first_frame"], ["starts"]),
+        n("Cast", ["starts"], ["starts_raw"], to=TensorProto.FLOAT),
+        n("Mul", ["starts_raw", "voiced"], ["starts_f"]),
+        n("Slice", ["text_emb", "zero_1", "one_1", "axis_1"], ["emb_ids"]),
+        n("Cast", ["idx"], ["idx_i"], to=TensorProto.INT64),
+        n("GatherElements", ["emb_ids", "idx_i"], ["frame_ids"], axis=2),
+        n("Concat", ["frame_ids", "starts_f", "voiced"], ["head_raw"], axis=1),
+        n("Mul", ["head_raw", "latent_mask"], ["head"]),
+        n("Pad", ["head", "pads"], ["denoised_latent"], mode="constant"),
+    ]
+    inputs = [
+        _value_info("noisy_latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L]),
+        _value_info("text_emb", TensorProto.FLOAT, [B, TEXT_EMB_CHANNELS, T]),
+        _value_info("style_ttl", TensorProto.FLOAT, [B, 50, 256]),
+        _value_info("latent_mask", TensorProto.FLOAT, [B, 1, L]),
+        _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
+        _value_info("current_step", TensorProto.FLOAT, [B]),
+        _value_info("total_step", TensorProto.FLOAT, [B]),
+    ]
+    return helper.make_graph(
+        nodes,
+        "vector_estimator",
+        inputs,
+        [_value_info("denoised_latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L])],
+        initializer=[
+            _const("axes_2", [2], np.int64),
+            _const("one", 1.0),
+            _const("zero", 0.0),
+            _const("half", 0.5),
+            _const("char_seconds", CHAR_SECONDS),
+            _const("silence_s", lead_s + trail_s),
+            _const("lead_s", lead_s),
+            _const("trail_s", trail_s),
             _const("idx_2", 2, np.int64),
             _const("zero_i", 0, np.int64),
             _const("one_i", 1, np.int64),
@@ -305,15 +420,20 @@ def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
     )
 
 
-def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None) -> None:
+def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None,
+                lead_silence: float = 0.0, trail_silence: float = 0.0) -> None:
     """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
+    if not (0.0 <= lead_silence <= 10.0 and 0.0 <= trail_silence <= 10.0):
+        raise ValueError(f"silences must be 0..10 s, got {lead_silence} and {trail_silence}")
     model_dir = Path(model_dir)
     write_assets(model_dir)
     onnx_dir = model_dir / "onnx"
-    _save(duration_predictor_graph(), onnx_dir / "duration_predictor.onnx")
-    _save(text_encoder_graph(fail_above_tokens), onnx_dir / "text_encoder.onnx")
-    _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx")
-    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx")
+    props = {"lead_silence_s": str(lead_silence), "trail_silence_s": str(trail_silence)} \
+        if lead_silence or trail_silence else None
+    _save(duration_predictor_graph(lead_silence + trail_silence), onnx_dir / "duration_predictor.onnx", props)
+    _save(text_encoder_graph(fail_above_tokens), onnx_dir / "text_encoder.onnx", props)
+    _save(vector_estimator_graph(lead_silence, trail_silence), onnx_dir / "vector_estimator.onnx", props)
+    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx", props)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,8 +443,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="make the vocoder non-causal (tests the engine's fallback to one full run)")
     parser.add_argument("--fail-above-tokens", type=int, metavar="N",
                         help="make inference fail for texts of more than N tokens (tests error reporting)")
+    parser.add_argument("--lead-silence", type=float, default=0.0, metavar="S",
+                        help="seconds of silence before every item's speech (at speed 1), 0..10")
+    parser.add_argument("--trail-silence", type=float, default=0.0, metavar="S",
+                        help="seconds of silence after every item's speech (at speed 1), 0..10")
     args = parser.parse_args(argv)
-    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens)
+    for name in ("lead_silence", "trail_silence"):
+        if not 0.0 <= getattr(args, name) <= 10.0:
+            parser.error(f"--{name.replace('_', '-')} must be 0..10 seconds")
+    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens,
+                lead_silence=args.lead_silence, trail_silence=args.trail_silence)
     print(f"probe model written to {args.out}")
     return 0
 
