@@ -1,5 +1,6 @@
-"""The probe model: a tiny, deterministic Supertonic 2 model directory whose
-audio encodes the text it was given.
+"""The probe model: a tiny, deterministic Supertonic 2 (or, with
+``--version 3``, Supertonic 3) model directory whose audio encodes the text it
+was given.
 
 It has the published layout and the exact four-graph interface (SPEC section 2:
 input names, order, dtypes, ranks and the dynamic axes ``batch_size``,
@@ -10,7 +11,12 @@ the real model; but what comes out can be decoded back into text with
 * duration_predictor: ``duration[b] = sum(text_mask[b]) * CHAR_SECONDS``,
   i.e. every token (character) lasts 0.15 s before the engine's speed factor.
 * text_encoder: channel 0 of ``text_emb`` is the token id (times the mask),
-  every other channel is 0.
+  every other channel is 0. Supertonic 3 (``--version 3``): the id goes through
+  an embedding table of 8322 rows (a Gather, as in the real graphs, so the
+  engine can tell the versions apart) that holds ``id % 176``: the tones tell
+  176 ids apart. The v3 indexer (``tools/models/assets.py``) gives the
+  characters of Latin-script text the ids below 176, so such text decodes
+  exactly; other scripts decode to the right number and timing of characters.
 * vector_estimator: ignores the noise. Latent frame ``l`` of item ``b`` is
   assigned to token ``idx(l) = min(floor(l*Tv/Lv), Tv-1)`` (Tv, Lv: the valid
   token and frame counts); channel 0 = that token's id, channel 1 = 1 on the
@@ -24,10 +30,13 @@ the real model; but what comes out can be decoded back into text with
 
 So a character sounds as a gap of 11.6 ms followed by a steady chord for the
 rest of its ~0.15/speed seconds (whole latent frames of 69.66 ms).
+``--char-seconds S`` changes the 0.15 s (e.g. 1.5 for runaway durations,
+which the engine clamps).
 
 Usage (from the repository root)::
 
     python -m tools.models.probe --out models/probe
+    python -m tools.models.probe --version 3 --out models/probe-v3
 """
 from __future__ import annotations
 
@@ -41,7 +50,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tools.models.assets import write_assets  # noqa: E402
+from tools.models.assets import V3_COMMON_IDS, V3_NUM_TEXT_IDS, write_assets  # noqa: E402
 
 CHAR_SECONDS = 0.15
 SAMPLE_RATE = 44100
@@ -68,7 +77,7 @@ def _const(name: str, value, dtype=np.float32) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
 
 
-def _save(graph: onnx.GraphProto, path: Path) -> None:
+def _save(graph: onnx.GraphProto, path: Path, char_seconds: float = CHAR_SECONDS) -> None:
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -76,7 +85,7 @@ def _save(graph: onnx.GraphProto, path: Path) -> None:
         doc_string="Probe model: audio encodes the text (see tools/models/probe.py).",
     )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, {"probe": "1", "char_seconds": str(CHAR_SECONDS)})
+    helper.set_model_props(model, {"probe": "1", "char_seconds": str(char_seconds)})
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
 
@@ -85,7 +94,7 @@ def _text_inputs() -> list:
     return [_value_info("text_ids", TensorProto.INT64, [B, T])]
 
 
-def duration_predictor_graph() -> onnx.GraphProto:
+def duration_predictor_graph(char_seconds: float = CHAR_SECONDS) -> onnx.GraphProto:
     nodes = [
         helper.make_node("ReduceSum", ["text_mask", "axes_12"], ["n_tokens"], keepdims=0),
         helper.make_node("Mul", ["n_tokens", "char_seconds"], ["duration"]),
@@ -101,26 +110,38 @@ def duration_predictor_graph() -> onnx.GraphProto:
         [_value_info("duration", TensorProto.FLOAT, [B])],
         initializer=[
             _const("axes_12", [1, 2], np.int64),
-            _const("char_seconds", CHAR_SECONDS),
+            _const("char_seconds", char_seconds),
         ],
     )
 
 
-def text_encoder_graph(fail_above_tokens: int | None = None) -> onnx.GraphProto:
+def v3_embedding_table() -> np.ndarray:
+    """[8322, 1]: row id holds id % 176, the id the tones can carry."""
+    return (np.arange(V3_NUM_TEXT_IDS) % V3_COMMON_IDS).astype(np.float32)[:, None]
+
+
+def text_encoder_graph(fail_above_tokens: int | None = None, version: int = 2) -> onnx.GraphProto:
     """With ``fail_above_tokens``, running it on more tokens fails inside ONNX
     Runtime (a Gather past the end of a table): a model that loads, warms up
     and speaks short text, for testing how inference failures reach clients."""
     emb = "text_emb" if fail_above_tokens is None else "text_emb_ok"
-    nodes = [
-        helper.make_node("Cast", ["text_ids"], ["ids_f"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["ids_f", "axis_1"], ["ids_3d"]),
+    if version == 3:
+        nodes = [
+            helper.make_node("Gather", ["char_embedder.weight", "text_ids"], ["ids_embedded"], axis=0),  # [B,T,1]
+            helper.make_node("Transpose", ["ids_embedded"], ["ids_3d"], perm=[0, 2, 1]),
+        ]
+        initializer = [numpy_helper.from_array(v3_embedding_table(), "char_embedder.weight")]
+    else:
+        nodes = [
+            helper.make_node("Cast", ["text_ids"], ["ids_f"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["ids_f", "axis_1"], ["ids_3d"]),
+        ]
+        initializer = [_const("axis_1", [1], np.int64)]
+    nodes += [
         helper.make_node("Mul", ["ids_3d", "text_mask"], ["ids_masked"]),
         helper.make_node("Pad", ["ids_masked", "pads"], [emb], mode="constant"),
     ]
-    initializer = [
-        _const("axis_1", [1], np.int64),
-        _const("pads", [0, 0, 0, 0, TEXT_EMB_CHANNELS - 1, 0], np.int64),
-    ]
+    initializer.append(_const("pads", [0, 0, 0, 0, TEXT_EMB_CHANNELS - 1, 0], np.int64))
     if fail_above_tokens is not None:
         nodes += [
             helper.make_node("Shape", ["text_ids"], ["ids_shape"]),
@@ -305,15 +326,18 @@ def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
     )
 
 
-def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None) -> None:
+def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None,
+                version: int = 2, char_seconds: float = CHAR_SECONDS) -> None:
     """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
+    if not char_seconds > 0:
+        raise ValueError(f"char_seconds must be > 0, got {char_seconds}")
     model_dir = Path(model_dir)
-    write_assets(model_dir)
+    write_assets(model_dir, version)
     onnx_dir = model_dir / "onnx"
-    _save(duration_predictor_graph(), onnx_dir / "duration_predictor.onnx")
-    _save(text_encoder_graph(fail_above_tokens), onnx_dir / "text_encoder.onnx")
-    _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx")
-    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx")
+    _save(duration_predictor_graph(char_seconds), onnx_dir / "duration_predictor.onnx", char_seconds)
+    _save(text_encoder_graph(fail_above_tokens, version), onnx_dir / "text_encoder.onnx", char_seconds)
+    _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx", char_seconds)
+    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx", char_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,9 +347,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="make the vocoder non-causal (tests the engine's fallback to one full run)")
     parser.add_argument("--fail-above-tokens", type=int, metavar="N",
                         help="make inference fail for texts of more than N tokens (tests error reporting)")
+    parser.add_argument("--version", type=int, choices=(2, 3), default=2,
+                        help="the Supertonic interface to mimic: 2 (163 text ids) or 3 (8322 text ids, its languages)")
+    parser.add_argument("--char-seconds", type=float, default=CHAR_SECONDS, metavar="S",
+                        help=f"predicted seconds per text id (default {CHAR_SECONDS}; e.g. 1.5 for runaway durations)")
     args = parser.parse_args(argv)
-    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens)
-    print(f"probe model written to {args.out}")
+    if not args.char_seconds > 0:
+        parser.error("--char-seconds must be > 0")
+    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens,
+                version=args.version, char_seconds=args.char_seconds)
+    print(f"probe model (Supertonic {args.version}) written to {args.out}")
     return 0
 
 
