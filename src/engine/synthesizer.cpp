@@ -27,7 +27,7 @@ struct PreparedItem {
 };
 
 // A duration far above what the model says per text id is a runaway (reported
-// of Supertonic 3): clamped, so that one item cannot hold the device for
+// for Supertonic 3): clamped, so that one item cannot hold the device for
 // seconds of babble or silence.
 void ClampRunawayDurations(const ModelProfile& profile, const std::vector<SynthesisItem>& items,
                            const std::vector<PreparedItem>& prepared, std::vector<float>& durations, BatchAudio& out) {

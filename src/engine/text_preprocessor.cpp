@@ -220,7 +220,6 @@ void AppendUtf8(std::string& out, char32_t cp) {
   }
 }
 
-
 // --- Expression tags ----------------------------------------------------------
 
 char32_t AsciiLower(char32_t c) { return c >= U'A' && c <= U'Z' ? c + (U'a' - U'A') : c; }
@@ -270,15 +269,14 @@ std::size_t EndOfWords(const std::u32string& text, const std::vector<std::string
       --end;
       continue;
     }
-    bool tag = false;
-    for (const std::string& t : kept) {
-      if (end >= t.size() && std::equal(t.begin(), t.end(), text.begin() + static_cast<std::ptrdiff_t>(end - t.size()))) {
-        end -= t.size();
-        tag = true;
-        break;
-      }
-    }
-    if (!tag) break;
+    const std::u32string_view before(text.data(), end);
+    auto ends_with = [&](const std::string& tag) {
+      return before.size() >= tag.size() &&
+             std::equal(tag.begin(), tag.end(), before.end() - static_cast<std::ptrdiff_t>(tag.size()));
+    };
+    auto tag = std::find_if(kept.begin(), kept.end(), ends_with);
+    if (tag == kept.end()) break;
+    end -= tag->size();
   }
   return end;
 }

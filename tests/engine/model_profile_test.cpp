@@ -7,7 +7,10 @@
 #include <onnx/onnx_pb.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/errors.h"
