@@ -22,7 +22,12 @@ models/faithful/.complete: tools/models/faithful.py tools/models/assets.py | set
 	@$(PY) -m tools.models.faithful --out models/faithful
 	@touch $@
 
-models: models/probe/.complete models/faithful/.complete
+# The Supertonic 3 interface (8322 text ids, its 31 languages and `na`), beside the v2 ones.
+models/probe-v3/.complete: tools/models/probe.py tools/models/assets.py | setup
+	@$(PY) -m tools.models.probe --version 3 --out models/probe-v3
+	@touch $@
+
+models: models/probe/.complete models/faithful/.complete models/probe-v3/.complete
 
 # Both suites always run; the target fails if either does.
 test: build models

@@ -23,6 +23,14 @@ trailing, between segments) produces no characters. Since the engine wraps
 each chunk as ``<lang>...</lang>``, the decoded text shows segment
 boundaries and languages, e.g. ``<pt>Olá, tudo bem?</pt>``.
 
+The Supertonic 3 probe (``--version 3``, ``models/probe-v3``) has 8322 ids;
+its text encoder turns each into ``id % 176`` before the tones, and its indexer
+gives the characters of Latin-script text the ids below 176. Decoded with its
+own indexer (``--model-dir models/probe-v3``), Latin-script text (de, it, fr,
+es, pt, vi, na, ...; NFKD marks included) reads back exactly; other scripts
+read back as the right number of characters with the right timing, but as
+other characters.
+
 Usage::
 
     python3 tools/probe_decode.py out.wav [--model-dir models/probe] [--json] [--raw]
@@ -353,7 +361,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="Decode probe-model audio back into text.")
     parser.add_argument("wav", type=Path)
-    parser.add_argument("--model-dir", type=Path, default=None, help=f"default: {DEFAULT_MODEL_DIR}")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help=f"the probe model that spoke (its indexer maps ids back to characters); "
+                             f"default: {DEFAULT_MODEL_DIR}")
     parser.add_argument("--json", action="store_true", help="print characters with timings as JSON")
     parser.add_argument("--raw", action="store_true", help="print the text as decoded, without NFC")
     args = parser.parse_args(argv)

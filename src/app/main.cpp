@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
+
+#include <fmt/format.h>
 
 #include "app/batch_file.h"
 #include "app/model_download.h"
@@ -20,6 +24,7 @@
 #include "audio/resampler.h"
 #include "audio/wav_file.h"
 #include "engine/errors.h"
+#include "engine/model_profile.h"
 #include "engine/synthesizer.h"
 #include "engine/text_chunker.h"
 #include "engine/text_preprocessor.h"
@@ -39,6 +44,7 @@ struct EngineFlags {
   int threads = 0;
   std::string graph_optimization = "all";
   bool no_pad_rewrite = false;
+  int max_chunk_chars = 0;
 
   void Add(CLI::App* cmd) {
     cmd->add_option("--model-dir", model_dir, "model directory (onnx/, voice_styles/); env TTS_MODEL_DIR")
@@ -50,6 +56,13 @@ struct EngineFlags {
     cmd->add_flag("--no-pad-rewrite", no_pad_rewrite,
                   "load the graphs' padding as published: a batched item then differs from itself alone "
                   "(to measure that)");
+    AddChunkOption(cmd, max_chunk_chars);
+  }
+  static void AddChunkOption(CLI::App* cmd, int& max_chunk_chars) {
+    cmd->add_option("--max-chunk-chars", max_chunk_chars,
+                    "chunk length for long text in characters, 1..500 (0: the model profile's; ko and ja keep "
+                    "their smaller limit)")
+        ->capture_default_str();
   }
   EngineConfig ToConfig() const {
     EngineConfig c;
@@ -58,6 +71,7 @@ struct EngineFlags {
     c.intra_op_threads = threads;
     c.graph_optimization = EngineConfig::ParseGraphOptimization(graph_optimization);
     c.rewrite_batch_padding = !no_pad_rewrite;
+    c.max_chunk_chars = max_chunk_chars;
     return c;
   }
 };
@@ -75,11 +89,25 @@ void WriteOutputWav(const std::string& path, std::vector<float>& samples, int mo
                   format == "float" ? audio::WavFormat::kFloat32 : audio::WavFormat::kPcm16);
 }
 
+// The options the user may leave to the model's profile.
+struct ProfileDefaults {
+  std::optional<int> steps;
+  std::optional<float> speed;
+  int Steps(const ModelProfile& p) const { return steps.value_or(p.default_steps); }
+  float Speed(const ModelProfile& p) const { return speed.value_or(p.default_speed); }
+};
+
+std::string SynthesisSummary(const Synthesizer& synth, int steps) {
+  return fmt::format("{}, {}, {} steps", synth.execution_provider(), synth.profile().name, steps);
+}
+
 int RunSynth(const EngineFlags& flags, const std::string& text_arg, const std::string& voice,
-             const std::string& lang, int steps, float speed, uint64_t seed, const std::string& noise_path,
+             const std::string& lang, const ProfileDefaults& options, uint64_t seed, const std::string& noise_path,
              int sample_rate, const std::string& format, const std::string& output) {
   const std::string text = ReadTextArgOrStdin(text_arg);
   Synthesizer synth(flags.ToConfig());
+  const int steps = options.Steps(synth.profile());
+  const float speed = options.Speed(synth.profile());
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> samples;
   if (!noise_path.empty()) {
@@ -96,7 +124,7 @@ int RunSynth(const EngineFlags& flags, const std::string& text_arg, const std::s
   const double audio_s = static_cast<double>(samples.size()) / model_rate;
   WriteOutputWav(output, samples, model_rate, sample_rate, format);
   std::cerr << "wrote " << output << ": " << audio_s << " s of audio at " << sample_rate << " Hz in " << elapsed
-            << " s (RTF " << (audio_s > 0 ? elapsed / audio_s : 0) << ", " << synth.execution_provider() << ")\n";
+            << " s (RTF " << (audio_s > 0 ? elapsed / audio_s : 0) << ", " << SynthesisSummary(synth, steps) << ")\n";
   return 0;
 }
 
@@ -110,10 +138,11 @@ std::vector<SynthesisItem> ToSynthesisItems(const Synthesizer& synth, const std:
   items.reserve(lines.size());
   for (const app::BatchItem& line : lines) {
     auto fail = [&](const std::string& message) { return app::BatchLineError(source, line.line, message); };
+    const ModelProfile& profile = synth.profile();
     if (synth.voices().Find(line.voice) == nullptr) throw fail("unknown voice '" + line.voice + "'");
-    if (!synth.model_config().SupportsLanguage(line.lang)) throw fail("unsupported language '" + line.lang + "'");
-    if (!(line.speed > 0.0f && line.speed <= 10.0f)) {
-      throw fail("speed must be in (0, 10], got " + std::to_string(line.speed));
+    if (!profile.SupportsLanguage(line.lang)) throw fail(profile.UnsupportedLanguageMessage(line.lang));
+    if (!profile.SpeedAllowed(line.speed)) {
+      throw fail(fmt::format("speed must be in {} for {}, got {}", profile.SpeedRange(), profile.name, line.speed));
     }
     const auto ids = synth.Encode(line.text, line.lang).ids.size();
     if (static_cast<int64_t>(ids) > Synthesizer::kMaxTokens) {
@@ -148,10 +177,13 @@ std::vector<SynthesisItem> ToSynthesisItems(const Synthesizer& synth, const std:
 
 // Every item of the file in one SynthesizeBatch call (one model call per
 // stage), so a batched item can be compared with the same line alone.
-int RunSynthBatch(const EngineFlags& flags, const std::string& batch_path, const app::BatchDefaults& defaults,
-                  int steps, int sample_rate, const std::string& format) {
-  const std::vector<app::BatchItem> lines = app::ReadBatchFile(batch_path, defaults);
+int RunSynthBatch(const EngineFlags& flags, const std::string& batch_path, app::BatchDefaults defaults,
+                  const ProfileDefaults& options, int sample_rate, const std::string& format) {
+  // The model first: a line without "speed" gets its profile's default.
   Synthesizer synth(flags.ToConfig());
+  defaults.speed = options.Speed(synth.profile());
+  const int steps = options.Steps(synth.profile());
+  const std::vector<app::BatchItem> lines = app::ReadBatchFile(batch_path, defaults);
   const std::vector<SynthesisItem> items = ToSynthesisItems(synth, lines, batch_path);
   const bool any_noise = std::any_of(items.begin(), items.end(), [](const auto& item) { return item.noise; });
 
@@ -184,18 +216,59 @@ int RunSynthBatch(const EngineFlags& flags, const std::string& batch_path, const
   const StageTimes& t = audio.times;
   std::cerr << "wrote " << lines.size() << " WAV files from " << batch_path << ": " << audio_s << " s of audio at "
             << sample_rate << " Hz in " << elapsed << " s (RTF " << (audio_s > 0 ? elapsed / audio_s : 0) << ", "
-            << synth.execution_provider() << "; one batch of " << lines.size() << ": duration "
+            << SynthesisSummary(synth, steps) << "; one batch of " << lines.size() << ": duration "
             << t.duration_predictor_s << " s, text encoder " << t.text_encoder_s << " s, vector estimator "
             << t.vector_estimator_s << " s, vocoder " << t.vocoder_s << " s)\n";
   return 0;
 }
 
-int RunIds(const std::string& model_dir, const std::string& text_arg, const std::string& lang) {
-  const std::string text = ReadTextArgOrStdin(text_arg);
-  auto indexer = UnicodeIndexer::Load(std::filesystem::path(model_dir) / "onnx" / "unicode_indexer.json");
+nlohmann::ordered_json ProfileJson(const ModelProfile& p) {
+  // 1.05, not the float's 1.0499999523162842.
+  auto decimal = [](float v) { return std::round(static_cast<double>(v) * 1e6) / 1e6; };
+  return {{"name", p.name},
+          {"version", p.version},
+          {"languages", p.languages},
+          {"chunk_chars", p.chunk_chars},
+          {"chunk_chars_by_lang", p.chunk_chars_by_lang},
+          {"steps", {{"default", p.default_steps}, {"min", p.min_steps}, {"max", p.max_steps}}},
+          {"speed", {{"default", decimal(p.default_speed)}, {"min", decimal(p.min_speed)}, {"max", decimal(p.max_speed)},
+                     {"range", p.SpeedRange()}}},
+          {"expression_tags", p.expression_tags},
+          {"max_seconds_per_token", p.max_seconds_per_token},
+          {"text_embedding_rows", p.text_embedding_rows},
+          {"detected_by", p.detected_by}};
+}
+
+struct IdsFlags {
+  std::string model_dir = DefaultModelDir();
+  std::string text;
+  std::string lang = "en";
+  int max_chunk_chars = 0;
+  bool profile = false;
+};
+
+// The model's profile is detected from the directory (no graph is loaded):
+// its chunk limits and expression tags apply; the model's log line goes to
+// standard error.
+int RunIds(const IdsFlags& flags) {
+  const std::filesystem::path dir(flags.model_dir);
+  const ModelConfig config = ModelConfig::Load(dir / "onnx" / "tts.json");
+  const UnicodeIndexer indexer = UnicodeIndexer::Load(dir / "onnx" / "unicode_indexer.json");
+  ModelProfile profile = DetectModelProfile(dir, indexer, config);
+  if (flags.max_chunk_chars < 0 || flags.max_chunk_chars > 500) {
+    throw std::invalid_argument("--max-chunk-chars must be 0..500, got " + std::to_string(flags.max_chunk_chars));
+  }
+  profile.OverrideChunkChars(static_cast<std::size_t>(flags.max_chunk_chars));
+  if (flags.profile) {
+    std::cout << ProfileJson(profile).dump(2) << "\n";
+    return 0;
+  }
+  const std::string& lang = flags.lang;
+  if (!profile.SupportsLanguage(lang)) throw InvalidRequest(profile.UnsupportedLanguageMessage(lang));
+  const std::string text = ReadTextArgOrStdin(flags.text);
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& chunk : ChunkText(text, ChunkLimitFor(lang))) {
-    PreprocessedText pre = PreprocessText(chunk, lang);
+  for (const auto& chunk : ChunkText(text, profile.ChunkLimit(lang))) {
+    PreprocessedText pre = PreprocessText(chunk, lang, profile);
     EncodedText enc = indexer.Encode(pre.text);
     out.push_back({{"chunk", chunk},
                    {"preprocessed", pre.text},
@@ -214,16 +287,19 @@ int main(int argc, char** argv) {
 
   EngineFlags synth_flags;
   std::string text, voice = "F1", lang = "en", output = "out.wav", noise, format = "pcm16", batch;
-  int steps = 2, sample_rate = 44100;
-  float speed = 1.05f;
+  int sample_rate = 44100;
+  ProfileDefaults profile_options;
   uint64_t seed = 0;
   auto* synth = app.add_subcommand("synth", "synthesize text to a WAV file");
   synth_flags.Add(synth);
   auto* text_option = synth->add_option("--text", text, "text to speak (default or '-': read standard input)");
   synth->add_option("--voice", voice, "voice style name (F1..F5, M1..M5)")->capture_default_str();
-  synth->add_option("--lang", lang, "language code (en ko es pt fr)")->capture_default_str();
-  synth->add_option("--steps", steps, "flow-matching steps (2 fastest, 5 quality)")->capture_default_str();
-  synth->add_option("--speed", speed, "speaking speed factor")->capture_default_str();
+  synth->add_option("--lang", lang, "language code: one the model speaks (`ids --profile` lists them)")
+      ->capture_default_str();
+  synth->add_option("--steps", profile_options.steps,
+                    "flow-matching steps (default: the model's, 2 for supertonic-2, 8 for supertonic-3)");
+  synth->add_option("--speed", profile_options.speed,
+                    "speaking speed factor (default: the model's, 1.05; supertonic-3 takes 0.7..2.0)");
   synth->add_option("--seed", seed, "noise seed")->capture_default_str();
   auto* noise_option =
       synth->add_option("--noise", noise, "initial noise from a float32 .npy of shape [1,144,L] (one chunk only)");
@@ -243,11 +319,16 @@ int main(int argc, char** argv) {
           ->excludes(noise_option)
           ->excludes(output_option);
 
-  std::string ids_model_dir = DefaultModelDir(), ids_text, ids_lang = "en";
-  auto* ids = app.add_subcommand("ids", "print the preprocessed text and text ids, per chunk, as JSON");
-  ids->add_option("--model-dir", ids_model_dir, "model directory")->capture_default_str();
-  ids->add_option("--text", ids_text, "text (default: standard input)");
-  ids->add_option("--lang", ids_lang, "language code")->capture_default_str();
+  IdsFlags ids_flags;
+  auto* ids = app.add_subcommand(
+      "ids", "print the preprocessed text and text ids, per chunk, as JSON (or, with --profile, the model's profile)");
+  ids->add_option("--model-dir", ids_flags.model_dir, "model directory")->capture_default_str();
+  ids->add_option("--text", ids_flags.text, "text (default: standard input)");
+  ids->add_option("--lang", ids_flags.lang, "language code")->capture_default_str();
+  EngineFlags::AddChunkOption(ids, ids_flags.max_chunk_chars);
+  ids->add_flag("--profile", ids_flags.profile,
+                "print the detected model profile as JSON (name, languages, chunk limits, steps, speed, tags) "
+                "instead of ids");
 
   auto* serve = app.add_subcommand("serve", "run the WebSocket TTS service (configured by TTS_* environment variables)");
   bool help_env = false;
@@ -273,12 +354,12 @@ int main(int argc, char** argv) {
       std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   try {
     if (*synth && batch_option->count() > 0) {
-      return RunSynthBatch(synth_flags, batch, {voice, lang, speed, seed}, steps, sample_rate, format);
+      return RunSynthBatch(synth_flags, batch, {voice, lang, 1.05f, seed}, profile_options, sample_rate, format);
     }
     if (*synth) {
-      return RunSynth(synth_flags, text, voice, lang, steps, speed, seed, noise, sample_rate, format, output);
+      return RunSynth(synth_flags, text, voice, lang, profile_options, seed, noise, sample_rate, format, output);
     }
-    if (*ids) return RunIds(ids_model_dir, ids_text, ids_lang);
+    if (*ids) return RunIds(ids_flags);
   } catch (const ModelError& e) {
     std::cerr << "error: " << e.what()
               << "\n(get the real model with `supertonic-tts download`, or generate the test models with "

@@ -50,6 +50,10 @@ void EngineConfig::Validate() const {
   if (vocoder_first_chunk_frames < 0 || vocoder_chunk_frames < 0 || vocoder_min_first_chunk_frames < 1) {
     throw std::invalid_argument("vocoder chunk sizes must be >= 0 (the minimum first chunk >= 1)");
   }
+  if (max_chunk_chars < 0 || max_chunk_chars > 500) {
+    throw std::invalid_argument("max_chunk_chars must be 0 (the model profile's) or 1..500, got " +
+                                std::to_string(max_chunk_chars));
+  }
   if (cuda_device_id < 0) {
     throw std::invalid_argument("cuda_device_id must be >= 0, got " + std::to_string(cuda_device_id));
   }
@@ -66,6 +70,7 @@ std::string EngineConfig::ToString() const {
   if (!optimized_model_cache.empty()) os << ", optimized_model_cache=" << optimized_model_cache.string();
   os << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false");
   if (!rewrite_batch_padding) os << ", rewrite_batch_padding=false";
+  if (max_chunk_chars > 0) os << ", max_chunk_chars=" << max_chunk_chars;
   os << ")";
   return os.str();
 }

@@ -29,6 +29,11 @@ struct EngineConfig {
   // padded batch changes the published graphs' output. Off only to measure that.
   bool rewrite_batch_padding = true;
 
+  // Chunk length in code points for long text, replacing the model profile's
+  // default (model_profile.h: 300 for Supertonic 2, 150 for Supertonic 3); a
+  // language's own smaller limit (ko, ja) stays. 0: the profile's.
+  int max_chunk_chars = 0;
+
   // Streaming vocoder (see streaming_vocoder.h). On by default when the graph
   // proves causal at load time.
   bool chunked_vocoder = true;

@@ -44,10 +44,13 @@ ModelConfig ModelConfig::Load(const std::filesystem::path& tts_json) {
   c.latent_dim = ReadPositiveInt(j["ttl"], "latent_dim", "ttl", tts_json);
   for (const char* key : {"languages", "langs"}) {
     if (j.contains(key) && j[key].is_array() && !j[key].empty()) {
-      c.languages.clear();
+      std::vector<std::string> listed;
       for (const auto& l : j[key]) {
-        if (l.is_string()) c.languages.push_back(l.get<std::string>());
+        if (l.is_string() && !l.get<std::string>().empty()) listed.push_back(l.get<std::string>());
       }
+      if (listed.empty()) continue;
+      c.languages = std::move(listed);
+      c.languages_from_file = true;
     }
   }
   return c;

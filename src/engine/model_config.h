@@ -11,9 +11,10 @@ struct ModelConfig {
   int base_chunk_size = 512;        // waveform samples per latent sub-frame
   int chunk_compress_factor = 6;    // sub-frames packed into one latent frame
   int latent_dim = 24;
-  // Supertonic 2's published languages; a config that lists its own (as a
-  // Supertonic 3 directory may) replaces them.
+  // Supertonic 2's published languages until the Synthesizer sets the model
+  // profile's (model_profile.h); a config that lists its own replaces both.
   std::vector<std::string> languages{"en", "ko", "es", "pt", "fr"};
+  bool languages_from_file = false;  // tts.json listed them
 
   int samples_per_latent_frame() const { return base_chunk_size * chunk_compress_factor; }
   int latent_channels() const { return latent_dim * chunk_compress_factor; }

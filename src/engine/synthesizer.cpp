@@ -26,15 +26,41 @@ struct PreparedItem {
   const VoiceStyle* voice = nullptr;
 };
 
+// A duration far above what the model says per text id is a runaway (reported
+// for Supertonic 3): clamped, so that one item cannot hold the device for
+// seconds of babble or silence.
+void ClampRunawayDurations(const ModelProfile& profile, const std::vector<SynthesisItem>& items,
+                           const std::vector<PreparedItem>& prepared, std::vector<float>& durations, BatchAudio& out) {
+  for (size_t i = 0; i < items.size() && i < durations.size(); ++i) {
+    const std::size_t ids = prepared[i].encoded.ids.size();
+    const double bound = profile.max_seconds_per_token * static_cast<double>(ids);
+    if (!(durations[i] > bound)) continue;  // NaN is not a runaway: it gives no audio below
+    spdlog::warn("runaway duration clamped: item {} ({} characters of text, {} ids) predicted {:.2f} s ({:.3f} s "
+                 "per id), bound {:.2f} s ({} s per id, {})",
+                 i, CountCodePoints(items[i].text), ids, durations[i],
+                 durations[i] / static_cast<double>(std::max<std::size_t>(ids, 1)), bound,
+                 profile.max_seconds_per_token, profile.name);
+    durations[i] = static_cast<float>(bound);
+    out.items[i].duration_clamped = true;
+  }
+}
+
 }  // namespace
 
 Synthesizer::Synthesizer(const EngineConfig& config)
     : model_config_(ModelConfig::Load(config.model_dir / "onnx" / "tts.json")),
-      profile_(DetectModelProfile(config.model_dir)),
       indexer_(UnicodeIndexer::Load(config.model_dir / "onnx" / "unicode_indexer.json")),
+      profile_(DetectModelProfile(config.model_dir, indexer_, model_config_)),
       voices_(VoiceLibrary::Load(config.model_dir / "voice_styles")),
       model_(std::make_unique<SupertonicModel>(config)),
       config_(config) {
+  // What the service offers comes from here: the profile's list, or tts.json's.
+  model_config_.languages = profile_.languages;
+  if (config.max_chunk_chars > 0) {
+    profile_.OverrideChunkChars(static_cast<std::size_t>(config.max_chunk_chars));
+    spdlog::info("model: chunks of {} characters (configured; the {} profile's default replaced)",
+                 profile_.chunk_chars, profile_.name);
+  }
   ProbeBatching();
   if (!config.chunked_vocoder) {
     vocoder_probe_.reason = "disabled by configuration";
@@ -103,7 +129,7 @@ std::vector<FrameRange> Synthesizer::VocoderPlan(int64_t latent_frames, int64_t 
 Synthesizer::~Synthesizer() = default;
 
 EncodedText Synthesizer::Encode(const std::string& text, const std::string& lang) const {
-  PreprocessedText pre = PreprocessText(text, lang);
+  PreprocessedText pre = PreprocessText(text, lang, profile_);
   EncodedText enc = indexer_.Encode(pre.text);
   enc.unknown_chars += pre.invalid_bytes;
   return enc;
@@ -117,19 +143,21 @@ int64_t Synthesizer::LatentFramesFor(int64_t samples) const {
 BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items, int steps, RunControl* control,
                                         const AudioSink& sink, int concurrent_calls) const {
   if (items.empty()) return {};
-  if (steps < 1 || steps > kMaxSteps) {
-    throw InvalidRequest("steps must be 1.." + std::to_string(kMaxSteps) + ", got " + std::to_string(steps));
+  const int max_steps = std::min(profile_.max_steps, kMaxSteps);
+  if (steps < profile_.min_steps || steps > max_steps) {
+    throw InvalidRequest(fmt::format("steps must be {}..{}, got {}", profile_.min_steps, max_steps, steps));
   }
   const int64_t batch = static_cast<int64_t>(items.size());
   std::vector<PreparedItem> prepared(items.size());
   int64_t max_tokens = 0;
   for (size_t b = 0; b < items.size(); ++b) {
     const auto& item = items[b];
-    if (!model_config_.SupportsLanguage(item.lang)) throw InvalidRequest("unsupported language '" + item.lang + "'");
+    if (!profile_.SupportsLanguage(item.lang)) throw InvalidRequest(profile_.UnsupportedLanguageMessage(item.lang));
     prepared[b].voice = voices_.Find(item.voice);
     if (prepared[b].voice == nullptr) throw InvalidRequest("unknown voice '" + item.voice + "'");
-    if (!(item.speed > 0.0f && item.speed <= 10.0f)) {
-      throw InvalidRequest("speed must be in (0, 10], got " + std::to_string(item.speed));
+    if (!profile_.SpeedAllowed(item.speed)) {
+      throw InvalidRequest(fmt::format("speed must be in {} for {}, got {}", profile_.SpeedRange(), profile_.name,
+                                       item.speed));
     }
     prepared[b].encoded = Encode(item.text, item.lang);
     const int64_t n = static_cast<int64_t>(prepared[b].encoded.ids.size());
@@ -156,9 +184,11 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
   }
 
   BatchAudio out;
+  out.items.resize(static_cast<size_t>(batch));
   auto t0 = Clock::now();
   std::vector<float> durations = model_->PredictDuration(text_ids, style_dp, text_mask, control);
   out.times.duration_predictor_s = SecondsSince(t0);
+  ClampRunawayDurations(profile_, items, prepared, durations, out);
 
   t0 = Clock::now();
   FloatTensor text_emb = model_->EncodeText(text_ids, style_ttl, text_mask, control);
@@ -169,7 +199,6 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
   const int64_t channels = model_config_.latent_channels();
   const int64_t max_wav = kMaxLatentFrames * model_config_.samples_per_latent_frame();
   std::vector<int64_t> wav_len(static_cast<size_t>(batch)), item_frames(static_cast<size_t>(batch));
-  out.items.resize(static_cast<size_t>(batch));
   int64_t L = 1;
   for (int64_t b = 0; b < batch; ++b) {
     const size_t i = static_cast<size_t>(b);
@@ -251,7 +280,7 @@ std::vector<float> Synthesizer::SynthesizeText(const std::string& text, const st
                                                const std::string& voice, int steps, float speed, uint64_t seed,
                                                double pause_s) const {
   std::vector<SynthesisItem> items;
-  for (auto& chunk : ChunkText(text, ChunkLimitFor(lang))) {
+  for (auto& chunk : ChunkText(text, profile_.ChunkLimit(lang))) {
     items.push_back({std::move(chunk), lang, voice, speed, seed + items.size(), nullptr});
   }
   if (items.empty()) return {};

@@ -22,10 +22,10 @@
 namespace supertonic {
 
 struct SynthesisItem {
-  std::string text;   // one chunk: at most ChunkLimitFor(lang) characters is what the model was trained on
-  std::string lang;
+  std::string text;   // one chunk: at most profile().ChunkLimit(lang) characters is what the model was trained on
+  std::string lang;   // one of profile().languages
   std::string voice;
-  float speed = 1.05f;
+  float speed = 1.05f;  // within the profile's range (ModelProfile::SpeedAllowed)
   uint64_t seed = 0;  // noise seed; an item's noise depends only on its seed and length
   // Optional initial noise [latent_channels, L_item] (row-major), replacing
   // the seeded noise, so another implementation can be compared exactly.
@@ -38,6 +38,9 @@ struct ItemAudio {
   std::size_t num_tokens = 0;   // text ids fed to the model, tags included
   std::size_t unknown_chars = 0;
   int64_t latent_frames = 0;
+  // The duration predictor ran away (more than the profile's
+  // max_seconds_per_token per text id): its duration was clamped to that bound.
+  bool duration_clamped = false;
 };
 
 struct StageTimes {
@@ -75,12 +78,14 @@ class Synthesizer {
   const UnicodeIndexer& indexer() const { return indexer_; }
   const std::string& execution_provider() const { return model_->execution_provider(); }
 
-  // Preprocessing and indexing alone (what `supertonic-tts ids` prints).
+  // Preprocessing (for this model's profile: its expression tags) and
+  // indexing alone (what `supertonic-tts ids` prints).
   EncodedText Encode(const std::string& text, const std::string& lang) const;
 
-  // Throws InvalidRequest for an unknown voice or language, steps outside
-  // 1..kMaxSteps, a speed outside (0, 10], or text over kMaxTokens ids;
-  // Cancelled when `control` was cancelled.
+  // Throws InvalidRequest for an unknown voice, a language the model does not
+  // speak (the message lists the ones it does), steps or a speed outside the
+  // profile's ranges, or text over kMaxTokens ids; Cancelled when `control`
+  // was cancelled. A runaway predicted duration is clamped (ItemAudio::duration_clamped).
   //
   // With a sink, each item's audio goes to the sink as it is produced (in
   // chunks when the streaming vocoder is on) and ItemAudio::samples stay empty.
@@ -102,8 +107,9 @@ class Synthesizer {
   // The chunks a batch of `latent_frames` would be vocoded in.
   std::vector<FrameRange> VocoderPlan(int64_t latent_frames, int64_t batch, int concurrent_calls = 1) const;
 
-  // Any length of text: chunks it, synthesizes the chunks as one batch and
-  // joins them with `pause_s` of silence, as the reference does.
+  // Any length of text: chunks it at the profile's limit for `lang`,
+  // synthesizes the chunks as one batch and joins them with `pause_s` of
+  // silence, as the reference does.
   std::vector<float> SynthesizeText(const std::string& text, const std::string& lang, const std::string& voice,
                                     int steps, float speed, uint64_t seed = 0, double pause_s = 0.3) const;
 
@@ -114,8 +120,8 @@ class Synthesizer {
   void ProbeBatching();
 
   ModelConfig model_config_;
-  ModelProfile profile_;
   UnicodeIndexer indexer_;
+  ModelProfile profile_;  // detected from the files above and the text encoder
   VoiceLibrary voices_;
   std::unique_ptr<SupertonicModel> model_;
   EngineConfig config_;

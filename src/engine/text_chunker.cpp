@@ -163,7 +163,10 @@ BreakKind KindBefore(const std::vector<Unit>& units, std::size_t end) {
 class Chunker {
  public:
   Chunker(std::string_view text, std::size_t max_chars)
-      : text_(text), units_(Decode(text)), max_(std::max<std::size_t>(max_chars, 1)) {}
+      : text_(text), units_(Decode(text)), max_(std::max<std::size_t>(max_chars, 1)) {
+    code_points_.reserve(units_.size());
+    for (const Unit& u : units_) code_points_.push_back(u.cp);
+  }
 
   std::vector<std::string> Run() {
     for (const Range& paragraph : Paragraphs()) ChunkParagraph(paragraph);
@@ -362,14 +365,35 @@ class Chunker {
                                             &state);
   }
 
+  // A cut before `cut` moved out of an expression tag (<laugh>, ...) that
+  // spans it: before the tag, or after it when the piece starts with it. Only
+  // a tag longer than the limit itself is cut inside.
+  std::size_t OutsideExpressionTag(std::size_t start, std::size_t cut) const {
+    static const std::size_t longest = [] {
+      std::size_t n = 0;
+      for (const std::string& tag : ExpressionTags()) n = std::max(n, tag.size());
+      return n;
+    }();
+    const std::size_t lowest = cut > start + longest ? cut - longest : start;
+    for (std::size_t b = cut; b-- > lowest;) {
+      if (code_points_[b] != U'<') continue;
+      const std::size_t len = ExpressionTagAt(code_points_, b);
+      if (len == 0 || b + len <= cut) return cut;
+      if (b > start) return b;
+      return len <= max_ ? b + len : cut;
+    }
+    return cut;
+  }
+
   // A single word longer than max_: cut every max_ code points, moved back
-  // to a character boundary when that is possible.
+  // to a character boundary when that is possible, never inside an expression tag.
   void HardCut(Range r, std::vector<Range>& out) const {
     std::size_t start = r.begin;
     while (r.end - start > max_) {
       std::size_t cut = start + max_;
       while (cut > start + 1 && !CanCutBefore(cut)) --cut;
       if (!CanCutBefore(cut)) cut = start + max_;
+      cut = OutsideExpressionTag(start, cut);
       out.push_back({start, cut});
       start = cut;
     }
@@ -378,13 +402,14 @@ class Chunker {
 
   std::string_view text_;
   std::vector<Unit> units_;
+  std::u32string code_points_;  // units_' code points, for matching expression tags
   std::size_t max_;
   std::vector<std::string> chunks_;
 };
 
 }  // namespace
 
-std::size_t ChunkLimitFor(std::string_view lang) { return lang == "ko" ? 120 : 300; }
+std::size_t ChunkLimitFor(std::string_view lang) { return lang == "ko" ? 120 : 300; }  // SupertonicTwoProfile()'s
 
 std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars) {
   return Chunker(text, max_chars).Run();

@@ -7,14 +7,17 @@
 
 namespace supertonic {
 
-// Published limits: 300 characters, 120 for Korean.
+// Supertonic 2's published limits: 300 characters, 120 for Korean. A model's
+// own limits: ModelProfile::ChunkLimit (Synthesizer::profile()).
 std::size_t ChunkLimitFor(std::string_view lang);
 
 // Splits at paragraphs (blank lines), then sentence ends (. ! ? and their
 // CJK/ellipsis forms, not after abbreviations such as Mr. Dr. e.g. or a single
 // capital initial), packing whole sentences greedily up to max_chars code
 // points; a sentence that is still too long is split at clause punctuation,
-// then at spaces; only a single word longer than max_chars is cut inside.
+// then at spaces; only a single word longer than max_chars is cut inside,
+// and never inside an expression tag (<laugh>, ...) unless the tag alone is
+// longer than max_chars.
 // Empty or whitespace-only input gives no chunks.
 // Details: sentences packed together are joined by one space (as the reference
 // does); a sentence is otherwise kept verbatim. CJK ends (。！？) and CJK commas

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/model_profile.h"
+
 // Each step below mirrors one line of the Python reference's
 // UnicodeProcessor._preprocess_text, in the same order. The text is held as
 // code points (std::u32string) so every pass is a plain linear scan.
@@ -218,6 +220,67 @@ void AppendUtf8(std::string& out, char32_t cp) {
   }
 }
 
+// --- Expression tags ----------------------------------------------------------
+
+char32_t AsciiLower(char32_t c) { return c >= U'A' && c <= U'Z' ? c + (U'a' - U'A') : c; }
+
+bool Kept(const std::vector<std::string>& kept, std::string_view tag) {
+  return std::find(kept.begin(), kept.end(), tag) != kept.end();
+}
+
+// Lower-cases the tags in `kept` and removes the other known ones. A removed
+// tag between two words leaves a space, so they do not merge; followed by a
+// space, punctuation or the end it takes the spaces before it along, so that
+// "funny <laugh>." and "funny <laugh> , ok" read as "funny." and "funny, ok".
+void HandleExpressionTags(std::u32string& text, const std::vector<std::string>& kept) {
+  std::u32string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t len = text[i] == U'<' ? ExpressionTagAt(text, i) : 0;
+    if (len == 0) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    std::string tag;
+    for (std::size_t k = i; k < i + len; ++k) tag.push_back(static_cast<char>(AsciiLower(text[k])));
+    i += len;
+    if (Kept(kept, tag)) {
+      out.append(tag.begin(), tag.end());
+      continue;
+    }
+    const bool space_before = !out.empty() && IsPythonWhitespace(out.back());
+    const bool word_after = i < text.size() && !IsPythonWhitespace(text[i]) && !IsFinalPunctuation(text[i]) &&
+                            text[i] != U',';
+    if (!word_after) {
+      while (!out.empty() && IsPythonWhitespace(out.back())) out.pop_back();
+    } else if (!out.empty() && !space_before) {
+      out.push_back(U' ');
+    }
+  }
+  text.swap(out);
+}
+
+// Where the words end: before the trailing kept tags and the spaces between them.
+std::size_t EndOfWords(const std::u32string& text, const std::vector<std::string>& kept) {
+  std::size_t end = text.size();
+  while (end > 0) {
+    if (text[end - 1] == U' ') {
+      --end;
+      continue;
+    }
+    const std::u32string_view before(text.data(), end);
+    auto ends_with = [&](const std::string& tag) {
+      return before.size() >= tag.size() &&
+             std::equal(tag.begin(), tag.end(), before.end() - static_cast<std::ptrdiff_t>(tag.size()));
+    };
+    auto tag = std::find_if(kept.begin(), kept.end(), ends_with);
+    if (tag == kept.end()) break;
+    end -= tag->size();
+  }
+  return end;
+}
+
 }  // namespace
 
 bool IsPythonWhitespace(char32_t cp) {
@@ -231,11 +294,15 @@ bool IsPythonWhitespace(char32_t cp) {
   }
 }
 
-PreprocessedText PreprocessText(std::string_view input, std::string_view lang) {
+namespace {
+
+// `tags`: null for the reference's behaviour, else the expression tags the model reads.
+PreprocessedText Preprocess(std::string_view input, std::string_view lang, const std::vector<std::string>* tags) {
   PreprocessedText result;
 
   // text = normalize("NFKD", text)
   std::u32string text = DecodeNfkd(input, result.invalid_bytes);
+  if (tags != nullptr) HandleExpressionTags(text, *tags);
 
   // Emoji removal, the replacement table, then the special-symbol removal.
   {
@@ -271,7 +338,12 @@ PreprocessedText PreprocessText(std::string_view input, std::string_view lang) {
 
   CollapseWhitespace(text);
 
-  if (text.empty() || !IsFinalPunctuation(text.back())) text.push_back(U'.');
+  const std::size_t words_end = tags != nullptr ? EndOfWords(text, *tags) : text.size();
+  if (words_end == text.size()) {
+    if (text.empty() || !IsFinalPunctuation(text.back())) text.push_back(U'.');
+  } else if (words_end > 0 && !IsFinalPunctuation(text[words_end - 1])) {
+    text.insert(text.begin() + static_cast<std::ptrdiff_t>(words_end), U'.');
+  }
 
   std::string& out = result.text;
   out.reserve(text.size() + 2 * lang.size() + 5);
@@ -283,6 +355,33 @@ PreprocessedText PreprocessText(std::string_view input, std::string_view lang) {
   out.append(lang);
   out.push_back('>');
   return result;
+}
+
+}  // namespace
+
+PreprocessedText PreprocessText(std::string_view input, std::string_view lang) {
+  return Preprocess(input, lang, nullptr);
+}
+
+PreprocessedText PreprocessText(std::string_view input, std::string_view lang, const ModelProfile& profile) {
+  return Preprocess(input, lang, &profile.expression_tags);
+}
+
+const std::vector<std::string>& ExpressionTags() {
+  static const std::vector<std::string> tags{"<laugh>",       "<breath>", "<surprise>", "<sigh>",  "<scream>",
+                                             "<throatclear>", "<sad>",    "<angry>",    "<cough>", "<yawn>"};
+  return tags;
+}
+
+std::size_t ExpressionTagAt(std::u32string_view text, std::size_t pos) {
+  if (pos >= text.size() || text[pos] != U'<') return 0;
+  for (const std::string& tag : ExpressionTags()) {
+    if (text.size() - pos < tag.size()) continue;
+    std::size_t k = 1;
+    while (k < tag.size() && AsciiLower(text[pos + k]) == static_cast<char32_t>(tag[k])) ++k;
+    if (k == tag.size()) return tag.size();
+  }
+  return 0;
 }
 
 }  // namespace supertonic

@@ -4,8 +4,11 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace supertonic {
+
+struct ModelProfile;
 
 struct PreprocessedText {
   std::string text;                 // "<lang>normalized text</lang>", NFKD, UTF-8
@@ -15,7 +18,24 @@ struct PreprocessedText {
 // NFKD, emoji removal, the reference replacement table, punctuation spacing,
 // duplicate quotes, whitespace collapse, final period, <lang> tags.
 // Never throws on any byte sequence: invalid UTF-8 is dropped and counted.
+// Exactly the Supertonic 2 reference: expression tags are text like any other.
 PreprocessedText PreprocessText(std::string_view text, std::string_view lang);
+
+// The same for the model `profile` describes. Its expression tags (after NFKD,
+// in any letter case) are kept, lower-cased, and the final period goes after
+// the last word, before trailing tags ("So funny <laugh>" -> "So funny.
+// <laugh>"; a text of tags alone gets none). The known tags it does not read
+// are removed (a space is left only between two words). Supertonic 2 text
+// without tags comes out exactly as from the reference.
+PreprocessedText PreprocessText(std::string_view text, std::string_view lang, const ModelProfile& profile);
+
+// The expression tags Supertonic 3 reads inside the text: <laugh> <breath>
+// <surprise> <sigh> <scream> <throatclear> <sad> <angry> <cough> <yawn>.
+const std::vector<std::string>& ExpressionTags();
+
+// The length in code points of the expression tag starting at text[pos]
+// (any letter case), or 0 when none does.
+std::size_t ExpressionTagAt(std::u32string_view text, std::size_t pos);
 
 // Python's str.isspace() (what the reference's \s and strip() match):
 // \t \n \v \f \r, U+001C-U+001F, space, U+0085, U+00A0, U+1680, U+2000-U+200A,

@@ -150,6 +150,16 @@ TEST(TextChunkerTest, OnlyAnOverlongWordIsCutInside) {
   EXPECT_EQ(ChunkText("Go supercalifragilistic now.", 10), (Chunks{"Go", "supercalif", "ragilistic", "now."}));
 }
 
+TEST(TextChunkerTest, ExpressionTagsAreNeverCutInside) {
+  // Tags hold no spaces, so only the cut inside an overlong word could split one.
+  EXPECT_EQ(ChunkText("haha<laugh>haha", 7), (Chunks{"haha", "<laugh>", "haha"}));
+  EXPECT_EQ(ChunkText("<laugh>hahaha", 8), (Chunks{"<laugh>h", "ahaha"}));
+  EXPECT_EQ(ChunkText("ab<LAUGH>cd", 7), (Chunks{"ab", "<LAUGH>", "cd"}));  // any letter case
+  EXPECT_EQ(ChunkText("a<sigh><sigh><sigh>", 12), (Chunks{"a<sigh>", "<sigh><sigh>"}));
+  // A tag longer than the limit itself is cut: no chunk exceeds the limit.
+  EXPECT_EQ(ChunkText("<throatclear>", 5), (Chunks{"<thro", "atcle", "ar>"}));
+}
+
 TEST(TextChunkerTest, HardCutKeepsCombiningMarksWithTheirBase) {
   const std::string e = "e\u0301";
   EXPECT_EQ(ChunkText(e + e + e + e + e + e, 5), (Chunks{e + e, e + e, e + e}));

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/model_profile.h"
+
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -297,6 +299,77 @@ TEST(TextPreprocessorTest, NeverThrowsOnAnyByte) {
       ASSERT_EQ(got.text.substr(got.text.size() - 7), "z.</en>");
     }
   }
+}
+
+// --- Expression tags: kept by Supertonic 3, removed for Supertonic 2 ----------
+
+std::string ForProfile(const std::string& text, const ModelProfile& profile, const std::string& lang = "en") {
+  return PreprocessText(text, lang, profile).text;
+}
+
+TEST(TextPreprocessorTags, SupertonicThreeKeepsThemLowerCased) {
+  const ModelProfile v3 = SupertonicThreeProfile();
+  EXPECT_EQ(ForProfile("Oh <laugh> that is good.", v3), "<en>Oh <laugh> that is good.</en>");
+  EXPECT_EQ(ForProfile("Oh <LAUGH> that <Sigh> is good.", v3), "<en>Oh <laugh> that <sigh> is good.</en>");
+  EXPECT_EQ(ForProfile("Hi<breath>there", v3), "<en>Hi<breath>there.</en>");
+  // Full-width brackets and letters become tags after NFKD, as the model would read them.
+  EXPECT_EQ(ForProfile("Ｈｉ ＜ＣＯＵＧＨ＞ ok", v3), "<en>Hi <cough> ok.</en>");
+  for (const std::string& tag : ExpressionTags()) {
+    EXPECT_EQ(ForProfile("a " + tag + " b", v3), "<en>a " + tag + " b.</en>") << tag;
+  }
+  // Only the known ten: anything else is text, as in the reference.
+  EXPECT_EQ(ForProfile("a <giggle> b", v3), "<en>a <giggle> b.</en>");
+  EXPECT_EQ(ForProfile("a < laugh > b", v3), "<en>a < laugh > b.</en>");
+}
+
+// The final period closes the words, before trailing tags: "So funny. <laugh>".
+TEST(TextPreprocessorTags, FinalPeriodGoesBeforeTrailingTags) {
+  const ModelProfile v3 = SupertonicThreeProfile();
+  EXPECT_EQ(ForProfile("So funny <laugh>", v3), "<en>So funny. <laugh></en>");
+  EXPECT_EQ(ForProfile("So funny <laugh> <breath> ", v3), "<en>So funny. <laugh> <breath></en>");
+  EXPECT_EQ(ForProfile("So funny! <laugh>", v3), "<en>So funny! <laugh></en>");
+  EXPECT_EQ(ForProfile("So funny<laugh>", v3), "<en>So funny.<laugh></en>");
+  EXPECT_EQ(ForProfile("So funny <laugh>.", v3), "<en>So funny <laugh>.</en>");
+  EXPECT_EQ(ForProfile("<laugh> so funny", v3), "<en><laugh> so funny.</en>");
+  EXPECT_EQ(ForProfile("<laugh>", v3), "<en><laugh></en>");  // nothing to end
+  EXPECT_EQ(ForProfile("", v3), "<en>.</en>");               // as the reference
+}
+
+TEST(TextPreprocessorTags, SupertonicTwoRemovesThemWithoutLeavingGaps) {
+  const ModelProfile v2 = SupertonicTwoProfile();
+  EXPECT_EQ(ForProfile("Oh <laugh> that is good.", v2), "<en>Oh that is good.</en>");
+  EXPECT_EQ(ForProfile("So funny <LAUGH>", v2), "<en>So funny.</en>");
+  EXPECT_EQ(ForProfile("So funny <laugh>.", v2), "<en>So funny.</en>");
+  EXPECT_EQ(ForProfile("Well <sigh> , maybe", v2), "<en>Well, maybe.</en>");
+  EXPECT_EQ(ForProfile("Hi<breath>there", v2), "<en>Hi there.</en>");
+  EXPECT_EQ(ForProfile("<cough><cough> Excuse me", v2), "<en>Excuse me.</en>");
+  EXPECT_EQ(ForProfile("<yawn>", v2), "<en>.</en>");
+  EXPECT_EQ(ForProfile("a <giggle> b", v2), "<en>a <giggle> b.</en>");  // not a known tag: text
+}
+
+TEST(TextPreprocessorTags, TextWithoutTagsIsTheReferencesForBothProfiles) {
+  for (const std::string& text : {"Hello, world"s, "He said \u201cyes\u201d \u2014 then left\u2026"s, "x < y > z"s,
+                                  "  Hi   there !  "s, "\u00BFD\u00F3nde est\u00E1?"s, "\xFF\xFE" "bad bytes"s}) {
+    const PreprocessedText reference = PreprocessText(text, "es");
+    for (const ModelProfile& p : {SupertonicTwoProfile(), SupertonicThreeProfile()}) {
+      const PreprocessedText got = PreprocessText(text, "es", p);
+      EXPECT_EQ(got.text, reference.text) << p.name << ": " << Escaped(text);
+      EXPECT_EQ(got.invalid_bytes, reference.invalid_bytes) << p.name;
+    }
+  }
+}
+
+TEST(TextPreprocessorTags, TheReferenceFormReadsTagsAsText) {
+  EXPECT_EQ(PreprocessText("So funny <laugh>", "en").text, "<en>So funny <laugh>.</en>");
+}
+
+TEST(TextPreprocessorTags, ExpressionTagAtMatchesAnyCase) {
+  EXPECT_EQ(ExpressionTagAt(U"a <LaUgH> b", 2), 7u);
+  EXPECT_EQ(ExpressionTagAt(U"a <laugh> b", 1), 0u);
+  EXPECT_EQ(ExpressionTagAt(U"<laug", 0), 0u);
+  EXPECT_EQ(ExpressionTagAt(U"<throatclear>", 0), 13u);
+  EXPECT_EQ(ExpressionTagAt(U"<laugh", 0), 0u);
+  EXPECT_EQ(ExpressionTagAt(U"", 0), 0u);
 }
 
 TEST(TextPreprocessorTest, LanguageIsOnlyWrappedNotValidated) {

@@ -1,5 +1,6 @@
-// Fuzz target: the text frontend: PreprocessText, UnicodeIndexer::Encode
-// (with a synthetic table) and ChunkText.
+// Fuzz target: the text frontend: PreprocessText (the reference form and for
+// the Supertonic 2 and 3 profiles: expression tags removed or kept),
+// UnicodeIndexer::Encode (with a synthetic table) and ChunkText.
 //
 // Input: byte 0 picks the language, byte 1 the chunk limit, the rest is the text
 // (any bytes: the service passes client text through after JSON decoding, and
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model_profile.h"
 #include "engine/text_chunker.h"
 #include "engine/text_preprocessor.h"
 #include "engine/unicode_indexer.h"
@@ -43,8 +45,8 @@ const UnicodeIndexer& SyntheticIndexer() {
   return indexer;
 }
 
-void CheckPreprocess(std::string_view text, std::string_view lang) {
-  const PreprocessedText out = PreprocessText(text, lang);
+void CheckPreprocess(std::string_view text, std::string_view lang, const ModelProfile* profile) {
+  const PreprocessedText out = profile ? PreprocessText(text, lang, *profile) : PreprocessText(text, lang);
   const std::string open = "<" + std::string(lang) + ">", close = "</" + std::string(lang) + ">";
   const std::string& s = out.text;
   FUZZ_CHECK(s.size() > open.size() + close.size() && s.starts_with(open) && s.ends_with(close),
@@ -110,7 +112,17 @@ int FuzzText(const uint8_t* data, std::size_t size) {
   // Mostly small limits (every cutting path is reached with short inputs), sometimes the real ones.
   const std::size_t max_chars = limit_byte >= 250 ? (limit_byte % 2 ? 300 : 120) : limit_byte % 64;
   const std::string_view text = in.Rest();
-  CheckPreprocess(text, lang);
+  // What the text frontend reads of a profile, without model_profile.cpp (and
+  // its ONNX parsing) in the fuzz build: the tags kept.
+  static const ModelProfile v2;
+  static const ModelProfile v3 = [] {
+    ModelProfile p;
+    p.expression_tags = ExpressionTags();
+    return p;
+  }();
+  CheckPreprocess(text, lang, nullptr);
+  CheckPreprocess(text, lang, &v2);
+  CheckPreprocess(text, lang, &v3);
   CheckEncodeRaw(text);
   CheckChunks(text, max_chars);
   return 0;

@@ -302,3 +302,135 @@ def test_batch_exactness_tool_on_probe(tmp_path: Path) -> None:
         assert row["equal_length"] and row["samples_alone"] == row["samples_batched"] > 0, row
         assert row["max_abs_diff"] < 1e-5, row
     assert data["worst"]["all_lengths_equal"] and data["worst"]["max_abs_diff"] < 1e-5
+
+
+# --- Model profiles: detected from the files; Supertonic 3 on models/probe-v3 ---
+
+PROBE_V3 = REPO / "models" / "probe-v3"
+V3_LANGUAGES = ["en", "ko", "ja", "ar", "bg", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hi", "hr", "hu", "id",
+                "it", "lt", "lv", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "tr", "uk", "vi", "na"]
+
+
+def profile_of(model_dir: Path) -> tuple[dict, str]:
+    result = run_cli("ids", "--model-dir", str(model_dir), "--profile")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_ids_profile_of_supertonic_2_is_todays_behaviour() -> None:
+    profile, log = profile_of(PROBE)
+    assert profile["name"] == "supertonic-2" and profile["version"] == 2
+    assert profile["languages"] == ["en", "ko", "es", "pt", "fr"]
+    assert profile["chunk_chars"] == 300 and profile["chunk_chars_by_lang"] == {"ko": 120}
+    assert profile["steps"] == {"default": 2, "min": 1, "max": 64}
+    assert profile["speed"] == {"default": 1.05, "min": 0.0, "max": 10.0, "range": "(0, 10]"}
+    assert profile["expression_tags"] == []
+    assert "largest id" in profile["detected_by"]      # the probe has no embedding table
+    assert "model: supertonic-2 (" in log              # the decision, with its evidence, on stderr
+    faithful, _ = profile_of(FAITHFUL)
+    assert faithful["name"] == "supertonic-2" and faithful["detected_by"] == "text encoder embedding: 163 rows"
+
+
+def test_ids_profile_of_supertonic_3() -> None:
+    profile, log = profile_of(PROBE_V3)
+    assert profile["name"] == "supertonic-3" and profile["version"] == 3
+    assert profile["languages"] == V3_LANGUAGES
+    assert profile["chunk_chars"] == 150 and profile["chunk_chars_by_lang"] == {"ja": 120, "ko": 120}
+    assert profile["steps"]["default"] == 8
+    assert profile["speed"] == {"default": 1.05, "min": 0.7, "max": 2.0, "range": "[0.7, 2]"}
+    assert profile["expression_tags"] == ["<laugh>", "<breath>", "<surprise>", "<sigh>", "<scream>", "<throatclear>",
+                                          "<sad>", "<angry>", "<cough>", "<yawn>"]
+    assert profile["detected_by"] == "text encoder embedding: 8322 rows"
+    assert "model: supertonic-3 (text encoder embedding: 8322 rows)" in log
+
+
+def ids_of(model_dir: Path, lang: str, text: str, *extra: str) -> list[dict]:
+    result = run_cli("ids", "--model-dir", str(model_dir), "--lang", lang, "--text", text, *extra)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_ids_keeps_tags_for_supertonic_3_and_removes_them_for_supertonic_2() -> None:
+    text = "That was hilarious <LAUGH> really <breath>"
+    [v3] = ids_of(PROBE_V3, "en", text)
+    assert v3["preprocessed"] == "<en>That was hilarious <laugh> really. <breath></en>"
+    assert v3["unknown_chars"] == 0
+    [v2] = ids_of(PROBE, "en", text)
+    assert v2["chunk"] == text
+    assert v2["preprocessed"] == "<en>That was hilarious really.</en>"
+    [plain] = ids_of(PROBE, "en", "That was hilarious really")
+    assert v2["ids"] == plain["ids"]
+
+
+def test_ids_chunks_at_the_profiles_limits() -> None:
+    text = " ".join(f"Satz Nummer {i} ist hier." for i in range(12))   # 289 characters
+    v3 = ids_of(PROBE_V3, "de", text)
+    assert [len(c["chunk"]) for c in v3] == [143, 145]
+    assert len(ids_of(PROBE, "en", text)) == 1                         # Supertonic 2: up to 300
+    assert len(ids_of(PROBE_V3, "de", text, "--max-chunk-chars", "300")) == 1
+    japanese = "今日はいい天気ですね。" * 12                                  # 132 characters, limit 120
+    assert [len(c["chunk"]) for c in ids_of(PROBE_V3, "ja", japanese)] == [110, 22]
+
+
+def test_ids_refuses_a_language_the_model_does_not_speak() -> None:
+    result = run_cli("ids", "--model-dir", str(PROBE), "--lang", "de", "--text", "Hallo")
+    assert result.returncode == 1
+    assert "unsupported language 'de'; this model (supertonic-2) speaks: en ko es pt fr" in result.stderr
+    result = run_cli("ids", "--model-dir", str(PROBE_V3), "--lang", "xx", "--text", "hi")
+    assert result.returncode == 1
+    assert "this model (supertonic-3) speaks: " + " ".join(V3_LANGUAGES) in result.stderr
+
+
+@pytest.mark.parametrize("lang,text", [
+    ("de", "Grüße aus München, wie geht's?"),
+    ("it", "Perché così tardi?"),
+    ("vi", "Tiếng Việt có dấu."),
+    ("na", "Kia ora, e hoa."),
+])
+def test_synth_on_probe_v3_speaks_its_languages(tmp_path: Path, lang: str, text: str) -> None:
+    from tools.probe_decode import decode_wav
+
+    out = tmp_path / f"{lang}.wav"
+    result = run_cli("synth", "--model-dir", str(PROBE_V3), "--voice", "M1", "--lang", lang, "--speed", "1.0",
+                     "--text", text, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "supertonic-3, 8 steps" in result.stderr     # the profile's default steps
+    assert decode_wav(out, PROBE_V3).text == f"<{lang}>{text}</{lang}>"
+
+
+def test_synth_steps_and_speed_default_to_the_profile_and_can_be_given(tmp_path: Path) -> None:
+    out = tmp_path / "a.wav"
+    result = run_cli("synth", "--model-dir", str(PROBE), "--text", "Hi.", "-o", str(out))
+    assert result.returncode == 0 and "supertonic-2, 2 steps" in result.stderr, result.stderr
+    result = run_cli("synth", "--model-dir", str(PROBE_V3), "--text", "Hi.", "--steps", "3", "-o", str(out))
+    assert result.returncode == 0 and "supertonic-3, 3 steps" in result.stderr, result.stderr
+    result = run_cli("synth", "--model-dir", str(PROBE_V3), "--text", "Hi.", "--speed", "0.5", "-o", str(out))
+    assert result.returncode == 1
+    assert "speed must be in [0.7, 2] for supertonic-3, got 0.5" in result.stderr
+
+
+def test_synth_batch_checks_lines_against_the_profile(tmp_path: Path) -> None:
+    batch = write_batch(tmp_path / "items.jsonl", [{"text": "Hallo.", "lang": "de", "output": "a.wav"},
+                                                   {"text": "Hello.", "output": "b.wav", "speed": 3.0}])
+    result = run_cli("synth", "--batch", str(batch), "--model-dir", str(PROBE_V3))
+    assert result.returncode != 0
+    assert "line 2" in result.stderr and "[0.7, 2]" in result.stderr
+    assert not list(tmp_path.glob("*.wav"))
+    result = run_cli("synth", "--batch", str(batch), "--model-dir", str(PROBE))
+    assert "line 1" in result.stderr and "this model (supertonic-2) speaks: en ko es pt fr" in result.stderr
+
+
+def test_runaway_durations_are_clamped_and_logged(tmp_path: Path) -> None:
+    from tools.models.probe import build_probe
+    from tools.probe_decode import decode_wav
+
+    model = tmp_path / "runaway"
+    build_probe(model, char_seconds=1.5)
+    out = tmp_path / "a.wav"
+    result = run_cli("synth", "--model-dir", str(model), "--text", "Hello", "--speed", "1.0", "--format", "float",
+                     "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    n_ids = len("<en>Hello.</en>")
+    assert f"runaway duration clamped: item 0 (5 characters of text, {n_ids} ids) predicted 22.50 s" in result.stderr
+    assert sf.info(out).frames == int(0.4 * n_ids * 44100)       # 0.4 s per id, not 1.5
+    assert decode_wav(out, model).text == "<en>Hello.</en>"

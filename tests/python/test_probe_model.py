@@ -412,3 +412,110 @@ def test_resampler_used_here_is_accurate(rate):
         want = np.sin(2 * np.pi * freq * m / rate)
         core = slice(len(out) // 8, -len(out) // 8)
         assert np.abs(out[core] - want[core]).max() < 1e-3, (rate, freq)
+
+
+# -- the Supertonic 3 probe (--version 3) ---------------------------------------
+
+from tools.models import assets  # noqa: E402
+
+V3_ROWS = 8322
+# Latin-script text of Supertonic 3's languages (vi, ro, tr, lv, ... after NFKD):
+# every character below the 176 ids the tones carry, so each reads back exactly.
+LATIN_SAMPLES = {
+    "de": "Grüße aus München, schön!", "fr": "Où est l'hôtel? Ça va, merci.", "es": "¿Dónde está? ¡Mañana!",
+    "pt": "Não há ação sem coração.", "it": "Perché così tardi?", "vi": "Tiếng Việt có dấu, đẹp lắm.",
+    "pl": "Zażółć gęślą jaźń.", "cs": "Příliš žluťoučký kůň.", "tr": "Şişli'de ılık, İyi günler, ağaç.",
+    "ro": "Știință și țară.", "hu": "Árvíztűrő tükörfúrógép.", "lv": "Ķēķis, ģimene, ļoti.",
+    "lt": "Ąžuolas, ėjo, ūkis.", "et": "Õun ja öö.", "fi": "Hyvää yötä.", "sv": "Hej på dig, åsna.",
+    "da": "Rødgrød med fløde, æble.", "nl": "Een ĳsje, graag.", "hr": "Đak, čaša, ćup.", "sk": "Ďakujem, ľad.",
+    "sl": "Čaša, šola, žaba.", "id": "Selamat pagi.", "en": "Hello <laugh> there.", "na": "Kia ora.",
+}
+
+
+class V3Pipeline(ReferencePipeline):
+    """The reference loop on the v3 probe: the text frontend is NFKD and the
+    language tags only (the samples already end in punctuation)."""
+
+    def preprocess(self, text: str, lang: str) -> str:
+        return f"<{lang}>{unicodedata.normalize('NFKD', text)}</{lang}>"
+
+
+@pytest.fixture(scope="module")
+def v3_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("probe-v3")
+    build_probe(path, version=3)
+    return path
+
+
+@pytest.fixture(scope="module")
+def v3_pipe(v3_dir) -> V3Pipeline:
+    return V3Pipeline(v3_dir, intra_op_threads=1, allow_spinning=False)
+
+
+@pytest.mark.parametrize("graph", list(SIGNATURES))
+def test_v3_graph_interface_is_v2s(v3_dir, graph):
+    model = onnx.load(str(v3_dir / "onnx" / f"{graph}.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    names = [(v.name, v.type.tensor_type.elem_type) for v in model.graph.input]
+    assert names == [(n, t) for n, t, _ in SIGNATURES[graph][0]]
+    assert [v.name for v in model.graph.output] == [n for n, _, _ in SIGNATURES[graph][1]]
+
+
+def test_v3_text_encoder_embeds_ids_with_a_table_of_8322_rows(v3_dir):
+    graph = onnx.load(str(v3_dir / "onnx" / "text_encoder.onnx")).graph
+    tables = {t.name: list(t.dims) for t in graph.initializer}
+    gathers = [n for n in graph.node if n.op_type == "Gather" and n.input[1] == "text_ids"]
+    assert len(gathers) == 1
+    assert tables[gathers[0].input[0]][0] == V3_ROWS and len(tables[gathers[0].input[0]]) == 2
+    session = ort.InferenceSession(str(v3_dir / "onnx" / "text_encoder.onnx"))
+    ids = np.array([[0, 27, 175, 176, 200, 8321]], np.int64)
+    (emb,) = session.run(None, {"text_ids": ids, "style_ttl": np.zeros((1, 50, 256), np.float32),
+                                "text_mask": np.ones((1, 1, 6), np.float32)})
+    assert emb.shape == (1, 256, 6)
+    assert emb[0, 0].tolist() == (ids[0] % 176).astype(np.float32).tolist()
+    assert not emb[0, 1:].any()
+
+
+def test_v3_indexer_maps_the_scripts_of_its_languages_to_8322_ids(v3_dir):
+    table = load_indexer(v3_dir)
+    assert len(table) == 65536
+    assert set(x for x in table if x >= 0) == set(range(V3_ROWS))
+    for ch in "ßæøđłœ¿«»αωжЯبنनक\u1100\u1161\u11a8あんアン日本語中文、。":
+        assert table[ord(ch)] >= 0, ch
+    assert all(table[ord(c)] < probe.MAX_ID + 1 for c in assets.v3_common_chars())
+    for lang, text in LATIN_SAMPLES.items():
+        for ch in unicodedata.normalize("NFKD", f"<{lang}>{text}</{lang}>"):
+            assert 0 <= table[ord(ch)] <= probe.MAX_ID, (lang, ch)
+
+
+def test_v3_latin_script_reads_back_exactly_other_scripts_by_count(v3_pipe, v3_dir):
+    indexer = load_indexer(v3_dir)
+    langs = list(LATIN_SAMPLES)
+    wavs = v3_pipe.synthesize([LATIN_SAMPLES[lang] for lang in langs], langs, ["F1"] * len(langs), speed=1.0)
+    for lang, wav in zip(langs, wavs):
+        want = unicodedata.normalize("NFC", v3_pipe.preprocess(LATIN_SAMPLES[lang], lang))   # ĳ stays "ij"
+        assert decode_samples(wav, RATE, indexer).text == want, lang
+    for lang, text in [("ru", "Привет, мир!"), ("ja", "こんにちは、世界。"), ("el", "Καλημέρα."), ("ar", "مرحبا.")]:
+        [wav] = v3_pipe.synthesize([text], [lang], ["M2"], speed=1.0)
+        result = decode_samples(wav, RATE, indexer)
+        assert len(result.chars) == len(v3_pipe.text_to_ids(text, lang)), lang
+        assert result.text.startswith(f"<{lang}>") and result.text.endswith(f"</{lang}>"), lang
+        for c in result.chars[1:-1]:
+            assert abs(c.duration_s - CHAR_SECONDS) < FRAME_S, (lang, c)
+
+
+def test_v3_voices_say_which_model_they_are_for(v3_dir):
+    voice = json.loads((v3_dir / "voice_styles" / "F1.json").read_text())
+    assert voice["metadata"]["model"] == "supertonic-3"
+    assert voice["style_ttl"]["dims"] == [1, 50, 256] and voice["style_dp"]["dims"] == [1, 8, 16]
+
+
+def test_char_seconds_sets_the_predicted_duration(tmp_path):
+    build_probe(tmp_path, char_seconds=1.5)
+    session = ort.InferenceSession(str(tmp_path / "onnx" / "duration_predictor.onnx"))
+    mask = np.array([[[1, 1, 1, 0]], [[1, 1, 1, 1]]], np.float32)
+    (duration,) = session.run(None, {"text_ids": np.zeros((2, 4), np.int64),
+                                     "style_dp": np.zeros((2, 8, 16), np.float32), "text_mask": mask})
+    np.testing.assert_allclose(duration, [4.5, 6.0], rtol=1e-6)
+    with pytest.raises(ValueError):
+        build_probe(tmp_path / "bad", char_seconds=0)

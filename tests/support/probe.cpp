@@ -7,13 +7,13 @@
 
 namespace supertonic::testing {
 
-DecodedAudio DecodeProbeAudio(std::span<const float> samples, int sample_rate) {
+DecodedAudio DecodeProbeAudio(std::span<const float> samples, int sample_rate, const std::filesystem::path& model_dir) {
   const auto dir = MakeTempDir("probe");
   const auto wav = dir / "audio.wav";
   audio::WriteWav(wav, samples, sample_rate, audio::WavFormat::kFloat32);
   const std::string out = RunCommand(PythonExecutable().string() + " " +
                                      (SourceDir() / "tools" / "probe_decode.py").string() + " --json --model-dir " +
-                                     ProbeModelDir().string() + " " + wav.string());
+                                     model_dir.string() + " " + wav.string());
   std::filesystem::remove_all(dir);
   const auto j = nlohmann::json::parse(out);
   DecodedAudio result;

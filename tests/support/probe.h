@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "support/test_paths.h"
+
 namespace supertonic::testing {
 
 struct DecodedChar {
@@ -19,6 +21,9 @@ struct DecodedAudio {
   std::vector<DecodedChar> chars;
 };
 
-DecodedAudio DecodeProbeAudio(std::span<const float> samples, int sample_rate);
+// `model_dir`: the probe model that spoke (its indexer maps the tones back to
+// characters): models/probe by default, models/probe-v3 for the v3 one.
+DecodedAudio DecodeProbeAudio(std::span<const float> samples, int sample_rate,
+                              const std::filesystem::path& model_dir = ProbeModelDir());
 
 }  // namespace supertonic::testing

@@ -10,6 +10,7 @@ namespace supertonic::testing {
 std::filesystem::path SourceDir() { return SUPERTONIC_SOURCE_DIR; }
 std::filesystem::path ProbeModelDir() { return SourceDir() / "models" / "probe"; }
 std::filesystem::path FaithfulModelDir() { return SourceDir() / "models" / "faithful"; }
+std::filesystem::path ProbeV3ModelDir() { return SourceDir() / "models" / "probe-v3"; }
 
 std::filesystem::path SharedModelDir() {
   auto dir = SourceDir().parent_path() / "shared" / "models" / "supertonic-2";

@@ -6,9 +6,11 @@
 namespace supertonic::testing {
 
 std::filesystem::path SourceDir();
-// models/probe and models/faithful, written by `make models`.
+// models/probe, models/faithful and models/probe-v3 (the Supertonic 3
+// interface), written by `make models`.
 std::filesystem::path ProbeModelDir();
 std::filesystem::path FaithfulModelDir();
+std::filesystem::path ProbeV3ModelDir();
 // ../shared/models/supertonic-2 when present (empty path otherwise).
 std::filesystem::path SharedModelDir();
 std::filesystem::path PythonExecutable();

@@ -1,5 +1,6 @@
-"""The probe model: a tiny, deterministic Supertonic 2 model directory whose
-audio encodes the text it was given.
+"""The probe model: a tiny, deterministic Supertonic 2 (or, with
+``--version 3``, Supertonic 3) model directory whose audio encodes the text it
+was given.
 
 It has the published layout and the exact four-graph interface (SPEC section 2:
 input names, order, dtypes, ranks and the dynamic axes ``batch_size``,
@@ -10,7 +11,12 @@ the real model; but what comes out can be decoded back into text with
 * duration_predictor: ``duration[b] = sum(text_mask[b]) * CHAR_SECONDS``,
   i.e. every token (character) lasts 0.15 s before the engine's speed factor.
 * text_encoder: channel 0 of ``text_emb`` is the token id (times the mask),
-  every other channel is 0.
+  every other channel is 0. Supertonic 3 (``--version 3``): the id goes through
+  an embedding table of 8322 rows (a Gather, as in the real graphs, so the
+  engine can tell the versions apart) that holds ``id % 176``: the tones tell
+  176 ids apart. The v3 indexer (``tools/models/assets.py``) gives the
+  characters of Latin-script text the ids below 176, so such text decodes
+  exactly; other scripts decode to the right number and timing of characters.
 * vector_estimator: ignores the noise. Latent frame ``l`` of item ``b`` is
   assigned to token ``idx(l) = min(floor(l*Tv/Lv), Tv-1)`` (Tv, Lv: the valid
   token and frame counts); channel 0 = that token's id, channel 1 = 1 on the
@@ -24,6 +30,8 @@ the real model; but what comes out can be decoded back into text with
 
 So a character sounds as a gap of 11.6 ms followed by a steady chord for the
 rest of its ~0.15/speed seconds (whole latent frames of 69.66 ms).
+``--char-seconds S`` changes the 0.15 s (e.g. 1.5 for runaway durations,
+which the engine clamps).
 
 ``--lead-silence S`` and ``--trail-silence S`` add S seconds (before the
 speed factor, like the characters) of digital silence before and after every
@@ -37,6 +45,7 @@ Usage (from the repository root)::
 
     python -m tools.models.probe --out models/probe
     python -m tools.models.probe --out /tmp/probe-silence --lead-silence 0.4 --trail-silence 0.7
+    python -m tools.models.probe --version 3 --out models/probe-v3
 """
 from __future__ import annotations
 
@@ -50,7 +59,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tools.models.assets import write_assets  # noqa: E402
+from tools.models.assets import V3_COMMON_IDS, V3_NUM_TEXT_IDS, write_assets  # noqa: E402
 
 CHAR_SECONDS = 0.15
 SAMPLE_RATE = 44100
@@ -77,7 +86,8 @@ def _const(name: str, value, dtype=np.float32) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
 
 
-def _save(graph: onnx.GraphProto, path: Path, props: dict[str, str] | None = None) -> None:
+def _save(graph: onnx.GraphProto, path: Path, char_seconds: float = CHAR_SECONDS,
+          props: dict[str, str] | None = None) -> None:
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -85,7 +95,7 @@ def _save(graph: onnx.GraphProto, path: Path, props: dict[str, str] | None = Non
         doc_string="Probe model: audio encodes the text (see tools/models/probe.py).",
     )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, {"probe": "1", "char_seconds": str(CHAR_SECONDS), **(props or {})})
+    helper.set_model_props(model, {"probe": "1", "char_seconds": str(char_seconds), **(props or {})})
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
 
@@ -94,7 +104,7 @@ def _text_inputs() -> list:
     return [_value_info("text_ids", TensorProto.INT64, [B, T])]
 
 
-def duration_predictor_graph(silence_s: float = 0.0) -> onnx.GraphProto:
+def duration_predictor_graph(char_seconds: float = CHAR_SECONDS, silence_s: float = 0.0) -> onnx.GraphProto:
     """``silence_s``: leading plus trailing silence, added to every duration."""
     nodes = [
         helper.make_node("ReduceSum", ["text_mask", "axes_12"], ["n_tokens"], keepdims=0),
@@ -102,7 +112,7 @@ def duration_predictor_graph(silence_s: float = 0.0) -> onnx.GraphProto:
     ]
     initializer = [
         _const("axes_12", [1, 2], np.int64),
-        _const("char_seconds", CHAR_SECONDS),
+        _const("char_seconds", char_seconds),
     ]
     if silence_s:
         nodes.append(helper.make_node("Add", ["speech_s", "silence_s"], ["duration"]))
@@ -120,21 +130,33 @@ def duration_predictor_graph(silence_s: float = 0.0) -> onnx.GraphProto:
     )
 
 
-def text_encoder_graph(fail_above_tokens: int | None = None) -> onnx.GraphProto:
+def v3_embedding_table() -> np.ndarray:
+    """[8322, 1]: row id holds id % 176, the id the tones can carry."""
+    return (np.arange(V3_NUM_TEXT_IDS) % V3_COMMON_IDS).astype(np.float32)[:, None]
+
+
+def text_encoder_graph(fail_above_tokens: int | None = None, version: int = 2) -> onnx.GraphProto:
     """With ``fail_above_tokens``, running it on more tokens fails inside ONNX
     Runtime (a Gather past the end of a table): a model that loads, warms up
     and speaks short text, for testing how inference failures reach clients."""
     emb = "text_emb" if fail_above_tokens is None else "text_emb_ok"
-    nodes = [
-        helper.make_node("Cast", ["text_ids"], ["ids_f"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["ids_f", "axis_1"], ["ids_3d"]),
+    if version == 3:
+        nodes = [
+            helper.make_node("Gather", ["char_embedder.weight", "text_ids"], ["ids_embedded"], axis=0),  # [B,T,1]
+            helper.make_node("Transpose", ["ids_embedded"], ["ids_3d"], perm=[0, 2, 1]),
+        ]
+        initializer = [numpy_helper.from_array(v3_embedding_table(), "char_embedder.weight")]
+    else:
+        nodes = [
+            helper.make_node("Cast", ["text_ids"], ["ids_f"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["ids_f", "axis_1"], ["ids_3d"]),
+        ]
+        initializer = [_const("axis_1", [1], np.int64)]
+    nodes += [
         helper.make_node("Mul", ["ids_3d", "text_mask"], ["ids_masked"]),
         helper.make_node("Pad", ["ids_masked", "pads"], [emb], mode="constant"),
     ]
-    initializer = [
-        _const("axis_1", [1], np.int64),
-        _const("pads", [0, 0, 0, 0, TEXT_EMB_CHANNELS - 1, 0], np.int64),
-    ]
+    initializer.append(_const("pads", [0, 0, 0, 0, TEXT_EMB_CHANNELS - 1, 0], np.int64))
     if fail_above_tokens is not None:
         nodes += [
             helper.make_node("Shape", ["text_ids"], ["ids_shape"]),
@@ -159,12 +181,12 @@ def text_encoder_graph(fail_above_tokens: int | None = None) -> onnx.GraphProto:
     )
 
 
-def vector_estimator_graph(lead_s: float = 0.0, trail_s: float = 0.0) -> onnx.GraphProto:
+def vector_estimator_graph(lead_s: float = 0.0, trail_s: float = 0.0, char_seconds: float = CHAR_SECONDS) -> onnx.GraphProto:
     """With ``lead_s``/``trail_s`` (seconds before the speed factor), the first
     and last ``round(Lv * s / duration)`` frames of each item are silent and the
     tokens share the frames between them as they share all frames without."""
     if lead_s or trail_s:
-        return _vector_estimator_with_silence(lead_s, trail_s)
+        return _vector_estimator_with_silence(lead_s, trail_s, char_seconds)
     n = helper.make_node
     nodes = [
         # Valid token / frame counts per item, [B,1,1], guarded against zero.
@@ -236,7 +258,7 @@ def vector_estimator_graph(lead_s: float = 0.0, trail_s: float = 0.0) -> onnx.Gr
     )
 
 
-def _vector_estimator_with_silence(lead_s: float, trail_s: float) -> onnx.GraphProto:
+def _vector_estimator_with_silence(lead_s: float, trail_s: float, char_seconds: float) -> onnx.GraphProto:
     n = helper.make_node
     nodes = [
         n("ReduceSum", ["text_mask", "axes_2"], ["tv"], keepdims=1),
@@ -316,7 +338,7 @@ def _vector_estimator_with_silence(lead_s: float, trail_s: float) -> onnx.GraphP
             _const("one", 1.0),
             _const("zero", 0.0),
             _const("half", 0.5),
-            _const("char_seconds", CHAR_SECONDS),
+            _const("char_seconds", char_seconds),
             _const("silence_s", lead_s + trail_s),
             _const("lead_s", lead_s),
             _const("trail_s", trail_s),
@@ -421,19 +443,23 @@ def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
 
 
 def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None,
+                version: int = 2, char_seconds: float = CHAR_SECONDS,
                 lead_silence: float = 0.0, trail_silence: float = 0.0) -> None:
     """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
+    if not char_seconds > 0:
+        raise ValueError(f"char_seconds must be > 0, got {char_seconds}")
     if not (0.0 <= lead_silence <= 10.0 and 0.0 <= trail_silence <= 10.0):
         raise ValueError(f"silences must be 0..10 s, got {lead_silence} and {trail_silence}")
     model_dir = Path(model_dir)
-    write_assets(model_dir)
+    write_assets(model_dir, version)
     onnx_dir = model_dir / "onnx"
     props = {"lead_silence_s": str(lead_silence), "trail_silence_s": str(trail_silence)} \
         if lead_silence or trail_silence else None
-    _save(duration_predictor_graph(lead_silence + trail_silence), onnx_dir / "duration_predictor.onnx", props)
-    _save(text_encoder_graph(fail_above_tokens), onnx_dir / "text_encoder.onnx", props)
-    _save(vector_estimator_graph(lead_silence, trail_silence), onnx_dir / "vector_estimator.onnx", props)
-    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx", props)
+    _save(duration_predictor_graph(char_seconds, lead_silence + trail_silence),
+          onnx_dir / "duration_predictor.onnx", char_seconds, props)
+    _save(text_encoder_graph(fail_above_tokens, version), onnx_dir / "text_encoder.onnx", char_seconds, props)
+    _save(vector_estimator_graph(lead_silence, trail_silence, char_seconds), onnx_dir / "vector_estimator.onnx", char_seconds, props)
+    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx", char_seconds, props)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -443,17 +469,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="make the vocoder non-causal (tests the engine's fallback to one full run)")
     parser.add_argument("--fail-above-tokens", type=int, metavar="N",
                         help="make inference fail for texts of more than N tokens (tests error reporting)")
+    parser.add_argument("--version", type=int, choices=(2, 3), default=2,
+                        help="the Supertonic interface to mimic: 2 (163 text ids) or 3 (8322 text ids, its languages)")
+    parser.add_argument("--char-seconds", type=float, default=CHAR_SECONDS, metavar="S",
+                        help=f"predicted seconds per text id (default {CHAR_SECONDS}; e.g. 1.5 for runaway durations)")
     parser.add_argument("--lead-silence", type=float, default=0.0, metavar="S",
                         help="seconds of silence before every item's speech (at speed 1), 0..10")
     parser.add_argument("--trail-silence", type=float, default=0.0, metavar="S",
                         help="seconds of silence after every item's speech (at speed 1), 0..10")
     args = parser.parse_args(argv)
+    if not args.char_seconds > 0:
+        parser.error("--char-seconds must be > 0")
     for name in ("lead_silence", "trail_silence"):
         if not 0.0 <= getattr(args, name) <= 10.0:
             parser.error(f"--{name.replace('_', '-')} must be 0..10 seconds")
     build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens,
+                version=args.version, char_seconds=args.char_seconds,
                 lead_silence=args.lead_silence, trail_silence=args.trail_silence)
-    print(f"probe model written to {args.out}")
+    print(f"probe model (Supertonic {args.version}) written to {args.out}")
     return 0
 
 
