@@ -8,7 +8,9 @@ the real model; but what comes out can be decoded back into text with
 ``tools/probe_decode.py``:
 
 * duration_predictor: ``duration[b] = sum(text_mask[b]) * CHAR_SECONDS``,
-  i.e. every token (character) lasts 0.15 s before the engine's speed factor.
+  i.e. every token (character) lasts 0.15 s before the engine's speed factor
+  (``--char-seconds`` sets another duration: a second probe model that a test
+  can tell apart from the first by its timing alone).
 * text_encoder: channel 0 of ``text_emb`` is the token id (times the mask),
   every other channel is 0.
 * vector_estimator: ignores the noise. Latent frame ``l`` of item ``b`` is
@@ -68,7 +70,7 @@ def _const(name: str, value, dtype=np.float32) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
 
 
-def _save(graph: onnx.GraphProto, path: Path) -> None:
+def _save(graph: onnx.GraphProto, path: Path, char_seconds: float = CHAR_SECONDS) -> None:
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -76,7 +78,7 @@ def _save(graph: onnx.GraphProto, path: Path) -> None:
         doc_string="Probe model: audio encodes the text (see tools/models/probe.py).",
     )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, {"probe": "1", "char_seconds": str(CHAR_SECONDS)})
+    helper.set_model_props(model, {"probe": "1", "char_seconds": str(char_seconds)})
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
 
@@ -85,7 +87,7 @@ def _text_inputs() -> list:
     return [_value_info("text_ids", TensorProto.INT64, [B, T])]
 
 
-def duration_predictor_graph() -> onnx.GraphProto:
+def duration_predictor_graph(char_seconds: float = CHAR_SECONDS) -> onnx.GraphProto:
     nodes = [
         helper.make_node("ReduceSum", ["text_mask", "axes_12"], ["n_tokens"], keepdims=0),
         helper.make_node("Mul", ["n_tokens", "char_seconds"], ["duration"]),
@@ -101,7 +103,7 @@ def duration_predictor_graph() -> onnx.GraphProto:
         [_value_info("duration", TensorProto.FLOAT, [B])],
         initializer=[
             _const("axes_12", [1, 2], np.int64),
-            _const("char_seconds", CHAR_SECONDS),
+            _const("char_seconds", char_seconds),
         ],
     )
 
@@ -305,15 +307,16 @@ def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
     )
 
 
-def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None) -> None:
+def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None,
+                char_seconds: float = CHAR_SECONDS) -> None:
     """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
     model_dir = Path(model_dir)
     write_assets(model_dir)
     onnx_dir = model_dir / "onnx"
-    _save(duration_predictor_graph(), onnx_dir / "duration_predictor.onnx")
-    _save(text_encoder_graph(fail_above_tokens), onnx_dir / "text_encoder.onnx")
-    _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx")
-    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx")
+    _save(duration_predictor_graph(char_seconds), onnx_dir / "duration_predictor.onnx", char_seconds)
+    _save(text_encoder_graph(fail_above_tokens), onnx_dir / "text_encoder.onnx", char_seconds)
+    _save(vector_estimator_graph(), onnx_dir / "vector_estimator.onnx", char_seconds)
+    _save(vocoder_graph(causal_vocoder), onnx_dir / "vocoder.onnx", char_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,8 +326,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="make the vocoder non-causal (tests the engine's fallback to one full run)")
     parser.add_argument("--fail-above-tokens", type=int, metavar="N",
                         help="make inference fail for texts of more than N tokens (tests error reporting)")
+    parser.add_argument("--char-seconds", type=float, default=CHAR_SECONDS, metavar="S",
+                        help=f"seconds each character lasts before the speed factor (default {CHAR_SECONDS}); "
+                             "the decoder reads any value whose characters span at least one latent frame")
     args = parser.parse_args(argv)
-    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens)
+    if not 0.07 <= args.char_seconds <= 2.0:
+        parser.error(f"--char-seconds must be in 0.07..2.0 (at least one latent frame of "
+                     f"{FRAME_SAMPLES / SAMPLE_RATE:.4f} s per character), got {args.char_seconds}")
+    build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens,
+                char_seconds=args.char_seconds)
     print(f"probe model written to {args.out}")
     return 0
 
