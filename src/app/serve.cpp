@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <thread>
@@ -51,16 +52,27 @@ int Serve() {
     spdlog::warn("ignoring unknown variable {} (typo?)", name);
   }
   spdlog::info("{}", config.ToString());
+  if (!config.models.empty()) {
+    if (const char* dir = std::getenv("TTS_MODEL_DIR"); dir != nullptr && *dir != '\0') {
+      spdlog::warn("TTS_MODEL_DIR={} is ignored: TTS_MODELS names the models", dir);
+    }
+  }
 
   std::unique_ptr<service::TtsService> service;
   try {
     service = std::make_unique<service::TtsService>(config);
   } catch (const ModelError& e) {
+    const bool several = !config.models.empty();
     std::cerr << "cannot load the model: " << e.what() << "\n"
-              << "Put the Supertonic 2 model there (from Hugging Face, Supertone/supertonic-2: onnx/*.onnx, "
-                 "onnx/tts.json, onnx/unicode_indexer.json, voice_styles/*.json) and set TTS_MODEL_DIR=" << config.model_dir
+              << "Put a Supertonic model there (`supertonic-tts download --model supertonic-2|supertonic-3 --dest "
+                 "DIR`, or from Hugging Face: onnx/*.onnx, onnx/tts.json, onnx/unicode_indexer.json, "
+                 "voice_styles/*.json) and set "
+              << (several ? std::string("TTS_MODELS") : "TTS_MODEL_DIR=" + config.model_dir)
               << ", or try the protocol with the generated probe model, which beeps instead of speaking: "
                  "`make models && TTS_MODEL_DIR=models/probe build/bin/supertonic-tts serve`.\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "configuration error: " << e.what() << "\n";
     return 2;
   }
 

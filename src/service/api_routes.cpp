@@ -15,12 +15,53 @@ HttpReply Json(int status, const nlohmann::json& body) {
   return HttpReply{status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
-HttpReply Models(TtsService&) {
-  return Json(200, {{"object", "list"}, {"data", {{{"id", "supertonic-2"}, {"object", "model"}, {"owned_by", "supertone"}}}}});
+// OpenAI's model object (id, object, created, owned_by), plus what a client
+// needs to use the model: its languages, voices, defaults and ranges.
+nlohmann::json ModelObject(const ModelChoices& m, bool is_default, int64_t created) {
+  const ModelProfile& p = m.profile;
+  nlohmann::json chunk_by_lang = nlohmann::json::object();
+  for (const auto& [lang, chars] : p.chunk_chars_by_lang) chunk_by_lang[lang] = chars;
+  return {{"id", m.name},
+          {"object", "model"},
+          {"created", created},
+          {"owned_by", "supertone"},
+          {"default", is_default},
+          {"profile", p.name},
+          {"version", p.version},
+          {"languages", p.languages},
+          {"voices", m.voices},
+          {"default_voice", m.default_voice},
+          {"default_language", m.default_lang},
+          {"num_inference_steps", {{"default", m.default_steps}, {"min", m.min_steps}, {"max", m.max_steps}}},
+          {"speed", {{"default", m.default_speed}, {"min", m.min_speed}, {"max", m.max_speed}}},
+          {"chunk_chars", {{"default", p.chunk_chars}, {"by_language", chunk_by_lang}}},
+          {"expression_tags", p.expression_tags},
+          {"detected_by", p.detected_by}};
 }
 
+HttpReply Models(TtsService& service) {
+  nlohmann::json data = nlohmann::json::array();
+  const auto models = service.model_choices();
+  for (std::size_t i = 0; i < models.size(); ++i) data.push_back(ModelObject(models[i], i == 0, service.loaded_at()));
+  return Json(200, {{"object", "list"}, {"data", std::move(data)}});
+}
+
+// The default model's voices and languages at the top level (what this
+// answered when a server had one model), every model's under "models".
 HttpReply Voices(TtsService& service) {
-  return Json(200, {{"voices", service.model_choices().voices}, {"languages", service.model_choices().languages}});
+  const auto models = service.model_choices();
+  nlohmann::json by_model = nlohmann::json::array();
+  for (const auto& m : models) {
+    by_model.push_back({{"model", m.name},
+                        {"voices", m.voices},
+                        {"languages", m.languages()},
+                        {"default_voice", m.default_voice}});
+  }
+  const ModelChoices& first = models.front();
+  return Json(200, {{"voices", first.voices},
+                    {"languages", first.languages()},
+                    {"model", first.name},
+                    {"models", std::move(by_model)}});
 }
 
 HttpReply Live(TtsService&) { return Text(200, "ok\n"); }

@@ -189,7 +189,8 @@ void Connection::Handle(const StartSession& m) {
   SessionSettings settings = std::get<SessionSettings>(std::move(resolved));
 
   const bool client_named = !m.session_id.empty();
-  switch (service_.AdmitSession(client_named ? std::optional<std::string>(m.session_id) : std::nullopt)) {
+  switch (service_.AdmitSession(client_named ? std::optional<std::string>(m.session_id) : std::nullopt,
+                                settings.model)) {
     case TtsService::Admission::kAdmitted: break;
     case TtsService::Admission::kCapacity:
       return SendError(ErrorCode::kCapacity, "the server is at TTS_MAX_SESSIONS (" +
@@ -202,7 +203,7 @@ void Connection::Handle(const StartSession& m) {
 
   TextAccumulatorConfig acc;
   acc.debounce = std::chrono::milliseconds(cfg.debounce_ms);
-  acc.max_chars = ChunkLimitFor(settings.lang);
+  acc.max_chars = settings.chunk_chars;
   const uint64_t uid = service_.NextSessionUid();
   session_.emplace(Session{.id = client_named ? m.session_id : "speech-" + std::to_string(uid),
                            .client_named = client_named,
@@ -216,12 +217,12 @@ void Connection::Handle(const StartSession& m) {
       if (auto self = weak.lock()) self->OnResult(std::move(r));
     });
   });
-  service_.metrics().SessionStarted();
-  service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
+  service_.metrics().SessionStarted(session_->settings.model_name);
 
   const auto& s = session_->settings;
   SessionStarted started;
   started.session_id = session_->id;
+  started.model = s.model_name;
   started.voice = s.voice;
   started.lang_code = s.lang;
   started.sample_rate = s.sample_rate;
@@ -318,6 +319,7 @@ void Connection::SubmitHeld() {
     SegmentJob job;
     job.session = s.uid;
     job.segment = pipeline.next_segment;
+    job.model = s.settings.model;
     job.text = text;
     job.lang = s.settings.lang;
     job.voice = s.settings.voice;
@@ -381,7 +383,8 @@ void Connection::OnResult(SegmentResult result) {
 // pieces of later segments wait their turn.
 void Connection::EmitReady() {
   const auto& cfg = service_.config();
-  const int model_rate = service_.synthesizer().model_config().sample_rate;
+  if (!session_) return;
+  const int model_rate = service_.synthesizer(session_->settings.model).model_config().sample_rate;
   while (session_ && output_) {
     auto& s = *session_;
     auto& pipeline = s.segments;
@@ -429,7 +432,7 @@ void Connection::EmitReady() {
         s.turn.first_audio_sent = true;
         if (s.turn.started) {
           const double seconds = std::chrono::duration<double>(Clock::now() - *s.turn.started).count();
-          service_.metrics().ObserveTimeToFirstAudio(seconds);
+          service_.metrics().ObserveTimeToFirstAudio(s.settings.model_name, seconds);
           if (!s.stats.first_turn_first_audio_ms) s.stats.first_turn_first_audio_ms = 1000.0 * seconds;
         }
       }
@@ -495,8 +498,10 @@ void Connection::EmitReady() {
     if (!r.final) continue;
     s.pace.call_s = 0.5 * s.pace.call_s + 0.5 * r.synthesis_s;
     const double audio_ms = send_segment_done();
-    service_.metrics().SegmentCompleted(CountCodePoints(text), audio_ms / 1000.0);
-    if (r.duration_s > 0) service_.metrics().ObserveRealtimeFactor(r.synthesis_s / r.duration_s);
+    service_.metrics().SegmentCompleted(s.settings.model_name, CountCodePoints(text), audio_ms / 1000.0);
+    if (r.duration_s > 0) {
+      service_.metrics().ObserveRealtimeFactor(s.settings.model_name, r.synthesis_s / r.duration_s);
+    }
     close_segment();
   }
   SubmitHeld();
@@ -523,9 +528,10 @@ void Connection::FinishSession(SessionEndReason reason) {
 void Connection::LogSummary(std::string_view reason) const {
   const auto& s = *session_;
   spdlog::info(
-      "session {} ended ({}) after {:.1f} s: {} characters in, {} segments, {:.1f} s of audio out, first audio "
+      "session {}{} ended ({}) after {:.1f} s: {} characters in, {} segments, {:.1f} s of audio out, first audio "
       "{}, {} cancel(s), {} failed segment(s)",
-      s.id, reason, std::chrono::duration<double>(Clock::now() - s.stats.opened).count(), s.stats.chars_received,
+      s.id, service_.model_count() > 1 ? " (model " + s.settings.model_name + ")" : std::string(), reason,
+      std::chrono::duration<double>(Clock::now() - s.stats.opened).count(), s.stats.chars_received,
       s.stats.segments_sent, s.stats.audio_ms_sent / 1000.0,
       s.stats.first_turn_first_audio_ms ? fmt::format("{:.0f} ms", *s.stats.first_turn_first_audio_ms)
                                         : std::string("none"),
@@ -535,9 +541,8 @@ void Connection::LogSummary(std::string_view reason) const {
 void Connection::ReleaseSession() {
   const auto& s = *session_;
   service_.worker().UnregisterSession(s.uid);
-  service_.ReleaseSession(s.client_named ? std::optional<std::string>(s.id) : std::nullopt);
+  service_.ReleaseSession(s.client_named ? std::optional<std::string>(s.id) : std::nullopt, s.settings.model);
   session_.reset();
-  service_.metrics().SetActiveSessions(static_cast<double>(service_.active_sessions()));
 }
 
 }  // namespace supertonic::service

@@ -10,10 +10,14 @@
 
 namespace supertonic::service {
 
-InferenceWorker::InferenceWorker(const Synthesizer& synthesizer, const SchedulerConfig& config,
+InferenceWorker::InferenceWorker(std::vector<WorkerModel> models, const SchedulerConfig& config,
                                  ServiceMetrics* metrics, int threads)
-    : synthesizer_(synthesizer), metrics_(metrics), scheduler_(config) {
+    : models_(std::move(models)), metrics_(metrics), scheduler_(config) {
   if (threads < 1) throw std::invalid_argument("an inference worker needs at least 1 thread, got " + std::to_string(threads));
+  if (models_.empty()) throw std::invalid_argument("an inference worker needs at least one model");
+  for (const auto& m : models_) {
+    if (m.synthesizer == nullptr) throw std::invalid_argument("model " + m.name + " has no synthesizer");
+  }
   for (int i = 0; i < threads; ++i) running_.push_back(std::make_unique<Running>());
   for (auto& r : running_) threads_.emplace_back([this, &running = *r] { Run(running); });
 }
@@ -47,6 +51,10 @@ void InferenceWorker::UnregisterSession(uint64_t session) {
 }
 
 void InferenceWorker::Submit(SegmentJob job) {
+  if (job.model >= models_.size()) {
+    throw std::invalid_argument("segment of session " + std::to_string(job.session) + " names model " +
+                                std::to_string(job.model) + " of " + std::to_string(models_.size()));
+  }
   {
     std::lock_guard lock(mutex_);
     scheduler_.Submit(std::move(job));
@@ -134,18 +142,22 @@ void InferenceWorker::Run(Running& running) {
       if (auto handler = handler_of(job)) handler(std::move(r));
     };
     try {
-      BatchAudio audio = synthesizer_.SynthesizeBatch(items, batch.front().steps, control.get(), sink, concurrent);
+      // The scheduler never mixes models in a batch.
+      const WorkerModel& model = models_[batch.front().model];
+      BatchAudio audio =
+          model.synthesizer->SynthesizeBatch(items, batch.front().steps, control.get(), sink, concurrent);
       if (metrics_) {
-        metrics_->Batch(batch.size());
-        metrics_->StageSeconds("duration_predictor", audio.times.duration_predictor_s);
-        metrics_->StageSeconds("text_encoder", audio.times.text_encoder_s);
-        metrics_->StageSeconds("vector_estimator", audio.times.vector_estimator_s);
-        metrics_->StageSeconds("vocoder", audio.times.vocoder_s);
+        metrics_->Batch(model.name, batch.size());
+        metrics_->StageSeconds(model.name, "duration_predictor", audio.times.duration_predictor_s);
+        metrics_->StageSeconds(model.name, "text_encoder", audio.times.text_encoder_s);
+        metrics_->StageSeconds(model.name, "vector_estimator", audio.times.vector_estimator_s);
+        metrics_->StageSeconds(model.name, "vocoder", audio.times.vocoder_s);
       }
     } catch (const Cancelled&) {
       for (auto& r : results) r.cancelled = true;
     } catch (const std::exception& e) {
-      spdlog::error("inference failed for a batch of {}: {}", batch.size(), e.what());
+      spdlog::error("inference failed for a batch of {} on model {}: {}", batch.size(),
+                    models_[batch.front().model].name, e.what());
       for (auto& r : results) r.error = e.what();
     }
 

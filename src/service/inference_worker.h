@@ -1,7 +1,8 @@
 #pragma once
 // The consumers of the global inference queue: `threads` threads that take
-// batches from the one SegmentScheduler, run the engine, and hand each
-// segment's audio to its session's result handler. Network threads never wait
+// batches from the one SegmentScheduler, run each on its model's engine
+// (SegmentJob::model), and hand each segment's audio to its session's result
+// handler. Network threads never wait
 // on them. More than one thread pays on a CPU whose cores one model call
 // cannot keep busy (its many small operators scale poorly over threads).
 #include <condition_variable>
@@ -37,12 +38,19 @@ struct SegmentResult {
   std::string error;            // non-empty when synthesis failed
 };
 
+// A served model as the worker runs it.
+struct WorkerModel {
+  std::string name;  // the `model` label of its metrics
+  const Synthesizer* synthesizer = nullptr;
+};
+
 class InferenceWorker {
  public:
   // Called on the worker thread; must not block (post to the session's executor).
   using ResultHandler = std::function<void(SegmentResult)>;
 
-  InferenceWorker(const Synthesizer& synthesizer, const SchedulerConfig& config, ServiceMetrics* metrics,
+  // `models[i]` synthesizes the jobs whose SegmentJob::model is i.
+  InferenceWorker(std::vector<WorkerModel> models, const SchedulerConfig& config, ServiceMetrics* metrics,
                   int threads = 1);
   ~InferenceWorker();
 
@@ -69,7 +77,7 @@ class InferenceWorker {
   void Run(Running& running);
   void UpdateQueueMetric();
 
-  const Synthesizer& synthesizer_;
+  std::vector<WorkerModel> models_;
   ServiceMetrics* metrics_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

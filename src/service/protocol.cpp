@@ -18,7 +18,7 @@ using OrderedJson = nlohmann::ordered_json;
 constexpr std::size_t kQuotedInputMaxBytes = 64;
 constexpr std::size_t kParseErrorMaxBytes = 160;
 
-constexpr std::array<ErrorCodeInfo, 16> kErrorCodes = {{
+constexpr std::array<ErrorCodeInfo, 17> kErrorCodes = {{
     {ErrorCode::kInvalidMessage, "invalid_message", false,
      "not JSON, not an object, or a field is missing or of the wrong type"},
     {ErrorCode::kUnknownMessageType, "unknown_message_type", false,
@@ -40,6 +40,7 @@ constexpr std::array<ErrorCodeInfo, 16> kErrorCodes = {{
      "the client fell more than TTS_MAX_OUTPUT_BUFFER_MS behind its audio"},
     {ErrorCode::kUnauthorized, "unauthorized", false, "missing or wrong auth token"},
     {ErrorCode::kInternal, "internal", true, "a server-side failure (e.g. inference failed)"},
+    {ErrorCode::kInvalidModel, "invalid_model", false, "the model is not one this server serves"},
 }};
 
 const ErrorCodeInfo& InfoFor(ErrorCode code) {
@@ -48,7 +49,7 @@ const ErrorCodeInfo& InfoFor(ErrorCode code) {
   for (const auto& info : kErrorCodes) {
     if (info.code == code) return info;
   }
-  return kErrorCodes.back();  // kInternal; unreachable for a valid enumerator
+  return kErrorCodes[static_cast<std::size_t>(ErrorCode::kInternal)];  // unreachable for a valid enumerator
 }
 
 // Nesting depth of arrays/objects outside strings, without parsing: rejects
@@ -304,6 +305,7 @@ std::string SerializeClientMessage(const ClientMessage& message) {
   if (const auto* start = std::get_if<StartSession>(&message)) {
     j["session_id"] = start->session_id;
     OrderedJson config = OrderedJson::object();
+    if (start->model) config["model"] = *start->model;
     if (start->voice) config["voice"] = *start->voice;
     if (start->lang_code) config["lang_code"] = *start->lang_code;
     if (start->speed) config["speed"] = *start->speed;
@@ -319,6 +321,7 @@ std::string SerializeClientMessage(const ClientMessage& message) {
 std::optional<ProtocolError> ReadSessionConfig(const nlohmann::json& object, std::string_view prefix,
                                                StartSession& out) {
   const std::string p(prefix);
+  if (auto e = ReadOptionalString(object, "model", p + "model", out.model)) return e;
   if (auto e = ReadOptionalString(object, "voice", p + "voice", out.voice)) return e;
   if (auto e = ReadOptionalString(object, "lang_code", p + "lang_code", out.lang_code)) return e;
   if (auto e = ReadOptionalNumber(object, "speed", p + "speed", out.speed)) return e;
@@ -345,6 +348,7 @@ std::string Serialize(const ServerMessage& message) {
 
 std::string Serialize(const SessionStarted& m) {
   OrderedJson j = Header("session_started", m.session_id);
+  if (!m.model.empty()) j["model"] = m.model;
   j["voice"] = m.voice;
   j["lang_code"] = m.lang_code;
   j["sample_rate"] = m.sample_rate;

@@ -76,6 +76,7 @@ bool IsValidInferenceSteps(int steps);     // in [kMinInferenceSteps, kMaxInfere
 // | `slow_consumer`        | yes       | the client fell more than TTS_MAX_OUTPUT_BUFFER_MS behind its audio  |
 // | `unauthorized`         | no        | missing or wrong auth token                                          |
 // | `internal`             | yes       | a server-side failure (e.g. inference failed)                        |
+// | `invalid_model`        | no        | the model is not one this server serves                              |
 enum class ErrorCode {
   kInvalidMessage,
   kUnknownMessageType,
@@ -93,6 +94,7 @@ enum class ErrorCode {
   kSlowConsumer,
   kUnauthorized,
   kInternal,
+  kInvalidModel,
 };
 
 struct ErrorCodeInfo {
@@ -120,6 +122,7 @@ struct StartSession {
   std::optional<double> speed;
   std::optional<int> num_inference_steps;
   std::optional<int> sample_rate;
+  std::optional<std::string> model;  // a served model's name; absent: the first
   bool operator==(const StartSession&) const = default;
 };
 struct SendText {
@@ -175,8 +178,8 @@ ParseResult ParseClientMessage(std::string_view frame) noexcept;
 std::string SerializeClientMessage(const ClientMessage& message);
 
 // Reads a session's settings from a JSON object (start_session's "config",
-// or an OpenAI speech request's body) into `out`: "voice" and "lang_code"
-// (strings), "speed" (number), "num_inference_steps" and "sample_rate"
+// or an OpenAI speech request's body) into `out`: "model", "voice" and
+// "lang_code" (strings), "speed" (number), "num_inference_steps" and "sample_rate"
 // (integers), each optional, null meaning absent. `prefix` names the object
 // in error messages ("config." gives "config.speed"). Types and integer
 // ranges are checked as ParseClientMessage checks them; values against the
@@ -201,6 +204,7 @@ struct SessionStarted {
   int num_inference_steps = 0;
   double speed = 1.0;
   std::string server;         // e.g. "supertonic-tts/0.1.0"; omitted when empty
+  std::string model;          // the served model's name; omitted when empty
 };
 // Also sent: "encoding":"pcm_s16le", "channels":1, "protocol_version".
 

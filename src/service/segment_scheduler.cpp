@@ -23,6 +23,11 @@ bool SimilarLength(std::size_t a, std::size_t b) {
 void SchedulerConfig::Validate() const {
   if (max_inflight_per_session < 1) throw std::invalid_argument("max_inflight_per_session must be >= 1, got 0");
   if (max_batch < 1) throw std::invalid_argument("max_batch must be >= 1, got 0");
+  for (std::size_t m = 0; m < max_batch_by_model.size(); ++m) {
+    if (max_batch_by_model[m] < 1) {
+      throw std::invalid_argument("max_batch_by_model[" + std::to_string(m) + "] must be >= 1, got 0");
+    }
+  }
   if (batch_wait.count() < 0) {
     throw std::invalid_argument("batch_wait must be >= 0 ms, got " + std::to_string(batch_wait.count()));
   }
@@ -30,8 +35,12 @@ void SchedulerConfig::Validate() const {
 
 std::string SchedulerConfig::ToString() const {
   std::ostringstream os;
-  os << "SchedulerConfig(max_inflight_per_session=" << max_inflight_per_session << ", max_batch=" << max_batch
-     << ", batch_wait=" << batch_wait.count() << "ms, fifo=" << (fifo ? "true" : "false") << ")";
+  os << "SchedulerConfig(max_inflight_per_session=" << max_inflight_per_session << ", max_batch=" << max_batch;
+  if (!max_batch_by_model.empty()) {
+    os << ", max_batch_by_model=";
+    for (std::size_t m = 0; m < max_batch_by_model.size(); ++m) os << (m ? "," : "") << max_batch_by_model[m];
+  }
+  os << ", batch_wait=" << batch_wait.count() << "ms, fifo=" << (fifo ? "true" : "false") << ")";
   return os.str();
 }
 
@@ -115,13 +124,16 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
   const Entry& lead = sessions_.at(lead_session).queued.front();
   plan.round_robin_lead = !lead.job.first_of_turn;
 
-  if (config_.max_batch > 1) {
-    // Other sessions' next jobs with the lead's step count, most urgent
-    // first (equal deadlines in round-robin order after the lead).
+  const std::size_t max_batch = config_.MaxBatchFor(lead.job.model);
+  if (max_batch > 1) {
+    // Other sessions' next jobs with the lead's model and step count, most
+    // urgent first (equal deadlines in round-robin order after the lead).
     std::vector<std::pair<uint64_t, const Entry*>> candidates;
     for (uint64_t id : ring_from(lead_session)) {
       const Entry& e = sessions_.at(id).queued.front();
-      if (id != lead_session && e.job.steps == lead.job.steps) candidates.emplace_back(id, &e);
+      if (id != lead_session && e.job.model == lead.job.model && e.job.steps == lead.job.steps) {
+        candidates.emplace_back(id, &e);
+      }
     }
     std::stable_sort(candidates.begin(), candidates.end(),
                      [&](const auto& a, const auto& b) { return more_urgent(*a.second, *b.second); });
@@ -130,7 +142,7 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
     // longer than it may join its batch and stretch it.
     std::vector<bool> taken(candidates.size(), false);
     for (int pass = 0; pass < 3; ++pass) {
-      for (std::size_t k = 0; k < candidates.size() && plan.sessions.size() < config_.max_batch; ++k) {
+      for (std::size_t k = 0; k < candidates.size() && plan.sessions.size() < max_batch; ++k) {
         const Entry& e = *candidates[k].second;
         if (taken[k] || (pass == 0 && !e.job.first_of_turn) || (pass == 1 && !SimilarLength(e.chars, lead.chars))) {
           continue;
@@ -142,7 +154,7 @@ SegmentScheduler::Plan SegmentScheduler::MakePlan() const {
     }
   }
 
-  if (config_.batch_wait.count() > 0 && plan.sessions.size() < config_.max_batch) {
+  if (config_.batch_wait.count() > 0 && plan.sessions.size() < max_batch) {
     const bool has_first_of_turn = std::any_of(plan.sessions.begin(), plan.sessions.end(), [this](uint64_t id) {
       return sessions_.at(id).queued.front().job.first_of_turn;
     });

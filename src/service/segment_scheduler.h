@@ -18,9 +18,13 @@
 //    robin from a rotating cursor), one job per turn, so a session that floods
 //    text cannot starve the others;
 //  - with max_batch > 1 the first job picked leads the batch, which is filled
-//    with the next jobs of other sessions that share its step count, most
-//    urgent first: first-of-turn ones first, then those of a similar length
+//    with the next jobs of other sessions that share its model and its step
+//    count (a batch is one model call), most urgent first: first-of-turn ones first, then those of a similar length
 //    (within a factor of 2 in code points: less padding), then any;
+//  - the sessions of every model are in the one ring and the rules above
+//    pick among them whatever their model, so a session gets its turn
+//    however busy the other models are; each model has its own max_batch
+//    (one whose batches would change its audio runs one segment per call);
 //  - with batch_wait > 0 a batch smaller than max_batch is held until the
 //    oldest queued job has waited batch_wait since it was submitted; a batch
 //    holding a first-of-turn job is never held.
@@ -44,8 +48,14 @@ using TimePoint = Clock::time_point;
 struct SchedulerConfig {
   std::size_t max_inflight_per_session = 2;  // TTS_MAX_INFLIGHT_SEGMENTS
   std::size_t max_batch = 1;                 // segments per model call
+  // Per model (SegmentJob::model), replacing max_batch where given.
+  std::vector<std::size_t> max_batch_by_model;
   std::chrono::milliseconds batch_wait{0};   // longest a partial batch is held
   bool fifo = false;                         // the seed's one global FIFO, as a baseline
+
+  std::size_t MaxBatchFor(std::size_t model) const {
+    return model < max_batch_by_model.size() ? max_batch_by_model[model] : max_batch;
+  }
 
   // Throws std::invalid_argument naming the field.
   void Validate() const;
@@ -55,6 +65,7 @@ struct SchedulerConfig {
 struct SegmentJob {
   uint64_t session = 0;
   uint64_t segment = 0;  // index within the session
+  std::size_t model = 0;  // which served model synthesizes it: only jobs of one model share a batch
   std::string text;
   std::string lang;
   std::string voice;

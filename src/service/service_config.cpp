@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -22,10 +23,16 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 37> kVariables = {{
+constexpr std::array<EnvVarInfo, 38> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
-    {"TTS_MODEL_DIR", "models/supertonic-2", "model directory (onnx/, voice_styles/)"},
+    {"TTS_MODEL_DIR", "models/supertonic-2",
+     "model directory (onnx/, voice_styles/) when TTS_MODELS is unset; served under its detected profile's name "
+     "(supertonic-2 or supertonic-3)"},
+    {"TTS_MODELS", "",
+     "several models in one server: name=dir[,name=dir...] in order, the first being the default (names: letters, "
+     "digits, '.', '_', '-'; each directory must exist); start_session's config.model and the OpenAI `model` pick "
+     "one by name. When set, TTS_MODEL_DIR is ignored"},
     {"TTS_DEVICE", "auto", "cpu, cuda, or auto (CUDA when it is available, else CPU)"},
     {"TTS_OPTIMIZED_MODEL_CACHE", "",
      "a directory for ONNX Runtime's optimized graphs: the first start writes them, later ones load them (faster start)"},
@@ -43,10 +50,15 @@ constexpr std::array<EnvVarInfo, 37> kVariables = {{
     {"TTS_SCHEDULER", "fair",
      "fair (the segment whose listener runs out of audio first goes first, round-robin among equals) or fifo "
      "(arrival order)"},
-    {"TTS_DEFAULT_VOICE", "F1", "voice when start_session names none (F1-F5, M1-M5)"},
-    {"TTS_LANG_CODE", "pt", "language when start_session names none (en ko es pt fr)"},
-    {"TTS_NUM_INFERENCE_STEPS", "2", "flow-matching steps, 1..32 (2 fastest, 5 quality)"},
-    {"TTS_SPEED", "1.05", "speaking rate, 0.5..2.0"},
+    {"TTS_DEFAULT_VOICE", "F1", "voice when start_session names none (F1-F5, M1-M5); every model must have it"},
+    {"TTS_LANG_CODE", "pt",
+     "language when start_session names none; every model must speak it (supertonic-2: en ko es pt fr)"},
+    {"TTS_NUM_INFERENCE_STEPS", "",
+     "flow-matching steps when start_session names none, 1..32 and within each model's range; unset: each model's "
+     "default (supertonic-2: 2, supertonic-3: 8)"},
+    {"TTS_SPEED", "",
+     "speaking rate when start_session names none, 0.5..2.0 and within each model's range; unset: each model's "
+     "default (1.05)"},
     {"TTS_SAMPLE_RATE", "24000",
      "output sample rate when start_session names none: 8000 16000 22050 24000 44100 48000"},
     {"TTS_DEBOUNCE_MS", "150", "text bundling: cut a segment after a sentence end and this much quiet, 0..5000 ms"},
@@ -96,7 +108,7 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 20> kIntVariables = {{
+constexpr std::array<IntVariable, 19> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
@@ -104,7 +116,6 @@ constexpr std::array<IntVariable, 20> kIntVariables = {{
     {"TTS_MAX_BATCH", &ServiceConfig::max_batch, 0, 64},
     {"TTS_INFERENCE_WORKERS", &ServiceConfig::inference_workers, 0, 16},
     {"TTS_BATCH_WAIT_MS", &ServiceConfig::batch_wait_ms, 0, 1000},
-    {"TTS_NUM_INFERENCE_STEPS", &ServiceConfig::num_inference_steps, kMinInferenceSteps, kMaxInferenceSteps},
     {"TTS_DEBOUNCE_MS", &ServiceConfig::debounce_ms, 0, 5000},
     {"TTS_CHUNK_SIZE_MS", &ServiceConfig::chunk_size_ms, 5, 1000},
     {"TTS_TRIM_KEEP_LEADING_MS", &ServiceConfig::trim_keep_leading_ms, 0, 1000},
@@ -208,6 +219,13 @@ bool IsVoiceName(std::string_view s) {
   });
 }
 
+bool IsModelName(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
 bool IsLanguageCode(std::string_view s) {
   if (s.empty() || s.size() > 16 || !std::islower(static_cast<unsigned char>(s.front()))) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -258,6 +276,44 @@ std::string Format(double value) {
   return os.str();
 }
 
+// "name=dir,name=dir": the order is kept (the first is the default model). A
+// directory cannot contain a comma; whitespace around names and paths is dropped.
+std::vector<ModelSource> ParseModels(const std::string& value) {
+  std::vector<ModelSource> models;
+  std::string_view rest = value;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string item = Trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (item.empty() && rest.empty()) break;  // a trailing comma
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || Trim(item.substr(0, eq)).empty() || Trim(item.substr(eq + 1)).empty()) {
+      Fail("TTS_MODELS",
+           "name=directory pairs separated by commas (e.g. supertonic-2=/models/v2,supertonic-3=/models/v3)", value);
+    }
+    models.push_back({Trim(item.substr(0, eq)), Trim(item.substr(eq + 1))});
+  }
+  if (models.empty()) Fail("TTS_MODELS", "at least one name=directory pair", value);
+  return models;
+}
+
+// Names and their uniqueness; directories are checked where they are read.
+void ValidateModels(const std::vector<ModelSource>& models) {
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const ModelSource& m = models[i];
+    if (!IsModelName(m.name)) {
+      Fail("TTS_MODELS", "model names of letters, digits, '.', '_' or '-' (at most 64)", m.name);
+    }
+    if (m.dir.empty()) Fail("TTS_MODELS", "a directory for model " + QuoteValue(m.name), m.dir);
+    for (std::size_t j = 0; j < i; ++j) {
+      if (models[j].name == m.name) {
+        throw std::invalid_argument("TTS_MODELS names model " + QuoteValue(m.name) +
+                                    " twice; each model needs its own name");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string_view ToString(SchedulerPolicy policy) {
@@ -287,6 +343,19 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
 
   if (auto v = env.Get("TTS_HOST")) c.host = *v;
   if (auto v = env.Get("TTS_MODEL_DIR")) c.model_dir = *v;
+  if (auto v = env.Get("TTS_MODELS")) {
+    c.models = ParseModels(*v);
+    ValidateModels(c.models);
+    for (const ModelSource& m : c.models) {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(m.dir, ec)) {
+        throw std::invalid_argument("TTS_MODELS names model " + QuoteValue(m.name) + " in " + QuoteValue(m.dir) +
+                                    ", which is not a directory" +
+                                    (std::filesystem::exists(m.dir, ec) ? "" : " (it does not exist)") +
+                                    "; download it (supertonic-tts download --model NAME --dest DIR) or fix the path");
+      }
+    }
+  }
   if (auto v = env.Get("TTS_OPTIMIZED_MODEL_CACHE")) c.optimized_model_cache = *v;
   if (auto v = env.Get("TTS_CUDA_OPTIONS")) {
     std::string_view rest = *v;
@@ -343,6 +412,13 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
   }
   if (auto v = env.Get("TTS_DEFAULT_VOICE")) c.default_voice = *v;
   if (auto v = env.Get("TTS_LANG_CODE")) c.lang_code = Lower(*v);
+  if (auto v = env.Get("TTS_NUM_INFERENCE_STEPS")) {
+    int value = 0;
+    if (!ParseInt(*v, value)) {
+      Fail("TTS_NUM_INFERENCE_STEPS", IntRequirement(kMinInferenceSteps, kMaxInferenceSteps), *v);
+    }
+    c.num_inference_steps = value;
+  }
   if (auto v = env.Get("TTS_SPEED")) {
     double value = 0;
     if (!ParseDouble(*v, value)) Fail("TTS_SPEED", "a number in 0.5..2.0", *v);
@@ -385,7 +461,8 @@ ServiceConfig ServiceConfig::FromEnvironment() {
 
 void ServiceConfig::Validate() const {
   if (host.empty() || HasSpaceOrControl(host)) Fail("TTS_HOST", "a host name or IP address", host);
-  if (model_dir.empty()) Fail("TTS_MODEL_DIR", "a directory", model_dir);
+  if (model_dir.empty() && models.empty()) Fail("TTS_MODEL_DIR", "a directory", model_dir);
+  ValidateModels(models);
   for (const auto& var : kIntVariables) {
     const int value = this->*var.field;
     if (value < var.min || value > var.max) Fail(var.name, IntRequirement(var.min, var.max), std::to_string(value));
@@ -400,7 +477,11 @@ void ServiceConfig::Validate() const {
            std::to_string(chunk_size_ms));
     }
   }
-  if (!IsValidSpeed(speed)) Fail("TTS_SPEED", "a number in 0.5..2.0", Format(speed));
+  if (num_inference_steps && !IsValidInferenceSteps(*num_inference_steps)) {
+    Fail("TTS_NUM_INFERENCE_STEPS", IntRequirement(kMinInferenceSteps, kMaxInferenceSteps),
+         std::to_string(*num_inference_steps));
+  }
+  if (speed && !IsValidSpeed(*speed)) Fail("TTS_SPEED", "a number in 0.5..2.0", Format(*speed));
   if (!(trim_silence_threshold_db >= kMinTrimThresholdDb && trim_silence_threshold_db <= kMaxTrimThresholdDb)) {
     Fail("TTS_TRIM_SILENCE_THRESHOLD_DB", kTrimThresholdRequirement, Format(trim_silence_threshold_db));
   }
@@ -419,15 +500,20 @@ std::string ServiceConfig::ToString() const {
   std::ostringstream os;
   std::string cuda;
   for (const auto& [key, value] : cuda_options) cuda += (cuda.empty() ? "" : ",") + key + "=" + value;
+  std::string model_list;
+  for (const auto& m : models) model_list += (model_list.empty() ? "" : ",") + m.name + "=" + m.dir;
   os << "ServiceConfig(host=" << host << ", port=" << port << ", model_dir=" << model_dir
+     << ", models=" << (model_list.empty() ? "<model_dir>" : model_list)
      << ", optimized_model_cache=" << (optimized_model_cache.empty() ? "<none>" : optimized_model_cache)
      << ", device=" << supertonic::ToString(device) << ", cuda_options=" << (cuda.empty() ? "<none>" : cuda)
      << ", intra_op_threads=" << intra_op_threads
      << ", max_sessions=" << max_sessions << ", max_inflight_segments=" << max_inflight_segments
      << ", max_batch=" << max_batch << ", inference_workers=" << inference_workers << ", batch_wait_ms=" << batch_wait_ms
      << ", scheduler=" << service::ToString(scheduler) << ", default_voice=" << default_voice
-     << ", lang_code=" << lang_code << ", num_inference_steps=" << num_inference_steps
-     << ", speed=" << Format(speed) << ", sample_rate=" << sample_rate << ", debounce_ms=" << debounce_ms
+     << ", lang_code=" << lang_code
+     << ", num_inference_steps=" << (num_inference_steps ? std::to_string(*num_inference_steps) : "<model default>")
+     << ", speed=" << (speed ? Format(*speed) : "<model default>") << ", sample_rate=" << sample_rate
+     << ", debounce_ms=" << debounce_ms
      << ", chunk_size_ms=" << chunk_size_ms << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false")
      << ", trim_silence=" << (trim_silence ? "true" : "false")
      << ", trim_silence_threshold_db=" << Format(trim_silence_threshold_db)
@@ -443,9 +529,14 @@ std::string ServiceConfig::ToString() const {
   return os.str();
 }
 
+std::vector<ModelSource> ServiceConfig::ModelSources() const {
+  if (!models.empty()) return models;
+  return {{"", model_dir}};
+}
+
 EngineConfig ServiceConfig::ToEngineConfig(bool expect_gpu) const {
   EngineConfig e;
-  e.model_dir = model_dir;
+  e.model_dir = ModelSources().front().dir;
   e.device = device;
   e.intra_op_threads = intra_op_threads;
   e.optimized_model_cache = optimized_model_cache;

@@ -43,6 +43,13 @@ struct EnvVarInfo {
   std::string_view meaning;        // includes the accepted values or range
 };
 
+// One model a server loads: TTS_MODELS's `name=dir`, or TTS_MODEL_DIR alone.
+struct ModelSource {
+  std::string name;  // what clients ask for; empty: the detected profile's name (TTS_MODEL_DIR)
+  std::string dir;
+  bool operator==(const ModelSource&) const = default;
+};
+
 struct ServiceConfig {
   using Getenv = std::function<std::optional<std::string>(const std::string&)>;
 
@@ -51,7 +58,8 @@ struct ServiceConfig {
   int port = 8000;  // 0: any free port (tests)
 
   // Engine
-  std::string model_dir = "models/supertonic-2";
+  std::string model_dir = "models/supertonic-2";  // the one model when `models` is empty
+  std::vector<ModelSource> models;                // TTS_MODELS, in order: the first is the default
   std::string optimized_model_cache;                  // empty: optimize the graphs at every start
   std::map<std::string, std::string> cuda_options;    // passed verbatim to the CUDA execution provider
   Device device = Device::kAuto;
@@ -65,11 +73,12 @@ struct ServiceConfig {
   int batch_wait_ms = 0;
   SchedulerPolicy scheduler = SchedulerPolicy::kFair;
 
-  // Synthesis defaults (a start_session config may override them)
+  // Synthesis defaults (a start_session config may override them). Steps and
+  // speed unset: each model's profile default (supertonic-2: 2 steps, 1.05).
   std::string default_voice = "F1";
   std::string lang_code = "pt";
-  int num_inference_steps = 2;
-  double speed = 1.05;
+  std::optional<int> num_inference_steps;
+  std::optional<double> speed;
   int sample_rate = 24000;
 
   // Text bundling and audio framing
@@ -118,7 +127,11 @@ struct ServiceConfig {
   // One line, every setting; the auth token shows only as "<set>" or "<none>".
   std::string ToString() const;
 
-  // What the engine needs: model_dir, device, the CUDA device (TTS_CUDA_OPTIONS
+  // The models to load, in order: `models`, else model_dir under the name of
+  // its detected profile.
+  std::vector<ModelSource> ModelSources() const;
+
+  // What the engine needs: model_dir (the first model's), device, the CUDA device (TTS_CUDA_OPTIONS
   // device_id) and intra_op_threads (0: the cores shared among the inference
   // workers there will be, on a GPU if expect_gpu).
   EngineConfig ToEngineConfig(bool expect_gpu) const;

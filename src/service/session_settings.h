@@ -1,36 +1,67 @@
 #pragma once
 // What a session will run with: a client's requested settings (start_session's
 // config, an OpenAI speech request) resolved against the server defaults, the
-// loaded model and the protocol's limits. The one place both paths validate,
-// so that a value refused on one is refused on the other with the same code.
+// model it picked and the protocol's limits. The one place both paths
+// validate, so that a value refused on one is refused on the other with the
+// same code.
+#include <cstddef>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "engine/model_profile.h"
 #include "service/protocol.h"
 
 namespace supertonic::service {
 
 struct ServiceConfig;
 
+// What one served model offers a session: its voices (from its own
+// directory), its profile's languages, and its defaults and ranges, which are
+// the profile's within the protocol's limits, with the TTS_* settings that
+// were set taking the profile's place.
+struct ModelChoices {
+  std::string name;  // as clients ask for it: the TTS_MODELS name, else the profile's
+  ModelProfile profile;
+  std::vector<std::string> voices;
+  std::string default_voice;
+  std::string default_lang;
+  int default_steps = 2, min_steps = kMinInferenceSteps, max_steps = kMaxInferenceSteps;
+  double default_speed = 1.05, min_speed = kMinSpeed, max_speed = kMaxSpeed;
+
+  const std::vector<std::string>& languages() const { return profile.languages; }
+};
+
+// The choices of a model called `name` with this profile and these voices
+// under `config`. Throws std::invalid_argument naming the setting and the
+// model when a default the configuration sets does not fit the model (a
+// language it does not speak, a voice it lacks, steps or speed out of its
+// range).
+ModelChoices MakeModelChoices(std::string name, const ModelProfile& profile, std::vector<std::string> voices,
+                              const ServiceConfig& config);
+
 struct SessionSettings {
+  std::size_t model = 0;   // index into the served models
+  std::string model_name;
   std::string voice;
   std::string lang;
   int sample_rate = 0;
   int steps = 0;
   double speed = 1.0;
+  std::size_t chunk_chars = 300;  // the model's chunk limit for `lang`: text bundling cuts there
 };
 
-// What the loaded model offers a session.
-struct ModelChoices {
-  std::vector<std::string> voices;
-  std::vector<std::string> languages;
-};
+// The served models' names, in order, for messages ("a, b").
+std::string ModelNames(std::span<const ModelChoices> models);
 
-// Absent fields take the server defaults; every value is then checked. The
-// error message names the accepted values as the model and limits define them.
+// The model `request.model` names (absent: the first of `models`), then its
+// settings: absent fields take that model's defaults, and every value is
+// checked against it. The error message names the accepted values (the served
+// models, the model's voices and languages, its ranges). `models` must not be
+// empty.
 std::variant<SessionSettings, ProtocolError> ResolveSessionSettings(const StartSession& request,
                                                                     const ServiceConfig& config,
-                                                                    const ModelChoices& model);
+                                                                    std::span<const ModelChoices> models);
 
 }  // namespace supertonic::service

@@ -1,5 +1,6 @@
 #include "service/speech_request.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -28,6 +29,11 @@ HttpError InvalidRequest(std::string message) {
 }
 
 }  // namespace
+
+bool IsOpenAiModelName(std::string_view model) {
+  return model == "tts-1" || model == "tts-1-hd" || model == "gpt-4o-mini-tts" ||
+         model.starts_with("gpt-4o-mini-tts-");
+}
 
 std::string JsonErrorBody(std::string_view code, std::string_view message) {
   return nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
@@ -100,10 +106,14 @@ std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body)
 }
 
 std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
-                                                     const ModelChoices& model) {
+                                                     std::span<const ModelChoices> models) {
   auto parsed = ParseSpeechRequest(body);
   if (std::holds_alternative<HttpError>(parsed)) return parsed;
   auto& request = std::get<SpeechRequest>(parsed);
+  if (const auto& model = request.session.model; model && IsOpenAiModelName(*model) &&
+      std::none_of(models.begin(), models.end(), [&](const ModelChoices& m) { return m.name == *model; })) {
+    request.session.model.reset();
+  }
   try {
     audio::CheckAudioFormat(request.format);
   } catch (const std::invalid_argument& e) {
@@ -115,7 +125,7 @@ std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, cons
                                                      " characters; TTS_MAX_TEXT_CHARS allows " +
                                                      std::to_string(config.max_text_chars));
   }
-  auto settings = ResolveSessionSettings(request.session, config, model);
+  auto settings = ResolveSessionSettings(request.session, config, models);
   if (const auto* error = std::get_if<ProtocolError>(&settings)) return HttpErrorFor(error->code, error->message);
   return parsed;
 }

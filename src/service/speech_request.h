@@ -3,6 +3,7 @@
 // a body parsed and checked into a SpeechRequest, or refused with an
 // OpenAI-style HttpError. Pure functions: no sockets, no sessions, no model
 // (the speech_request fuzz target builds them on their own).
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -33,17 +34,24 @@ struct HttpError {
 
 // Parses a request body: a JSON object with a non-empty string "input" and
 // optional "response_format", "voice" (OpenAI's names map onto ours; ours pass
-// through), "language" or "lang_code", "speed", "num_inference_steps",
-// "sample_rate" (24000 when absent, as OpenAI), checked for type and range
-// exactly as start_session's config. Unknown fields ("model", "instructions")
-// are ignored. Never throws. Does not check values against the model or
-// TTS_MAX_TEXT_CHARS (PrepareSpeech does).
+// through), "model", "language" or "lang_code", "speed",
+// "num_inference_steps", "sample_rate" (24000 when absent, as OpenAI), checked
+// for type and range exactly as start_session's config. Unknown fields
+// ("instructions") are ignored. Never throws. Does not check values against
+// the models or TTS_MAX_TEXT_CHARS (PrepareSpeech does).
 std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body) noexcept;
 
+// OpenAI's own model names (tts-1, tts-1-hd, gpt-4o-mini-tts and its dated
+// versions), which OpenAI clients send by default.
+bool IsOpenAiModelName(std::string_view model);
+
 // ParseSpeechRequest, then the checks that need the service's settings and
-// model: the format, the input's length, the session settings.
+// models: the format, the input's length, the model (OpenAI's own names,
+// tts-1, tts-1-hd, gpt-4o-mini-tts, mean the first model unless one is served
+// under that name: the returned request then names no model), the session
+// settings against it.
 std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
-                                                     const ModelChoices& model);
+                                                     std::span<const ModelChoices> models);
 
 // The HTTP status of a protocol error code on this endpoint.
 int HttpStatusFor(ErrorCode code);

@@ -2,9 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
+#include "engine/errors.h"
 #include "engine/supertonic_model.h"
 #include "service/connection.h"
 
@@ -26,23 +30,58 @@ std::size_t MaxBatch(const ServiceConfig& c, bool on_gpu, bool batches_exact) {
   return batches_exact ? static_cast<std::size_t>(c.ResolvedMaxBatch(on_gpu)) : 1;
 }
 
-SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu, bool batches_exact) {
+SchedulerConfig SchedulerConfigFrom(const ServiceConfig& c, bool on_gpu,
+                                    const std::vector<std::unique_ptr<Synthesizer>>& models) {
   SchedulerConfig s;
   s.max_inflight_per_session = static_cast<std::size_t>(c.max_inflight_segments);
-  s.max_batch = MaxBatch(c, on_gpu, batches_exact);
+  s.max_batch = static_cast<std::size_t>(c.ResolvedMaxBatch(on_gpu));
+  for (const auto& m : models) s.max_batch_by_model.push_back(MaxBatch(c, on_gpu, m->mixed_length_batches_exact()));
   s.batch_wait = std::chrono::milliseconds(c.batch_wait_ms);
   s.fifo = c.scheduler == SchedulerPolicy::kFifo;
   return s;
 }
+
+// A model that fails to load is named, so that with several the operator
+// knows which directory to fix.
+std::unique_ptr<Synthesizer> LoadModel(const EngineConfig& config, const ModelSource& source, std::size_t count) {
+  try {
+    return std::make_unique<Synthesizer>(config);
+  } catch (const ModelError& e) {
+    if (count == 1) throw;
+    throw ModelError("model '" + source.name + "' (" + source.dir + "): " + e.what());
+  }
+}
 }  // namespace
 
 TtsService::TtsService(ServiceConfig config)
-    : config_(std::move(config)),
-      engine_config_(config_.ToEngineConfig(ExpectGpu(config_))),
-      synthesizer_(std::make_unique<Synthesizer>(engine_config_)) {
-  model_choices_ = ModelChoices{synthesizer_->voices().names(), synthesizer_->model_config().languages};
+    : config_(std::move(config)), engine_config_(config_.ToEngineConfig(ExpectGpu(config_))) {
+  const std::vector<ModelSource> sources = config_.ModelSources();
+  for (const ModelSource& source : sources) {
+    EngineConfig engine = engine_config_;
+    engine.model_dir = source.dir;
+    synthesizers_.push_back(LoadModel(engine, source, sources.size()));
+    const Synthesizer& s = *synthesizers_.back();
+    const std::string name = source.name.empty() ? s.profile().name : source.name;
+    model_choices_.push_back(MakeModelChoices(name, s.profile(), s.voices().names(), config_));
+    metrics_.RegisterModel(name);
+    const auto& m = model_choices_.back();
+    spdlog::info("model {}{} from {}: {}; {} voices; defaults: voice {}, language {}, {} steps, speed {}", name,
+                 synthesizers_.size() == 1 ? " (default)" : "", source.dir, s.profile().Describe(), m.voices.size(),
+                 m.default_voice, m.default_lang, m.default_steps, m.default_speed);
+  }
+  sessions_by_model_.assign(synthesizers_.size(), 0);
+  loaded_at_ =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const Synthesizer& first = *synthesizers_.front();
   // The automatic settings depend on where the model ended up (TTS_DEVICE=auto).
-  const bool gpu = OnGpu(*synthesizer_);
+  const bool gpu = OnGpu(first);
+  for (std::size_t i = 1; i < synthesizers_.size(); ++i) {
+    if (OnGpu(*synthesizers_[i]) != gpu) {
+      spdlog::warn("model {} runs on the {} but model {} on the {}: the automatic batch and worker settings follow "
+                   "the first",
+                   model_choices_[i].name, gpu ? "CPU" : "GPU", model_choices_.front().name, gpu ? "GPU" : "CPU");
+    }
+  }
   const std::string threads = engine_config_.intra_op_threads == 0 ? std::string("one per core")
                                                                     : std::to_string(engine_config_.intra_op_threads);
   if (gpu != ExpectGpu(config_)) {
@@ -51,19 +90,25 @@ TtsService::TtsService(ServiceConfig config)
                  gpu ? "GPU" : "CPU", gpu ? "was not expected to use CUDA" : "has CUDA", threads);
   }
   const int workers = config_.ResolvedInferenceWorkers(gpu);
-  const bool exact = synthesizer_->mixed_length_batches_exact();
-  if (!exact && config_.ResolvedMaxBatch(gpu) > 1) {
-    spdlog::warn("batches of one segment, not {} (TTS_MAX_BATCH): in a batch this model's audio would change with "
-                 "the other segments ({})",
-                 config_.ResolvedMaxBatch(gpu), synthesizer_->batch_probe().reason);
+  const SchedulerConfig scheduler = SchedulerConfigFrom(config_, gpu, synthesizers_);
+  std::vector<WorkerModel> worker_models;
+  std::vector<std::string> batches;
+  for (std::size_t i = 0; i < synthesizers_.size(); ++i) {
+    const Synthesizer& s = *synthesizers_[i];
+    const std::string& name = model_choices_[i].name;
+    if (!s.mixed_length_batches_exact() && config_.ResolvedMaxBatch(gpu) > 1) {
+      spdlog::warn("model {}: batches of one segment, not {} (TTS_MAX_BATCH): in a batch this model's audio would "
+                   "change with the other segments ({})",
+                   name, config_.ResolvedMaxBatch(gpu), s.batch_probe().reason);
+    }
+    worker_models.push_back({name, &s});
+    batches.push_back(fmt::format("{} {}", name, scheduler.MaxBatchFor(i)));
   }
-  worker_ = std::make_unique<InferenceWorker>(*synthesizer_, SchedulerConfigFrom(config_, gpu, exact), &metrics_,
-                                              workers);
-  spdlog::info("model loaded from {} ({}{}, {} voices); {} inference worker(s), intra-op threads: {}, batches of "
-               "up to {}",
-               config_.model_dir, synthesizer_->execution_provider(),
-               gpu ? fmt::format(" device {}", engine_config_.cuda_device_id) : std::string(),
-               model_choices_.voices.size(), workers, threads, MaxBatch(config_, gpu, exact));
+  worker_ = std::make_unique<InferenceWorker>(std::move(worker_models), scheduler, &metrics_, workers);
+  spdlog::info("{} model(s) on {}{}; {} inference worker(s) shared by all, intra-op threads: {}, batches of up to: {}",
+               synthesizers_.size(), first.execution_provider(),
+               gpu ? fmt::format(" device {}", engine_config_.cuda_device_id) : std::string(), workers, threads,
+               fmt::join(batches, ", "));
   if (gpu) StartGpuMonitor();
 }
 
@@ -83,8 +128,12 @@ void TtsService::StartGpuMonitor() {
 TtsService::~TtsService() { worker_->Stop(); }
 
 void TtsService::WarmUp() {
-  synthesizer_->SynthesizeBatch({{"Warm up.", config_.lang_code, config_.default_voice, 1.0f, 0, nullptr}},
-                                config_.num_inference_steps);
+  for (std::size_t i = 0; i < synthesizers_.size(); ++i) {
+    const ModelChoices& m = model_choices_[i];
+    synthesizers_[i]->SynthesizeBatch(
+        {{"Warm up.", m.default_lang, m.default_voice, static_cast<float>(m.default_speed), 0, nullptr}},
+        m.default_steps);
+  }
   started_ = true;
 }
 
@@ -93,7 +142,7 @@ bool TtsService::ready() const {
   return config_.ready_at_capacity || active_sessions() < static_cast<std::size_t>(config_.max_sessions);
 }
 
-TtsService::Admission TtsService::AdmitSession(const std::optional<std::string>& session_id) {
+TtsService::Admission TtsService::AdmitSession(const std::optional<std::string>& session_id, std::size_t model) {
   if (draining_) return Admission::kShuttingDown;
   std::lock_guard lock(mutex_);
   if (session_ids_.size() + unnamed_sessions_ >= static_cast<std::size_t>(config_.max_sessions)) {
@@ -101,24 +150,34 @@ TtsService::Admission TtsService::AdmitSession(const std::optional<std::string>&
   }
   if (!session_id) {
     ++unnamed_sessions_;
-    return Admission::kAdmitted;
+  } else if (!session_ids_.insert(*session_id).second) {
+    return Admission::kDuplicateId;
   }
-  if (!session_ids_.insert(*session_id).second) return Admission::kDuplicateId;
+  metrics_.SetActiveSessions(model_choices_.at(model).name, static_cast<double>(++sessions_by_model_.at(model)));
   return Admission::kAdmitted;
 }
 
-void TtsService::ReleaseSession(const std::optional<std::string>& session_id) {
+void TtsService::ReleaseSession(const std::optional<std::string>& session_id, std::size_t model) {
   std::lock_guard lock(mutex_);
   if (!session_id) {
-    if (unnamed_sessions_ > 0) --unnamed_sessions_;
+    if (unnamed_sessions_ == 0) return;
+    --unnamed_sessions_;
+  } else if (session_ids_.erase(*session_id) == 0) {
     return;
   }
-  session_ids_.erase(*session_id);
+  auto& n = sessions_by_model_.at(model);
+  if (n > 0) --n;
+  metrics_.SetActiveSessions(model_choices_.at(model).name, static_cast<double>(n));
 }
 
 std::size_t TtsService::active_sessions() const {
   std::lock_guard lock(mutex_);
   return session_ids_.size() + unnamed_sessions_;
+}
+
+std::size_t TtsService::active_sessions(std::size_t model) const {
+  std::lock_guard lock(mutex_);
+  return sessions_by_model_.at(model);
 }
 
 void TtsService::AddConnection(const std::shared_ptr<Connection>& c) {

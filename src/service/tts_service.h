@@ -1,12 +1,15 @@
 #pragma once
 // Process-wide state of the TTS service, shared by every connection: the
-// engine, the inference worker, metrics, session accounting and draining.
+// served models (one engine each), the one inference worker they share,
+// metrics, session accounting and draining.
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,12 +26,15 @@ class Connection;
 
 class TtsService {
  public:
-  // Loads the model (throws ModelError with a clear message), starts the worker.
+  // Loads every model of config.ModelSources() in order (throws ModelError
+  // naming the model and what is wrong with its files; std::invalid_argument
+  // when a default the configuration sets does not fit a model), starts the
+  // worker.
   explicit TtsService(ServiceConfig config);
   ~TtsService();
 
-  // One synthesis so the first user does not pay for first-run allocations;
-  // /health/startup turns true after it.
+  // One synthesis per model so the first user does not pay for first-run
+  // allocations; /health/startup turns true after it.
   void WarmUp();
   bool started() const { return started_; }
   // Accepting new sessions now (not draining, and not full unless configured).
@@ -36,18 +42,23 @@ class TtsService {
   bool draining() const { return draining_; }
 
   const ServiceConfig& config() const { return config_; }
-  const Synthesizer& synthesizer() const { return *synthesizer_; }
-  const ModelChoices& model_choices() const { return model_choices_; }
+  // The served models in order (index = SessionSettings::model); the first is the default.
+  std::span<const ModelChoices> model_choices() const { return model_choices_; }
+  const Synthesizer& synthesizer(std::size_t model = 0) const { return *synthesizers_.at(model); }
+  std::size_t model_count() const { return synthesizers_.size(); }
+  // When the models were loaded, in Unix seconds (the OpenAI model object's "created").
+  int64_t loaded_at() const { return loaded_at_; }
   InferenceWorker& worker() { return *worker_; }
   ServiceMetrics& metrics() { return metrics_; }
 
   enum class Admission { kAdmitted, kCapacity, kShuttingDown, kDuplicateId };
-  // A session with a client-chosen id, or (nullopt) one the server names
-  // itself: those count against TTS_MAX_SESSIONS but hold no id, so no
-  // client can collide with them.
-  Admission AdmitSession(const std::optional<std::string>& session_id);
-  void ReleaseSession(const std::optional<std::string>& session_id);
+  // A session on `model` with a client-chosen id, or (nullopt) one the
+  // server names itself: those count against TTS_MAX_SESSIONS but hold no
+  // id, so no client can collide with them.
+  Admission AdmitSession(const std::optional<std::string>& session_id, std::size_t model = 0);
+  void ReleaseSession(const std::optional<std::string>& session_id, std::size_t model = 0);
   std::size_t active_sessions() const;
+  std::size_t active_sessions(std::size_t model) const;
   uint64_t NextSessionUid() { return next_uid_++; }
 
   void AddConnection(const std::shared_ptr<Connection>& c);
@@ -68,9 +79,10 @@ class TtsService {
 
   ServiceConfig config_;
   ServiceMetrics metrics_;
-  EngineConfig engine_config_;  // as resolved for the device expected
-  std::unique_ptr<Synthesizer> synthesizer_;
-  ModelChoices model_choices_;
+  EngineConfig engine_config_;  // as resolved for the device expected (model_dir: the first model's)
+  std::vector<std::unique_ptr<Synthesizer>> synthesizers_;
+  std::vector<ModelChoices> model_choices_;
+  int64_t loaded_at_ = 0;
   std::unique_ptr<InferenceWorker> worker_;
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
@@ -78,6 +90,7 @@ class TtsService {
   mutable std::mutex mutex_;
   std::set<std::string> session_ids_;
   std::size_t unnamed_sessions_ = 0;
+  std::vector<std::size_t> sessions_by_model_;
   std::vector<std::weak_ptr<Connection>> connections_;
   // Last: it publishes into metrics_ until it is destroyed.
   std::unique_ptr<GpuUtilizationMonitor> gpu_monitor_;

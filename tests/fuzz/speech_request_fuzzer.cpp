@@ -2,8 +2,8 @@
 // (service/speech_request.h), fed each input as one request body:
 // ParseSpeechRequest, then ResolveSessionSettings of what it parsed and
 // PrepareSpeech against a default ServiceConfig (and one with a small
-// TTS_MAX_TEXT_CHARS, so that the length check is reached) and a fixed model
-// (voices F1..F5 M1..M5, languages en ko es pt fr).
+// TTS_MAX_TEXT_CHARS, so that the length check is reached) and two served
+// models, supertonic-2 and supertonic-3 (their profiles; voices F1..F5 M1..M5).
 //
 // Invariants:
 //  - nothing throws or crashes, whatever the bytes;
@@ -17,14 +17,16 @@
 //  - PrepareSpeech refuses exactly what ParseSpeechRequest refuses (with the
 //    same error), plus a format outside audio::SupportedAudioFormats(), an
 //    input over TTS_MAX_TEXT_CHARS and settings ResolveSessionSettings
-//    refuses; what it accepts is the parsed request, and its settings
-//    resolve to a supported sample rate, a speed and step count in range, a
-//    voice and language of the model.
+//    refuses; what it accepts is the parsed request (an OpenAI model name
+//    that no served model has reads as no model), and its settings resolve
+//    to a served model and, within its ranges, a supported sample rate, a
+//    speed and step count, a voice, a language and its chunk limit.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 
@@ -41,10 +43,26 @@ namespace {
 
 using namespace supertonic::service;
 
-const ModelChoices& Choices() {
-  static const ModelChoices kChoices{{"F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5"},
-                                     {"en", "ko", "es", "pt", "fr"}};
+// Two served models, so that choosing one is fuzzed too.
+std::span<const ModelChoices> Choices() {
+  static const std::vector<ModelChoices> kChoices = [] {
+    const std::vector<std::string> voices = {"F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5"};
+    return std::vector<ModelChoices>{
+        MakeModelChoices("supertonic-2", SupertonicTwoProfile(), voices, ServiceConfig{}),
+        MakeModelChoices("supertonic-3", SupertonicThreeProfile(), voices, ServiceConfig{})};
+  }();
   return kChoices;
+}
+
+// What PrepareSpeech makes of the request's model: OpenAI's names that no
+// served model has mean the default.
+StartSession WithOpenAiModelMapped(StartSession session) {
+  if (session.model && IsOpenAiModelName(*session.model) &&
+      std::none_of(Choices().begin(), Choices().end(),
+                   [&](const ModelChoices& m) { return m.name == *session.model; })) {
+    session.model.reset();
+  }
+  return session;
 }
 
 bool Contains(const std::vector<std::string>& values, const std::string& v) {
@@ -95,11 +113,17 @@ void CheckParsed(const SpeechRequest& r, std::string_view input) {
 }
 
 void CheckSettings(const SessionSettings& s, std::string_view input) {
+  FUZZ_CHECK(s.model < Choices().size(), "resolved model " + std::to_string(s.model));
+  const ModelChoices& model = Choices()[s.model];
+  FUZZ_CHECK(s.model_name == model.name, "resolved model name " + Escape(s.model_name));
   FUZZ_CHECK(IsSupportedSampleRate(s.sample_rate), "resolved sample rate " + std::to_string(s.sample_rate));
-  FUZZ_CHECK(IsValidSpeed(s.speed), "resolved speed " + std::to_string(s.speed) + " for " + Escape(input));
-  FUZZ_CHECK(IsValidInferenceSteps(s.steps), "resolved steps " + std::to_string(s.steps));
-  FUZZ_CHECK(Contains(Choices().voices, s.voice), "resolved voice " + Escape(s.voice));
-  FUZZ_CHECK(Contains(Choices().languages, s.lang), "resolved language " + Escape(s.lang));
+  FUZZ_CHECK(IsValidSpeed(s.speed) && s.speed >= model.min_speed && s.speed <= model.max_speed,
+             "resolved speed " + std::to_string(s.speed) + " for " + Escape(input));
+  FUZZ_CHECK(IsValidInferenceSteps(s.steps) && s.steps >= model.min_steps && s.steps <= model.max_steps,
+             "resolved steps " + std::to_string(s.steps));
+  FUZZ_CHECK(Contains(model.voices, s.voice), "resolved voice " + Escape(s.voice));
+  FUZZ_CHECK(Contains(model.languages(), s.lang), "resolved language " + Escape(s.lang));
+  FUZZ_CHECK(s.chunk_chars == model.profile.ChunkLimit(s.lang), "chunk limit " + std::to_string(s.chunk_chars));
 }
 
 bool SameRequest(const SpeechRequest& a, const SpeechRequest& b) {
@@ -121,13 +145,16 @@ void CheckPrepare(std::string_view input, const ServiceConfig& config,
   const auto formats = audio::SupportedAudioFormats();
   const bool format_ok = std::find(formats.begin(), formats.end(), request.format) != formats.end();
   const bool length_ok = CountCodePoints(request.input) <= static_cast<std::size_t>(config.max_text_chars);
-  const auto resolved = ResolveSessionSettings(request.session, config, Choices());
+  SpeechRequest expected = request;
+  expected.session = WithOpenAiModelMapped(request.session);
+  const auto resolved = ResolveSessionSettings(expected.session, config, Choices());
   const bool settings_ok = std::holds_alternative<SessionSettings>(resolved);
   if (const auto* ok = std::get_if<SpeechRequest>(&prepared)) {
     FUZZ_CHECK(format_ok, "accepted format " + Escape(ok->format));
     FUZZ_CHECK(length_ok, "accepted an input over TTS_MAX_TEXT_CHARS: " + Escape(input));
     FUZZ_CHECK(settings_ok, "accepted settings ResolveSessionSettings refuses: " + Escape(input));
-    FUZZ_CHECK(SameRequest(*ok, request), "PrepareSpeech changed the request: " + Escape(input));
+    FUZZ_CHECK(SameRequest(*ok, expected), "PrepareSpeech changed the request beyond OpenAI's model names: " +
+                                               Escape(input));
     CheckSettings(std::get<SessionSettings>(resolved), input);
     return;
   }
@@ -145,13 +172,14 @@ int FuzzSpeechRequest(const uint8_t* data, std::size_t size) {
   const auto parsed = ParseSpeechRequest(input);
   if (const auto* request = std::get_if<SpeechRequest>(&parsed)) {
     CheckParsed(*request, input);
-    const auto resolved = ResolveSessionSettings(request->session, ServiceConfig{}, Choices());
+    const auto resolved = ResolveSessionSettings(WithOpenAiModelMapped(request->session), ServiceConfig{}, Choices());
     if (const auto* settings = std::get_if<SessionSettings>(&resolved)) {
       CheckSettings(*settings, input);
     } else {
       const auto& e = std::get<ProtocolError>(resolved);
       FUZZ_CHECK(e.code == ErrorCode::kInvalidVoice || e.code == ErrorCode::kInvalidLanguage ||
-                     e.code == ErrorCode::kInvalidSampleRate || e.code == ErrorCode::kInvalidConfig,
+                     e.code == ErrorCode::kInvalidSampleRate || e.code == ErrorCode::kInvalidConfig ||
+                     e.code == ErrorCode::kInvalidModel,
                  "ResolveSessionSettings returned " + std::string(WireName(e.code)) + " for " + Escape(input));
       CheckHttpError(HttpErrorFor(e.code, e.message), input);
     }

@@ -83,6 +83,7 @@ RETRYABLE = {
     "slow_consumer": True,
     "unauthorized": False,
     "internal": True,
+    "invalid_model": False,
 }
 
 KNOWN_SERVER_TYPES = {

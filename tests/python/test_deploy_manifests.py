@@ -294,3 +294,25 @@ def test_entrypoint_never_downloads_when_told_not_to(runtime_bundle: Path, tmp_p
     assert result.returncode != 0
     assert "downloading" not in result.stderr
     assert "model" in result.stderr.lower()
+
+
+def test_entrypoint_fetches_the_models_of_tts_models(runtime_bundle: Path, tmp_path: Path) -> None:
+    """With TTS_MODELS, each absent model the downloader knows is fetched by
+    its name (not TTS_MODEL_DIR's default), and one it does not know is left
+    for the operator to mount."""
+    with socket.socket() as s:  # nothing listens there: the download fails at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mounted = tmp_path / "mounted"
+    (mounted / "onnx").mkdir(parents=True)
+    (mounted / "onnx" / "vocoder.onnx").write_bytes(b"")
+    result = entrypoint(runtime_bundle, TTS_MODELS=f"custom={tmp_path / 'custom'}, mine={mounted}, "
+                                                   f"supertonic-3 = {tmp_path / 'v3'}",
+                        HF_ENDPOINT=f"http://127.0.0.1:{port}")
+    assert result.returncode == 1, result.stderr
+    assert f"Model custom in {tmp_path / 'custom'} is absent" in result.stderr
+    assert "Model mine" not in result.stderr and "downloading mine" not in result.stderr
+    assert f"No model in {tmp_path / 'v3'}: downloading supertonic-3" in result.stderr
+    assert "downloading supertonic-2" not in result.stderr and "/models/supertonic-2" not in result.stderr, (
+        "TTS_MODEL_DIR's default is not fetched when TTS_MODELS is set")
+    assert "Mount the model instead" in result.stderr

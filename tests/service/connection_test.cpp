@@ -283,8 +283,19 @@ class ConnectionTest : public ::testing::Test {
     }
     return *silent_model_;
   }
+  // A second probe model whose characters last 0.3 s (the probe's: 0.15 s),
+  // so its audio shows which model made it.
+  static const std::filesystem::path& SlowModel() {
+    if (!slow_model_) {
+      const auto dir = testing::MakeTempDir("slow-probe");
+      testing::RunCommand("cd " + testing::SourceDir().string() + " && " + testing::PythonExecutable().string() +
+                          " -m tools.models.probe --out " + dir.string() + " --char-seconds 0.3 > /dev/null");
+      slow_model_ = new std::filesystem::path(dir);
+    }
+    return *slow_model_;
+  }
   static void TearDownTestSuite() {
-    for (auto** model : {&failing_model_, &silent_model_}) {
+    for (auto** model : {&failing_model_, &silent_model_, &slow_model_}) {
       if (!*model) continue;
       std::filesystem::remove_all(**model);
       delete *model;
@@ -423,9 +434,11 @@ class ConnectionTest : public ::testing::Test {
   std::deque<Client> clients_;
   static std::filesystem::path* failing_model_;
   static std::filesystem::path* silent_model_;
+  static std::filesystem::path* slow_model_;
 };
 std::filesystem::path* ConnectionTest::failing_model_ = nullptr;
 std::filesystem::path* ConnectionTest::silent_model_ = nullptr;
+std::filesystem::path* ConnectionTest::slow_model_ = nullptr;
 
 // Where the speech of a heard segment lies, from its decoded audio.
 struct SpeechSpan {
@@ -733,6 +746,53 @@ TEST_F(ConnectionTest, DisconnectMidStreamFreesTheSession) {
   EXPECT_EQ(c.output->sent().size(), sent) << "nothing is sent after OnClosed";
   c.connection->OnMessage(SendText{"Anyone there?"});
   EXPECT_EQ(c.output->sent().size(), sent);
+}
+
+// Two models in one service: each session speaks with the one it named (the
+// first by default), at the same time, and is counted under it.
+TEST_F(ConnectionTest, SessionsOfTwoModelsSpeakWithTheirOwn) {
+  ServiceConfig config = TestConfig();
+  config.models = {{"fast", testing::ProbeModelDir().string()}, {"slow", SlowModel().string()}};
+  config.max_batch = 4;  // a batch that mixed the models would show in the durations
+  Service(config);
+  ASSERT_EQ(service_->model_count(), 2u);
+  EXPECT_EQ(service_->model_choices()[0].name, "fast");
+  StartSession on_slow = Start("on-slow", 1.0);
+  on_slow.model = "slow";
+  Client& slow = ConnectWithSession(on_slow);
+  Client& fast = ConnectWithSession(Start("on-default", 1.0));
+  EXPECT_EQ(service_->active_sessions(0), 1u);
+  EXPECT_EQ(service_->active_sessions(1), 1u);
+  for (Client* c : {&slow, &fast}) {
+    c->Say("Same words. ");
+    c->Say("Said twice.");
+    c->connection->OnMessage(EndSession{});
+  }
+  RunToEnd(slow);
+  RunToEnd(fast);
+  EXPECT_EQ(All<SessionStarted>(slow.output->delivered()).at(0).model, "slow");
+  EXPECT_EQ(All<SessionStarted>(fast.output->delivered()).at(0).model, "fast");
+  double ms[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    const Client& c = k == 0 ? slow : fast;
+    for (const auto& segment : c.heard()) {
+      EXPECT_EQ(testing::DecodeProbeAudio(ToFloat(segment.samples), kRate).text,
+                "<en>" + segment.started.text + "</en>");
+      ms[k] += segment.done.duration_ms;
+    }
+  }
+  EXPECT_NEAR(ms[0] / ms[1], 2.0, 0.2) << "0.3 s against 0.15 s per character";
+  EXPECT_EQ(service_->active_sessions(0), 0u);
+  EXPECT_EQ(service_->active_sessions(1), 0u);
+
+  Client& unknown = Connect();
+  StartSession bad = Start("unknown-model");
+  bad.model = "medium";
+  unknown.connection->OnMessage(bad);
+  const auto errors = ErrorsWithCode(unknown.output->delivered(), ErrorCode::kInvalidModel);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "unknown model 'medium' (served: fast, slow)");
+  EXPECT_FALSE(unknown.connection->has_session());
 }
 
 // The transport closes the connection (posted) when it sends an error; the

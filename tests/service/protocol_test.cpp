@@ -57,7 +57,7 @@ TEST(ErrorCodeTest, TableIsTheDocumentedContract) {
       {"invalid_sample_rate", false}, {"invalid_config", false},       {"text_too_long", false},
       {"message_too_large", false},   {"binary_not_supported", false}, {"capacity", true},
       {"shutting_down", true},        {"slow_consumer", true},         {"unauthorized", false},
-      {"internal", true},
+      {"internal", true},             {"invalid_model", false},
   };
   std::map<std::string, bool> actual;
   for (const auto& info : AllErrorCodes()) {
@@ -73,7 +73,7 @@ TEST(ErrorCodeTest, TableIsTheDocumentedContract) {
 
 TEST(ErrorCodeTest, EveryEnumeratorIsListedOnceInOrder) {
   const auto all = AllErrorCodes();
-  ASSERT_EQ(all.size(), static_cast<size_t>(ErrorCode::kInternal) + 1);
+  ASSERT_EQ(all.size(), static_cast<size_t>(ErrorCode::kInvalidModel) + 1);
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(static_cast<size_t>(all[i].code), i);
 }
 
@@ -124,12 +124,13 @@ TEST(ParseClientMessageTest, SeedExamples) {
 TEST(ParseClientMessageTest, FullConfig) {
   const StartSession s = ParseStart(
       R"({"type":"start_session","session_id":"a","config":{"voice":"M3","lang_code":"en","speed":1.2,)"
-      R"("num_inference_steps":5,"sample_rate":48000}})");
+      R"("num_inference_steps":5,"sample_rate":48000,"model":"supertonic-3"}})");
   EXPECT_EQ(s.voice, "M3");
   EXPECT_EQ(s.lang_code, "en");
   EXPECT_EQ(s.speed, 1.2);
   EXPECT_EQ(s.num_inference_steps, 5);
   EXPECT_EQ(s.sample_rate, 48000);
+  EXPECT_EQ(s.model, "supertonic-3");
 }
 
 TEST(ParseClientMessageTest, ConfigIsOptionalAndNullMeansAbsent) {
@@ -137,7 +138,7 @@ TEST(ParseClientMessageTest, ConfigIsOptionalAndNullMeansAbsent) {
   EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":null})"), Start("a"));
   EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":{}})"), Start("a"));
   EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":{"voice":null,"lang_code":null,)"
-                       R"("speed":null,"num_inference_steps":null,"sample_rate":null}})"),
+                       R"("speed":null,"num_inference_steps":null,"sample_rate":null,"model":null}})"),
             Start("a"));
 }
 
@@ -264,6 +265,8 @@ TEST(ParseClientMessageTest, WrongFieldTypes) {
       R"({"type":"start_session","session_id":"a","config":1})",
       R"({"type":"start_session","session_id":"a","config":{"voice":1}})",
       R"({"type":"start_session","session_id":"a","config":{"voice":["F1"]}})",
+      R"({"type":"start_session","session_id":"a","config":{"model":3}})",
+      R"({"type":"start_session","session_id":"a","config":{"model":["supertonic-2"]}})",
       R"({"type":"start_session","session_id":"a","config":{"lang_code":true}})",
       R"({"type":"start_session","session_id":"a","config":{"speed":"fast"}})",
       R"({"type":"start_session","session_id":"a","config":{"speed":"1.0"}})",
@@ -351,7 +354,7 @@ TEST(ParseClientMessageTest, DeepNestingIsRejectedQuickly) {
 // Client messages: round trips
 
 TEST(SerializeClientMessageTest, EveryTypeRoundTrips) {
-  StartSession full{"sess-1", "F3", "ko", 0.8, 7, 16000};
+  StartSession full{"sess-1", "F3", "ko", 0.8, 7, 16000, "supertonic-3"};
   const std::vector<ClientMessage> messages = {
       Start("minimal"),
       full,
@@ -478,6 +481,7 @@ TEST(ServerMessageTest, SessionStarted) {
   EXPECT_EQ(j["channels"], 1);
   EXPECT_EQ(j["protocol_version"], kProtocolVersion);
   EXPECT_EQ(j["server"], "supertonic-tts/0.1.0");
+  EXPECT_FALSE(j.contains("model")) << "no model named: no field";
   EXPECT_EQ(frame.rfind(R"({"type":"session_started","session_id":"s1",)", 0), 0u) << frame;
   EXPECT_NE(frame.find("\"speed\":1.05"), std::string::npos) << frame;
   m.server.clear();
@@ -547,6 +551,13 @@ TEST(ServerMessageTest, Cancelled) {
   EXPECT_EQ(j["type"], "cancelled");
   EXPECT_EQ(j["session_id"], "s1");
   EXPECT_EQ(j["segments_dropped"], 2);
+}
+
+TEST(ServerMessageTest, SessionStartedEchoesTheModel) {
+  SessionStarted m{"s1", "F1", "de", 24000, 20, 480, 8, 1.05, "", "supertonic-3"};
+  const std::string frame = Serialize(m);
+  EXPECT_EQ(ParseServer(frame)["model"], "supertonic-3");
+  EXPECT_EQ(frame.rfind(R"({"type":"session_started","session_id":"s1","model":"supertonic-3",)", 0), 0u) << frame;
 }
 
 TEST(ServerMessageTest, InvalidUtf8InEchoedTextIsReplaced) {

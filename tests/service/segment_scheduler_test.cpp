@@ -248,6 +248,63 @@ TEST(SegmentSchedulerTest, BatchItemsShareTheirStepCount) {
   EXPECT_EQ(IdsOf(s.NextBatch(kT0)), (Ids{{2, 0}, {4, 0}}));
 }
 
+SegmentJob OnModel(SegmentJob job, std::size_t model) {
+  job.model = model;
+  return job;
+}
+
+// A batch is one model call: segments of two models never share one, even
+// with equal steps, lengths and deadlines.
+TEST(SegmentSchedulerTest, BatchItemsShareTheirModel) {
+  SchedulerConfig c;
+  c.max_batch = 4;
+  SegmentScheduler s(c);
+  s.Submit(OnModel(Job(1, 0), 0));
+  s.Submit(OnModel(Job(2, 0), 1));
+  s.Submit(OnModel(Job(3, 0), 0));
+  s.Submit(OnModel(Job(4, 0), 1));
+  const std::vector<SegmentJob> first = s.NextBatch(kT0);
+  EXPECT_EQ(IdsOf(first), (Ids{{1, 0}, {3, 0}}));
+  for (const SegmentJob& j : first) EXPECT_EQ(j.model, 0u);
+  const std::vector<SegmentJob> second = s.NextBatch(kT0);
+  EXPECT_EQ(IdsOf(second), (Ids{{2, 0}, {4, 0}}));
+  for (const SegmentJob& j : second) EXPECT_EQ(j.model, 1u);
+}
+
+// Each model has its own batch limit (one whose batches are not exact runs
+// alone), whichever model leads.
+TEST(SegmentSchedulerTest, EachModelHasItsOwnMaxBatch) {
+  SchedulerConfig c;
+  c.max_batch = 4;
+  c.max_batch_by_model = {1, 3};
+  EXPECT_EQ(c.MaxBatchFor(0), 1u);
+  EXPECT_EQ(c.MaxBatchFor(1), 3u);
+  EXPECT_EQ(c.MaxBatchFor(7), 4u) << "a model without its own limit: max_batch";
+  SegmentScheduler s(c);
+  for (uint64_t id = 1; id <= 8; ++id) s.Submit(OnModel(Job(id, 0), id % 2));
+  std::vector<std::size_t> sizes;
+  for (auto batch = s.NextBatch(kT0); !batch.empty(); batch = s.NextBatch(kT0)) {
+    EXPECT_LE(batch.size(), c.MaxBatchFor(batch.front().model));
+    sizes.push_back(batch.size());
+  }
+  // Session 1 (model 1) leads with 3 of model 1, then model 0's one at a time
+  // and model 1's last one, in round-robin order.
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{3, 1, 1, 1, 1, 1}));
+  c.max_batch_by_model = {2, 0};
+  EXPECT_THROW(c.Validate(), std::invalid_argument);
+}
+
+// One queue for every model: sessions take turns whatever model they use, so
+// a model with a backlog does not hold up another model's listeners.
+TEST(SegmentSchedulerTest, SessionsOfDifferentModelsTakeTurns) {
+  SchedulerConfig c;
+  c.max_inflight_per_session = 8;
+  SegmentScheduler s(c);
+  for (uint64_t k = 0; k < 6; ++k) s.Submit(OnModel(Job(1, k), 0));  // a talkative session on model 0
+  for (uint64_t k = 0; k < 2; ++k) s.Submit(OnModel(Job(2, k), 1));
+  EXPECT_EQ(Drain(s), (Ids{{1, 0}, {2, 0}, {1, 1}, {2, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}}));
+}
+
 TEST(SegmentSchedulerTest, BatchPrefersSimilarLengthsThenFillsWithAny) {
   SchedulerConfig c;
   c.max_batch = 2;
@@ -377,6 +434,7 @@ TEST(SegmentSchedulerTest, JobFieldsAreCarriedThrough) {
   job.lang = "fr";
   job.voice = "M2";
   job.speed = 1.2f;
+  job.model = 1;
   s.Submit(job);
   const std::vector<SegmentJob> batch = s.NextBatch(kT0 + 7ms);
   ASSERT_EQ(batch.size(), 1u);
@@ -385,6 +443,7 @@ TEST(SegmentSchedulerTest, JobFieldsAreCarriedThrough) {
   EXPECT_EQ(batch[0].voice, "M2");
   EXPECT_FLOAT_EQ(batch[0].speed, 1.2f);
   EXPECT_EQ(batch[0].steps, 5);
+  EXPECT_EQ(batch[0].model, 1u);
   EXPECT_TRUE(batch[0].first_of_turn);
   EXPECT_EQ(batch[0].submitted, kT0 + 7ms);
   EXPECT_EQ(batch[0].cookie, 42003u);

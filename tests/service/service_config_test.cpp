@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_paths.h"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -15,6 +17,9 @@ namespace supertonic::service {
 namespace {
 
 using Env = std::map<std::string, std::string>;
+
+// Directories that exist (TTS_MODELS checks that its directories do).
+std::string ExistingDir(const std::string& sub) { return (testing::SourceDir() / sub).string(); }
 
 ServiceConfig::Getenv FakeEnv(const Env& env, std::set<std::string>* asked = nullptr) {
   return [env, asked](const std::string& name) -> std::optional<std::string> {
@@ -48,8 +53,10 @@ TEST(ServiceConfigTest, Defaults) {
   EXPECT_EQ(c.max_inflight_segments, 2);
   EXPECT_EQ(c.default_voice, "F1");
   EXPECT_EQ(c.lang_code, "pt");
-  EXPECT_EQ(c.num_inference_steps, 2);
-  EXPECT_DOUBLE_EQ(c.speed, 1.05);
+  EXPECT_FALSE(c.num_inference_steps.has_value()) << "each model's profile decides (supertonic-2: 2)";
+  EXPECT_FALSE(c.speed.has_value()) << "each model's profile decides (1.05)";
+  EXPECT_TRUE(c.models.empty());
+  EXPECT_EQ(c.ModelSources(), (std::vector<ModelSource>{{"", "models/supertonic-2"}}));
   EXPECT_EQ(c.debounce_ms, 150);
   EXPECT_EQ(c.chunk_size_ms, 20);
   EXPECT_EQ(c.sample_rate, 24000);
@@ -117,6 +124,8 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_PORT", "9001", [](const auto& c) { return c.port == 9001; }},
       {"TTS_PORT", "0", [](const auto& c) { return c.port == 0; }},
       {"TTS_MODEL_DIR", "/models/st 2", [](const auto& c) { return c.model_dir == "/models/st 2"; }},
+      {"TTS_MODELS", "only=" + ExistingDir("src"),
+       [](const auto& c) { return c.models == std::vector<ModelSource>{{"only", ExistingDir("src")}}; }},
       {"TTS_OPTIMIZED_MODEL_CACHE", "/var/cache/tts",
        [](const auto& c) { return c.optimized_model_cache == "/var/cache/tts"; }},
       {"TTS_CUDA_OPTIONS", " cudnn_conv_algo_search=HEURISTIC, arena_extend_strategy = kSameAsRequested ,",
@@ -141,6 +150,7 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_LANG_CODE", "KO", [](const auto& c) { return c.lang_code == "ko"; }},
       {"TTS_NUM_INFERENCE_STEPS", "5", [](const auto& c) { return c.num_inference_steps == 5; }},
       {"TTS_NUM_INFERENCE_STEPS", "32", [](const auto& c) { return c.num_inference_steps == 32; }},
+      {"TTS_NUM_INFERENCE_STEPS", "2", [](const auto& c) { return c.num_inference_steps == 2; }},
       {"TTS_SPEED", "0.5", [](const auto& c) { return c.speed == 0.5; }},
       {"TTS_SPEED", "2", [](const auto& c) { return c.speed == 2.0; }},
       {"TTS_SPEED", "1.25", [](const auto& c) { return c.speed == 1.25; }},
@@ -235,6 +245,14 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_NUM_INFERENCE_STEPS", "0"},
       {"TTS_NUM_INFERENCE_STEPS", "33"},
       {"TTS_NUM_INFERENCE_STEPS", "2.5"},
+      {"TTS_MODELS", "supertonic-2"},
+      {"TTS_MODELS", "=/models/v2"},
+      {"TTS_MODELS", "v2="},
+      {"TTS_MODELS", ","},
+      {"TTS_MODELS", "v 2=/tmp"},
+      {"TTS_MODELS", "v2/x=/tmp"},
+      {"TTS_MODELS", "v2=/tmp,v2=/tmp"},
+      {"TTS_MODELS", "v2=/no/such/model/dir"},
       {"TTS_SPEED", "fast"},
       {"TTS_SPEED", "0.49"},
       {"TTS_SPEED", "2.01"},
@@ -295,6 +313,8 @@ TEST(ServiceConfigTest, ErrorMessagesAreSpecific) {
   EXPECT_EQ(LoadError({{"TTS_SPEED", "3"}}), "TTS_SPEED must be a number in 0.5..2.0, got '3'");
   EXPECT_EQ(LoadError({{"TTS_TRIM_SILENCE_THRESHOLD_DB", "-5"}}),
             "TTS_TRIM_SILENCE_THRESHOLD_DB must be a number in -100..-20 (dBFS), got '-5'");
+  EXPECT_EQ(LoadError({{"TTS_NUM_INFERENCE_STEPS", "33"}}),
+            "TTS_NUM_INFERENCE_STEPS must be an integer in 1..32, got '33'");
   // Long or binary garbage is quoted truncated and printable.
   const std::string message = LoadError({{"TTS_PORT", std::string(500, 'x') + "\x01"}});
   EXPECT_LT(message.size(), 200u);
@@ -415,6 +435,41 @@ TEST(ServiceConfigTest, UnknownVariablesFlagsLikelyTypos) {
   const std::vector<std::string> names = {"PATH", "TTS_MAX_SESSIONS", "TTS_MAX_SESSION", "TTS_PROT", "LOG_LEVEL",
                                           "TTSX"};
   EXPECT_EQ(ServiceConfig::UnknownVariables(names), (std::vector<std::string>{"TTS_MAX_SESSION", "TTS_PROT"}));
+}
+
+// TTS_MODELS: several models, in order (the first is the default), each
+// under its own name; TTS_MODEL_DIR alone stays the one-model case.
+TEST(ServiceConfigTest, ModelsAreParsedInOrder) {
+  const ServiceConfig c = Load({{"TTS_MODELS", " fast = " + ExistingDir("src") + " ,supertonic-3.x_1=" +
+                                                   ExistingDir("tests") + ","},
+                                {"TTS_MODEL_DIR", "/ignored"}});
+  const std::vector<ModelSource> want = {{"fast", ExistingDir("src")}, {"supertonic-3.x_1", ExistingDir("tests")}};
+  EXPECT_EQ(c.models, want);
+  EXPECT_EQ(c.ModelSources(), want) << "TTS_MODELS wins over TTS_MODEL_DIR";
+  EXPECT_EQ(c.ToEngineConfig(false).model_dir, ExistingDir("src")) << "the first model's";
+  EXPECT_NE(c.ToString().find("models=fast=" + ExistingDir("src") + ",supertonic-3.x_1="), std::string::npos)
+      << c.ToString();
+  EXPECT_NE(Load({}).ToString().find("models=<model_dir>"), std::string::npos);
+}
+
+TEST(ServiceConfigTest, ModelErrorsSayWhatIsWrong) {
+  const std::string dir = ExistingDir("src");
+  EXPECT_NE(LoadError({{"TTS_MODELS", "a=" + dir + ",a=" + dir}}).find("names model 'a' twice"), std::string::npos);
+  EXPECT_NE(LoadError({{"TTS_MODELS", "a b=" + dir}}).find("model names of letters, digits"), std::string::npos);
+  EXPECT_NE(LoadError({{"TTS_MODELS", dir}}).find("name=directory pairs"), std::string::npos);
+  const std::string missing = LoadError({{"TTS_MODELS", "v3=/no/such/dir"}});
+  EXPECT_NE(missing.find("model 'v3' in '/no/such/dir', which is not a directory (it does not exist)"),
+            std::string::npos)
+      << missing;
+  const std::string a_file = LoadError({{"TTS_MODELS", "v3=" + (testing::SourceDir() / "README.md").string()}});
+  EXPECT_NE(a_file.find("which is not a directory;"), std::string::npos) << a_file;
+  // Configs built in code are checked too (not their directories: the engine reports those).
+  ServiceConfig twice;
+  twice.models = {{"a", "/x"}, {"a", "/y"}};
+  EXPECT_THROW(twice.Validate(), std::invalid_argument);
+  ServiceConfig unnamed;
+  unnamed.models = {{"", "/x"}};
+  EXPECT_THROW(unnamed.Validate(), std::invalid_argument);
 }
 
 TEST(ServiceConfigTest, ToStringNames) {

@@ -9,7 +9,9 @@ the real model; but what comes out can be decoded back into text with
 ``tools/probe_decode.py``:
 
 * duration_predictor: ``duration[b] = sum(text_mask[b]) * CHAR_SECONDS``,
-  i.e. every token (character) lasts 0.15 s before the engine's speed factor.
+  i.e. every token (character) lasts 0.15 s before the engine's speed factor
+  (``--char-seconds`` sets another duration: a second probe model that a test
+  can tell apart from the first by its timing alone).
 * text_encoder: channel 0 of ``text_emb`` is the token id (times the mask),
   every other channel is 0. Supertonic 3 (``--version 3``): the id goes through
   an embedding table of 8322 rows (a Gather, as in the real graphs, so the
