@@ -228,7 +228,7 @@ def test_probe_batched_sessions_sound_exactly_as_unbatched(tmp_path):
     with serving(tmp_path / "unbatched", **UNBATCHED) as b:
         reference, figures_b = run_round(b, PROBE_SESSIONS, "unbatched", timeout=30)
         assert figures_b.above_one == 0, f"TTS_MAX_BATCH=1 batched: {figures_b}"
-        assert "batches of up to 1" in log_text(b)
+        assert "batches of up to: supertonic-2 1" in log_text(b)
     with serving(tmp_path / "batched", **BATCHED) as a:
         assert "batching: mixed-length batches exact" in log_text(a), log_text(a)[-3000:]
         rounds = run_batched_until_it_batches(a, PROBE_SESSIONS, timeout=30)
@@ -267,7 +267,7 @@ def test_faithful_batched_sessions_sound_as_unbatched_within_one_lsb(tmp_path):
     with serving(tmp_path / "batched", **FAITHFUL_ENV, **BATCHED) as a:
         log_a = log_text(a)
         assert "batching: mixed-length batches exact" in log_a, log_a[-3000:]
-        assert "batches of up to 8" in log_a, log_a[-3000:]
+        assert "batches of up to: supertonic-2 8" in log_a, log_a[-3000:]
         rounds = run_batched_until_it_batches(a, FAITHFUL_SESSIONS, timeout=120)
 
     report = {}
@@ -348,7 +348,7 @@ def test_a_pad_the_rewrite_cannot_handle_turns_batching_off_and_sessions_still_s
         one = [line for line in log_a.splitlines() if "batches of one segment, not 8 (TTS_MAX_BATCH)" in line]
         assert one, f"no 'batches of one segment, not 8 (TTS_MAX_BATCH)' in the log:\n{log_a[-3000:]}"
         assert "text_encoder" in one[0], one[0]
-        assert "batches of up to 1" in log_a
+        assert "batches of up to: supertonic-2 1" in log_a, log_a[-3000:]
         # Concurrent sessions, sent as in the batched tests: still one segment per model call.
         logs, figures = run_round(a, FAITHFUL_SESSIONS, "fallback", timeout=120)
 
