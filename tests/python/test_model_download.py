@@ -802,6 +802,25 @@ def test_a_base_that_does_not_serve_the_files_moves_on_to_the_next(v3_server, fi
         archive.close()
 
 
+def test_a_base_that_keeps_failing_is_retried_then_left_for_the_next(files, tmp_path) -> None:
+    failing = ModelServer(files, prefix=V3_PREFIX)
+    failing.repository_answer = (503, {})
+    archive = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
+    archive.lfs = True
+    try:
+        dest = tmp_path / "model"
+        result = download_v3("--dest", str(dest), "--retries", "1", "--base-url", template(failing),
+                             "--base-url", template(archive, "supertone-archive"))
+        assert result.returncode == 0, result.stderr
+        assert_complete(dest, files)
+        assert f"HTTP 503 from {failing.base_url}/onnx/tts.json; retrying in 1 s" in result.stderr
+        assert f"not served by {failing.base_url} (HTTP 503 from" in result.stderr
+        assert failing.heads == [V3_PREFIX + "onnx/tts.json"] * 2
+    finally:
+        failing.close()
+        archive.close()
+
+
 def test_every_base_refusing_names_each_and_what_to_check(tmp_path) -> None:
     first, second = ModelServer({}, prefix=V3_PREFIX), ModelServer({}, prefix=ARCHIVE_V3_PREFIX)
     try:
