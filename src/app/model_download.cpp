@@ -567,11 +567,12 @@ class Downloader {
       for (const auto& r : refusals) message += "\n  " + r;
       message += "\n";
     }
-    const std::string gap = refusals.size() == 1 ? ". " : "";
+    const bool ends_a_sentence = !message.empty() && (message.back() == '?' || message.back() == '.');
+    const std::string gap = refusals.size() > 1 ? "" : ends_a_sentence ? " " : ". ";
     if (network) return Fail(message + gap + kMountHint);
-    return Fail(message + gap + "Check --base-url (or " + kBaseUrlsEnv + "): each must be the folder that holds onnx/ and "
-                "voice_styles/, {model} and {revision} standing for " + o_.release.name + " and " +
-                o_.release.revision + " (the defaults are " + DefaultsShown() + ").");
+    return Fail(message + gap + "Check --base-url (or " + kBaseUrlsEnv +
+                "): each must be the folder that holds onnx/ and voice_styles/, {model} and {revision} standing for " +
+                o_.release.name + " and " + o_.release.revision + " (the defaults are " + DefaultsShown() + ").");
   }
 
   [[noreturn]] static HubAnswer Fail(const std::string& message) { throw DownloadError(message); }
