@@ -42,26 +42,29 @@ test-cpp:
 test-python:
 	@$(PY) -m pytest tests/python -q
 
-# The service on port 8000 (TTS_* variables configure it). Uses the real model in
-# TTS_MODEL_DIR (default models/supertonic-2); when it is absent, downloads it
-# there first (`supertonic-tts download`: resumable, checksum-verified; skip with
+# The service on port 8000 (TTS_* variables configure it). Uses the real model
+# TTS_MODEL (supertonic-2, the default, or supertonic-3) in TTS_MODEL_DIR
+# (default models/$(TTS_MODEL)); when it is absent, downloads it there first
+# (`supertonic-tts download`: pinned revision, resumable, checksum-verified,
+# base URLs tried in order, SUPERTONIC_MODEL_BASE_URLS to change them; skip with
 # MODEL_DOWNLOAD=never). Without a model (no network, download failed) it serves
 # the generated probe model, which answers the full protocol with tones, not speech.
-TTS_MODEL_DIR ?= models/supertonic-2
+TTS_MODEL ?= supertonic-2
+TTS_MODEL_DIR ?= models/$(TTS_MODEL)
 MODEL_DOWNLOAD ?= auto
 run: build
 	@if [ ! -f "$(TTS_MODEL_DIR)/onnx/vocoder.onnx" ] && [ "$(MODEL_DOWNLOAD)" != never ]; then \
-	  echo "No model in $(TTS_MODEL_DIR): downloading Supertone/supertonic-2 (263 MB, resumable)."; \
-	  build/bin/supertonic-tts download --dest "$(TTS_MODEL_DIR)" --connect-timeout 10 \
+	  echo "No model in $(TTS_MODEL_DIR): downloading $(TTS_MODEL) from Hugging Face (a few hundred MB, resumable)."; \
+	  build/bin/supertonic-tts download --model "$(TTS_MODEL)" --dest "$(TTS_MODEL_DIR)" --connect-timeout 10 \
 	    || echo "NOTE: the model download failed (see above); a later 'make run' resumes it."; \
 	fi; \
 	if [ -f "$(TTS_MODEL_DIR)/onnx/vocoder.onnx" ]; then \
-	  TTS_MODEL_DIR=$(TTS_MODEL_DIR) exec build/bin/supertonic-tts serve; \
+	  TTS_MODEL_DIR=$(TTS_MODEL_DIR) exec env -u TTS_MODEL build/bin/supertonic-tts serve; \
 	else \
 	  $(MAKE) --no-print-directory models/probe/.complete; \
 	  echo "NOTE: no model in $(TTS_MODEL_DIR); serving the generated probe model (tones, not speech)."; \
-	  echo "      For real speech: build/bin/supertonic-tts download --dest $(TTS_MODEL_DIR) (see README)."; \
-	  TTS_MODEL_DIR=models/probe exec build/bin/supertonic-tts serve; \
+	  echo "      For real speech: build/bin/supertonic-tts download --model $(TTS_MODEL) --dest $(TTS_MODEL_DIR) (see README)."; \
+	  TTS_MODEL_DIR=models/probe exec env -u TTS_MODEL build/bin/supertonic-tts serve; \
 	fi
 
 # A WAV file from text, without the service.

@@ -336,7 +336,8 @@ int main(int argc, char** argv) {
 
   app::DownloadFlags download_flags;
   auto* download = app.add_subcommand(
-      "download", "fetch the Supertonic 2 model (resumable, sha256-verified) into a model directory");
+      "download", "fetch a Supertonic model (supertonic-2 or supertonic-3, at its pinned revision; resumable, "
+                  "sha256-verified) into a model directory");
   download_flags.Add(download);
 
   CLI11_PARSE(app, argc, argv);

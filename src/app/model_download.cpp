@@ -18,6 +18,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -27,13 +28,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kRepoPath = "/Supertone/supertonic-2/resolve/main";
+constexpr const char* kSupertoneOrg = "Supertone";
+// Where the Supertonic repositories are announced to move; tried after the
+// Supertone organization (SUPERTONIC_MODEL_BASE_URLS or --base-url replace both).
+constexpr const char* kArchiveOrg = "supertone-archive";
+constexpr const char* kBaseUrlsEnv = "SUPERTONIC_MODEL_BASE_URLS";
 
 // Where to point a user who cannot download here.
 constexpr const char* kMountHint =
-    "If this machine cannot reach it, download the model where you can (this command, or the files from "
-    "Hugging Face Supertone/supertonic-2) and mount or copy that directory here instead: it must hold onnx/ "
-    "and voice_styles/ (TTS_MODEL_DIR points the server at it; in Docker: -v /path/to/supertonic-2:"
+    "If this machine cannot reach it, download the model where you can (this command, or the files of the "
+    "Hugging Face repository at the pinned revision) and mount or copy that directory here instead: it must hold "
+    "onnx/ and voice_styles/ (TTS_MODEL_DIR points the server at it; in Docker: -v /path/to/supertonic-2:"
     "/models/supertonic-2:ro).";
 
 std::string HumanBytes(int64_t n) {
@@ -365,10 +370,101 @@ int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, cur
 
 enum class AttemptResult { kComplete, kRetry };
 
+// "W/\"<hex>\"" or "\"<hex>\"" -> "<hex>", lowercase.
+std::string NormalizeEtag(std::string etag) {
+  etag = Trim(etag);
+  if (etag.rfind("W/", 0) == 0 || etag.rfind("w/", 0) == 0) etag = etag.substr(2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  std::transform(etag.begin(), etag.end(), etag.begin(), [](unsigned char c) { return std::tolower(c); });
+  return etag;
+}
+
+// The headers of one response to a HEAD request (the last, when redirects are followed by hand).
+struct HeadResponse {
+  long status = 0;
+  std::string location;
+  std::string linked_etag;  // X-Linked-Etag: Hugging Face's LFS sha256
+  std::string linked_size;  // X-Linked-Size
+  std::string etag;
+  std::string repo_commit;  // X-Repo-Commit
+  std::string content_type;
+};
+
+size_t OnHeadHeader(char* data, size_t size, size_t n, void* user) {
+  auto* r = static_cast<HeadResponse*>(user);
+  const std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    *r = HeadResponse{};
+    const auto space = line.find(' ');
+    r->status = space == std::string::npos ? 0 : std::strtol(line.c_str() + space + 1, nullptr, 10);
+    return size * n;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string::npos) return size * n;
+  std::string name = line.substr(0, colon);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string value = Trim(line.substr(colon + 1));
+  if (name == "location") r->location = value;
+  if (name == "x-linked-etag") r->linked_etag = value;
+  if (name == "x-linked-size") r->linked_size = value;
+  if (name == "etag") r->etag = value;
+  if (name == "x-repo-commit") r->repo_commit = value;
+  if (name == "content-type") r->content_type = value;
+  return size * n;
+}
+
+// A redirect to a sign-in page means the repository is not served to us here
+// (private, gated, or gone), not that the file is there.
+bool LooksLikeLoginPage(const std::string& url) {
+  std::string path = ParsedUrl(url).Get(CURLUPART_PATH);
+  std::transform(path.begin(), path.end(), path.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::istringstream parts(path);
+  std::string part;
+  while (std::getline(parts, part, '/')) {
+    if (part.rfind("login", 0) == 0 || part == "signin" || part == "sign-in" || part == "sign_in" || part == "sso") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What the base URL that serves a file says about it.
+struct HubAnswer {
+  size_t base = 0;      // index into the base URLs
+  std::string url;      // BASE/path, the URL the file is downloaded from
+  std::string sha256;   // the hub's (X-Linked-Etag, or an ETag that is a sha256); empty: none
+  int64_t size = -1;    // X-Linked-Size
+  std::string commit;   // X-Repo-Commit
+};
+
+// What a file is checked against, and where that came from.
+struct Expectation {
+  enum class Source { kCompiledIn, kHub, kNone };
+  ModelFile file;  // path, and the sha256 and size to check
+  Source source = Source::kNone;
+  std::string revision;  // kHub: the revision whose sha256 it is
+};
+
+// Only JSON files have a check of their own (they must parse); any other file
+// is refused without a sha256.
+bool NeedsChecksum(const ModelFile& f) { return !EndsWith(f.path, ".json"); }
+
+std::string HowVerified(const Expectation& e) {
+  switch (e.source) {
+    case Expectation::Source::kCompiledIn:
+      return "sha256 verified";
+    case Expectation::Source::kHub:
+      return "verified against the hub's sha256 for revision " + e.revision;
+    case Expectation::Source::kNone:
+      break;
+  }
+  return "checked as JSON (no sha256 compiled in or from the hub)";
+}
+
 class Downloader {
  public:
-  explicit Downloader(const DownloadOptions& o)
-      : o_(o), redirect_protocols_(RedirectProtocolsFor(o.base_url)), https_only_(IsHttps(o.base_url)) {
+  Downloader(const DownloadOptions& o, std::vector<std::string> base_urls)
+      : o_(o), base_urls_(std::move(base_urls)), downloads_per_base_(base_urls_.size(), 0) {
     curl_ = curl_easy_init();
     if (curl_ == nullptr) throw DownloadError("cannot initialize libcurl");
     tty_ = ::isatty(STDERR_FILENO) == 1;
@@ -377,10 +473,12 @@ class Downloader {
   Downloader(const Downloader&) = delete;
   Downloader& operator=(const Downloader&) = delete;
 
+  // Files downloaded from each base URL, in the order of the base URLs.
+  const std::vector<int>& DownloadsPerBase() const { return downloads_per_base_; }
+
   // Returns true when the file was downloaded, false when it was already there.
   bool Ensure(const ModelFile& f) {
     const fs::path final_path = o_.dest / f.path;
-    const std::string url = JoinUrl(o_.base_url, f.path);
     fs::path part = final_path;
     part += ".part";
     std::error_code ec;
@@ -388,12 +486,30 @@ class Downloader {
     if (ec) {
       throw DownloadError("cannot create " + final_path.parent_path().string() + ": " + ec.message());
     }
+    // The hub is asked (a HEAD request) only when a request is needed anyway or the checksum must come from it.
+    std::optional<HubAnswer> answer;
+    const auto ask = [&]() -> const HubAnswer& {
+      if (!answer) answer = Ask(f);
+      return *answer;
+    };
+    const Expectation expect =
+        f.sha256.empty() ? FromHub(f, ask()) : Expectation{f, Expectation::Source::kCompiledIn, ""};
+    if (expect.source == Expectation::Source::kNone && NeedsChecksum(f)) {
+      const bool had_part = fs::exists(part);
+      RemoveQuietly(part);
+      throw DownloadError(
+          "no checksum to verify " + f.path + " against: none is compiled in for " + o_.release.name + ", and " +
+          RedactUrl(ask().url) + " reported none for revision " + o_.release.revision +
+          " (Hugging Face sends a large file's sha256 in its X-Linked-Etag header). Refusing to install an "
+          "unverified file" + (had_part ? "; its partial download " + part.string() + " was deleted" : "") +
+          ". Pass --manifest with the sha256 you trust, or a --base-url that answers like the hub.");
+    }
     if (o_.force) {
       RemoveQuietly(part);  // a present file stays until its replacement is verified
     } else if (fs::exists(final_path)) {
-      const std::string problem = VerifyFile(final_path, f, final_path.string());
+      const std::string problem = VerifyFile(final_path, expect.file, final_path.string());
       if (problem.empty()) {
-        std::cerr << "  " << f.path << ": present, " << (f.sha256.empty() ? "kept" : "sha256 verified") << "\n";
+        std::cerr << "  " << f.path << ": present, " << HowVerified(expect) << "\n";
         return false;
       }
       std::cerr << "  " << f.path << ": present but does not verify; downloading it again\n";
@@ -401,16 +517,215 @@ class Downloader {
         throw DownloadError("cannot replace " + final_path.string() + (ec ? ": " + ec.message() : ""));
       }
     }
-    Fetch(f, url, part);
+    const auto where = [&]() {  // for messages: no request just to name the source
+      return RedactUrl(answer ? answer->url : JoinUrl(base_urls_[current_base_], f.path));
+    };
+    Fetch(expect, ask, where, part);
     fs::rename(part, final_path, ec);
     if (ec) throw DownloadError("cannot rename " + part.string() + " to " + final_path.string() + ": " + ec.message());
     SyncPath(final_path.parent_path());
+    if (answer) ++downloads_per_base_[answer->base];
     return true;
   }
 
  private:
-  // Brings `part` to the verified content of `f`; throws DownloadError.
-  void Fetch(const ModelFile& f, const std::string& url, const fs::path& part) {
+  Expectation FromHub(const ModelFile& f, const HubAnswer& answer) const {
+    Expectation e{f, Expectation::Source::kNone, ""};
+    if (answer.sha256.empty()) return e;
+    e.source = Expectation::Source::kHub;
+    e.file.sha256 = answer.sha256;
+    if (e.file.size < 0) e.file.size = answer.size;
+    e.revision = answer.commit.empty() ? o_.release.revision : answer.commit;
+    return e;
+  }
+
+  // The first base URL, from the one that served the previous file on, that serves `f`.
+  HubAnswer Ask(const ModelFile& f) {
+    std::vector<std::string> refusals;
+    bool network = false;
+    for (size_t i = current_base_; i < base_urls_.size(); ++i) {
+      const std::string url = JoinUrl(base_urls_[i], f.path);
+      std::string refusal;
+      bool unreachable = false;
+      if (auto answer = AskBase(f, url, &refusal, &unreachable)) {
+        answer->base = i;
+        current_base_ = i;
+        return *answer;
+      }
+      network = network || unreachable;
+      refusals.push_back(base_urls_.size() == 1 ? refusal : RedactUrl(base_urls_[i]) + ": " + refusal);
+      if (i + 1 < base_urls_.size()) {
+        std::cerr << "  " << f.path << ": not served by " << RedactUrl(base_urls_[i]) << " (" << refusal
+                  << "); trying " << RedactUrl(base_urls_[i + 1]) << "\n";
+      }
+    }
+    std::string message;
+    if (refusals.size() == 1) {
+      message = refusals.front();
+    } else {
+      message = "no base URL serves " + f.path + ":";
+      for (const auto& r : refusals) message += "\n  " + r;
+      message += "\n";
+    }
+    const bool ends_a_sentence = !message.empty() && (message.back() == '?' || message.back() == '.');
+    const std::string gap = refusals.size() > 1 ? "" : ends_a_sentence ? " " : ". ";
+    if (network) return Fail(message + gap + kMountHint);
+    return Fail(message + gap + "Check --base-url (or " + kBaseUrlsEnv +
+                "): each must be the folder that holds onnx/ and voice_styles/, {model} and {revision} standing for " +
+                o_.release.name + " and " + o_.release.revision + " (the defaults are " + DefaultsShown() + ").");
+  }
+
+  [[noreturn]] static HubAnswer Fail(const std::string& message) { throw DownloadError(message); }
+
+  static std::string DefaultsShown() {
+    std::string shown;
+    for (const auto& b : DefaultBaseUrls()) shown += (shown.empty() ? "" : ", then ") + RedactBaseUrl(b);
+    return shown;
+  }
+
+  // HEAD of BASE/path. A relative redirect (a renamed repository on Hugging
+  // Face) is followed, any other redirect is the answer: the hub states the
+  // file's sha256 beside its redirect to the CDN, which is not asked.
+  // Returns nothing, with why in *refusal, when this base does not serve the file.
+  std::optional<HubAnswer> AskBase(const ModelFile& f, const std::string& url, std::string* refusal,
+                                   bool* unreachable) {
+    HubAnswer answer;
+    answer.url = url;
+    std::string current = url;
+    std::string linked_etag, linked_size, sha_etag, commit;
+    const std::string shown_url = RedactUrl(url);
+    for (int hop = 0; hop <= 5; ++hop) {
+      HeadResponse r;
+      if (!Head(current, &r, refusal, unreachable)) return std::nullopt;
+      if (linked_etag.empty()) linked_etag = r.linked_etag;
+      if (linked_size.empty()) linked_size = r.linked_size;
+      if (commit.empty()) commit = r.repo_commit;
+      if (sha_etag.empty() && IsSha256Hex(NormalizeEtag(r.etag))) sha_etag = NormalizeEtag(r.etag);
+      const std::string via = current != url ? " (redirected to " + RedactUrl(current) + ")" : "";
+      if (r.status >= 300 && r.status < 400) {
+        char* target = nullptr;
+        curl_easy_getinfo(curl_, CURLINFO_REDIRECT_URL, &target);
+        const std::string next = target != nullptr ? target : "";
+        if (!next.empty() && LooksLikeLoginPage(next)) {
+          *refusal = "redirected to a login page (" + RedactUrl(next) + ") for " + shown_url;
+          return std::nullopt;
+        }
+        const bool relative = !r.location.empty() && r.location.front() == '/' && r.location.rfind("//", 0) != 0;
+        if (relative && r.linked_etag.empty() && !next.empty()) {
+          current = next;
+          continue;
+        }
+        break;  // the hub's answer: a redirect to where the bytes are
+      }
+      if (r.status >= 200 && r.status < 300) {
+        if (r.content_type.rfind("text/html", 0) == 0) {
+          *refusal = "an HTML page instead of " + f.path + " at " + shown_url + via + " (a login or error page?)";
+          return std::nullopt;
+        }
+        break;
+      }
+      if (r.status == 405 || r.status == 501) break;  // no HEAD here: the download itself will tell
+      if (r.status == 404 || r.status == 410) {
+        *refusal = "HTTP " + std::to_string(r.status) + (r.status == 404 ? " Not Found" : " Gone") + " for " +
+                   shown_url + via + " (" + f.path + ")";
+      } else if (r.status == 401 || r.status == 403) {
+        *refusal = "HTTP " + std::to_string(r.status) + " (access denied) for " + shown_url + via +
+                   ": a private or moved repository (Hugging Face answers 401 for one that does not exist), "
+                   "or a private mirror that needs credentials in its URL";
+      } else {
+        *refusal = "unexpected HTTP " + std::to_string(r.status) + " for " + shown_url + via;
+      }
+      return std::nullopt;
+    }
+    const std::string linked = NormalizeEtag(linked_etag);
+    answer.sha256 = IsSha256Hex(linked) ? linked : sha_etag;
+    if (!answer.sha256.empty() && !linked_size.empty()) {
+      char* end = nullptr;
+      const long long size = std::strtoll(linked_size.c_str(), &end, 10);
+      if (end != linked_size.c_str() && *end == '\0' && size >= 0) answer.size = size;
+    }
+    answer.commit = Trim(commit);
+    return answer;
+  }
+
+  // One HEAD request, retried after transient failures. False, with why in
+  // *refusal, when the host cannot be reached or keeps failing.
+  bool Head(const std::string& url, HeadResponse* r, std::string* refusal, bool* unreachable) {
+    const int max_attempts = 1 + std::max(0, o_.retries);
+    for (int attempt = 1;; ++attempt) {
+      char errbuf[CURL_ERROR_SIZE] = {0};
+      curl_easy_reset(curl_);
+      curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(curl_, CURLOPT_NOBODY, 1L);
+      curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
+      curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
+      if (!o_.ca_bundle.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, o_.ca_bundle.c_str());
+      curl_easy_setopt(curl_, CURLOPT_USERAGENT, "supertonic-tts-download/1 (libcurl)");
+      curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
+      curl_easy_setopt(curl_, CURLOPT_TIMEOUT, std::max<long>(o_.stall_timeout_s, o_.connect_timeout_s + 10));
+      curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, errbuf);
+      curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, OnHeadHeader);
+      curl_easy_setopt(curl_, CURLOPT_HEADERDATA, r);
+      *r = HeadResponse{};
+      const CURLcode rc = curl_easy_perform(curl_);
+      const std::string detail = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
+      const std::string host = HostPortOf(url);
+      std::string problem;
+      if (rc == CURLE_OK) {
+        if (r->status != 408 && r->status != 429 && r->status < 500) return true;
+        problem = "HTTP " + std::to_string(r->status) + " from " + RedactUrl(url);
+      } else {
+        curl_off_t connect_us = 0;
+        curl_easy_getinfo(curl_, CURLINFO_CONNECT_TIME_T, &connect_us);
+        switch (rc) {
+          case CURLE_COULDNT_RESOLVE_HOST:
+            *unreachable = true;
+            *refusal = "cannot resolve host " + HostPortOf(url, false) + " (" + detail + "): no network or no DNS?";
+            return false;
+          case CURLE_COULDNT_RESOLVE_PROXY:
+            throw DownloadError("cannot resolve the proxy (" + detail +
+                                "); check the https_proxy/http_proxy variables. " + kMountHint);
+          case CURLE_COULDNT_CONNECT:
+            *unreachable = true;
+            *refusal = "cannot connect to " + host + " (" + detail + "): no network, or a firewall?";
+            return false;
+          case CURLE_OPERATION_TIMEDOUT:
+            if (connect_us == 0 && r->status == 0) {
+              *unreachable = true;
+              *refusal = "cannot connect to " + host + " within " + std::to_string(o_.connect_timeout_s) + " s (" +
+                         detail + "): no network, or a firewall?";
+              return false;
+            }
+            break;
+          case CURLE_PEER_FAILED_VERIFICATION:
+          case CURLE_SSL_CACERT_BADFILE:
+          case CURLE_SSL_CERTPROBLEM:
+            throw DownloadError("TLS verification failed for " + host + " (" + detail +
+                                "): is the ca-certificates package installed, or is a proxy intercepting TLS? A "
+                                "mirror with a private CA: pass its certificate with --ca-bundle.");
+          case CURLE_UNSUPPORTED_PROTOCOL:
+          case CURLE_URL_MALFORMAT:
+            throw DownloadError("bad URL " + RedactUrl(url) + " (" + detail + "); check --base-url");
+          default:
+            break;
+        }
+        problem = "no answer from " + host + " (" + detail + ")";
+      }
+      if (attempt >= max_attempts) {
+        *refusal = problem + " (attempt " + std::to_string(attempt) + " of " + std::to_string(max_attempts) + ")";
+        return false;
+      }
+      const auto backoff = std::chrono::milliseconds(std::min(1000 << std::min(attempt - 1, 4), 10000));
+      std::cerr << "  " << problem << "; retrying in " << backoff.count() / 1000.0 << " s\n";
+      std::this_thread::sleep_for(backoff);
+    }
+  }
+
+  // Brings `part` to the verified content of `expect.file`; throws DownloadError.
+  template <typename AskFn, typename WhereFn>
+  void Fetch(const Expectation& expect, const AskFn& ask, const WhereFn& where, const fs::path& part) {
+    const ModelFile& f = expect.file;
     const int max_attempts = 1 + std::max(0, o_.retries);
     int attempt = 0;
     bool restarted = false;
@@ -426,7 +741,7 @@ class Downloader {
         ++attempt;
         if (offset > 0) std::cerr << "  " << f.path << ": resuming at " << HumanBytes(offset) << "\n";
         std::string problem;
-        if (RunAttempt(f, url, part, offset, &problem) == AttemptResult::kRetry) {
+        if (RunAttempt(f, ask().url, part, offset, &problem) == AttemptResult::kRetry) {
           if (attempt >= max_attempts) {
             throw DownloadError(problem + " (attempt " + std::to_string(attempt) + " of " +
                                 std::to_string(max_attempts) + "). The partial file " + part.string() +
@@ -438,11 +753,11 @@ class Downloader {
           continue;
         }
       }
-      const std::string problem = VerifyFile(part, f, RedactUrl(url));
+      const std::string problem = VerifyFile(part, f, where());
       if (problem.empty()) {
         SyncPath(part);
-        std::cerr << "  " << f.path << ": " << HumanBytes(FileSizeOr(part, 0)) << " downloaded"
-                  << (f.sha256.empty() ? "" : ", sha256 verified") << "\n";
+        std::cerr << "  " << f.path << ": " << HumanBytes(FileSizeOr(part, 0)) << " downloaded, "
+                  << HowVerified(expect) << "\n";
         return;
       }
       RemoveQuietly(part);
@@ -453,11 +768,17 @@ class Downloader {
         restarted = true;
         continue;
       }
+      const std::string why =
+          expect.source == Expectation::Source::kHub
+              ? "the server holds a different file than the hub's sha256 for revision " + expect.revision +
+                    " describes: check --base-url, or pass --manifest with the checksums you trust."
+              : "the server holds a different file than the manifest describes: check --base-url, or pass "
+                "--manifest with the checksums you trust.";
       throw DownloadError(problem + "\nThe bad file was deleted. Run the command again; if the mismatch repeats, " +
-                          "the server holds a different file than the manifest describes: check --base-url, or " +
-                          "pass --manifest with the checksums you trust.");
+                          why);
     }
   }
+
 
   AttemptResult RunAttempt(const ModelFile& f, const std::string& url, const fs::path& part, int64_t offset,
                            std::string* problem) {
@@ -476,7 +797,7 @@ class Downloader {
     curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(curl_, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl_, CURLOPT_REDIR_PROTOCOLS_STR, redirect_protocols_);
+    curl_easy_setopt(curl_, CURLOPT_REDIR_PROTOCOLS_STR, RedirectProtocolsFor(url));
     if (!o_.ca_bundle.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, o_.ca_bundle.c_str());
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "supertonic-tts-download/1 (libcurl)");
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
@@ -514,6 +835,7 @@ class Downloader {
     const std::string shown_last = RedactUrl(last_url);
     const std::string via = redirects > 0 && last_url != url ? " (redirected to " + shown_last + ")" : "";
     const int64_t have = FileSizeOr(part, 0);
+    const bool https_only = IsHttps(url);
 
     if (rc == CURLE_OK) {
       if (a.status == 200 || a.status == 206) {
@@ -535,7 +857,7 @@ class Downloader {
         throw DownloadError("HTTP " + std::to_string(a.status) + (a.status == 404 ? " Not Found" : " Gone") +
                             " for " + shown_url + via + " (" + f.path +
                             "). Check --base-url: it must be the folder that holds onnx/ and voice_styles/ (the "
-                            "default is " + RedactUrl(DefaultModelBaseUrl()) + ").");
+                            "defaults are " + DefaultsShown() + ").");
       }
       if (a.status == 401 || a.status == 403) {
         throw DownloadError("HTTP " + std::to_string(a.status) + " (access denied) for " + shown_url + via +
@@ -582,14 +904,14 @@ class Downloader {
         throw DownloadError("too many redirects for " + shown_url + " (" + detail + ")");
       case CURLE_UNSUPPORTED_PROTOCOL:
         if (redirects > 0) {
-          if (https_only_ && EqualsIgnoreCase(ParsedUrl(last_url).Get(CURLUPART_SCHEME), "http")) {
+          if (https_only && EqualsIgnoreCase(ParsedUrl(last_url).Get(CURLUPART_SCHEME), "http")) {
             throw DownloadError("refused a redirect from https to plain http (" + shown_url + " redirected to " +
                                 shown_last + " for " + f.path + "): a download that starts over https is never "
                                 "continued over plain http, where the file could be read or altered in transit. "
                                 "Use a mirror that serves https throughout.");
           }
           throw DownloadError("refused a redirect from " + shown_url + " to " + shown_last + " (" + detail +
-                              "): only " + (https_only_ ? "https" : "http and https") + " redirects are followed");
+                              "): only " + (https_only ? "https" : "http and https") + " redirects are followed");
         }
         [[fallthrough]];
       case CURLE_URL_MALFORMAT:
@@ -619,8 +941,9 @@ class Downloader {
   }
 
   const DownloadOptions& o_;
-  const char* redirect_protocols_;
-  bool https_only_;
+  const std::vector<std::string> base_urls_;  // expanded
+  std::vector<int> downloads_per_base_;
+  size_t current_base_ = 0;  // where the previous file was served
   CURL* curl_ = nullptr;
   bool tty_ = false;
 };
@@ -728,11 +1051,72 @@ std::string ManifestToJson(const std::vector<ModelFile>& files) {
   return doc.dump(2);
 }
 
-std::string DefaultModelBaseUrl() {
+const std::vector<ModelRelease>& KnownReleases() {
+  static const std::vector<ModelRelease> releases = [] {
+    // Supertonic 3 keeps Supertonic 2's file names (the official package's loader reads the same paths); no
+    // checksum of its files is published here, so each is verified against the hub's.
+    std::vector<ModelFile> v3_files;
+    for (const auto& f : PublishedManifest()) v3_files.push_back({f.path, "", -1});
+    return std::vector<ModelRelease>{
+        {"supertonic-2", "75e6727618a02f323c720cba9478152d4bc16ca4", PublishedManifest()},
+        {"supertonic-3", "724fb5abbf5502583fb520898d45929e62f02c0b", std::move(v3_files)},
+    };
+  }();
+  return releases;
+}
+
+const ModelRelease& FindRelease(const std::string& name) {
+  std::string known;
+  for (const auto& r : KnownReleases()) {
+    if (r.name == name) return r;
+    known += (known.empty() ? "" : ", ") + r.name;
+  }
+  throw std::invalid_argument("unknown model '" + name + "' (known: " + known + ")");
+}
+
+std::vector<std::string> DefaultBaseUrls() {
+  if (const char* env = std::getenv(kBaseUrlsEnv); env != nullptr) {
+    std::istringstream words(env);
+    std::vector<std::string> urls;
+    for (std::string url; words >> url;) urls.push_back(url);
+    if (!urls.empty()) return urls;
+  }
   std::string endpoint = "https://huggingface.co";
   if (const char* env = std::getenv("HF_ENDPOINT"); env != nullptr && *env != '\0') endpoint = env;
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-  return endpoint + kRepoPath;
+  return {endpoint + "/" + kSupertoneOrg + "/{model}/resolve/{revision}",
+          endpoint + "/" + kArchiveOrg + "/{model}/resolve/{revision}"};
+}
+
+namespace {
+
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+// Stand-ins that survive libcurl's URL parser, for redacting a template.
+constexpr const char* kModelStandIn = "x-supertonic-model-x";
+constexpr const char* kRevisionStandIn = "x-supertonic-revision-x";
+
+}  // namespace
+
+std::string ExpandBaseUrl(const std::string& base_url_template, const ModelRelease& release) {
+  const std::string url =
+      ReplaceAll(ReplaceAll(base_url_template, "{model}", release.name), "{revision}", release.revision);
+  if (url.find_first_of("{}") != std::string::npos) {
+    throw std::invalid_argument("base URL " + RedactBaseUrl(base_url_template) +
+                                " has a placeholder other than {model} and {revision}");
+  }
+  return url;
+}
+
+std::string RedactBaseUrl(const std::string& base_url_template) {
+  const std::string stood_in =
+      ReplaceAll(ReplaceAll(base_url_template, "{model}", kModelStandIn), "{revision}", kRevisionStandIn);
+  return ReplaceAll(ReplaceAll(RedactUrl(stood_in), kModelStandIn, "{model}"), kRevisionStandIn, "{revision}");
 }
 
 std::string Sha256File(const fs::path& file) {
@@ -758,7 +1142,17 @@ std::string Sha256File(const fs::path& file) {
 }
 
 void DownloadModel(const DownloadOptions& options) {
-  if (options.files.empty()) throw DownloadError("nothing to download: the manifest lists no files");
+  const ModelRelease& release = options.release;
+  if (release.files.empty()) throw DownloadError("nothing to download: the manifest lists no files");
+  if (options.base_urls.empty()) throw DownloadError("no base URL to download from");
+  std::vector<std::string> base_urls;
+  for (const auto& b : options.base_urls) {
+    try {
+      base_urls.push_back(ExpandBaseUrl(b, release));
+    } catch (const std::invalid_argument& e) {
+      throw DownloadError(e.what());
+    }
+  }
   std::error_code ec;
   const bool created = !fs::exists(options.dest, ec);
   fs::create_directories(options.dest, ec);
@@ -766,37 +1160,65 @@ void DownloadModel(const DownloadOptions& options) {
   CurlGlobal curl_global;
   int downloaded = 0;
   int64_t bytes = 0;
+  std::vector<int> per_base;
   try {
     DirectoryLock lock(options.dest);
-    std::cerr << "Supertonic 2 model: " << options.files.size() << " files from " << RedactUrl(options.base_url)
-              << " into " << options.dest.string() << "\n";
-    Downloader downloader(options);
-    for (const auto& f : options.files) {
+    std::string sources;
+    for (const auto& b : base_urls) sources += (sources.empty() ? "" : ", then ") + RedactUrl(b);
+    std::cerr << release.name << " at revision " << release.revision << ": " << release.files.size()
+              << " files from " << sources << " into " << options.dest.string() << "\n";
+    const auto unpinned = std::count_if(release.files.begin(), release.files.end(),
+                                        [](const ModelFile& f) { return f.sha256.empty(); });
+    if (unpinned > 0) {
+      std::cerr << "  no checksum compiled in for " << unpinned << " of them: each is verified against the sha256 "
+                << "the hub reports for it (X-Linked-Etag); a JSON file without one is checked to parse, any other "
+                   "is refused\n";
+    }
+    Downloader downloader(options, base_urls);
+    for (const auto& f : release.files) {
       if (downloader.Ensure(f)) ++downloaded;
       bytes += FileSizeOr(options.dest / f.path, 0);
     }
+    per_base = downloader.DownloadsPerBase();
   } catch (const DownloadError&) {
     if (created) RemoveEmptyTree(options.dest);  // no empty model directory left behind; .part files stay
     throw;
   }
-  std::cerr << "Model ready in " << options.dest.string() << ": " << options.files.size() << " files, "
-            << HumanBytes(bytes) << " (" << downloaded << " downloaded, " << options.files.size() - downloaded
-            << " already present).\n";
+  std::string served;
+  for (size_t i = 0; i < per_base.size(); ++i) {
+    if (per_base[i] == 0) continue;
+    served += (served.empty() ? "" : ", ") + RedactUrl(base_urls[i]) + " (" + std::to_string(per_base[i]) + ")";
+  }
+  std::cerr << "Model ready in " << options.dest.string() << ": " << release.files.size() << " files, "
+            << HumanBytes(bytes) << " (" << downloaded << " downloaded, " << release.files.size() - downloaded
+            << " already present)" << (served.empty() ? "" : "; downloaded from " + served) << ".\n";
 }
 
 void DownloadFlags::Add(CLI::App* cmd) {
-  cmd->add_option("--dest", dest, "model directory to fill (onnx/, voice_styles/)")->capture_default_str();
-  cmd->add_option("--base-url", base_url,
-                  "where the files are: BASE/onnx/..., BASE/voice_styles/... (default from $HF_ENDPOINT). "
-                  "Credentials in it (https://user:password@host/...) are never printed; redirects from an "
-                  "https base URL are followed over https only")
-      ->default_str(RedactUrl(base_url));
+  std::vector<std::string> names;
+  for (const auto& r : KnownReleases()) names.push_back(r.name);
+  cmd->add_option("--model", model, "which release: its files and the pinned Hugging Face revision")
+      ->check(CLI::IsMember(names))
+      ->capture_default_str();
+  cmd->add_option("--dest", dest, "model directory to fill (onnx/, voice_styles/); default models/<model>");
+  std::string defaults;
+  for (const auto& b : DefaultBaseUrls()) defaults += (defaults.empty() ? "" : " ") + RedactBaseUrl(b);
+  cmd->add_option("--base-url", base_urls,
+                  "where the files are: BASE/onnx/..., BASE/voice_styles/...; {model} and {revision} stand for the "
+                  "release's name and pinned revision. Repeat it for fallbacks, tried in order (a 404, 401/403, a "
+                  "login page or an unreachable host moves on to the next). Default from $" +
+                      std::string(kBaseUrlsEnv) +
+                      " (base URLs separated by spaces), else $HF_ENDPOINT's Supertone then supertone-archive "
+                      "organization. Credentials in it (https://user:password@host/...) are never printed; "
+                      "redirects from an https base URL are followed over https only")
+      ->allow_extra_args(false)
+      ->default_str(defaults);
   cmd->add_option("--ca-bundle", ca_bundle,
                   "PEM file of the CA certificates to trust for https instead of the system's (a mirror with a "
                   "private CA)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--manifest", manifest,
-                  "JSON file listing the files to fetch and their sha256/size, replacing the compiled-in "
+                  "JSON file listing the files to fetch and their sha256/size, replacing the model's compiled-in "
                   "table: {\"onnx/vocoder.onnx\": {\"sha256\": \"...\", \"size\": 123}, \"onnx/tts.json\": {}}");
   cmd->add_flag("--force", force, "download every file again, even when present and verified");
   cmd->add_option("--retries", retries, "further attempts per file after a broken connection (each resumes)")
@@ -805,21 +1227,22 @@ void DownloadFlags::Add(CLI::App* cmd) {
   cmd->add_option("--connect-timeout", connect_timeout_s, "seconds to wait for a connection")
       ->check(CLI::Range(1, 600))
       ->capture_default_str();
-  cmd->add_flag("--print-manifest", print_manifest, "print the manifest in use (JSON) and exit");
+  cmd->add_flag("--print-manifest", print_manifest, "print the model's manifest in use (JSON) and exit");
 }
 
 int RunDownload(const DownloadFlags& flags) {
   try {
     DownloadOptions options;
-    options.dest = flags.dest;
-    options.base_url = flags.base_url;
+    options.release = FindRelease(flags.model);
+    options.dest = flags.dest.empty() ? fs::path("models") / flags.model : fs::path(flags.dest);
+    if (!flags.base_urls.empty()) options.base_urls = flags.base_urls;
     options.force = flags.force;
     options.retries = flags.retries;
     options.connect_timeout_s = flags.connect_timeout_s;
     options.ca_bundle = flags.ca_bundle;
-    if (!flags.manifest.empty()) options.files = LoadManifest(flags.manifest);
+    if (!flags.manifest.empty()) options.release.files = LoadManifest(flags.manifest);
     if (flags.print_manifest) {
-      std::cout << ManifestToJson(options.files) << "\n";
+      std::cout << ManifestToJson(options.release.files) << "\n";
       return 0;
     }
     DownloadModel(options);

@@ -1,12 +1,17 @@
 #pragma once
-// `supertonic-tts download`: fetches the Supertonic 2 model files over HTTP(S)
-// with libcurl. Follows redirects (Hugging Face answers with a redirect to its
-// CDN; a download that starts over https is only redirected to https), resumes
-// partial files (`<file>.part` plus an HTTP Range request), verifies the
-// pinned sha256 and size of every file (OpenSSL), and renames a file into
-// place only once it is verified, so a model directory never holds a
-// half-written or unverified file under its final name. URLs in its output
-// never show credentials or query strings (RedactUrl).
+// `supertonic-tts download`: fetches a Supertonic release (supertonic-2 or
+// supertonic-3) at its pinned Hugging Face revision over HTTP(S) with libcurl.
+// Tries a list of base URLs in order (a repository that moved must not break a
+// download): a HEAD request per file picks the first base that serves it and
+// reads what the hub says about the file. Follows redirects (Hugging Face
+// answers with a redirect to its CDN; a download that starts over https is
+// only redirected to https), resumes partial files (`<file>.part` plus an HTTP
+// Range request), verifies every file (OpenSSL) against its compiled-in sha256
+// or, where none is compiled in, the sha256 the hub reports for the pinned
+// revision (its X-Linked-Etag header), refuses a non-JSON file that has
+// neither, and renames a file into place only once it is verified, so a model
+// directory never holds a half-written or unverified file under its final
+// name. URLs in its output never show credentials or query strings (RedactUrl).
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -20,9 +25,10 @@ class App;
 namespace supertonic::app {
 
 // One file of the model: its path under the model directory (the same path
-// under the base URL) and, where published, its sha256 (lowercase hex) and
-// size. A file without them is checked to be non-empty and, for .json, to
-// parse as JSON.
+// under the base URL) and, where known, its sha256 (lowercase hex) and size. A
+// file without a sha256 takes the one the hub reports for it; a .json file for
+// which there is none either is checked to be non-empty and to parse as JSON,
+// any other file is refused.
 struct ModelFile {
   std::string path;
   std::string sha256;  // empty: no checksum
@@ -35,6 +41,21 @@ struct ModelFile {
 // onnx/vocoder.onnx was completed by a download.
 const std::vector<ModelFile>& PublishedManifest();
 
+// A release on the hub: its name (the --model value, also the repository's
+// name), the commit its files are pinned to (the one the official `supertonic`
+// package 1.3.1 pins) and its files in download order.
+struct ModelRelease {
+  std::string name;
+  std::string revision;
+  std::vector<ModelFile> files;
+};
+
+// supertonic-2 (checksums compiled in) and supertonic-3 (the same file list,
+// no checksums compiled in: verified against the hub's).
+const std::vector<ModelRelease>& KnownReleases();
+// Throws std::invalid_argument naming the known releases.
+const ModelRelease& FindRelease(const std::string& name);
+
 // A manifest file replaces the compiled-in list (mirrors, newer releases,
 // tests). JSON object, in download order:
 //   {"onnx/tts.json": {}, "onnx/vocoder.onnx": {"sha256": "<64 hex>", "size": 101405066}}
@@ -42,8 +63,18 @@ const std::vector<ModelFile>& PublishedManifest();
 std::vector<ModelFile> LoadManifest(const std::filesystem::path& file);
 std::string ManifestToJson(const std::vector<ModelFile>& files);
 
-// $HF_ENDPOINT (default https://huggingface.co) + /Supertone/supertonic-2/resolve/main
-std::string DefaultModelBaseUrl();
+// Base URLs are templates: {model} becomes the release's name, {revision} its
+// pinned commit; the result is the folder that holds onnx/ and voice_styles/.
+// The defaults, tried in order: $SUPERTONIC_MODEL_BASE_URLS (base URLs
+// separated by spaces) when set, else
+//   $HF_ENDPOINT/Supertone/{model}/resolve/{revision}
+//   $HF_ENDPOINT/supertone-archive/{model}/resolve/{revision}
+// ($HF_ENDPOINT defaults to https://huggingface.co).
+std::vector<std::string> DefaultBaseUrls();
+// Throws std::invalid_argument for a '{' or '}' left after the substitution.
+std::string ExpandBaseUrl(const std::string& base_url_template, const ModelRelease& release);
+// RedactUrl for a template: the placeholders stay readable.
+std::string RedactBaseUrl(const std::string& base_url_template);
 
 // A URL as it may be printed (banner, progress, errors, redirects): a password
 // becomes *** (https://user:***@host/...; a user name without a password, often
@@ -64,8 +95,8 @@ class DownloadError : public std::runtime_error {
 
 struct DownloadOptions {
   std::filesystem::path dest = "models/supertonic-2";
-  std::string base_url = DefaultModelBaseUrl();
-  std::vector<ModelFile> files = PublishedManifest();
+  ModelRelease release = FindRelease("supertonic-2");  // its files (or a --manifest's) at its revision
+  std::vector<std::string> base_urls = DefaultBaseUrls();  // templates, tried in this order
   bool force = false;         // download every file again, ignoring what is there
   int retries = 4;            // further attempts per file after a transient failure, each resuming
   long connect_timeout_s = 20;
@@ -73,15 +104,19 @@ struct DownloadOptions {
   std::filesystem::path ca_bundle;  // empty: the system's CA certificates
 };
 
-// Brings every file of options.files into options.dest: files already there
-// and verified are kept, the rest are downloaded. Progress goes to stderr.
-// Throws DownloadError.
+// Brings every file of options.release into options.dest: files already there
+// and verified are kept, the rest are downloaded, each from the first base URL
+// (from the one that served the previous file on) that serves it; a 404, 410,
+// 401 or 403, a redirect to a login page, an HTML page or an unreachable host
+// at one base moves on to the next. Progress goes to stderr. Throws
+// DownloadError.
 void DownloadModel(const DownloadOptions& options);
 
 // The `download` subcommand's flags, declared like the other subcommands'.
 struct DownloadFlags {
-  std::string dest = "models/supertonic-2";
-  std::string base_url = DefaultModelBaseUrl();
+  std::string model = "supertonic-2";
+  std::string dest;                    // empty: models/<model>
+  std::vector<std::string> base_urls;  // empty: DefaultBaseUrls()
   std::string manifest;  // empty: the compiled-in table
   std::string ca_bundle;  // empty: the system's CA certificates
   bool force = false;

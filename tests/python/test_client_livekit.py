@@ -5,6 +5,8 @@ model, whose audio decodes back to the text it speaks. Nothing is mocked."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import signal
 import time
 
@@ -411,3 +413,245 @@ def test_agent_session_speaks_through_the_plugin_and_barge_in_is_clean(server):
     assert interrupted_audio_s > 1.0
     assert [interrupted for _, interrupted in messages] == [False, True, False], messages
     assert messages[2][0] == "After the interruption."
+
+
+# --- Expressive markup: Supertonic 3's tags, dropped for other models -------------------------------------------
+
+from livekit.plugins.supertonic import markup  # noqa: E402
+
+V3_TAGS = markup.tags_for("supertonic-3")
+LAUGH = '<expr type="sound" label="laugh"/>'
+
+MARKUP_CASES = [
+    # (what the LLM wrote, what Supertonic 3 gets, what other models get)
+    (f"That is great! {LAUGH} Thanks.", "That is great! <laugh> Thanks.", "That is great! Thanks."),
+    ('<expr type="sound" label="clear throat"/> Well, then.', "<throatclear> Well, then.", " Well, then."),
+    ('Hmm <expr type="sound" label="breathe"/> okay.', "Hmm <breath> okay.", "Hmm okay."),
+    ('<expr type="expression" label="a little sad, tired"/> I am sorry.', "<sad> I am sorry.", " I am sorry."),
+    ('<expr type="expression" label="really bright"/> Hi.', " Hi.", " Hi."),       # no tag for it
+    ('Oh <expr type="sound" label="tsk"/> no.', "Oh no.", "Oh no."),                 # unknown label
+    ('Wait <expr type="break" label="500ms"/> here.', "Wait here.", "Wait here."),    # no pause tag
+    ('A <expr type="prosody" label="whisper">secret</expr> word.', "A secret word.", "A secret word."),
+    ('<sound value="sigh"/> Fine <emotion value="furious"/> now.', "<sigh> Fine <angry> now.", " Fine now."),
+    ("Ha <laugh> and <COUGH/> then</laugh> done.", "Ha <laugh> and <cough> then done.", "Ha and then done."),
+    ("3 < 5 and <b>bold</b> stay.", "3 < 5 and <b>bold</b> stay.", "3 < 5 and <b>bold</b> stay."),
+]
+
+
+@pytest.mark.parametrize("written,for_v3,for_others", MARKUP_CASES)
+def test_markup_becomes_supertonic_3_tags_and_is_dropped_for_other_models(written, for_v3, for_others):
+    assert markup.lower_markup(written, V3_TAGS) == for_v3
+    assert markup.lower_markup(written, markup.tags_for("supertonic-2")) == for_others
+    assert markup.lower_markup(written, None) == for_others  # a model not known to read tags
+
+
+def test_the_ten_tags_and_the_labels_livekit_providers_use():
+    assert set(V3_TAGS) == {"laugh", "breath", "surprise", "sigh", "scream", "throatclear", "sad", "angry",
+                            "cough", "yawn"}
+    for label, tag in [("laugh", "laugh"), ("chuckle", "laugh"), ("giggling", "laugh"), ("breathe", "breath"),
+                       ("inhale", "breath"), ("sighing", "sigh"), ("clear throat", "throatclear"),
+                       ("throat-clear", "throatclear"), ("cough", "cough"), ("yawning", "yawn"),
+                       ("gasp", "surprise"), ("sobbing", "sad"), ("scream", "scream")]:
+        assert markup.sound_tag(label) == tag, label
+    assert markup.sound_tag("lip-smack") is None
+    assert markup.tags_of_session({"model": "supertonic-3"}, None) == V3_TAGS
+    assert markup.tags_of_session({"model": "supertonic-2"}, None) == frozenset()
+    assert markup.tags_of_session({"model": "my-v3", "expression_tags": ["laugh", "sigh"]}, None) == \
+        {"laugh", "sigh"}
+    assert markup.tags_of_session({}, None) is None  # a server from before several models: unknown
+
+
+@pytest.mark.parametrize("text", [f"Hello {LAUGH} there.", "Oh <sigh> well, 3 < 4.", "plain text"])
+def test_markup_split_across_stream_tokens_is_rewritten_whole(text):
+    for size in (1, 2, 5):
+        stream = markup.MarkupStream()
+        pieces = [stream.push(text[i:i + size]) for i in range(0, len(text), size)] + [stream.flush()]
+        assert all("<expr" not in p or p.count("<") == p.count(">") for p in pieces), pieces
+        assert markup.lower_markup("".join(pieces), V3_TAGS) == markup.lower_markup(text, V3_TAGS)
+        lowered = "".join(markup.lower_markup(p, V3_TAGS) for p in pieces)
+        assert lowered == markup.lower_markup(text, V3_TAGS), (size, pieces)
+
+
+def test_the_framework_markup_api_speaks_supertonic_3_tags_only_for_supertonic_3():
+    v3 = supertonic.TTS(model="supertonic-3")
+    unknown = supertonic.TTS()
+    v2 = supertonic.TTS(model="supertonic-2")
+    guide = v3.markup.llm_instructions()
+    assert guide is not None and 'type="sound"' in guide
+    assert all(tag in guide for tag in ("laugh", "sigh", "cough", "yawn", "throatclear", "sad", "angry"))
+    assert v3.markup.convert(f"Ha! {LAUGH}") == "Ha! <laugh>"
+    assert v3.markup._provider_key() == "supertonic"
+    assert set(v3.markup.info.nonverbals) == {"laughing", "breathing", "sighing", "vocalizing", "reflex_sounds"}
+    # Speech steering that turns the sounds off leaves only the emotions.
+    quiet = v3.markup.llm_instructions(speech_steering={"nonverbal_sounds": False})
+    assert quiet is not None and 'type="sound"' not in quiet and "sad" in quiet
+    no_laughs = v3.markup.llm_instructions(speech_steering={"nonverbal_sounds": {"laughing": False}})
+    assert '"laugh"' not in no_laughs and "sigh" in no_laughs
+    for other in (unknown, v2):
+        assert other.markup.llm_instructions() is None and other.markup._provider_key() == ""
+        assert other.markup.convert(f"Ha! {LAUGH}").rstrip() == "Ha!"
+    assert v3.model == "supertonic-3" and v2.model == "supertonic-2"
+
+
+def test_markup_is_dropped_for_supertonic_2_and_never_spoken(server):
+    """The probe server names no model (as a Supertonic 2 server from before
+    several models): markup must not reach its text, in a stream split word by
+    word and in synthesize()."""
+    text = f"Hello {LAUGH} there. <sigh> How are you?"
+
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        try:
+            streamed = await speak(tts, text)
+            frames = []
+            async with tts.synthesize('<expr type="sound" label="cough"/> Once more.') as chunked:
+                async for ev in chunked:
+                    frames.append(ev.frame)
+            return streamed, b"".join(f.data.tobytes() for f in frames), tts.model
+        finally:
+            await tts.aclose()
+
+    streamed, once_more, model = run(body())
+    assert heard(streamed.pcm, 24000) == "Hello there. How are you?"
+    assert norm_text("".join(streamed.transcript)) == "Hello there. How are you?"
+    assert heard(once_more, 24000) == "Once more."
+    assert model == "supertonic-2"
+
+
+class ModelEchoRelay:
+    """A WebSocket relay in front of the real server that answers as a
+    Supertonic 3 server would: session_started names `model`, and the ten tags
+    are taken out of the text before it reaches the probe model (which would
+    read them as letters). It records what the plugin sent."""
+
+    TAG = re.compile(r"<(?:" + "|".join(markup.EXPRESSION_TAGS) + r")>\s?")
+
+    def __init__(self, upstream: str, model: str = "supertonic-3") -> None:
+        self.upstream = upstream
+        self.model = model
+        self.sent: list[dict] = []
+        self._server = None
+
+    async def __aenter__(self) -> "ModelEchoRelay":
+        import websockets
+
+        async def handle(client):
+            async with websockets.connect(self.upstream, max_size=None) as up:
+                async def to_server():
+                    async for message in client:
+                        if isinstance(message, str):
+                            self.sent.append(json.loads(message))
+                            m = json.loads(message)
+                            if m.get("type") == "start_session":
+                                m.get("config", {}).pop("model", None)
+                            if m.get("type") == "send_text":
+                                m["text"] = self.TAG.sub("", m["text"])
+                            message = json.dumps(m)
+                        await up.send(message)
+
+                async def to_client():
+                    async for message in up:
+                        if isinstance(message, str):
+                            m = json.loads(message)
+                            if m.get("type") == "session_started":
+                                m["model"] = self.model
+                            message = json.dumps(m)
+                        await client.send(message)
+
+                tasks = [asyncio.create_task(to_server()), asyncio.create_task(to_client())]
+                done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for t in pending:
+                    t.cancel()
+
+        self._server = await websockets.serve(handle, "127.0.0.1", 0, max_size=None)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/ws/tts"
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    def texts(self) -> str:
+        return "".join(m["text"] for m in self.sent if m.get("type") == "send_text")
+
+    def types(self) -> list[str]:
+        return [m["type"] for m in self.sent]
+
+
+def test_a_supertonic_3_session_gets_its_tags_from_livekit_markup(server):
+    """No model chosen: the server's session_started names supertonic-3, and
+    the markup, split over the words the LLM streams, arrives as <laugh>."""
+    text = f"Hello {LAUGH} there. How are you?"
+
+    async def body():
+        async with ModelEchoRelay(server.url) as relay:
+            tts = supertonic.TTS(url=relay.url, language="en")
+            try:
+                turn = await speak(tts, text)
+                return turn, relay.sent, relay.texts(), tts.model, tts.markup.llm_instructions()
+            finally:
+                await tts.aclose()
+
+    turn, sent, texts, model, guide = run(body())
+    assert "<laugh>" in texts and "<expr" not in texts and "label=" not in texts, texts
+    assert norm_text(texts.replace("<laugh>", "")) == "Hello there. How are you?"
+    assert heard(turn.pcm, 24000) == "Hello there. How are you?"
+    assert "model" not in sent[0].get("config", {}), "no model was chosen"
+    assert model == "supertonic-3" and guide is not None, "the TTS learnt the server's model"
+
+
+def test_the_model_option_is_sent_and_synthesize_waits_for_nothing(server):
+    async def body():
+        async with ModelEchoRelay(server.url) as relay:
+            tts = supertonic.TTS(url=relay.url, language="en", model="supertonic-3")
+            try:
+                frames = []
+                async with tts.synthesize('<expr type="sound" label="sigh"/> Fine, let us go.') as chunked:
+                    async for ev in chunked:
+                        frames.append(ev.frame)
+                return b"".join(f.data.tobytes() for f in frames), relay.sent
+            finally:
+                await tts.aclose()
+
+    pcm, sent = run(body())
+    assert sent[0]["type"] == "start_session" and sent[0]["config"]["model"] == "supertonic-3"
+    assert [m["type"] for m in sent] == ["start_session", "send_text", "end_session"]
+    assert sent[1]["text"] == "<sigh> Fine, let us go."
+    assert heard(pcm, 24000) == "Fine, let us go."
+
+
+def test_synthesize_with_markup_asks_the_server_which_model_first(server):
+    """No model chosen and markup in the text: start_session goes alone, and
+    the text follows once session_started named the model."""
+    async def body():
+        async with ModelEchoRelay(server.url) as relay:
+            tts = supertonic.TTS(url=relay.url, language="en")
+            try:
+                frames = []
+                async with tts.synthesize('<expr type="expression" label="surprised"/> Really? Wow.') as chunked:
+                    async for ev in chunked:
+                        frames.append(ev.frame)
+                return b"".join(f.data.tobytes() for f in frames), relay.sent
+            finally:
+                await tts.aclose()
+
+    pcm, sent = run(body())
+    assert [m["type"] for m in sent] == ["start_session", "send_text", "end_session"]
+    assert sent[1]["text"] == "<surprise> Really? Wow."
+    assert heard(pcm, 24000) == "Really? Wow."
+
+
+def test_the_asyncio_client_sends_the_model_and_reads_it_back(server):
+    import supertonic_client as stc
+
+    async def body():
+        async with ModelEchoRelay(server.url) as relay:
+            async with await stc.connect(relay.url) as conn:
+                result = await conn.synthesize("Which model?", model="supertonic-3", lang_code="en")
+            return result, relay.sent
+
+    result, sent = run(body())
+    assert sent[0]["config"]["model"] == "supertonic-3"
+    assert result.started is not None and result.started.model == "supertonic-3"
+    assert heard(result.pcm, result.sample_rate) == "Which model?"

@@ -6,12 +6,16 @@ http that must be refused (https with a self-signed certificate made at test
 time by the openssl command, passed with --ca-bundle).
 
 The server lays the files out like the Hugging Face repository
-(/Supertone/supertonic-2/resolve/main/<path>, answered with a 302 to
-/cdn/<path>, as Hugging Face redirects to its CDN). The compiled-in checksums
-belong to the real files, whose weights are not served here, so most tests
-pass --manifest with the checksums of the generated files; the file list
-itself is the compiled-in one (from --print-manifest). The tests of the pinned
-JSON checksums run without --manifest.
+(/Supertone/supertonic-2/resolve/<pinned revision>/<path>, answered with a 302
+to /cdn/<path>, as Hugging Face redirects to its CDN; HEAD gets the same 302).
+With `lfs`, that 302 carries what Hugging Face sends for a file stored in Git
+LFS: its sha256 as X-Linked-Etag (and ETag), its size as X-Linked-Size and the
+commit as X-Repo-Commit; Supertonic 3, which has no checksums compiled in, is
+verified against those. The compiled-in Supertonic 2 checksums belong to the
+real files, whose weights are not served here, so most tests pass --manifest
+with the checksums of the generated files; the file list itself is the
+compiled-in one (from --print-manifest). The tests of the pinned JSON checksums
+run without --manifest.
 """
 from __future__ import annotations
 
@@ -35,20 +39,25 @@ REPO = Path(__file__).resolve().parents[2]
 BINARY = REPO / "build" / "bin" / "supertonic-tts"
 SHARED_MODEL = REPO.parent / "shared" / "models" / "supertonic-2"
 PROVENANCE = SHARED_MODEL / "PROVENANCE.md"
-REPO_PREFIX = "/Supertone/supertonic-2/resolve/main/"
+V2_REVISION = "75e6727618a02f323c720cba9478152d4bc16ca4"
+V3_REVISION = "724fb5abbf5502583fb520898d45929e62f02c0b"
+REPO_PREFIX = f"/Supertone/supertonic-2/resolve/{V2_REVISION}/"
+V3_PREFIX = f"/Supertone/supertonic-3/resolve/{V3_REVISION}/"
+ARCHIVE_V3_PREFIX = f"/supertone-archive/supertonic-3/resolve/{V3_REVISION}/"
 
 pytestmark = pytest.mark.skipif(not BINARY.exists(), reason="build/bin/supertonic-tts not built (make build)")
 
 
-def run_download(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "http_proxy", "https_proxy",
-                                                            "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy")}
+def run_download(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("HF_ENDPOINT", "SUPERTONIC_MODEL_BASE_URLS", "http_proxy", "https_proxy", "HTTP_PROXY",
+                          "HTTPS_PROXY", "ALL_PROXY", "all_proxy")}
     return subprocess.run([str(BINARY), "download", *args], capture_output=True, text=True, timeout=timeout,
-                          env=env)
+                          env={**clean, **(env or {})})
 
 
-def published_manifest() -> dict:
-    result = run_download("--print-manifest")
+def published_manifest(model: str = "supertonic-2") -> dict:
+    result = run_download("--model", model, "--print-manifest")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -67,10 +76,12 @@ def generated_files() -> dict[str, bytes]:
 
 
 class ModelServer:
-    """A threaded HTTP/1.1 server (HTTPS with `tls`) with redirects, byte ranges and fault injection."""
+    """A threaded HTTP/1.1 server (HTTPS with `tls`) with redirects, byte ranges and fault injection,
+    serving `files` under the repository path `prefix` (HEAD and GET)."""
 
-    def __init__(self, files: dict[str, bytes], tls: ssl.SSLContext | None = None):
+    def __init__(self, files: dict[str, bytes], tls: ssl.SSLContext | None = None, prefix: str = REPO_PREFIX):
         self.files = dict(files)
+        self.prefix = prefix
         self.missing: set[str] = set()          # 404 at the repository path
         self.truncate_once: set[str] = set()    # next full-body response of this path stops halfway
         self.truncate_always: set[str] = set()  # every response of this path stops halfway
@@ -78,8 +89,13 @@ class ModelServer:
         self.cdn_status: dict[str, int] = {}    # answer this status (and a short body) at the CDN path
         self.redirect_base: str | None = None   # where the 302 points (default: this server's /cdn)
         self.redirect_query = ""                # appended to the 302's Location, like a signed CDN URL
-        self.requests: list[tuple[str, str | None]] = []  # (path without the query, Range header)
-        self.queries: list[str] = []            # the query strings received
+        self.lfs = False                        # the 302 of a .onnx file carries Hugging Face's LFS headers
+        self.linked_etag: dict[str, str] = {}   # X-Linked-Etag to send instead of the file's sha256
+        self.repository_answer: tuple[int, dict[str, str]] | None = None  # every repository request gets this
+        self.moved: dict[str, str] = {}         # old repository path -> new: a relative 307, like a renamed repo
+        self.requests: list[tuple[str, str | None]] = []  # GET: (path without the query, Range header)
+        self.heads: list[str] = []              # HEAD: path without the query
+        self.queries: list[str] = []            # the query strings of the GET requests
         self.lock = threading.Lock()
         server = self
 
@@ -89,6 +105,21 @@ class ModelServer:
             def log_message(self, *args):  # keep pytest output clean
                 pass
 
+            def do_HEAD(self):
+                url = urlsplit(self.path)
+                with server.lock:
+                    server.heads.append(url.path)
+                if self.answer_moved(url.path):
+                    return None
+                if url.path.startswith(server.prefix):
+                    return self.answer_repository(url.path[len(server.prefix):], head=True)
+                if url.path.startswith("/cdn/") and url.path[len("/cdn/"):] in server.files:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(server.files[url.path[len("/cdn/"):]])))
+                    self.end_headers()
+                    return None
+                return self.send_plain(404, b"", head=True)
+
             def do_GET(self):
                 url = urlsplit(self.path)
                 path = url.path
@@ -96,17 +127,10 @@ class ModelServer:
                     server.requests.append((path, self.headers.get("Range")))
                     if url.query:
                         server.queries.append(url.query)
-                if path.startswith(REPO_PREFIX):
-                    rel = path[len(REPO_PREFIX):]
-                    if rel in server.missing or rel not in server.files:
-                        return self.send_plain(404, b"Entry not found")
-                    base = server.redirect_base or server.origin
-                    query = "?" + server.redirect_query if server.redirect_query else ""
-                    self.send_response(302)
-                    self.send_header("Location", f"{base}/cdn/{rel}{query}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                if self.answer_moved(path):
                     return None
+                if path.startswith(server.prefix):
+                    return self.answer_repository(path[len(server.prefix):], head=False)
                 if path.startswith("/cdn/"):
                     rel = path[len("/cdn/"):]
                     if rel in server.cdn_status:
@@ -116,12 +140,48 @@ class ModelServer:
                     return self.send_file(rel, server.files[rel])
                 return self.send_plain(404, b"not found")
 
-            def send_plain(self, status: int, body: bytes):
+            def answer_moved(self, path: str) -> bool:
+                for old, new in server.moved.items():
+                    if path.startswith(old):
+                        self.send_response(307)
+                        self.send_header("Location", new + path[len(old):])  # relative, as Hugging Face does
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return True
+                return False
+
+            def answer_repository(self, rel: str, head: bool):
+                if server.repository_answer is not None:
+                    status, headers = server.repository_answer
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                if rel in server.missing or rel not in server.files:
+                    return self.send_plain(404, b"Entry not found", head=head)
+                base = server.redirect_base or server.origin
+                query = "?" + server.redirect_query if server.redirect_query else ""
+                self.send_response(302)
+                self.send_header("Location", f"{base}/cdn/{rel}{query}")
+                if server.lfs and rel.endswith(".onnx"):
+                    sha = server.linked_etag.get(rel, hashlib.sha256(server.files[rel]).hexdigest())
+                    self.send_header("X-Linked-Etag", f'"{sha}"')
+                    self.send_header("ETag", f'W/"{sha}"')
+                    self.send_header("X-Linked-Size", str(len(server.files[rel])))
+                    self.send_header("X-Repo-Commit", server.prefix.rstrip("/").rsplit("/", 1)[-1])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+
+            def send_plain(self, status: int, body: bytes, head: bool = False):
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not head:
+                    self.wfile.write(body)
 
             def send_file(self, rel: str, data: bytes):
                 start = 0
@@ -162,7 +222,7 @@ class ModelServer:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.origin = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self.base_url = self.origin + REPO_PREFIX.rstrip("/")
+        self.base_url = self.origin + self.prefix.rstrip("/")
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -173,6 +233,7 @@ class ModelServer:
     def clear_log(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.heads.clear()
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -536,11 +597,11 @@ def test_a_bare_user_name_in_the_base_url_is_hidden_too(server, manifest, tmp_pa
 
 
 def test_help_does_not_print_credentials_from_hf_endpoint() -> None:
-    env = {**os.environ, "HF_ENDPOINT": "https://user:secret@mirror.example"}
-    result = subprocess.run([str(BINARY), "download", "--help"], capture_output=True, text=True, timeout=30, env=env)
+    result = run_download("--help", env={"HF_ENDPOINT": "https://user:secret@mirror.example"})
     assert result.returncode == 0, result.stderr
     assert "secret" not in result.stdout + result.stderr
-    assert "https://user:***@mirror.example/Supertone/supertonic-2/resolve/main" in result.stdout
+    assert "https://user:***@mirror.example/Supertone/{model}/resolve/{revision}" in result.stdout
+    assert "https://user:***@mirror.example/supertone-archive/{model}/resolve/{revision}" in result.stdout
 
 
 @pytest.mark.parametrize("status", [404, 403, 503, 400])
@@ -606,3 +667,250 @@ def test_a_plain_http_base_url_may_be_redirected_to_https(server, tls_server, tl
     assert_complete(dest, files)
     assert not any(p.startswith("/cdn/") for p, _ in server.requests)
     assert any(p.startswith("/cdn/") for p, _ in tls_server.requests)
+
+
+# --- Supertonic 3, pinned revisions, checksums from the hub ------------------------------------------------------
+
+def template(server: ModelServer, org: str = "Supertone") -> str:
+    return f"{server.origin}/{org}/{{model}}/resolve/{{revision}}"
+
+
+@pytest.fixture()
+def v3_server(files):
+    s = ModelServer(files, prefix=V3_PREFIX)
+    s.lfs = True
+    yield s
+    s.close()
+
+
+def download_v3(*extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_download("--model", "supertonic-3", *extra, env=env)
+
+
+def graphs_of(files: dict[str, bytes]) -> list[str]:
+    return [p for p in files if p.endswith(".onnx")]
+
+
+def test_supertonic_3_lists_the_same_files_without_checksums() -> None:
+    v2, v3 = published_manifest("supertonic-2"), published_manifest("supertonic-3")
+    assert list(v3) == list(v2), "the official loader reads the same paths from both releases"
+    assert all(entry == {} for entry in v3.values())
+
+
+def test_supertonic_3_is_verified_against_the_hubs_sha256_at_its_pinned_revision(v3_server, files, tmp_path) -> None:
+    dest = tmp_path / "model"
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    err = result.stderr
+    assert f"supertonic-3 at revision {V3_REVISION}" in err
+    for g in graphs_of(files):
+        assert f"{g}: " in err and f"verified against the hub's sha256 for revision {V3_REVISION}" in err, g
+    assert err.count("verified against the hub's sha256 for revision") == len(graphs_of(files))
+    assert err.count("checked as JSON") == len(files) - len(graphs_of(files))
+    # Every request named the pinned revision, never a branch.
+    repository = [p for p, _ in v3_server.requests if not p.startswith("/cdn/")] + v3_server.heads
+    assert repository and all(p.startswith(V3_PREFIX) for p in repository), repository
+    assert f"downloaded from {v3_server.base_url} ({len(files)})" in err
+
+    # A present file is checked against the hub's sha256 again: a modified one is fetched anew.
+    target = dest / "onnx/vocoder.onnx"
+    target.write_bytes(b"x" + target.read_bytes()[1:])
+    v3_server.clear_log()
+    again = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    assert again.returncode == 0, again.stderr
+    assert "onnx/vocoder.onnx: present but does not verify" in again.stderr
+    assert f"onnx/text_encoder.onnx: present, verified against the hub's sha256 for revision {V3_REVISION}" \
+        in again.stderr
+    assert [p for p, _ in v3_server.requests if p.startswith("/cdn/")] == ["/cdn/onnx/vocoder.onnx"]
+    assert_complete(dest, files)
+
+
+def test_a_wrong_hub_sha256_fails_closed(v3_server, files, tmp_path) -> None:
+    rel = "onnx/vector_estimator.onnx"
+    wrong = hashlib.sha256(b"another file").hexdigest()
+    v3_server.linked_etag[rel] = wrong
+    dest = tmp_path / "model"
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    assert result.returncode == 1
+    err = result.stderr
+    assert f"checksum mismatch for {rel}" in err
+    assert wrong in err and hashlib.sha256(files[rel]).hexdigest() in err
+    assert f"the hub's sha256 for revision {V3_REVISION}" in err and "deleted" in err
+    assert not (dest / rel).exists() and not (dest / (rel + ".part")).exists()
+    assert not (dest / "onnx/vocoder.onnx").exists(), "the first bad file stops the download"
+
+
+def test_no_checksum_at_all_fails_closed_before_fetching_the_file(v3_server, files, tmp_path) -> None:
+    v3_server.lfs = False  # a mirror that does not send the hub's headers
+    rel = "onnx/duration_predictor.onnx"  # the first graph
+    dest = tmp_path / "model"
+    (dest / "onnx").mkdir(parents=True)
+    (dest / (rel + ".part")).write_bytes(files[rel][:1000])  # left by an earlier run
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    assert result.returncode == 1
+    err = result.stderr
+    assert f"no checksum to verify {rel} against" in err
+    assert f"none is compiled in for supertonic-3" in err and "X-Linked-Etag" in err and "--manifest" in err
+    assert "partial download" in err and not (dest / (rel + ".part")).exists()
+    assert not (dest / rel).exists()
+    assert not any(p.startswith("/cdn/onnx/") and p.endswith(".onnx") for p, _ in v3_server.requests), \
+        "no byte of an unverifiable file is fetched"
+    # JSON files have a check of their own and were installed.
+    assert (dest / "onnx/tts.json").read_bytes() == files["onnx/tts.json"]
+
+    # A manifest with the checksums closes the gap.
+    manifest = tmp_path / "v3.json"
+    manifest.write_text(json.dumps({p: ({"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+                                         if p.endswith(".onnx") else {}) for p, d in files.items()}))
+    fixed = download_v3("--dest", str(dest), "--base-url", template(v3_server), "--manifest", str(manifest))
+    assert fixed.returncode == 0, fixed.stderr
+    assert_complete(dest, files)
+
+
+FIRST_BASE_REFUSALS = {
+    "404": (None, "HTTP 404 Not Found for"),
+    "401": ((401, {}), "HTTP 401 (access denied)"),
+    "login": ((302, {"Location": "/login?next=/Supertone/supertonic-3"}), "redirected to a login page"),
+    "html": ((200, {"Content-Type": "text/html; charset=utf-8"}), "an HTML page instead of onnx/tts.json"),
+}
+
+
+@pytest.mark.parametrize("refusal", list(FIRST_BASE_REFUSALS))
+def test_a_base_that_does_not_serve_the_files_moves_on_to_the_next(v3_server, files, tmp_path, refusal) -> None:
+    answer, message = FIRST_BASE_REFUSALS[refusal]
+    gone = ModelServer({} if refusal == "404" else files, prefix=V3_PREFIX)
+    gone.repository_answer = answer
+    archive = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
+    archive.lfs = True
+    try:
+        dest = tmp_path / "model"
+        result = download_v3("--dest", str(dest), "--base-url", template(gone),
+                             "--base-url", template(archive, "supertone-archive"))
+        assert result.returncode == 0, result.stderr
+        assert_complete(dest, files)
+        err = result.stderr
+        assert f"files from {gone.base_url}, then {archive.base_url} into" in err
+        assert f"onnx/tts.json: not served by {gone.base_url} ({message}" in err
+        assert f"trying {archive.base_url}" in err
+        assert f"downloaded from {archive.base_url} ({len(files)})" in err
+        # The first base was asked once; the files after the first came straight from the second.
+        assert gone.heads == [V3_PREFIX + "onnx/tts.json"] and gone.requests == []
+        assert err.count("verified against the hub's sha256") == len(graphs_of(files))
+    finally:
+        gone.close()
+        archive.close()
+
+
+def test_a_base_that_keeps_failing_is_retried_then_left_for_the_next(files, tmp_path) -> None:
+    failing = ModelServer(files, prefix=V3_PREFIX)
+    failing.repository_answer = (503, {})
+    archive = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
+    archive.lfs = True
+    try:
+        dest = tmp_path / "model"
+        result = download_v3("--dest", str(dest), "--retries", "1", "--base-url", template(failing),
+                             "--base-url", template(archive, "supertone-archive"))
+        assert result.returncode == 0, result.stderr
+        assert_complete(dest, files)
+        assert f"HTTP 503 from {failing.base_url}/onnx/tts.json; retrying in 1 s" in result.stderr
+        assert f"not served by {failing.base_url} (HTTP 503 from" in result.stderr
+        assert failing.heads == [V3_PREFIX + "onnx/tts.json"] * 2
+    finally:
+        failing.close()
+        archive.close()
+
+
+def test_every_base_refusing_names_each_and_what_to_check(tmp_path) -> None:
+    first, second = ModelServer({}, prefix=V3_PREFIX), ModelServer({}, prefix=ARCHIVE_V3_PREFIX)
+    try:
+        result = download_v3("--dest", str(tmp_path / "model"), "--base-url", template(first),
+                             "--base-url", template(second, "supertone-archive"))
+        assert result.returncode == 1
+        err = result.stderr
+        assert "no base URL serves onnx/tts.json:" in err
+        assert f"{first.base_url}: HTTP 404 Not Found for {first.base_url}/onnx/tts.json" in err
+        assert f"{second.base_url}: HTTP 404 Not Found for {second.base_url}/onnx/tts.json" in err
+        assert "--base-url" in err and "SUPERTONIC_MODEL_BASE_URLS" in err
+        assert not (tmp_path / "model").exists()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_default_bases_are_the_supertone_then_the_archive_organization(files, tmp_path) -> None:
+    """Only the archive organization has the files (the repository moved): the
+    defaults, from HF_ENDPOINT, still find them, at the pinned revision."""
+    archive = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
+    archive.lfs = True
+    try:
+        dest = tmp_path / "model"
+        result = download_v3("--dest", str(dest), env={"HF_ENDPOINT": archive.origin})
+        assert result.returncode == 0, result.stderr
+        assert_complete(dest, files)
+        assert archive.heads[:2] == [V3_PREFIX + "onnx/tts.json", ARCHIVE_V3_PREFIX + "onnx/tts.json"]
+        assert f"downloaded from {archive.origin}{ARCHIVE_V3_PREFIX.rstrip('/')} ({len(files)})" in result.stderr
+        assert dest.name == "model"
+    finally:
+        archive.close()
+
+
+def test_the_base_url_list_may_come_from_the_environment(v3_server, files, tmp_path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bases = f"http://127.0.0.1:{port}/Supertone/{{model}}/resolve/{{revision}}  {template(v3_server)}"
+    dest = tmp_path / "model"
+    result = download_v3("--dest", str(dest), env={"SUPERTONIC_MODEL_BASE_URLS": bases})
+    assert result.returncode == 0, result.stderr
+    assert f"cannot connect to 127.0.0.1:{port}" in result.stderr and f"trying {v3_server.base_url}" in result.stderr
+    assert_complete(dest, files)
+
+
+def test_a_renamed_repository_redirect_is_followed_to_the_hubs_answer(files, tmp_path) -> None:
+    """Hugging Face answers a renamed repository's URLs with a relative 307 to
+    the new name; the sha256 comes with the answer there."""
+    server = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
+    server.lfs = True
+    server.moved = {V3_PREFIX: ARCHIVE_V3_PREFIX}
+    try:
+        dest = tmp_path / "model"
+        result = download_v3("--dest", str(dest), "--base-url", template(server))
+        assert result.returncode == 0, result.stderr
+        assert_complete(dest, files)
+        assert result.stderr.count("verified against the hub's sha256") == len(graphs_of(files))
+        assert V3_PREFIX + "onnx/vocoder.onnx" in server.heads
+        assert ARCHIVE_V3_PREFIX + "onnx/vocoder.onnx" in server.heads
+    finally:
+        server.close()
+
+
+def test_supertonic_2_is_fetched_at_its_pinned_revision_by_default(server, manifest, files, tmp_path) -> None:
+    dest = tmp_path / "model"
+    result = run_download("--dest", str(dest), "--manifest", str(manifest), env={"HF_ENDPOINT": server.origin})
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    repository = [p for p, _ in server.requests if not p.startswith("/cdn/")] + server.heads
+    assert repository and all(p.startswith(REPO_PREFIX) for p in repository), repository
+    assert f"supertonic-2 at revision {V2_REVISION}" in result.stderr
+    assert "verified against the hub's" not in result.stderr  # the manifest's checksums, not the hub's
+    assert result.stderr.count("downloaded, sha256 verified") == len(graphs_of(files))
+
+
+def test_dest_defaults_to_the_models_folder_of_the_model(v3_server, files, tmp_path) -> None:
+    result = subprocess.run([str(BINARY), "download", "--model", "supertonic-3", "--base-url", template(v3_server)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env={k: v for k, v in os.environ.items() if k != "SUPERTONIC_MODEL_BASE_URLS"})
+    assert result.returncode == 0, result.stderr
+    assert_complete(tmp_path / "models" / "supertonic-3", files)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "supertonic-9"], "supertonic-3"),
+    (["--base-url", "http://127.0.0.1:9/{repo}/x"], "placeholder other than {model} and {revision}"),
+])
+def test_bad_model_or_base_url_is_refused(tmp_path, args, message) -> None:
+    result = run_download("--dest", str(tmp_path / "model"), *args)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "model").exists()

@@ -26,8 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="WAV file to write ('-' for stdout)")
     p.add_argument("--url", default=os.environ.get("SUPERTONIC_TTS_URL", DEFAULT_URL),
                    help="service WebSocket URL (default: $SUPERTONIC_TTS_URL or %(default)s)")
+    p.add_argument("--model", help="which of the server's models, e.g. supertonic-3 (default: its first)")
     p.add_argument("--voice", help="voice, e.g. F1..F5, M1..M5 (default: the server's)")
-    p.add_argument("--lang", dest="lang_code", help="language: en ko es pt fr (default: the server's)")
+    p.add_argument("--lang", dest="lang_code",
+                   help="language: en ko es pt fr; supertonic-3 also de ja ru it vi ... and na "
+                        "(default: the server's)")
     p.add_argument("--sample-rate", type=int, choices=SUPPORTED_SAMPLE_RATES,
                    help="output sample rate in Hz (default: the server's, 24000)")
     p.add_argument("--speed", type=float, help="speaking rate, 0.5-2.0")
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print("supertonic-say: no text to speak", file=sys.stderr)
         return 2
 
-    options = {k: getattr(args, k) for k in ("voice", "lang_code", "sample_rate", "speed",
+    options = {k: getattr(args, k) for k in ("model", "voice", "lang_code", "sample_rate", "speed",
                                              "num_inference_steps")
                if getattr(args, k) is not None}
     try:

@@ -166,18 +166,22 @@ class Connection:
         sample_rate: int | None = None,
         speed: float | None = None,
         num_inference_steps: int | None = None,
+        model: str | None = None,
         session_id: str | None = None,
         config: dict[str, Any] | None = None,
     ) -> "Session":
         """A new session (nothing is sent until its first text, ``start()`` or
-        ``end()``). Options left None take the server's defaults; ``config``
-        adds raw fields. Fails if the previous session has not ended yet."""
+        ``end()``). Options left None take the server's defaults (``model``:
+        which of the server's models, by the name it lists; default its
+        first); ``config`` adds raw fields. Fails if the previous session has
+        not ended yet."""
         if self.busy:
             raise SessionStateError(
                 f"session {self._session.session_id!r} is still running on this connection")
         cfg: dict[str, Any] = dict(config or {})
-        for key, value in (("voice", voice), ("lang_code", lang_code), ("sample_rate", sample_rate),
-                           ("speed", speed), ("num_inference_steps", num_inference_steps)):
+        for key, value in (("model", model), ("voice", voice), ("lang_code", lang_code),
+                           ("sample_rate", sample_rate), ("speed", speed),
+                           ("num_inference_steps", num_inference_steps)):
             if value is not None:
                 cfg[key] = value
         session = Session(self, session_id or str(uuid.uuid4()), cfg)
@@ -517,7 +521,7 @@ async def synthesize(text: str, *, url: str = DEFAULT_URL, token: str | None = N
                      timeout: float | None = 30.0, open_timeout: float | None = 10.0,
                      **options: Any) -> Synthesis:
     """Connects, speaks ``text`` in one session, closes; returns the audio.
-    ``options``: voice, lang_code, sample_rate, speed, num_inference_steps."""
+    ``options``: model, voice, lang_code, sample_rate, speed, num_inference_steps."""
     async with await connect(url, token=token, open_timeout=open_timeout) as conn:
         return await conn.synthesize(text, timeout=timeout, **options)
 

@@ -6,18 +6,22 @@
 
 Talks to a Supertonic TTS service (this repository's ``supertonic-tts serve``)
 over its WebSocket protocol; see ``tts.py`` for how turns, barge-in, pooling,
-errors and transcripts map onto it.
+errors and transcripts map onto it, and ``markup.py`` for expressive markup
+(Supertonic 3's ``<laugh>``, ``<sigh>``... tags).
 """
 import threading
 
 from livekit.agents import Plugin
 
+from . import markup
 from .log import logger
-from .tts import DEFAULT_URL, SUPPORTED_LANGUAGES, VOICES, ChunkedStream, SynthesizeStream, TTS
+from .markup import EXPRESSION_TAGS
+from .tts import (DEFAULT_URL, SUPPORTED_LANGUAGES, SUPPORTED_LANGUAGES_BY_MODEL, VOICES, ChunkedStream,
+                  SynthesizeStream, TTS)
 from .version import __version__
 
 __all__ = ["TTS", "ChunkedStream", "SynthesizeStream", "DEFAULT_URL", "SUPPORTED_LANGUAGES",
-           "VOICES", "__version__"]
+           "SUPPORTED_LANGUAGES_BY_MODEL", "VOICES", "EXPRESSION_TAGS", "markup", "__version__"]
 
 
 class SupertonicPlugin(Plugin):

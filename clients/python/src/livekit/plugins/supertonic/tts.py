@@ -19,7 +19,13 @@ How the framework's pieces map onto the protocol:
 * ``segment_started`` (text, offset and predicted duration of each server
   segment) becomes word-level ``TimedString`` transcripts, hence
   ``aligned_transcript=True``. Word times inside a segment are spread in
-  proportion to word length; segment boundaries are exact.
+  proportion to word length; segment boundaries are exact;
+* expressive markup (livekit-agents' ``<expr type="sound" label="laugh"/>``
+  and the like, see ``markup.py``) becomes Supertonic 3's tags (``<laugh>``)
+  when the session's model reads them (``session_started`` names the model;
+  ``model=`` chooses it) and is dropped otherwise, never spoken. Text without
+  markup is sent at once; text with markup waits, in the first moments of a
+  turn, for ``session_started`` to say which model it is for.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ from livekit.agents import (
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 
+from . import markup
 from .log import logger
 
 try:  # livekit-agents >= 1.2
@@ -53,6 +60,13 @@ except ImportError:  # pragma: no cover - older framework: no aligned transcript
 
 DEFAULT_URL = "ws://localhost:8000/ws/tts"
 SUPPORTED_LANGUAGES = ("en", "ko", "es", "pt", "fr")
+# What each release reads (the server refuses others with its model's list).
+SUPPORTED_LANGUAGES_BY_MODEL = {
+    "supertonic-2": SUPPORTED_LANGUAGES,
+    "supertonic-3": ("en", "ko", "ja", "ar", "bg", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hi",
+                     "hr", "hu", "id", "it", "lt", "lv", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv",
+                     "tr", "uk", "vi", "na"),
+}
 VOICES = ("F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5")
 
 # How long a barged-in socket may take to confirm its session ended before it
@@ -75,6 +89,7 @@ def _lang(code: str | None) -> str | None:
 class _TTSOptions:
     url: str
     token: str | None
+    model: str | None
     voice: str | None
     lang_code: str | None
     speed: float | None
@@ -86,6 +101,8 @@ class _TTSOptions:
         """``start_session.config``: always the sample rate, the rest when set
         (unset fields take the server's defaults)."""
         config: dict[str, Any] = {"sample_rate": self.sample_rate}
+        if self.model is not None:
+            config["model"] = self.model
         if self.voice is not None:
             config["voice"] = self.voice
         if self.lang_code is not None:
@@ -97,12 +114,43 @@ class _TTSOptions:
         return config
 
 
+_MarkupBase: Any = getattr(tts.TTS, "Markup", None)  # livekit-agents >= 1.5: expressive markup
+
+
 class TTS(tts.TTS):
+    if _MarkupBase is not None:
+        class Markup(_MarkupBase):  # type: ignore[misc,valid-type]
+            """The expressive markup the framework may teach the LLM and lower
+            before synthesis (it does so for a TTS wrapped in a StreamAdapter):
+            Supertonic 3's tags, once the model is known to read them. The
+            plugin's own streams lower markup whatever the framework does."""
+
+            def _provider_key(self) -> str:
+                return "supertonic" if self._tts._expression_tags() else ""
+
+            @property
+            def info(self) -> Any:
+                try:
+                    from livekit.agents.tts.tts import MarkupInfo
+                except ImportError:  # a framework with markup but without its capability matrix
+                    return super().info
+                return MarkupInfo(nonverbals=markup.nonverbals(self._tts._expression_tags()))
+
+            def llm_instructions(self, *, speech_steering: Any = None) -> str | None:
+                return markup.llm_instructions(self._tts._expression_tags(), speech_steering)
+
+            def normalize(self, text: str) -> str:
+                return text
+
+            def convert(self, text: str) -> str:
+                return markup.lower_markup(text, self._tts._expression_tags())
+
     def __init__(
         self,
         *,
         url: str | None = None,
         service_url: str | None = None,
+        model: str | None = None,
         voice: str | None = None,
         language: str | None = None,
         lang_code: str | None = None,
@@ -118,9 +166,16 @@ class TTS(tts.TTS):
             url: the service's WebSocket URL, e.g. ``ws://supertonic-tts:8000/ws/tts``
                 (default: ``$SUPERTONIC_TTS_URL``, else ``ws://localhost:8000/ws/tts``).
             service_url: the same as ``url`` (the name the original usage uses).
+            model: which of the server's models (``TTS_MODELS``), e.g.
+                ``"supertonic-3"``, sent as ``config.model`` (default: the
+                server's first). ``session_started`` names the model either way;
+                when it reads expression tags (Supertonic 3), expressive
+                markup becomes them, otherwise it is dropped.
             voice: F1-F5, M1-M5 (default: the server's ``TTS_DEFAULT_VOICE``).
-            language: en, ko, es, pt or fr; a region suffix is dropped (``pt-BR``
-                -> ``pt``). Default: the server's ``TTS_LANG_CODE``.
+            language: en, ko, es, pt or fr, and for Supertonic 3 the others of
+                ``SUPPORTED_LANGUAGES_BY_MODEL`` (``na`` for text of an unknown
+                language); a region suffix is dropped (``pt-BR`` -> ``pt``).
+                Default: the server's ``TTS_LANG_CODE``.
             lang_code: the same as ``language``.
             speed: speaking rate, 0.5-2.0 (default: the server's ``TTS_SPEED``).
             num_inference_steps: flow-matching steps, 1-32 (2 fastest, 5 quality;
@@ -148,6 +203,7 @@ class TTS(tts.TTS):
         self._opts = _TTSOptions(
             url=url or service_url or os.environ.get("SUPERTONIC_TTS_URL") or DEFAULT_URL,
             token=token if token is not None else os.environ.get("SUPERTONIC_TTS_TOKEN"),
+            model=model or None,
             voice=voice,
             lang_code=_lang(language or lang_code),
             speed=speed,
@@ -164,12 +220,35 @@ class TTS(tts.TTS):
         self._streams = weakref.WeakSet[SynthesizeStream]()
         self._drains: set[asyncio.Task[None]] = set()
         self._closed = False
+        # What the latest session_started said (the server's default model when none is chosen).
+        self._server_model: str | None = None
+        self._server_tags: frozenset[str] | None = None
 
     # -- identity ------------------------------------------------------------------------
 
     @property
     def model(self) -> str:
-        return "supertonic-2"
+        """The chosen model, else the one the server last named, else Supertonic 2
+        (what a server from before several models serves)."""
+        return self._opts.model or self._server_model or "supertonic-2"
+
+    def _expression_tags(self) -> frozenset[str]:
+        """The tags the model reads, as far as known now (none while unknown)."""
+        chosen = self._opts.model
+        if self._server_tags is not None and (chosen is None or chosen == self._server_model):
+            return self._server_tags
+        return markup.tags_for(self._opts.model)
+
+    def _initial_tags(self, opts: _TTSOptions) -> frozenset[str] | None:
+        """For a new session: known when the model is chosen, else unknown until
+        its session_started (the server's default may have changed)."""
+        return markup.tags_for(opts.model) if opts.model else None
+
+    def _session_started(self, event: stc.SessionStarted, tags: frozenset[str] | None) -> None:
+        if event.model:
+            self._server_model = event.model
+        if tags is not None:
+            self._server_tags = tags
 
     @property
     def provider(self) -> str:
@@ -238,6 +317,7 @@ class TTS(tts.TTS):
     def update_options(
         self,
         *,
+        model: NotGivenOr[str | None] = NOT_GIVEN,
         voice: NotGivenOr[str | None] = NOT_GIVEN,
         language: NotGivenOr[str | None] = NOT_GIVEN,
         lang_code: NotGivenOr[str | None] = NOT_GIVEN,
@@ -246,6 +326,8 @@ class TTS(tts.TTS):
     ) -> None:
         """Changes options for the streams created from now on (each session
         carries its own config, so pooled connections stay usable)."""
+        if is_given(model):
+            self._opts.model = model or None
         if is_given(voice):
             self._opts.voice = voice
         if is_given(language):
@@ -282,21 +364,44 @@ class TTS(tts.TTS):
 
 
 class _Turn:
-    """Feeds one session's events into an AudioEmitter."""
+    """Feeds one session's events into an AudioEmitter, and knows which
+    expression tags the session's model reads once session_started said."""
 
-    def __init__(self, session: stc.Session, emitter: tts.AudioEmitter, opts: _TTSOptions) -> None:
+    def __init__(self, session: stc.Session, emitter: tts.AudioEmitter, opts: _TTSOptions,
+                 owner: TTS) -> None:
         self.session = session
         self.emitter = emitter
         self.opts = opts
+        self.owner = owner
         self.audio_bytes = 0
+        self.tags = owner._initial_tags(opts)  # None: not known yet
+        self._answered = asyncio.Event()      # session_started came, or the reading ended
 
     @property
     def audio_pushed(self) -> bool:
         return self.audio_bytes > 0
 
+    async def lowered(self, text: str, timeout: float) -> str:
+        """`text` for the session's model; waits for session_started when the
+        text carries markup and the model is not known yet."""
+        if self.tags is None and markup.has_markup(text):
+            try:
+                await asyncio.wait_for(self._answered.wait(), timeout)
+            except asyncio.TimeoutError:
+                raise stc.ReceiveTimeoutError(
+                    f"no session_started within {timeout:.0f} s, so the model the markup is for is "
+                    "unknown") from None
+        return markup.lower_markup(text, self.tags)
+
     async def run(self, timeout: float, input_open: Callable[[], bool]) -> None:
         """Until session_ended. A receive timeout only counts once the input
         is over: while the LLM is still writing, the server has nothing to say."""
+        try:
+            await self._read(timeout, input_open)
+        finally:
+            self._answered.set()
+
+    async def _read(self, timeout: float, input_open: Callable[[], bool]) -> None:
         while True:
             try:
                 event = await self.session.next_event(timeout)
@@ -317,6 +422,9 @@ class _Turn:
                     raise stc.ProtocolError(
                         f"asked for {self.opts.sample_rate} Hz audio, the server confirmed "
                         f"{event.sample_rate} Hz")
+                self.tags = markup.tags_of_session(event.raw, self.tags)
+                self.owner._session_started(event, self.tags)
+                self._answered.set()
             elif isinstance(event, stc.Error):
                 raise event.exception()
             elif isinstance(event, stc.SessionEnded):
@@ -328,7 +436,7 @@ class _Turn:
                 return
 
     def _timed_words(self, event: stc.SegmentStarted) -> list[Any]:
-        words = re.findall(r"\S+\s*", event.text)
+        words = re.findall(r"\S+\s*", markup.strip_markup(event.text))
         if not words:
             return []
         if not words[-1][-1].isspace():
@@ -368,16 +476,34 @@ class ChunkedStream(tts.ChunkedStream):
         self._acquire_time = getattr(self._tts._pool, "last_acquire_time", 0.0)
         self._connection_reused = getattr(self._tts._pool, "last_connection_reused", False)
         session = conn.session(config=self._opts.session_config())
-        turn = _Turn(session, output_emitter, self._opts)
+        turn = _Turn(session, output_emitter, self._opts, self._tts)
+        timeout = self._conn_options.timeout
+        reading: asyncio.Task[None] | None = None
         try:
-            await session.send_text(self._input_text)
+            if turn.tags is None and markup.has_markup(self._input_text):
+                # start_session alone first: its answer says which model the markup is for
+                await session.start()
+                reading = asyncio.create_task(turn.run(timeout, input_open=lambda: not session.end_sent),
+                                              name="supertonic.recv")
+                text = await turn.lowered(self._input_text, timeout)
+                if reading.done():
+                    await reading                   # refused: its error
+            else:
+                text = markup.lower_markup(self._input_text, turn.tags)
+            if text.strip():
+                await session.send_text(text)
             await session.end()
-            await turn.run(self._conn_options.timeout, input_open=lambda: False)
+            if reading is None:
+                await turn.run(timeout, input_open=lambda: False)
+            else:
+                await reading
             output_emitter.flush()
         except stc.SupertonicError as e:
             raise _api_error(e, audio_pushed=turn.audio_pushed,
                              request_id=session.session_id) from e
         finally:
+            if reading is not None:
+                await utils.aio.gracefully_cancel(reading)
             self._tts._release(conn, session)
 
 
@@ -401,32 +527,49 @@ class SynthesizeStream(tts.SynthesizeStream):
         self._acquire_time = getattr(self._tts._pool, "last_acquire_time", 0.0)
         self._connection_reused = getattr(self._tts._pool, "last_connection_reused", False)
         session = conn.session(session_id=str(uuid.uuid4()), config=self._opts.session_config())
-        turn = _Turn(session, output_emitter, self._opts)
+        turn = _Turn(session, output_emitter, self._opts, self._tts)
         input_ch = self._input_ch          # a retry replaces the framework's channel
         first_text_sent = asyncio.Event()
+        pending_markup = markup.MarkupStream()
+        timeout = self._conn_options.timeout
+        unflushed = False
+
+        async def _start() -> None:
+            output_emitter.start_segment(segment_id=session.session_id)
+            self._mark_started()
+            await session.start()
+            first_text_sent.set()
+
+        async def _send(text: str) -> None:
+            nonlocal unflushed
+            if not text:
+                return
+            if turn.tags is None and markup.has_markup(text) and not session.start_sent:
+                await _start()              # its session_started says which model the markup is for
+            text = await turn.lowered(text, timeout)
+            if not text:
+                return
+            if not session.start_sent:
+                await _start()              # start_session and the first text leave together
+            await session.send_text(text)
+            unflushed = True
 
         async def _input_task() -> None:
-            unflushed = False
+            nonlocal unflushed
             async for data in input_ch:
                 if isinstance(data, self._FlushSentinel):
                     # end_input() sends a flush right before closing the input:
                     # that one is covered by end_session. A flush on its own
                     # asks for the pending text to be spoken now.
-                    if unflushed and not input_ch.closed:
-                        await session.flush()
-                        unflushed = False
+                    if not input_ch.closed:
+                        await _send(pending_markup.flush())
+                        if unflushed:
+                            await session.flush()
+                            unflushed = False
                     continue
-                if not data:
-                    continue
-                if not session.start_sent:
-                    # start_session and the first text leave together
-                    output_emitter.start_segment(segment_id=session.session_id)
-                    self._mark_started()
-                    await session.send_text(data)
-                    first_text_sent.set()
-                else:
-                    await session.send_text(data)
-                unflushed = True
+                if data:
+                    await _send(pending_markup.push(data))
+            await _send(pending_markup.flush())
             if session.start_sent:
                 await session.end()
             first_text_sent.set()
