@@ -92,17 +92,20 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def stage_seconds(port: int) -> dict[str, float]:
-    """Model time so far by pipeline stage (tts_inference_seconds_sum), plus
-    model calls (its _count for the vocoder) and the process's CPU seconds."""
+    """Model time so far by pipeline stage (tts_inference_seconds_sum, summed
+    over models), plus model calls (its _count for the vocoder)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        m = re.match(r'tts_inference_seconds_(sum|count)\{stage="(\w+)"\} (\S+)', line)
-        if m and m.group(1) == "sum":
-            out[m.group(2)] = float(m.group(3))
-        elif m and m.group(2) == "vocoder":
-            out["model_calls"] = float(m.group(3))
+        m = re.match(r'tts_inference_seconds_(sum|count)\{([^}]*)\} (\S+)', line)
+        stage = re.search(r'stage="(\w+)"', m.group(2)) if m else None
+        if not stage:
+            continue
+        if m.group(1) == "sum":
+            out[stage.group(1)] = out.get(stage.group(1), 0.0) + float(m.group(3))
+        elif stage.group(1) == "vocoder":
+            out["model_calls"] = out.get("model_calls", 0.0) + float(m.group(3))
     return out
 
 

@@ -223,6 +223,9 @@ void Connection::Handle(const StartSession& m) {
   SessionStarted started;
   started.session_id = session_->id;
   started.model = s.model_name;
+  const ModelProfile& profile = service_.model_choices()[s.model].profile;
+  started.profile = profile.name;
+  started.expression_tags = profile.expression_tags;
   started.voice = s.voice;
   started.lang_code = s.lang;
   started.sample_rate = s.sample_rate;

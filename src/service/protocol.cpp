@@ -349,6 +349,8 @@ std::string Serialize(const ServerMessage& message) {
 std::string Serialize(const SessionStarted& m) {
   OrderedJson j = Header("session_started", m.session_id);
   if (!m.model.empty()) j["model"] = m.model;
+  if (!m.profile.empty()) j["profile"] = m.profile;
+  j["expression_tags"] = m.expression_tags;
   j["voice"] = m.voice;
   j["lang_code"] = m.lang_code;
   j["sample_rate"] = m.sample_rate;

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -205,6 +206,8 @@ struct SessionStarted {
   double speed = 1.0;
   std::string server;         // e.g. "supertonic-tts/0.1.0"; omitted when empty
   std::string model;          // the served model's name; omitted when empty
+  std::string profile;        // which Supertonic it is ("supertonic-3"); omitted when empty
+  std::vector<std::string> expression_tags;  // tags the model reads in the text (<laugh>...); always sent
 };
 // Also sent: "encoding":"pcm_s16le", "channels":1, "protocol_version".
 

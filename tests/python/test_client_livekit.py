@@ -455,6 +455,8 @@ def test_the_ten_tags_and_the_labels_livekit_providers_use():
         assert markup.sound_tag(label) == tag, label
     assert markup.sound_tag("lip-smack") is None
     assert markup.tags_of_session({"model": "supertonic-3"}, None) == V3_TAGS
+    # The server lists them as they are written in the text.
+    assert markup.tags_for("my-v3", ["<laugh>", "<SIGH>", "<unknown>"]) == {"laugh", "sigh"}
     assert markup.tags_of_session({"model": "supertonic-2"}, None) == frozenset()
     assert markup.tags_of_session({"model": "my-v3", "expression_tags": ["laugh", "sigh"]}, None) == \
         {"laugh", "sigh"}
@@ -554,7 +556,9 @@ class ModelEchoRelay:
                         if isinstance(message, str):
                             m = json.loads(message)
                             if m.get("type") == "session_started":
+                                # What a server serving that model says of it.
                                 m["model"] = self.model
+                                m["expression_tags"] = [f"<{t}>" for t in sorted(markup.tags_for(self.model))]
                             message = json.dumps(m)
                         await client.send(message)
 

@@ -75,8 +75,8 @@ _MAX_HELD_CHARS = 256
 def tags_for(model: str | None, listed: Iterable[str] | None = None) -> frozenset[str]:
     """The tags a session's model reads: the server's own list when it sends
     one, else what is known of the model by name (none for an unknown one)."""
-    if listed is not None:
-        return frozenset(str(t).lower() for t in listed) & frozenset(EXPRESSION_TAGS)
+    if listed is not None:  # the server writes them as in the text: "<laugh>"
+        return frozenset(str(t).strip().strip("<>").lower() for t in listed) & frozenset(EXPRESSION_TAGS)
     return EXPRESSIVE_MODELS.get((model or "").lower(), frozenset())
 
 
