@@ -38,8 +38,8 @@ constexpr const char* kBaseUrlsEnv = "SUPERTONIC_MODEL_BASE_URLS";
 constexpr const char* kMountHint =
     "If this machine cannot reach it, download the model where you can (this command, or the files of the "
     "Hugging Face repository at the pinned revision) and mount or copy that directory here instead: it must hold "
-    "onnx/ and voice_styles/ (TTS_MODEL_DIR points the server at it; in Docker: -v /path/to/supertonic-2:"
-    "/models/supertonic-2:ro).";
+    "onnx/ and voice_styles/ (TTS_MODEL_DIR or TTS_MODELS points the server at it; in Docker, mount it read-only "
+    "there: -v /path/to/model:/models/<name>:ro).";
 
 std::string HumanBytes(int64_t n) {
   std::ostringstream os;
