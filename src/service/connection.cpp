@@ -300,12 +300,40 @@ void Connection::Handle(const Cancel&) {
 void Connection::Submit(std::vector<std::string> segments) {
   if (!session_) return;
   auto& pipeline = session_->segments;
-  for (auto& text : segments) {
-    if (text.empty()) continue;
-    pipeline.unspoken_chars += CountCodePoints(text);
-    pipeline.held.push_back(std::move(text));
+  for (auto& segment : segments) {
+    if (segment.empty()) continue;
+    for (auto& text : FitToModel(std::move(segment))) {
+      pipeline.unspoken_chars += CountCodePoints(text);
+      pipeline.held.push_back(std::move(text));
+    }
   }
   SubmitHeld();
+}
+
+// The chunk limit counts characters, but NFKD expands some (a ligature, an
+// enclosed number, U+FDFA's 18 letters) into several model ids: such text is
+// cut further, so that one segment can never fail a batch it shares.
+std::vector<std::string> Connection::FitToModel(std::string text) const {
+  const Synthesizer& synth = service_.synthesizer(session_->settings.model);
+  const std::string& lang = session_->settings.lang;
+  std::vector<std::string> fitted;
+  std::deque<std::string> todo{std::move(text)};
+  while (!todo.empty()) {
+    std::string piece = std::move(todo.front());
+    todo.pop_front();
+    const std::size_t chars = CountCodePoints(piece);
+    if (chars <= 1 || static_cast<int64_t>(synth.Encode(piece, lang).ids.size()) <= Synthesizer::kMaxTokens) {
+      fitted.push_back(std::move(piece));
+      continue;
+    }
+    auto halves = ChunkText(piece, std::max<std::size_t>(1, chars / 2));
+    if (halves.size() < 2) {  // cannot be cut: the model reports it
+      fitted.push_back(std::move(piece));
+      continue;
+    }
+    for (auto it = halves.rbegin(); it != halves.rend(); ++it) todo.push_front(std::move(*it));
+  }
+  return fitted;
 }
 
 // At most TTS_MAX_INFLIGHT_SEGMENTS of a session are queued, running or
@@ -489,9 +517,12 @@ void Connection::EmitReady() {
       }
       s.pace.first_audio_s = 0.5 * s.pace.first_audio_s + 0.5 * r.synthesis_s;
       if (r.duration_s > 0) {
-        s.playback.expected_s[r.segment] = r.duration_s;
+        // What will be sent, not what the model predicted: trimming cuts the
+        // silence, and the deadlines count the listener's queue in audio sent.
+        const double expected = r.duration_s * s.pace.sent_per_predicted;
+        s.playback.expected_s[r.segment] = expected;
         const auto chars = CountCodePoints(text);
-        if (chars > 0) s.pace.seconds_per_char = r.duration_s / static_cast<double>(chars);
+        if (chars > 0) s.pace.seconds_per_char = expected / static_cast<double>(chars);
       }
       Send(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0,
                           static_cast<double>(s.stats.frames_sent) * cfg.chunk_size_ms});
@@ -501,6 +532,10 @@ void Connection::EmitReady() {
     if (!r.final) continue;
     s.pace.call_s = 0.5 * s.pace.call_s + 0.5 * r.synthesis_s;
     const double audio_ms = send_segment_done();
+    if (r.duration_s > 0) {
+      const double ratio = std::clamp(audio_ms / 1000.0 / r.duration_s, 0.05, 1.5);
+      s.pace.sent_per_predicted = 0.5 * s.pace.sent_per_predicted + 0.5 * ratio;
+    }
     service_.metrics().SegmentCompleted(s.settings.model_name, CountCodePoints(text), audio_ms / 1000.0);
     if (r.duration_s > 0) {
       service_.metrics().ObserveRealtimeFactor(s.settings.model_name, r.synthesis_s / r.duration_s);

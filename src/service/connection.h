@@ -133,6 +133,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     double seconds_per_char = 0.075;
     double first_audio_s = 0.3;  // model call start -> first audio piece
     double call_s = 0.5;         // model call start -> last piece
+    // Audio sent per second the model predicted (silence trimming makes it < 1):
+    // the listener's queue is counted in audio sent, so predictions are scaled.
+    double sent_per_predicted = 1.0;
   };
 
   // Totals of the session, for session_ended and the summary log line: what
@@ -172,6 +175,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Takes back the audio the transport still holds; returns the segment_done messages it dropped.
   std::size_t DropQueuedAudio();
   void Submit(std::vector<std::string> segments);
+  // `text` in pieces that each fit one model pass (Synthesizer::kMaxTokens ids).
+  std::vector<std::string> FitToModel(std::string text) const;
   void SubmitHeld();
   Clock::time_point DueTime(Clock::time_point now) const;
   bool OutputCongested() const;

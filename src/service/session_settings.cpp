@@ -77,16 +77,32 @@ std::string ModelNames(std::span<const ModelChoices> models) {
   return fmt::format("{}", fmt::join(names, ", "));
 }
 
+namespace {
+// A client's string, echoed in an error: bounded, so an error stays small.
+std::string Truncated(std::string_view s, std::size_t max_bytes = 64) {
+  if (s.size() <= max_bytes) return std::string(s);
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+  return std::string(s.substr(0, cut)) + "...";
+}
+}  // namespace
+
 std::variant<SessionSettings, ProtocolError> ResolveSessionSettings(const StartSession& request,
                                                                     const ServiceConfig& config,
                                                                     std::span<const ModelChoices> models) {
   std::size_t index = 0;
   if (request.model) {
-    const auto it = std::find_if(models.begin(), models.end(),
-                                 [&](const ModelChoices& m) { return m.name == *request.model; });
+    auto it = std::find_if(models.begin(), models.end(),
+                           [&](const ModelChoices& m) { return m.name == *request.model; });
+    // Served under another name: "supertonic-3" still finds the first model that is one.
+    if (it == models.end()) {
+      it = std::find_if(models.begin(), models.end(),
+                        [&](const ModelChoices& m) { return m.profile.name == *request.model; });
+    }
     if (it == models.end()) {
       return ProtocolError{ErrorCode::kInvalidModel,
-                           fmt::format("unknown model '{}' (served: {})", *request.model, ModelNames(models))};
+                           fmt::format("unknown model '{}' (served: {})", Truncated(*request.model),
+                                       ModelNames(models))};
     }
     index = static_cast<std::size_t>(it - models.begin());
   }

@@ -30,9 +30,12 @@ HttpError InvalidRequest(std::string message) {
 
 }  // namespace
 
+// OpenAI's speech model ids, dated snapshots included (tts-1-1106,
+// tts-1-hd-1106, gpt-4o-mini-tts-2025-03-20, ...): clients written for OpenAI
+// send them unchanged, and they mean "the default model" here.
 bool IsOpenAiModelName(std::string_view model) {
-  return model == "tts-1" || model == "tts-1-hd" || model == "gpt-4o-mini-tts" ||
-         model.starts_with("gpt-4o-mini-tts-");
+  return model == "tts-1" || model.starts_with("tts-1-") ||
+         (model.starts_with("gpt-") && model.find("tts") != std::string_view::npos);
 }
 
 std::string JsonErrorBody(std::string_view code, std::string_view message) {

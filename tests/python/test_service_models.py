@@ -170,11 +170,17 @@ def test_the_openai_model_field_picks_the_model(two_models):
     assert per_char(slow) == pytest.approx(SLOW_CHAR_S, rel=0.25)
     assert per_char(fast) == pytest.approx(FAST_CHAR_S, rel=0.25)
     assert per_char(default) == pytest.approx(FAST_CHAR_S, rel=0.25), "OpenAI's tts-1 means the default model"
+    for snapshot in ("tts-1-1106", "tts-1-hd-1106", "gpt-4o-mini-tts-2025-03-20"):  # OpenAI's dated ids
+        dated = decode_pcm16(openai_pcm(two_models, model=snapshot, input=text), 24000)
+        assert per_char(dated) == pytest.approx(FAST_CHAR_S, rel=0.25), snapshot
 
     with pytest.raises(openai.BadRequestError) as refused:
         openai_pcm(two_models, model="whisper-1", input=text)
     error = json.loads(refused.value.response.text)["error"]
     assert error["code"] == "invalid_model" and "probe, probe-slow" in error["message"], error
+    with pytest.raises(openai.BadRequestError) as long_name:
+        openai_pcm(two_models, model="m" * 5000, input=text)
+    assert len(json.loads(long_name.value.response.text)["error"]["message"]) < 300, "the echo is bounded"
     with pytest.raises(openai.BadRequestError) as wrong_voice:
         openai_pcm(two_models, model="probe", input=text, voice="S1")
     assert json.loads(wrong_voice.value.response.text)["error"]["code"] == "invalid_voice"

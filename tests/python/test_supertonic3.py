@@ -120,3 +120,18 @@ def test_each_model_runs_with_its_profiles_defaults(both):
     assert v2.started["model"] == "alpha", "the first model is the default"
     assert v3.started["num_inference_steps"] == 8 and v2.started["num_inference_steps"] == 2
     assert v3.started["speed"] == pytest.approx(1.05) and v2.started["speed"] == pytest.approx(1.05)
+
+
+def test_models_are_found_by_their_profile_name_too(both):
+    log = speak(both, "by-profile", "Guten Tag.", model="supertonic-3", lang_code="de")
+    assert log.started["model"] == "beta", "supertonic-3 finds the model that is one, whatever its name"
+
+
+def test_text_that_nfkd_expands_past_one_model_pass_is_cut_and_spoken(both):
+    """U+FDFA is one character and 18 model ids after NFKD: 60 of them fit the
+    chunk limit but not one model pass (1000 ids); the service cuts such text
+    further instead of failing the segment (and the batch it shares)."""
+    log = speak(both, "expanding", "\ufdfa" * 60, model="beta", lang_code="ar", sample_rate=8000)
+    assert len(log.completed()) >= 2
+    heard = decoded(log, V3_INDEXER)
+    assert heard.count("<ar>") == len(log.completed())
