@@ -34,6 +34,17 @@ constexpr const char* kSupertoneOrg = "Supertone";
 constexpr const char* kArchiveOrg = "supertone-archive";
 constexpr const char* kBaseUrlsEnv = "SUPERTONIC_MODEL_BASE_URLS";
 
+// The most bytes a file may have when neither the manifest nor the server states its size: far above any real
+// file of its kind (a release's largest JSON file is under 1 MB, its largest graph about 130 MB), low enough that
+// an endless or wrong body cannot fill the disk. A file whose size is known may have no byte more.
+constexpr int64_t kMaxUnknownJsonBytes = int64_t{16} << 20;   // 16 MiB
+constexpr int64_t kMaxUnknownOtherBytes = int64_t{2} << 30;   // 2 GiB
+// The automatic per-file deadline (--file-timeout 0): a fixed allowance plus the file's size (or its cap) at a
+// floor speed far below any usable link (64 KiB/s: 35 min for the largest graph), so a server that trickles bytes
+// just fast enough to pass the stall limit cannot hold a download forever.
+constexpr int64_t kDeadlineAllowanceS = 600;
+constexpr int64_t kFloorBytesPerSecond = 64 * 1024;
+
 // Where to point a user who cannot download here.
 constexpr const char* kMountHint =
     "If this machine cannot reach it, download the model where you can (this command, or the files of the "
@@ -183,26 +194,59 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 // Empty when the file at `p` is what `f` describes; otherwise why it is not.
 // `source` (where it came from) is printed as is: a redacted URL or a path.
+// Why a voice style file (voice_styles/*.json) does not hold what the server
+// reads from it (VoiceStyle: the style_ttl and style_dp tensors, each with its
+// dims and data); empty when it does. The shapes are checked when it is loaded.
+std::string VoiceStyleProblem(const nlohmann::json& j) {
+  if (!j.is_object()) return "not a JSON object";
+  for (const char* key : {"style_ttl", "style_dp"}) {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_object()) return std::string("no \"") + key + "\" object";
+    for (const char* field : {"dims", "data"}) {
+      const auto f = it->find(field);
+      if (f == it->end() || !f->is_array() || f->empty()) {
+        return std::string("no \"") + field + "\" array in \"" + key + "\"";
+      }
+    }
+  }
+  return "";
+}
+
 std::string VerifyFile(const fs::path& p, const ModelFile& f, const std::string& source) {
   const int64_t size = FileSizeOr(p, -1);
   if (size < 0) return "cannot read " + p.string();
-  if (!f.sha256.empty() || f.size >= 0) {
+  const bool checked = !f.sha256.empty() || f.size >= 0;
+  if (checked) {
     const std::string actual = Sha256File(p);
     const bool size_ok = f.size < 0 || size == f.size;
     const bool sha_ok = f.sha256.empty() || actual == f.sha256;
-    if (size_ok && sha_ok) return "";
-    std::ostringstream os;
-    os << (sha_ok ? "size mismatch" : "checksum mismatch") << " for " << f.path << " (from " << source << "):\n"
-       << "  expected sha256 " << (f.sha256.empty() ? "(any)" : f.sha256) << ", "
-       << (f.size >= 0 ? std::to_string(f.size) : std::string("any number of")) << " bytes\n"
-       << "  actual   sha256 " << actual << ", " << size << " bytes";
-    return os.str();
+    if (!(size_ok && sha_ok)) {
+      std::ostringstream os;
+      os << (sha_ok ? "size mismatch" : "checksum mismatch") << " for " << f.path << " (from " << source << "):\n"
+         << "  expected sha256 " << (f.sha256.empty() ? "(any)" : f.sha256) << ", "
+         << (f.size >= 0 ? std::to_string(f.size) : std::string("any number of")) << " bytes\n"
+         << "  actual   sha256 " << actual << ", " << size << " bytes";
+      return os.str();
+    }
   }
-  if (size == 0) return f.path + " from " + source + " is empty";
+  if (size == 0 && !checked) return f.path + " from " + source + " is empty";
+  // A JSON file must parse whatever its checksum says: a checksum from the hub only says the server sent what it
+  // meant to send.
   if (EndsWith(f.path, ".json")) {
     std::ifstream in(p, std::ios::binary);
-    if (!nlohmann::json::accept(in)) {
-      return f.path + " from " + source + " is not valid JSON (an error page from a proxy or captive portal?)";
+    const bool voice_style = f.path.rfind("voice_styles/", 0) == 0;
+    if (!voice_style) {
+      if (!nlohmann::json::accept(in)) {
+        return f.path + " from " + source + " is not valid JSON (an error page from a proxy or captive portal?)";
+      }
+    } else {
+      const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded()) {
+        return f.path + " from " + source + " is not valid JSON (an error page from a proxy or captive portal?)";
+      }
+      if (const std::string problem = VoiceStyleProblem(j); !problem.empty()) {
+        return f.path + " from " + source + " is not a voice style: " + problem;
+      }
     }
   }
   return "";
@@ -264,6 +308,9 @@ struct Attempt {
   int64_t range_start = -1;  // Content-Range: bytes START-END/TOTAL
   int64_t range_total = -1;
   int64_t received = 0;      // body bytes written to .part by this request
+  int64_t limit = -1;        // the most bytes the whole file may have (offset + received), -1: none
+  std::string limit_why;     // what that limit is, for the message: "the size the manifest states"
+  bool oversize = false;     // the transfer was aborted because the body would pass `limit`
   std::string error_body;
   std::string local_error;   // why a callback aborted the transfer
   bool tty = false;
@@ -317,6 +364,15 @@ bool OpenPart(Attempt* a, const char* mode) {
   return true;
 }
 
+// Aborts the transfer (a write error) once `total` bytes would pass the file's limit.
+bool Oversize(Attempt* a, int64_t total, const char* what) {
+  if (a->limit < 0 || total <= a->limit) return false;
+  a->oversize = true;
+  a->local_error = a->label + ": the server " + what + " more than " + std::to_string(a->limit) + " bytes (" +
+                   a->limit_why + ")";
+  return true;
+}
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* a = static_cast<Attempt*>(user);
   const size_t len = size * n;
@@ -328,13 +384,17 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
                          " to a request for byte " + std::to_string(a->offset);
         return 0;
       }
+      if (Oversize(a, a->range_total, "announced a file of")) return 0;
+      if (a->content_length >= 0 && Oversize(a, a->offset + a->content_length, "announced")) return 0;
       if (!OpenPart(a, "ab")) return 0;
     } else if (a->status == 200) {  // the whole file: no range asked, or the server ignored it
       a->offset = 0;
+      if (a->content_length >= 0 && Oversize(a, a->content_length, "announced")) return 0;
       if (!OpenPart(a, "wb")) return 0;
     }
   }
   if (a->out != nullptr) {
+    if (Oversize(a, a->offset + a->received + static_cast<int64_t>(len), "sent")) return 0;
     if (std::fwrite(data, 1, len, a->out) != len) {
       a->local_error = "cannot write " + a->part.string() + ": " + std::strerror(errno);
       return 0;
@@ -388,6 +448,7 @@ struct HeadResponse {
   std::string etag;
   std::string repo_commit;  // X-Repo-Commit
   std::string content_type;
+  std::string content_length;
 };
 
 size_t OnHeadHeader(char* data, size_t size, size_t n, void* user) {
@@ -410,6 +471,7 @@ size_t OnHeadHeader(char* data, size_t size, size_t n, void* user) {
   if (name == "etag") r->etag = value;
   if (name == "x-repo-commit") r->repo_commit = value;
   if (name == "content-type") r->content_type = value;
+  if (name == "content-length") r->content_length = value;
   return size * n;
 }
 
@@ -433,13 +495,17 @@ struct HubAnswer {
   size_t base = 0;      // index into the base URLs
   std::string url;      // BASE/path, the URL the file is downloaded from
   std::string sha256;   // the hub's (X-Linked-Etag, or an ETag that is a sha256); empty: none
-  int64_t size = -1;    // X-Linked-Size
+  bool sha256_over_https = false;  // it came from a TLS-authenticated host (else anyone on the path could set it)
+  int64_t size = -1;    // X-Linked-Size (the size of the file whose sha256 that is); -1: none
+  int64_t announced_size = -1;  // X-Linked-Size, else the Content-Length of a 2xx answer to the HEAD; -1: none
   std::string commit;   // X-Repo-Commit
 };
 
 // What a file is checked against, and where that came from.
 struct Expectation {
-  enum class Source { kCompiledIn, kHub, kNone };
+  // kHubUnverified: the hub's sha256 came over plain http and --allow-unverified accepts it (it catches a
+  // corrupted transfer, not a tampered file); kHubOverHttp: the same without the flag, refused.
+  enum class Source { kCompiledIn, kHub, kHubUnverified, kHubOverHttp, kNone };
   ModelFile file;  // path, and the sha256 and size to check
   Source source = Source::kNone;
   std::string revision;  // kHub: the revision whose sha256 it is
@@ -455,6 +521,10 @@ std::string HowVerified(const Expectation& e) {
       return "sha256 verified";
     case Expectation::Source::kHub:
       return "verified against the hub's sha256 for revision " + e.revision;
+    case Expectation::Source::kHubUnverified:
+    case Expectation::Source::kHubOverHttp:
+      return "NOT verified: it only matches the sha256 the server itself sent over plain http "
+             "(--allow-unverified)";
     case Expectation::Source::kNone:
       break;
   }
@@ -475,6 +545,8 @@ class Downloader {
 
   // Files downloaded from each base URL, in the order of the base URLs.
   const std::vector<int>& DownloadsPerBase() const { return downloads_per_base_; }
+  // Files installed or kept NOT verified (--allow-unverified).
+  const std::vector<std::string>& Unverified() const { return unverified_; }
 
   // Returns true when the file was downloaded, false when it was already there.
   bool Ensure(const ModelFile& f) {
@@ -504,6 +576,18 @@ class Downloader {
           "unverified file" + (had_part ? "; its partial download " + part.string() + " was deleted" : "") +
           ". Pass --manifest with the sha256 you trust, or a --base-url that answers like the hub.");
     }
+    if (expect.source == Expectation::Source::kHubOverHttp) {
+      const bool had_part = fs::exists(part);
+      RemoveQuietly(part);
+      throw DownloadError(
+          "cannot verify " + f.path + ": no checksum is compiled in for " + o_.release.name + ", and the sha256 " +
+          RedactUrl(ask().url) + " reported for it came over plain http, where whoever can alter the file in "
+          "transit can alter that header too: it verifies nothing. Refusing to install an unverified file" +
+          (had_part ? "; its partial download " + part.string() + " was deleted" : "") +
+          ". Use an https --base-url (the hub's sha256 then comes from the authenticated host), pass --manifest "
+          "with the sha256 you trust, or pass --allow-unverified to install it anyway, NOT verified.");
+    }
+    if (expect.source == Expectation::Source::kHubUnverified) unverified_.push_back(f.path);
     if (o_.force) {
       RemoveQuietly(part);  // a present file stays until its replacement is verified
     } else if (fs::exists(final_path)) {
@@ -532,7 +616,11 @@ class Downloader {
   Expectation FromHub(const ModelFile& f, const HubAnswer& answer) const {
     Expectation e{f, Expectation::Source::kNone, ""};
     if (answer.sha256.empty()) return e;
-    e.source = Expectation::Source::kHub;
+    // A sha256 verifies only when it comes from the authenticated hub: over plain http whoever can alter the file
+    // in transit can alter its header too.
+    e.source = answer.sha256_over_https ? Expectation::Source::kHub
+               : o_.allow_unverified    ? Expectation::Source::kHubUnverified
+                                        : Expectation::Source::kHubOverHttp;
     e.file.sha256 = answer.sha256;
     if (e.file.size < 0) e.file.size = answer.size;
     e.revision = answer.commit.empty() ? o_.release.revision : answer.commit;
@@ -550,6 +638,12 @@ class Downloader {
       if (auto answer = AskBase(f, url, &refusal, &unreachable)) {
         answer->base = i;
         current_base_ = i;
+        if (!answer->commit.empty() && !EqualsIgnoreCase(answer->commit, o_.release.revision.c_str())) {
+          throw DownloadError("refusing " + f.path + ": " + RedactUrl(url) + " serves revision " + answer->commit +
+                              " (its X-Repo-Commit header), not the pinned revision " + o_.release.revision +
+                              " of " + o_.release.name +
+                              ". Check --base-url: {revision} must stand for the pinned commit, not a branch.");
+        }
         return *answer;
       }
       network = network || unreachable;
@@ -592,15 +686,23 @@ class Downloader {
     HubAnswer answer;
     answer.url = url;
     std::string current = url;
-    std::string linked_etag, linked_size, sha_etag, commit;
+    std::string linked_etag, linked_size, sha_etag, commit, content_length;
+    bool linked_etag_https = false, sha_etag_https = false;
     const std::string shown_url = RedactUrl(url);
     for (int hop = 0; hop <= 5; ++hop) {
       HeadResponse r;
       if (!Head(current, &r, refusal, unreachable)) return std::nullopt;
-      if (linked_etag.empty()) linked_etag = r.linked_etag;
+      if (linked_etag.empty()) {
+        linked_etag = r.linked_etag;
+        linked_etag_https = IsHttps(current);
+      }
       if (linked_size.empty()) linked_size = r.linked_size;
       if (commit.empty()) commit = r.repo_commit;
-      if (sha_etag.empty() && IsSha256Hex(NormalizeEtag(r.etag))) sha_etag = NormalizeEtag(r.etag);
+      if (sha_etag.empty() && IsSha256Hex(NormalizeEtag(r.etag))) {
+        sha_etag = NormalizeEtag(r.etag);
+        sha_etag_https = IsHttps(current);
+      }
+      if (r.status >= 200 && r.status < 300) content_length = r.content_length;
       const std::string via = current != url ? " (redirected to " + RedactUrl(current) + ")" : "";
       if (r.status >= 300 && r.status < 400) {
         char* target = nullptr;
@@ -639,11 +741,17 @@ class Downloader {
     }
     const std::string linked = NormalizeEtag(linked_etag);
     answer.sha256 = IsSha256Hex(linked) ? linked : sha_etag;
-    if (!answer.sha256.empty() && !linked_size.empty()) {
+    answer.sha256_over_https = IsSha256Hex(linked) ? linked_etag_https : sha_etag_https;
+    const auto parse_size = [](const std::string& text) -> int64_t {
       char* end = nullptr;
-      const long long size = std::strtoll(linked_size.c_str(), &end, 10);
-      if (end != linked_size.c_str() && *end == '\0' && size >= 0) answer.size = size;
-    }
+      const long long size = std::strtoll(text.c_str(), &end, 10);
+      return !text.empty() && end != text.c_str() && *end == '\0' && size >= 0 ? size : -1;
+    };
+    if (!answer.sha256.empty()) answer.size = parse_size(linked_size);
+    // The size the server announces bounds what is accepted of the body, checksum or not (a HEAD answered with
+    // Content-Length 0 is taken to say nothing).
+    answer.announced_size = parse_size(linked_size);
+    if (answer.announced_size < 0 && parse_size(content_length) > 0) answer.announced_size = parse_size(content_length);
     answer.commit = Trim(commit);
     return answer;
   }
@@ -729,6 +837,23 @@ class Downloader {
     const int max_attempts = 1 + std::max(0, o_.retries);
     int attempt = 0;
     bool restarted = false;
+    // The most bytes the file may have, and what says so; then the deadline for all its attempts together.
+    Bounds bounds;
+    if (f.size >= 0) {
+      bounds.limit = f.size;
+      bounds.why = expect.source == Expectation::Source::kCompiledIn ? "the size the manifest states"
+                                                                      : "the size the hub states";
+    } else if (ask().announced_size >= 0) {
+      bounds.limit = ask().announced_size;
+      bounds.why = "the size the server announced for it";
+    } else {
+      const bool json = EndsWith(f.path, ".json");
+      bounds.limit = json ? kMaxUnknownJsonBytes : kMaxUnknownOtherBytes;
+      bounds.why = std::string("the cap for a ") + (json ? "JSON file" : "file") + " of unknown size";
+    }
+    bounds.timeout_s = o_.file_timeout_s > 0 ? o_.file_timeout_s
+                                             : kDeadlineAllowanceS + bounds.limit / kFloorBytesPerSecond;
+    bounds.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(bounds.timeout_s);
     while (true) {
       int64_t offset = FileSizeOr(part, 0);
       if (f.size >= 0 && offset > f.size) {  // longer than the file can be: not resumable
@@ -741,13 +866,18 @@ class Downloader {
         ++attempt;
         if (offset > 0) std::cerr << "  " << f.path << ": resuming at " << HumanBytes(offset) << "\n";
         std::string problem;
-        if (RunAttempt(f, ask().url, part, offset, &problem) == AttemptResult::kRetry) {
+        if (RunAttempt(f, ask().url, part, offset, bounds, &problem) == AttemptResult::kRetry) {
+          const auto backoff = std::chrono::milliseconds(std::min(1000 << std::min(attempt - 1, 4), 10000));
+          if (std::chrono::steady_clock::now() + backoff >= bounds.deadline) {
+            throw DownloadError(problem + "; no time is left for another attempt within " + TimeoutShown(bounds) +
+                                ". The partial file " + part.string() + " is kept: run the command again to "
+                                "resume.");
+          }
           if (attempt >= max_attempts) {
             throw DownloadError(problem + " (attempt " + std::to_string(attempt) + " of " +
                                 std::to_string(max_attempts) + "). The partial file " + part.string() +
                                 " is kept: run the command again to resume.");
           }
-          const auto backoff = std::chrono::milliseconds(std::min(1000 << std::min(attempt - 1, 4), 10000));
           std::cerr << "  " << f.path << ": " << problem << "; retrying in " << backoff.count() / 1000.0 << " s\n";
           std::this_thread::sleep_for(backoff);
           continue;
@@ -769,7 +899,7 @@ class Downloader {
         continue;
       }
       const std::string why =
-          expect.source == Expectation::Source::kHub
+          expect.source == Expectation::Source::kHub || expect.source == Expectation::Source::kHubUnverified
               ? "the server holds a different file than the hub's sha256 for revision " + expect.revision +
                     " describes: check --base-url, or pass --manifest with the checksums you trust."
               : "the server holds a different file than the manifest describes: check --base-url, or pass "
@@ -780,15 +910,36 @@ class Downloader {
   }
 
 
+  // The limits of one file's download (Fetch).
+  struct Bounds {
+    int64_t limit = -1;  // bytes
+    std::string why;     // where that limit comes from
+    long timeout_s = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  std::string TimeoutShown(const Bounds& b) const {
+    return std::to_string(b.timeout_s) + " s (" +
+           (o_.file_timeout_s > 0 ? std::string("--file-timeout")
+                                  : "--file-timeout, by default " + std::to_string(kDeadlineAllowanceS) +
+                                        " s plus its size at " + std::to_string(kFloorBytesPerSecond / 1024) +
+                                        " KiB/s") +
+           ")";
+  }
+
   AttemptResult RunAttempt(const ModelFile& f, const std::string& url, const fs::path& part, int64_t offset,
-                           std::string* problem) {
+                           const Bounds& bounds, std::string* problem) {
     Attempt a;
     a.curl = curl_;
     a.part = part;
     a.label = f.path;
     a.offset = offset;
     a.file_size = f.size;
+    a.limit = bounds.limit;
+    a.limit_why = bounds.why;
     a.tty = tty_;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(bounds.deadline -
+                                                                            std::chrono::steady_clock::now());
     char errbuf[CURL_ERROR_SIZE] = {0};
     const std::string range = std::to_string(offset) + "-";
 
@@ -804,6 +955,14 @@ class Downloader {
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
     curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_TIME, o_.stall_timeout_s);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(left.count(), 1)));
+    // libcurl refuses a response announcing more than the file may have; OnBody holds the file's answer (200 or
+    // 206) to the exact limit, announced or not. The floor of 1 MiB leaves an error page (a CDN's 403) about a
+    // small file to be reported as what it is.
+    if (bounds.limit >= 0) {
+      curl_easy_setopt(curl_, CURLOPT_MAXFILESIZE_LARGE,
+                       static_cast<curl_off_t>(std::max<int64_t>(bounds.limit, int64_t{1} << 20)));
+    }
     curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &a);
@@ -887,6 +1046,14 @@ class Downloader {
         throw DownloadError("cannot connect to " + host + " (" + detail + "): no network, or a firewall? " +
                             kMountHint);
       case CURLE_OPERATION_TIMEDOUT:
+        // libcurl's clock and ours differ by a little: within 100 ms of the deadline, it was the deadline.
+        if (std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= bounds.deadline) {
+          throw DownloadError("download of " + f.path + " from " + host + " did not complete within " +
+                              TimeoutShown(bounds) + ", after " + std::to_string(have) +
+                              " bytes (a server trickling the file?). Nothing was installed; "
+                              "the partial file " + part.string() + " is kept: run the command again to resume, "
+                              "with a larger --file-timeout on a slow link.");
+        }
         if (!a.saw_response && connect_us == 0) {
           throw DownloadError("cannot connect to " + host + " within " + std::to_string(o_.connect_timeout_s) +
                               " s (" + detail + "): no network, or a firewall? " + kMountHint);
@@ -916,7 +1083,20 @@ class Downloader {
         [[fallthrough]];
       case CURLE_URL_MALFORMAT:
         throw DownloadError("bad URL " + shown_url + " (" + detail + "); check --base-url");
+      case CURLE_FILESIZE_EXCEEDED:
+        if (a.local_error.empty()) {
+          a.local_error = f.path + ": the server announced more than " + std::to_string(bounds.limit) + " bytes (" +
+                          bounds.why + ")";
+        }
+        a.oversize = true;
+        [[fallthrough]];
       case CURLE_WRITE_ERROR:
+        if (a.oversize) {
+          RemoveQuietly(part);
+          throw DownloadError(a.local_error + " at " + shown_url + via + ". Refusing it: the download was stopped, "
+                              "its partial file " + part.string() + " deleted and nothing installed. Check "
+                              "--base-url, or pass --manifest with the size and sha256 you trust.");
+        }
         if (a.local_error.rfind("the server answered a range", 0) == 0) {
           RemoveQuietly(part);
           *problem = a.local_error + " while resuming " + f.path + "; starting over";
@@ -944,6 +1124,7 @@ class Downloader {
   const std::vector<std::string> base_urls_;  // expanded
   std::vector<int> downloads_per_base_;
   size_t current_base_ = 0;  // where the previous file was served
+  std::vector<std::string> unverified_;
   CURL* curl_ = nullptr;
   bool tty_ = false;
 };
@@ -1161,6 +1342,7 @@ void DownloadModel(const DownloadOptions& options) {
   int downloaded = 0;
   int64_t bytes = 0;
   std::vector<int> per_base;
+  std::vector<std::string> unverified;
   try {
     DirectoryLock lock(options.dest);
     std::string sources;
@@ -1171,8 +1353,11 @@ void DownloadModel(const DownloadOptions& options) {
                                         [](const ModelFile& f) { return f.sha256.empty(); });
     if (unpinned > 0) {
       std::cerr << "  no checksum compiled in for " << unpinned << " of them: each is verified against the sha256 "
-                << "the hub reports for it (X-Linked-Etag); a JSON file without one is checked to parse, any other "
-                   "is refused\n";
+                << "the hub reports for it over https (X-Linked-Etag); a JSON file without one is checked to parse, "
+                   "any other is refused\n";
+    }
+    if (options.allow_unverified) {
+      std::cerr << "  --allow-unverified: a file whose only sha256 comes over plain http is installed NOT verified\n";
     }
     Downloader downloader(options, base_urls);
     for (const auto& f : release.files) {
@@ -1180,6 +1365,7 @@ void DownloadModel(const DownloadOptions& options) {
       bytes += FileSizeOr(options.dest / f.path, 0);
     }
     per_base = downloader.DownloadsPerBase();
+    unverified = downloader.Unverified();
   } catch (const DownloadError&) {
     if (created) RemoveEmptyTree(options.dest);  // no empty model directory left behind; .part files stay
     throw;
@@ -1192,6 +1378,12 @@ void DownloadModel(const DownloadOptions& options) {
   std::cerr << "Model ready in " << options.dest.string() << ": " << release.files.size() << " files, "
             << HumanBytes(bytes) << " (" << downloaded << " downloaded, " << release.files.size() - downloaded
             << " already present)" << (served.empty() ? "" : "; downloaded from " + served) << ".\n";
+  if (!unverified.empty()) {
+    std::cerr << "WARNING: " << unverified.size() << " of these files are NOT verified (--allow-unverified): their "
+              << "only sha256 came over plain http from the server that sent them, so a tampered file would pass:";
+    for (const auto& path : unverified) std::cerr << " " << path;
+    std::cerr << ". Download over https, or pass --manifest with checksums you trust, to verify them.\n";
+  }
 }
 
 void DownloadFlags::Add(CLI::App* cmd) {
@@ -1221,6 +1413,15 @@ void DownloadFlags::Add(CLI::App* cmd) {
                   "JSON file listing the files to fetch and their sha256/size, replacing the model's compiled-in "
                   "table: {\"onnx/vocoder.onnx\": {\"sha256\": \"...\", \"size\": 123}, \"onnx/tts.json\": {}}");
   cmd->add_flag("--force", force, "download every file again, even when present and verified");
+  cmd->add_flag("--allow-unverified", allow_unverified,
+                "install a file whose only sha256 is the one the server sent over plain http (it verifies nothing: "
+                "whoever alters the file in transit can alter it too); without it such a file is refused. The "
+                "output says NOT verified for each");
+  cmd->add_option("--file-timeout", file_timeout_s,
+                  "seconds one file may take, all its attempts together, before the download fails (the partial "
+                  "file is kept for the next run); 0: 600 s plus the file's size (or its size cap) at 64 KiB/s")
+      ->check(CLI::Range(0L, 7L * 24 * 3600))
+      ->capture_default_str();
   cmd->add_option("--retries", retries, "further attempts per file after a broken connection (each resumes)")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
@@ -1239,6 +1440,8 @@ int RunDownload(const DownloadFlags& flags) {
     options.force = flags.force;
     options.retries = flags.retries;
     options.connect_timeout_s = flags.connect_timeout_s;
+    options.file_timeout_s = flags.file_timeout_s;
+    options.allow_unverified = flags.allow_unverified;
     options.ca_bundle = flags.ca_bundle;
     if (!flags.manifest.empty()) options.release.files = LoadManifest(flags.manifest);
     if (flags.print_manifest) {

@@ -8,10 +8,15 @@
 // only redirected to https), resumes partial files (`<file>.part` plus an HTTP
 // Range request), verifies every file (OpenSSL) against its compiled-in sha256
 // or, where none is compiled in, the sha256 the hub reports for the pinned
-// revision (its X-Linked-Etag header), refuses a non-JSON file that has
-// neither, and renames a file into place only once it is verified, so a model
-// directory never holds a half-written or unverified file under its final
-// name. URLs in its output never show credentials or query strings (RedactUrl).
+// revision (its X-Linked-Etag header) when that came over https (over plain
+// http it verifies nothing: the file is refused unless --allow-unverified),
+// refuses a non-JSON file that has neither, refuses a file the server says is
+// at another revision (X-Repo-Commit), checks every JSON file parses (voice
+// styles: their two tensors are there), bounds each file's size (expected size,
+// else a cap) and time (--file-timeout), and renames a file into place only
+// once it is verified, so a model directory never holds a half-written or
+// unverified file under its final name. URLs in its output never show
+// credentials or query strings (RedactUrl).
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -101,6 +106,8 @@ struct DownloadOptions {
   int retries = 4;            // further attempts per file after a transient failure, each resuming
   long connect_timeout_s = 20;
   long stall_timeout_s = 60;  // an attempt moving less than 1 KiB/s for this long is aborted (and retried)
+  long file_timeout_s = 0;    // a file not complete (all attempts) after this long fails; 0: from its size
+  bool allow_unverified = false;  // install a file whose only sha256 came over plain http, saying NOT verified
   std::filesystem::path ca_bundle;  // empty: the system's CA certificates
 };
 
@@ -121,8 +128,10 @@ struct DownloadFlags {
   std::string ca_bundle;  // empty: the system's CA certificates
   bool force = false;
   bool print_manifest = false;
+  bool allow_unverified = false;
   int retries = 4;
   long connect_timeout_s = 20;
+  long file_timeout_s = 0;
 
   void Add(CLI::App* cmd);
 };

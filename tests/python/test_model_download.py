@@ -11,7 +11,10 @@ to /cdn/<path>, as Hugging Face redirects to its CDN; HEAD gets the same 302).
 With `lfs`, that 302 carries what Hugging Face sends for a file stored in Git
 LFS: its sha256 as X-Linked-Etag (and ETag), its size as X-Linked-Size and the
 commit as X-Repo-Commit; Supertonic 3, which has no checksums compiled in, is
-verified against those. The compiled-in Supertonic 2 checksums belong to the
+verified against those, served over https as they count only from an
+authenticated host (over plain http they are refused unless
+--allow-unverified). Endless, over-long and trickling bodies test the size
+and time bounds. The compiled-in Supertonic 2 checksums belong to the
 real files, whose weights are not served here, so most tests pass --manifest
 with the checksums of the generated files; the file list itself is the
 compiled-in one (from --print-manifest). The tests of the pinned JSON checksums
@@ -29,6 +32,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -64,12 +68,16 @@ def published_manifest(model: str = "supertonic-2") -> dict:
 
 def generated_files() -> dict[str, bytes]:
     """Content for every path of the compiled-in manifest: random bytes for the
-    graphs (large enough to be cut mid-transfer), small valid JSON otherwise."""
+    graphs (large enough to be cut mid-transfer), small valid JSON otherwise
+    (a voice style's with the two tensors the downloader checks for)."""
     rng = random.Random(1234)
     files = {}
     for i, path in enumerate(published_manifest()):
         if path.endswith(".onnx"):
             files[path] = rng.randbytes(200_000 + 50_000 * i)
+        elif path.startswith("voice_styles/"):
+            files[path] = json.dumps({key: {"dims": [1, 1, 25], "data": [[[rng.random() for _ in range(25)]]],
+                                            "type": "float32"} for key in ("style_ttl", "style_dp")}).encode()
         else:
             files[path] = json.dumps({"file": path, "values": [rng.random() for _ in range(50)]}).encode()
     return files
@@ -91,6 +99,11 @@ class ModelServer:
         self.redirect_query = ""                # appended to the 302's Location, like a signed CDN URL
         self.lfs = False                        # the 302 of a .onnx file carries Hugging Face's LFS headers
         self.linked_etag: dict[str, str] = {}   # X-Linked-Etag to send instead of the file's sha256
+        self.linked_size: dict[str, int] = {}   # X-Linked-Size to send instead of the file's size
+        self.repo_commit: str | None = None     # X-Repo-Commit to send instead of the prefix's revision
+        self.endless: set[str] = set()          # the CDN sends this path as an endless chunked body
+        self.trickle: set[str] = set()          # ... as an endless chunked body, 1 KB every 0.1 s
+        self.extra: dict[str, bytes] = {}       # ... as the file then these bytes, chunked (no Content-Length)
         self.repository_answer: tuple[int, dict[str, str]] | None = None  # every repository request gets this
         self.moved: dict[str, str] = {}         # old repository path -> new: a relative 307, like a renamed repo
         self.requests: list[tuple[str, str | None]] = []  # GET: (path without the query, Range header)
@@ -169,8 +182,10 @@ class ModelServer:
                     sha = server.linked_etag.get(rel, hashlib.sha256(server.files[rel]).hexdigest())
                     self.send_header("X-Linked-Etag", f'"{sha}"')
                     self.send_header("ETag", f'W/"{sha}"')
-                    self.send_header("X-Linked-Size", str(len(server.files[rel])))
-                    self.send_header("X-Repo-Commit", server.prefix.rstrip("/").rsplit("/", 1)[-1])
+                    self.send_header("X-Linked-Size", str(server.linked_size.get(rel, len(server.files[rel]))))
+                if server.lfs:  # the hub names the commit it resolved for every file
+                    self.send_header("X-Repo-Commit",
+                                     server.repo_commit or server.prefix.rstrip("/").rsplit("/", 1)[-1])
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return None
@@ -183,7 +198,29 @@ class ModelServer:
                 if not head:
                     self.wfile.write(body)
 
+            def send_chunked(self, rel: str, data: bytes):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    if rel in server.extra:
+                        for piece in (data, server.extra[rel]):
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
+                    piece = b"[" * 1000 if rel in server.trickle else b"[" * 65536
+                    while True:  # until the client hangs up
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        if rel in server.trickle:
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                except OSError:
+                    self.close_connection = True
+
             def send_file(self, rel: str, data: bytes):
+                if rel in server.endless or rel in server.trickle or rel in server.extra:
+                    return self.send_chunked(rel, data)
                 start = 0
                 header = self.headers.get("Range")
                 if header and not server.ignore_range:
@@ -675,12 +712,24 @@ def template(server: ModelServer, org: str = "Supertone") -> str:
     return f"{server.origin}/{org}/{{model}}/resolve/{{revision}}"
 
 
-@pytest.fixture()
-def v3_server(files):
-    s = ModelServer(files, prefix=V3_PREFIX)
+def hub(files: dict[str, bytes], tls_cert, prefix: str = V3_PREFIX) -> ModelServer:
+    """A stand-in for the hub: https (a hub's sha256 verifies only over TLS), with its LFS headers."""
+    s = ModelServer(files, tls=tls_cert[1], prefix=prefix)
     s.lfs = True
+    return s
+
+
+@pytest.fixture()
+def v3_server(files, tls_cert):
+    s = hub(files, tls_cert)
     yield s
     s.close()
+
+
+@pytest.fixture()
+def hub_ca(tls_cert) -> tuple[str, str]:
+    """The flag that makes the downloader trust the test hub's certificate."""
+    return "--ca-bundle", str(tls_cert[0])
 
 
 def download_v3(*extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -697,9 +746,10 @@ def test_supertonic_3_lists_the_same_files_without_checksums() -> None:
     assert all(entry == {} for entry in v3.values())
 
 
-def test_supertonic_3_is_verified_against_the_hubs_sha256_at_its_pinned_revision(v3_server, files, tmp_path) -> None:
+def test_supertonic_3_is_verified_against_the_hubs_sha256_at_its_pinned_revision(v3_server, hub_ca, files,
+                                                                                tmp_path) -> None:
     dest = tmp_path / "model"
-    result = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server), *hub_ca)
     assert result.returncode == 0, result.stderr
     assert_complete(dest, files)
     err = result.stderr
@@ -717,7 +767,7 @@ def test_supertonic_3_is_verified_against_the_hubs_sha256_at_its_pinned_revision
     target = dest / "onnx/vocoder.onnx"
     target.write_bytes(b"x" + target.read_bytes()[1:])
     v3_server.clear_log()
-    again = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    again = download_v3("--dest", str(dest), "--base-url", template(v3_server), *hub_ca)
     assert again.returncode == 0, again.stderr
     assert "onnx/vocoder.onnx: present but does not verify" in again.stderr
     assert f"onnx/text_encoder.onnx: present, verified against the hub's sha256 for revision {V3_REVISION}" \
@@ -726,12 +776,12 @@ def test_supertonic_3_is_verified_against_the_hubs_sha256_at_its_pinned_revision
     assert_complete(dest, files)
 
 
-def test_a_wrong_hub_sha256_fails_closed(v3_server, files, tmp_path) -> None:
+def test_a_wrong_hub_sha256_fails_closed(v3_server, hub_ca, files, tmp_path) -> None:
     rel = "onnx/vector_estimator.onnx"
     wrong = hashlib.sha256(b"another file").hexdigest()
     v3_server.linked_etag[rel] = wrong
     dest = tmp_path / "model"
-    result = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server), *hub_ca)
     assert result.returncode == 1
     err = result.stderr
     assert f"checksum mismatch for {rel}" in err
@@ -741,13 +791,13 @@ def test_a_wrong_hub_sha256_fails_closed(v3_server, files, tmp_path) -> None:
     assert not (dest / "onnx/vocoder.onnx").exists(), "the first bad file stops the download"
 
 
-def test_no_checksum_at_all_fails_closed_before_fetching_the_file(v3_server, files, tmp_path) -> None:
+def test_no_checksum_at_all_fails_closed_before_fetching_the_file(v3_server, hub_ca, files, tmp_path) -> None:
     v3_server.lfs = False  # a mirror that does not send the hub's headers
     rel = "onnx/duration_predictor.onnx"  # the first graph
     dest = tmp_path / "model"
     (dest / "onnx").mkdir(parents=True)
     (dest / (rel + ".part")).write_bytes(files[rel][:1000])  # left by an earlier run
-    result = download_v3("--dest", str(dest), "--base-url", template(v3_server))
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server), *hub_ca)
     assert result.returncode == 1
     err = result.stderr
     assert f"no checksum to verify {rel} against" in err
@@ -763,7 +813,8 @@ def test_no_checksum_at_all_fails_closed_before_fetching_the_file(v3_server, fil
     manifest = tmp_path / "v3.json"
     manifest.write_text(json.dumps({p: ({"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
                                          if p.endswith(".onnx") else {}) for p, d in files.items()}))
-    fixed = download_v3("--dest", str(dest), "--base-url", template(v3_server), "--manifest", str(manifest))
+    fixed = download_v3("--dest", str(dest), "--base-url", template(v3_server), "--manifest", str(manifest),
+                        *hub_ca)
     assert fixed.returncode == 0, fixed.stderr
     assert_complete(dest, files)
 
@@ -777,16 +828,16 @@ FIRST_BASE_REFUSALS = {
 
 
 @pytest.mark.parametrize("refusal", list(FIRST_BASE_REFUSALS))
-def test_a_base_that_does_not_serve_the_files_moves_on_to_the_next(v3_server, files, tmp_path, refusal) -> None:
+def test_a_base_that_does_not_serve_the_files_moves_on_to_the_next(tls_cert, hub_ca, files, tmp_path,
+                                                                  refusal) -> None:
     answer, message = FIRST_BASE_REFUSALS[refusal]
     gone = ModelServer({} if refusal == "404" else files, prefix=V3_PREFIX)
     gone.repository_answer = answer
-    archive = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
-    archive.lfs = True
+    archive = hub(files, tls_cert, ARCHIVE_V3_PREFIX)
     try:
         dest = tmp_path / "model"
         result = download_v3("--dest", str(dest), "--base-url", template(gone),
-                             "--base-url", template(archive, "supertone-archive"))
+                             "--base-url", template(archive, "supertone-archive"), *hub_ca)
         assert result.returncode == 0, result.stderr
         assert_complete(dest, files)
         err = result.stderr
@@ -802,15 +853,14 @@ def test_a_base_that_does_not_serve_the_files_moves_on_to_the_next(v3_server, fi
         archive.close()
 
 
-def test_a_base_that_keeps_failing_is_retried_then_left_for_the_next(files, tmp_path) -> None:
+def test_a_base_that_keeps_failing_is_retried_then_left_for_the_next(tls_cert, hub_ca, files, tmp_path) -> None:
     failing = ModelServer(files, prefix=V3_PREFIX)
     failing.repository_answer = (503, {})
-    archive = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
-    archive.lfs = True
+    archive = hub(files, tls_cert, ARCHIVE_V3_PREFIX)
     try:
         dest = tmp_path / "model"
         result = download_v3("--dest", str(dest), "--retries", "1", "--base-url", template(failing),
-                             "--base-url", template(archive, "supertone-archive"))
+                             "--base-url", template(archive, "supertone-archive"), *hub_ca)
         assert result.returncode == 0, result.stderr
         assert_complete(dest, files)
         assert f"HTTP 503 from {failing.base_url}/onnx/tts.json; retrying in 1 s" in result.stderr
@@ -838,14 +888,13 @@ def test_every_base_refusing_names_each_and_what_to_check(tmp_path) -> None:
         second.close()
 
 
-def test_default_bases_are_the_supertone_then_the_archive_organization(files, tmp_path) -> None:
+def test_default_bases_are_the_supertone_then_the_archive_organization(tls_cert, hub_ca, files, tmp_path) -> None:
     """Only the archive organization has the files (the repository moved): the
     defaults, from HF_ENDPOINT, still find them, at the pinned revision."""
-    archive = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
-    archive.lfs = True
+    archive = hub(files, tls_cert, ARCHIVE_V3_PREFIX)
     try:
         dest = tmp_path / "model"
-        result = download_v3("--dest", str(dest), env={"HF_ENDPOINT": archive.origin})
+        result = download_v3("--dest", str(dest), *hub_ca, env={"HF_ENDPOINT": archive.origin})
         assert result.returncode == 0, result.stderr
         assert_complete(dest, files)
         assert archive.heads[:2] == [V3_PREFIX + "onnx/tts.json", ARCHIVE_V3_PREFIX + "onnx/tts.json"]
@@ -855,27 +904,26 @@ def test_default_bases_are_the_supertone_then_the_archive_organization(files, tm
         archive.close()
 
 
-def test_the_base_url_list_may_come_from_the_environment(v3_server, files, tmp_path) -> None:
+def test_the_base_url_list_may_come_from_the_environment(v3_server, hub_ca, files, tmp_path) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     bases = f"http://127.0.0.1:{port}/Supertone/{{model}}/resolve/{{revision}}  {template(v3_server)}"
     dest = tmp_path / "model"
-    result = download_v3("--dest", str(dest), env={"SUPERTONIC_MODEL_BASE_URLS": bases})
+    result = download_v3("--dest", str(dest), *hub_ca, env={"SUPERTONIC_MODEL_BASE_URLS": bases})
     assert result.returncode == 0, result.stderr
     assert f"cannot connect to 127.0.0.1:{port}" in result.stderr and f"trying {v3_server.base_url}" in result.stderr
     assert_complete(dest, files)
 
 
-def test_a_renamed_repository_redirect_is_followed_to_the_hubs_answer(files, tmp_path) -> None:
+def test_a_renamed_repository_redirect_is_followed_to_the_hubs_answer(tls_cert, hub_ca, files, tmp_path) -> None:
     """Hugging Face answers a renamed repository's URLs with a relative 307 to
     the new name; the sha256 comes with the answer there."""
-    server = ModelServer(files, prefix=ARCHIVE_V3_PREFIX)
-    server.lfs = True
+    server = hub(files, tls_cert, ARCHIVE_V3_PREFIX)
     server.moved = {V3_PREFIX: ARCHIVE_V3_PREFIX}
     try:
         dest = tmp_path / "model"
-        result = download_v3("--dest", str(dest), "--base-url", template(server))
+        result = download_v3("--dest", str(dest), "--base-url", template(server), *hub_ca)
         assert result.returncode == 0, result.stderr
         assert_complete(dest, files)
         assert result.stderr.count("verified against the hub's sha256") == len(graphs_of(files))
@@ -897,8 +945,9 @@ def test_supertonic_2_is_fetched_at_its_pinned_revision_by_default(server, manif
     assert result.stderr.count("downloaded, sha256 verified") == len(graphs_of(files))
 
 
-def test_dest_defaults_to_the_models_folder_of_the_model(v3_server, files, tmp_path) -> None:
-    result = subprocess.run([str(BINARY), "download", "--model", "supertonic-3", "--base-url", template(v3_server)],
+def test_dest_defaults_to_the_models_folder_of_the_model(v3_server, hub_ca, files, tmp_path) -> None:
+    result = subprocess.run([str(BINARY), "download", "--model", "supertonic-3", "--base-url", template(v3_server),
+                             *hub_ca],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path,
                             env={k: v for k, v in os.environ.items() if k != "SUPERTONIC_MODEL_BASE_URLS"})
     assert result.returncode == 0, result.stderr
@@ -914,3 +963,153 @@ def test_bad_model_or_base_url_is_refused(tmp_path, args, message) -> None:
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (tmp_path / "model").exists()
+
+
+# --- Bounds: no body may be longer than the file, no file may take forever ---------------------------------------
+
+@pytest.mark.parametrize("rel,message", [
+    ("onnx/tts.json", "more than 16777216 bytes (the cap for a JSON file of unknown size)"),
+    ("onnx/vocoder.onnx", "more than 950000 bytes (the size the manifest states)"),
+])
+def test_an_endless_body_is_stopped_and_deleted(server, manifest, files, tmp_path, rel, message) -> None:
+    server.endless.add(rel)
+    dest = tmp_path / "model"
+    started = time.monotonic()
+    result = download(server, manifest, dest)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert elapsed < 20, f"took {elapsed:.1f} s"
+    err = result.stderr
+    assert f"{rel}: the server sent {message}" in err, err
+    if rel.endswith(".onnx"):
+        assert len(files[rel]) == 950_000  # the size in the message is the manifest's
+    assert "deleted and nothing installed" in err
+    assert not (dest / rel).exists() and not (dest / (rel + ".part")).exists()
+    assert not (dest / "onnx/vocoder.onnx").exists()
+
+
+def test_an_endless_body_is_bounded_by_the_hubs_size(v3_server, hub_ca, files, tmp_path) -> None:
+    rel = "onnx/text_encoder.onnx"
+    v3_server.endless.add(rel)
+    dest = tmp_path / "model"
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server), *hub_ca)
+    assert result.returncode == 1, result.stderr
+    assert f"{rel}: the server sent more than {len(files[rel])} bytes (the size the hub states)" in result.stderr
+    assert not (dest / rel).exists() and not (dest / (rel + ".part")).exists()
+
+
+def test_a_body_longer_than_its_announced_size_is_refused(server, manifest, files, tmp_path) -> None:
+    # Announced: a Content-Length longer than the manifest's size is refused before a byte is written.
+    rel = "onnx/duration_predictor.onnx"
+    server.files[rel] = files[rel] + b"\0" * 1000
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 1
+    assert f"{rel}: the server announced more than {len(files[rel])} bytes (the size the manifest states)" \
+        in result.stderr, result.stderr
+    assert not (dest / rel).exists() and not (dest / (rel + ".part")).exists()
+
+
+def test_a_body_longer_than_the_hubs_announced_size_is_refused(v3_server, hub_ca, files, tmp_path) -> None:
+    # Not announced: a chunked body that goes on past the X-Linked-Size the hub stated.
+    rel = "onnx/duration_predictor.onnx"
+    v3_server.extra[rel] = b"\0" * 1000
+    dest = tmp_path / "model"
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server), *hub_ca)
+    assert result.returncode == 1
+    assert f"{rel}: the server sent more than {len(files[rel])} bytes (the size the hub states)" in result.stderr
+    assert not (dest / rel).exists() and not (dest / (rel + ".part")).exists()
+
+
+def test_a_trickling_server_meets_the_file_timeout(server, manifest, tmp_path) -> None:
+    rel = "onnx/unicode_indexer.json"  # no size known: only the deadline stops a slow endless body
+    server.trickle.add(rel)
+    dest = tmp_path / "model"
+    started = time.monotonic()
+    result = download(server, manifest, dest, "--file-timeout", "2")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert elapsed < 15, f"took {elapsed:.1f} s"
+    assert f"download of {rel} from 127.0.0.1:{server.port} did not complete within 2 s (--file-timeout)" \
+        in result.stderr, result.stderr
+    assert not (dest / rel).exists()
+    part = dest / (rel + ".part")
+    assert not part.exists() or part.stat().st_size < 100_000  # bounded, kept for a resume
+    assert (dest / "onnx/tts.json").exists(), "the files before it were installed"
+
+
+# --- What counts as verified ---------------------------------------------------------------------------------------
+
+def test_a_hubs_sha256_over_plain_http_verifies_nothing(files, tmp_path) -> None:
+    plain = ModelServer(files, prefix=V3_PREFIX)
+    plain.lfs = True  # the hub's headers, over plain http
+    try:
+        dest = tmp_path / "model"
+        result = download_v3("--dest", str(dest), "--base-url", template(plain))
+        assert result.returncode == 1
+        err = result.stderr
+        rel = "onnx/duration_predictor.onnx"  # the first graph
+        assert f"cannot verify {rel}" in err and "came over plain http" in err, err
+        assert "--allow-unverified" in err and "https" in err and "--manifest" in err
+        assert not any(p.startswith("/cdn/") and p.endswith(".onnx") for p, _ in plain.requests), \
+            "no byte of a file that cannot be verified is fetched"
+        assert not (dest / rel).exists()
+
+        # --allow-unverified installs them, saying so for each and at the end.
+        allowed = download_v3("--dest", str(dest), "--base-url", template(plain), "--allow-unverified")
+        assert allowed.returncode == 0, allowed.stderr
+        assert_complete(dest, files)
+        err = allowed.stderr
+        assert err.count("NOT verified: it only matches the sha256 the server itself sent over plain http") == \
+            len(graphs_of(files))
+        assert f"WARNING: {len(graphs_of(files))} of these files are NOT verified" in err
+        assert "verified against the hub's sha256" not in err
+
+        # Even unverified, the server's sha256 still catches a file that does not match it.
+        (dest / rel).unlink()
+        plain.linked_etag[rel] = hashlib.sha256(b"another file").hexdigest()
+        mismatch = download_v3("--dest", str(dest), "--base-url", template(plain), "--allow-unverified")
+        assert mismatch.returncode == 1 and f"checksum mismatch for {rel}" in mismatch.stderr
+        assert not (dest / rel).exists()
+    finally:
+        plain.close()
+
+
+def test_compiled_in_checksums_still_verify_over_plain_http(server, manifest, files, tmp_path) -> None:
+    server.lfs = True  # headers or not, the manifest's checksums are checked here
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 0, result.stderr
+    assert_complete(dest, files)
+    assert "NOT verified" not in result.stderr
+    assert result.stderr.count("downloaded, sha256 verified") == len(graphs_of(files))
+
+
+def test_a_file_served_at_another_revision_is_refused(v3_server, hub_ca, files, tmp_path) -> None:
+    other = "0123456789abcdef0123456789abcdef01234567"
+    v3_server.repo_commit = other  # a mirror whose {revision} resolves to something else
+    dest = tmp_path / "model"
+    result = download_v3("--dest", str(dest), "--base-url", template(v3_server), *hub_ca)
+    assert result.returncode == 1
+    err = result.stderr
+    assert f"refusing onnx/tts.json: {v3_server.base_url}/onnx/tts.json serves revision {other}" in err, err
+    assert f"not the pinned revision {V3_REVISION}" in err
+    assert not any(p.startswith("/cdn/") for p, _ in v3_server.requests), "nothing is fetched from it"
+    assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file() and p.name != ".download.lock"]
+
+
+@pytest.mark.parametrize("rel,content,message", [
+    ("onnx/tts.json", b"<html>not json</html>", "is not valid JSON"),
+    ("voice_styles/F2.json", json.dumps({"style_ttl": {"dims": [1], "data": [0]}}).encode(),
+     'is not a voice style: no "style_dp" object'),
+])
+def test_json_files_are_checked_whatever_their_checksum(server, manifest, tmp_path, rel, content, message) -> None:
+    server.files[rel] = content
+    pinned = json.loads(manifest.read_text())
+    pinned[rel] = {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}  # the checksum matches
+    manifest.write_text(json.dumps(pinned))
+    dest = tmp_path / "model"
+    result = download(server, manifest, dest)
+    assert result.returncode == 1
+    assert f"{rel} from " in result.stderr and message in result.stderr, result.stderr
+    assert not (dest / rel).exists() and not (dest / (rel + ".part")).exists()
