@@ -183,6 +183,31 @@ def text_encoder_graph(fail_above_tokens: int | None = None, version: int = 2) -
     )
 
 
+def _latent_from_token_nodes(n) -> list:
+    """The vector estimator's last nodes: each frame's token id (channel 0 of
+    text_emb at idx), its start flag and voicing, masked, zero-padded to 144."""
+    return [
+        n("Slice", ["text_emb", "zero_1", "one_1", "axis_1"], ["emb_ids"]),
+        n("Cast", ["idx"], ["idx_i"], to=TensorProto.INT64),
+        n("GatherElements", ["emb_ids", "idx_i"], ["frame_ids"], axis=2),
+        n("Concat", ["frame_ids", "starts_f", "voiced"], ["head_raw"], axis=1),
+        n("Mul", ["head_raw", "latent_mask"], ["head"]),
+        n("Pad", ["head", "pads"], ["denoised_latent"], mode="constant"),
+    ]
+
+
+def _vector_estimator_inputs() -> list:
+    return [
+        _value_info("noisy_latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L]),
+        _value_info("text_emb", TensorProto.FLOAT, [B, TEXT_EMB_CHANNELS, T]),
+        _value_info("style_ttl", TensorProto.FLOAT, [B, 50, 256]),
+        _value_info("latent_mask", TensorProto.FLOAT, [B, 1, L]),
+        _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
+        _value_info("current_step", TensorProto.FLOAT, [B]),
+        _value_info("total_step", TensorProto.FLOAT, [B]),
+    ]
+
+
 def vector_estimator_graph(lead_s: float = 0.0, trail_s: float = 0.0, char_seconds: float = CHAR_SECONDS) -> onnx.GraphProto:
     """With ``lead_s``/``trail_s`` (seconds before the speed factor), the first
     and last ``round(Lv * s / duration)`` frames of each item are silent and the
@@ -223,22 +248,8 @@ def vector_estimator_graph(lead_s: float = 0.0, trail_s: float = 0.0, char_secon
         n("Mul", ["latent_mask", "zero"], ["lm_zero"]),
         n("Add", ["lm_zero", "one"], ["voiced"]),
         # Channel 0: the token id at idx(l).
-        n("Slice", ["text_emb", "zero_1", "one_1", "axis_1"], ["emb_ids"]),
-        n("Cast", ["idx"], ["idx_i"], to=TensorProto.INT64),
-        n("GatherElements", ["emb_ids", "idx_i"], ["frame_ids"], axis=2),
-        n("Concat", ["frame_ids", "starts_f", "voiced"], ["head_raw"], axis=1),
-        n("Mul", ["head_raw", "latent_mask"], ["head"]),
-        n("Pad", ["head", "pads"], ["denoised_latent"], mode="constant"),
-    ]
-    inputs = [
-        _value_info("noisy_latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L]),
-        _value_info("text_emb", TensorProto.FLOAT, [B, TEXT_EMB_CHANNELS, T]),
-        _value_info("style_ttl", TensorProto.FLOAT, [B, 50, 256]),
-        _value_info("latent_mask", TensorProto.FLOAT, [B, 1, L]),
-        _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
-        _value_info("current_step", TensorProto.FLOAT, [B]),
-        _value_info("total_step", TensorProto.FLOAT, [B]),
-    ]
+    ] + _latent_from_token_nodes(n)
+    inputs = _vector_estimator_inputs()
     return helper.make_graph(
         nodes,
         "vector_estimator",
@@ -314,22 +325,8 @@ def _vector_estimator_with_silence(lead_s: float, trail_s: float, char_seconds: 
         n("Or", ["new_token", "first_frame"], ["starts"]),
         n("Cast", ["starts"], ["starts_raw"], to=TensorProto.FLOAT),
         n("Mul", ["starts_raw", "voiced"], ["starts_f"]),
-        n("Slice", ["text_emb", "zero_1", "one_1", "axis_1"], ["emb_ids"]),
-        n("Cast", ["idx"], ["idx_i"], to=TensorProto.INT64),
-        n("GatherElements", ["emb_ids", "idx_i"], ["frame_ids"], axis=2),
-        n("Concat", ["frame_ids", "starts_f", "voiced"], ["head_raw"], axis=1),
-        n("Mul", ["head_raw", "latent_mask"], ["head"]),
-        n("Pad", ["head", "pads"], ["denoised_latent"], mode="constant"),
-    ]
-    inputs = [
-        _value_info("noisy_latent", TensorProto.FLOAT, [B, LATENT_CHANNELS, L]),
-        _value_info("text_emb", TensorProto.FLOAT, [B, TEXT_EMB_CHANNELS, T]),
-        _value_info("style_ttl", TensorProto.FLOAT, [B, 50, 256]),
-        _value_info("latent_mask", TensorProto.FLOAT, [B, 1, L]),
-        _value_info("text_mask", TensorProto.FLOAT, [B, 1, T]),
-        _value_info("current_step", TensorProto.FLOAT, [B]),
-        _value_info("total_step", TensorProto.FLOAT, [B]),
-    ]
+    ] + _latent_from_token_nodes(n)
+    inputs = _vector_estimator_inputs()
     return helper.make_graph(
         nodes,
         "vector_estimator",
