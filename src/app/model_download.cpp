@@ -325,21 +325,43 @@ std::string Trim(std::string s) {
   return s.substr(i);
 }
 
+// One line of curl's header callback: a status line starts a new response
+// (the first, or one after a redirect); otherwise a lower-cased name and its value.
+struct HeaderLine {
+  bool starts_response = false;
+  long status = 0;
+  std::string name, value;  // empty name: neither (a blank line, a malformed one)
+};
+
+HeaderLine ParseHeaderLine(const char* data, size_t bytes) {
+  const std::string line(data, bytes);
+  HeaderLine h;
+  if (line.rfind("HTTP/", 0) == 0) {
+    h.starts_response = true;
+    const auto space = line.find(' ');
+    h.status = space == std::string::npos ? 0 : std::strtol(line.c_str() + space + 1, nullptr, 10);
+    return h;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string::npos) return h;
+  h.name = line.substr(0, colon);
+  std::transform(h.name.begin(), h.name.end(), h.name.begin(), [](unsigned char c) { return std::tolower(c); });
+  h.value = Trim(line.substr(colon + 1));
+  return h;
+}
+
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* a = static_cast<Attempt*>(user);
-  const std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {  // a new response (the first, or one after a redirect)
+  const HeaderLine h = ParseHeaderLine(data, size * n);
+  if (h.starts_response) {
     a->saw_response = true;
-    const auto space = line.find(' ');
-    a->status = space == std::string::npos ? 0 : std::strtol(line.c_str() + space + 1, nullptr, 10);
+    a->status = h.status;
     a->content_length = a->range_start = a->range_total = -1;
     return size * n;
   }
-  const auto colon = line.find(':');
-  if (colon == std::string::npos) return size * n;
-  std::string name = line.substr(0, colon);
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-  const std::string value = Trim(line.substr(colon + 1));
+  if (h.name.empty()) return size * n;
+  const std::string& name = h.name;
+  const std::string& value = h.value;
   if (name == "content-length") {
     a->content_length = std::strtoll(value.c_str(), nullptr, 10);
   } else if (name == "content-range") {  // "bytes 100-199/1000" or "bytes */1000"
@@ -453,18 +475,14 @@ struct HeadResponse {
 
 size_t OnHeadHeader(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<HeadResponse*>(user);
-  const std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {
+  const HeaderLine h = ParseHeaderLine(data, size * n);
+  if (h.starts_response) {
     *r = HeadResponse{};
-    const auto space = line.find(' ');
-    r->status = space == std::string::npos ? 0 : std::strtol(line.c_str() + space + 1, nullptr, 10);
+    r->status = h.status;
     return size * n;
   }
-  const auto colon = line.find(':');
-  if (colon == std::string::npos) return size * n;
-  std::string name = line.substr(0, colon);
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-  const std::string value = Trim(line.substr(colon + 1));
+  const std::string& name = h.name;
+  const std::string& value = h.value;
   if (name == "location") r->location = value;
   if (name == "x-linked-etag") r->linked_etag = value;
   if (name == "x-linked-size") r->linked_size = value;
