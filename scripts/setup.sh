@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libutf8proc-dev libsndfile1-dev libcli11-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
   libmp3lame-dev libopusenc-dev libflac-dev
   libonnx-dev libprotobuf-dev
+  libicu-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-pip
 )

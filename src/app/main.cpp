@@ -27,6 +27,7 @@
 #include "engine/model_profile.h"
 #include "engine/synthesizer.h"
 #include "engine/text_chunker.h"
+#include "engine/text_normalizer.h"
 #include "engine/text_preprocessor.h"
 
 namespace {
@@ -245,6 +246,7 @@ struct IdsFlags {
   std::string lang = "en";
   int max_chunk_chars = 0;
   bool profile = false;
+  bool normalize = true;
 };
 
 // The model's profile is detected from the directory (no graph is loaded):
@@ -267,10 +269,13 @@ int RunIds(const IdsFlags& flags) {
   if (!profile.SupportsLanguage(lang)) throw InvalidRequest(profile.UnsupportedLanguageMessage(lang));
   const std::string text = ReadTextArgOrStdin(flags.text);
   nlohmann::json out = nlohmann::json::array();
+  const TextNormalizer normalizer;
   for (const auto& chunk : ChunkText(text, profile.ChunkLimit(lang))) {
-    PreprocessedText pre = PreprocessText(chunk, lang, profile);
+    const std::string spoken = flags.normalize ? normalizer.Normalize(chunk, lang) : chunk;
+    PreprocessedText pre = PreprocessText(spoken, lang, profile);
     EncodedText enc = indexer.Encode(pre.text);
     out.push_back({{"chunk", chunk},
+                   {"normalized", spoken},
                    {"preprocessed", pre.text},
                    {"ids", enc.ids},
                    {"unknown_chars", enc.unknown_chars + pre.invalid_bytes}});
@@ -329,6 +334,8 @@ int main(int argc, char** argv) {
   ids->add_flag("--profile", ids_flags.profile,
                 "print the detected model profile as JSON (name, languages, chunk limits, steps, speed, tags) "
                 "instead of ids");
+  ids->add_flag("!--no-normalize", ids_flags.normalize,
+                "give the model the text as written (no numbers, money, dates... in words; no markdown removal)");
 
   auto* serve = app.add_subcommand("serve", "run the WebSocket TTS service (configured by TTS_* environment variables)");
   bool help_env = false;

@@ -226,6 +226,7 @@ void Connection::Handle(const StartSession& m) {
   const ModelProfile& profile = service_.model_choices()[s.model].profile;
   started.profile = profile.name;
   started.expression_tags = profile.expression_tags;
+  started.normalize = s.normalize;
   started.voice = s.voice;
   started.lang_code = s.lang;
   started.sample_rate = s.sample_rate;
@@ -302,33 +303,40 @@ void Connection::Submit(std::vector<std::string> segments) {
   auto& pipeline = session_->segments;
   for (auto& segment : segments) {
     if (segment.empty()) continue;
-    for (auto& text : FitToModel(std::move(segment))) {
-      pipeline.unspoken_chars += CountCodePoints(text);
-      pipeline.held.push_back(std::move(text));
+    for (auto& piece : FitToModel(std::move(segment))) {
+      pipeline.unspoken_chars += CountCodePoints(piece.text);
+      pipeline.held.push_back(std::move(piece));
     }
   }
   SubmitHeld();
 }
 
-// The chunk limit counts characters, but NFKD expands some (a ligature, an
-// enclosed number, U+FDFA's 18 letters) into several model ids: such text is
-// cut further, so that one segment can never fail a batch it shares.
-std::vector<std::string> Connection::FitToModel(std::string text) const {
+std::string Connection::Spoken(std::string_view text) const {
+  if (!session_->settings.normalize) return std::string(text);
+  return service_.normalizer().Normalize(text, session_->settings.lang);
+}
+
+// The chunk limit counts characters as written, but normalization says
+// numbers in words and NFKD expands some characters (a ligature, an enclosed
+// number, U+FDFA's 18 letters) into several model ids: such text is cut
+// further, so that one segment can never fail a batch it shares.
+std::vector<Connection::SegmentText> Connection::FitToModel(std::string text) const {
   const Synthesizer& synth = service_.synthesizer(session_->settings.model);
   const std::string& lang = session_->settings.lang;
-  std::vector<std::string> fitted;
+  std::vector<SegmentText> fitted;
   std::deque<std::string> todo{std::move(text)};
   while (!todo.empty()) {
     std::string piece = std::move(todo.front());
     todo.pop_front();
     const std::size_t chars = CountCodePoints(piece);
-    if (chars <= 1 || static_cast<int64_t>(synth.Encode(piece, lang).ids.size()) <= Synthesizer::kMaxTokens) {
-      fitted.push_back(std::move(piece));
+    std::string spoken = Spoken(piece);
+    if (chars <= 1 || static_cast<int64_t>(synth.Encode(spoken, lang).ids.size()) <= Synthesizer::kMaxTokens) {
+      fitted.push_back({std::move(piece), std::move(spoken)});
       continue;
     }
     auto halves = ChunkText(piece, std::max<std::size_t>(1, chars / 2));
     if (halves.size() < 2) {  // cannot be cut: the model reports it
-      fitted.push_back(std::move(piece));
+      fitted.push_back({std::move(piece), std::move(spoken)});
       continue;
     }
     for (auto it = halves.rbegin(); it != halves.rend(); ++it) todo.push_front(std::move(*it));
@@ -345,13 +353,13 @@ void Connection::SubmitHeld() {
   auto& pipeline = s.segments;
   const auto limit = static_cast<std::size_t>(service_.config().max_inflight_segments);
   while (!pipeline.held.empty() && pipeline.outstanding() < limit) {
-    std::string text = std::move(pipeline.held.front());
+    SegmentText text = std::move(pipeline.held.front());
     pipeline.held.pop_front();
     SegmentJob job;
     job.session = s.uid;
     job.segment = pipeline.next_segment;
     job.model = s.settings.model;
-    job.text = text;
+    job.text = text.spoken;
     job.lang = s.settings.lang;
     job.voice = s.settings.voice;
     job.speed = static_cast<float>(s.settings.speed);
@@ -360,7 +368,7 @@ void Connection::SubmitHeld() {
     job.submitted = Clock::now();
     job.due = DueTime(job.submitted);
     s.playback.expected_s[pipeline.next_segment] =
-        s.pace.seconds_per_char * static_cast<double>(CountCodePoints(text));
+        s.pace.seconds_per_char * static_cast<double>(CountCodePoints(text.spoken));
     pipeline.texts[pipeline.next_segment] = std::move(text);
     ++pipeline.next_segment;
     service_.worker().Submit(std::move(job));
@@ -446,7 +454,8 @@ void Connection::EmitReady() {
       it->second.pop_front();
       pipeline.front_offset = 0;
     }
-    const std::string text = pipeline.texts[r.segment];
+    const SegmentText segment_text = pipeline.texts[r.segment];
+    const std::string& text = segment_text.text;
     auto close_segment = [&] {
       s.playback.expected_s.erase(r.segment);
       pipeline.writer.reset();
@@ -480,7 +489,7 @@ void Connection::EmitReady() {
       s.stats.audio_ms_sent += audio_ms;
       if (s.playback.start) s.playback.played_s += audio_ms / 1000.0;
       ++s.stats.segments_sent;
-      Send(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, audio_ms, frames, r.queue_s * 1000.0,
+      Send(SegmentDone{s.id, static_cast<int64_t>(r.segment), text, segment_text.spoken, audio_ms, frames, r.queue_s * 1000.0,
                        r.synthesis_s * 1000.0, static_cast<int>(r.batch_size)});
       return audio_ms;
     };
@@ -521,10 +530,10 @@ void Connection::EmitReady() {
         // silence, and the deadlines count the listener's queue in audio sent.
         const double expected = r.duration_s * s.pace.sent_per_predicted;
         s.playback.expected_s[r.segment] = expected;
-        const auto chars = CountCodePoints(text);
+        const auto chars = CountCodePoints(segment_text.spoken);
         if (chars > 0) s.pace.seconds_per_char = expected / static_cast<double>(chars);
       }
-      Send(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, r.duration_s * 1000.0,
+      Send(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, segment_text.spoken, r.duration_s * 1000.0,
                           static_cast<double>(s.stats.frames_sent) * cfg.chunk_size_ms});
       pipeline.writer.emplace(model_rate, s.settings.sample_rate, cfg.chunk_size_ms);
     }

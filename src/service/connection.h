@@ -95,13 +95,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   using Clock = std::chrono::steady_clock;
 
+  // A segment as the client wrote it and as the model reads it (normalized).
+  struct SegmentText {
+    std::string text;
+    std::string spoken;
+  };
+
   // The segments of the current turn, in order. Cancel replaces it whole.
   struct SegmentPipeline {
     uint64_t floor = 0;         // results below this index were cancelled
     uint64_t next_segment = 0;  // index the next cut segment gets
     uint64_t next_to_emit = 0;  // index whose audio goes out next
-    std::deque<std::string> held{};                          // cut, not yet submitted (in-flight limit)
-    std::map<uint64_t, std::string> texts{};                 // submitted, audio not all sent
+    std::deque<SegmentText> held{};                          // cut, not yet submitted (in-flight limit)
+    std::map<uint64_t, SegmentText> texts{};                 // submitted, audio not all sent
     std::map<uint64_t, std::deque<SegmentResult>> ready{};   // audio pieces by segment, not yet sent
     std::optional<audio::FrameWriter> writer{};              // the segment being sent, once its first piece went out
     std::optional<audio::SilenceTrimmer> trimmer{};          // the segment being sent (TTS_TRIM_SILENCE)
@@ -176,7 +182,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t DropQueuedAudio();
   void Submit(std::vector<std::string> segments);
   // `text` in pieces that each fit one model pass (Synthesizer::kMaxTokens ids).
-  std::vector<std::string> FitToModel(std::string text) const;
+  std::vector<SegmentText> FitToModel(std::string text) const;
+  std::string Spoken(std::string_view text) const;
   void SubmitHeld();
   Clock::time_point DueTime(Clock::time_point now) const;
   bool OutputCongested() const;

@@ -170,6 +170,15 @@ std::optional<ProtocolError> ReadOptionalNumber(const Json& object, const char* 
   return std::nullopt;
 }
 
+std::optional<ProtocolError> ReadOptionalBool(const Json& object, const char* key, std::string_view path,
+                                              std::optional<bool>& out) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) return WrongType(path, "true or false", *it);
+  out = it->get<bool>();
+  return std::nullopt;
+}
+
 std::optional<ProtocolError> ReadOptionalInt(const Json& object, const char* key, std::string_view path,
                                              ErrorCode range_code, std::optional<int>& out) {
   const auto it = object.find(key);
@@ -311,6 +320,7 @@ std::string SerializeClientMessage(const ClientMessage& message) {
     if (start->speed) config["speed"] = *start->speed;
     if (start->num_inference_steps) config["num_inference_steps"] = *start->num_inference_steps;
     if (start->sample_rate) config["sample_rate"] = *start->sample_rate;
+    if (start->normalize) config["normalize"] = *start->normalize;
     if (!config.empty()) j["config"] = std::move(config);
   } else if (const auto* send = std::get_if<SendText>(&message)) {
     j["text"] = send->text;
@@ -325,6 +335,7 @@ std::optional<ProtocolError> ReadSessionConfig(const nlohmann::json& object, std
   if (auto e = ReadOptionalString(object, "voice", p + "voice", out.voice)) return e;
   if (auto e = ReadOptionalString(object, "lang_code", p + "lang_code", out.lang_code)) return e;
   if (auto e = ReadOptionalNumber(object, "speed", p + "speed", out.speed)) return e;
+  if (auto e = ReadOptionalBool(object, "normalize", p + "normalize", out.normalize)) return e;
   if (auto e = ReadOptionalInt(object, "num_inference_steps", p + "num_inference_steps", ErrorCode::kInvalidConfig,
                                out.num_inference_steps)) {
     return e;
@@ -351,6 +362,7 @@ std::string Serialize(const SessionStarted& m) {
   if (!m.model.empty()) j["model"] = m.model;
   if (!m.profile.empty()) j["profile"] = m.profile;
   j["expression_tags"] = m.expression_tags;
+  j["normalize"] = m.normalize;
   j["voice"] = m.voice;
   j["lang_code"] = m.lang_code;
   j["sample_rate"] = m.sample_rate;
@@ -369,6 +381,7 @@ std::string Serialize(const SegmentStarted& m) {
   OrderedJson j = Header("segment_started", m.session_id);
   j["segment"] = m.segment;
   j["text"] = m.text;
+  j["spoken_text"] = m.spoken_text;
   j["duration_ms"] = Ms(m.duration_ms);
   j["start_ms"] = Ms(m.start_ms);
   return Dump(j);
@@ -378,6 +391,7 @@ std::string Serialize(const SegmentDone& m) {
   OrderedJson j = Header("segment_done", m.session_id);
   j["segment"] = m.segment;
   j["text"] = m.text;
+  j["spoken_text"] = m.spoken_text;
   j["duration_ms"] = Ms(m.duration_ms);
   j["frames"] = m.frames;
   j["queue_ms"] = Ms(m.queue_ms);

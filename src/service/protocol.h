@@ -124,6 +124,7 @@ struct StartSession {
   std::optional<int> num_inference_steps;
   std::optional<int> sample_rate;
   std::optional<std::string> model;  // a served model's name; absent: the first
+  std::optional<bool> normalize;     // say numbers, money, dates... in words; absent: TTS_TEXT_NORMALIZATION
   bool operator==(const StartSession&) const = default;
 };
 struct SendText {
@@ -208,6 +209,7 @@ struct SessionStarted {
   std::string model;          // the served model's name; omitted when empty
   std::string profile;        // which Supertonic it is ("supertonic-3"); omitted when empty
   std::vector<std::string> expression_tags;  // tags the model reads in the text (<laugh>...); always sent
+  bool normalize = true;      // whether the text is normalized before the model reads it
 };
 // Also sent: "encoding":"pcm_s16le", "channels":1, "protocol_version".
 
@@ -215,7 +217,8 @@ struct SessionStarted {
 struct SegmentStarted {
   std::string session_id;
   int64_t segment = 0;           // 0-based index within the session
-  std::string text;
+  std::string text;              // as the client sent it
+  std::string spoken_text;       // what the model was given (text normalized)
   double duration_ms = 0;        // predicted audio length of the segment
   double start_ms = 0;           // where the segment's audio starts in the session's audio stream
 };
@@ -225,6 +228,7 @@ struct SegmentDone {
   std::string session_id;
   int64_t segment = 0;
   std::string text;
+  std::string spoken_text;
   double duration_ms = 0;        // real audio sent (the last frame's padding excluded)
   int64_t frames = 0;            // binary frames sent for the segment
   double queue_ms = 0;           // from the segment being cut to its inference starting

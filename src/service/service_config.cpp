@@ -23,7 +23,7 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 38> kVariables = {{
+constexpr std::array<EnvVarInfo, 39> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2",
@@ -69,6 +69,10 @@ constexpr std::array<EnvVarInfo, 38> kVariables = {{
     {"TTS_TRIM_SILENCE", "true",
      "cut each segment's leading and trailing silence down to a natural pause before it is sent (every model; "
      "pauses inside a segment are kept); false: the model's audio as it is"},
+    {"TTS_TEXT_NORMALIZATION", "true",
+     "say numbers, money, times, dates, ordinals, units, phone numbers, web and e-mail addresses and LLM markdown "
+     "in the words of the session's language before the model reads them (config.normalize per session, "
+     "'normalize' per OpenAI request); false: the text as written"},
     {"TTS_TRIM_SILENCE_THRESHOLD_DB", "-50",
      "silence trimming: audio whose RMS over 10 ms is at or below this level is silence, -100..-20 dBFS"},
     {"TTS_TRIM_KEEP_LEADING_MS", "15",
@@ -135,9 +139,10 @@ struct BoolVariable {
   bool ServiceConfig::*field;
 };
 
-constexpr std::array<BoolVariable, 4> kBoolVariables = {{
+constexpr std::array<BoolVariable, 5> kBoolVariables = {{
     {"TTS_CHUNKED_VOCODER", &ServiceConfig::chunked_vocoder},
     {"TTS_TRIM_SILENCE", &ServiceConfig::trim_silence},
+    {"TTS_TEXT_NORMALIZATION", &ServiceConfig::text_normalization},
     {"TTS_METRICS_REQUIRE_AUTH", &ServiceConfig::metrics_require_auth},
     {"TTS_READY_AT_CAPACITY", &ServiceConfig::ready_at_capacity},
 }};
@@ -516,6 +521,7 @@ std::string ServiceConfig::ToString() const {
      << ", debounce_ms=" << debounce_ms
      << ", chunk_size_ms=" << chunk_size_ms << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false")
      << ", trim_silence=" << (trim_silence ? "true" : "false")
+     << ", text_normalization=" << (text_normalization ? "true" : "false")
      << ", trim_silence_threshold_db=" << Format(trim_silence_threshold_db)
      << ", trim_keep_leading_ms=" << trim_keep_leading_ms << ", trim_keep_trailing_ms=" << trim_keep_trailing_ms
      << ", max_text_chars=" << max_text_chars << ", max_message_bytes=" << max_message_bytes

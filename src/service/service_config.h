@@ -89,6 +89,9 @@ struct ServiceConfig {
   // Each segment's leading and trailing silence cut to a natural pause
   // (audio/silence_trimmer.h), before resampling and encoding.
   bool trim_silence = true;
+  // Numbers, money, times, dates, units, addresses and markdown said in words
+  // (TextNormalizer) unless a session or request turns it off.
+  bool text_normalization = true;
   double trim_silence_threshold_db = -50.0;  // dBFS, RMS over 10 ms windows
   int trim_keep_leading_ms = 15;
   int trim_keep_trailing_ms = 200;

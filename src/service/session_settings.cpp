@@ -114,6 +114,7 @@ std::variant<SessionSettings, ProtocolError> ResolveSessionSettings(const StartS
                     .sample_rate = request.sample_rate.value_or(config.sample_rate),
                     .steps = request.num_inference_steps.value_or(model.default_steps),
                     .speed = request.speed.value_or(model.default_speed)};
+  s.normalize = request.normalize.value_or(config.text_normalization);
   const std::string of_model = models.size() > 1 ? " of model " + model.name : "";
   if (!Offers(model.voices, s.voice)) {
     return ProtocolError{ErrorCode::kInvalidVoice, fmt::format("unknown voice '{}'{} (available: {})", s.voice,

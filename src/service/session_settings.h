@@ -50,6 +50,7 @@ struct SessionSettings {
   int steps = 0;
   double speed = 1.0;
   std::size_t chunk_chars = 300;  // the model's chunk limit for `lang`: text bundling cuts there
+  bool normalize = true;          // numbers, money, dates... in words before the model reads the text
 };
 
 // The served models' names, in order, for messages ("a, b").

@@ -35,7 +35,7 @@ struct HttpError {
 // Parses a request body: a JSON object with a non-empty string "input" and
 // optional "response_format", "voice" (OpenAI's names map onto ours; ours pass
 // through), "model", "language" or "lang_code", "speed",
-// "num_inference_steps", "sample_rate" (24000 when absent, as OpenAI), checked
+// "num_inference_steps", "sample_rate" (24000 when absent, as OpenAI), "normalize", checked
 // for type and range exactly as start_session's config. Unknown fields
 // ("instructions") are ignored. Never throws. Does not check values against
 // the models or TTS_MAX_TEXT_CHARS (PrepareSpeech does).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/synthesizer.h"
+#include "engine/text_normalizer.h"
 #include "service/gpu_monitor.h"
 #include "service/inference_worker.h"
 #include "service/metrics.h"
@@ -46,6 +47,8 @@ class TtsService {
   std::span<const ModelChoices> model_choices() const { return model_choices_; }
   const Synthesizer& synthesizer(std::size_t model = 0) const { return *synthesizers_.at(model); }
   std::size_t model_count() const { return synthesizers_.size(); }
+  // Shared by every session: compiled language tables, safe across threads.
+  const TextNormalizer& normalizer() const { return normalizer_; }
   // When the models were loaded, in Unix seconds (the OpenAI model object's "created").
   int64_t loaded_at() const { return loaded_at_; }
   InferenceWorker& worker() { return *worker_; }
@@ -81,6 +84,7 @@ class TtsService {
   ServiceMetrics metrics_;
   EngineConfig engine_config_;  // as resolved for the device expected (model_dir: the first model's)
   std::vector<std::unique_ptr<Synthesizer>> synthesizers_;
+  TextNormalizer normalizer_;
   std::vector<ModelChoices> model_choices_;
   int64_t loaded_at_ = 0;
   std::unique_ptr<InferenceWorker> worker_;

@@ -124,13 +124,14 @@ TEST(ParseClientMessageTest, SeedExamples) {
 TEST(ParseClientMessageTest, FullConfig) {
   const StartSession s = ParseStart(
       R"({"type":"start_session","session_id":"a","config":{"voice":"M3","lang_code":"en","speed":1.2,)"
-      R"("num_inference_steps":5,"sample_rate":48000,"model":"supertonic-3"}})");
+      R"("num_inference_steps":5,"sample_rate":48000,"model":"supertonic-3","normalize":false}})");
   EXPECT_EQ(s.voice, "M3");
   EXPECT_EQ(s.lang_code, "en");
   EXPECT_EQ(s.speed, 1.2);
   EXPECT_EQ(s.num_inference_steps, 5);
   EXPECT_EQ(s.sample_rate, 48000);
   EXPECT_EQ(s.model, "supertonic-3");
+  EXPECT_EQ(s.normalize, false);
 }
 
 TEST(ParseClientMessageTest, ConfigIsOptionalAndNullMeansAbsent) {
@@ -277,6 +278,8 @@ TEST(ParseClientMessageTest, WrongFieldTypes) {
       R"({"type":"start_session","session_id":"a","config":{"sample_rate":"24000"}})",
       R"({"type":"start_session","session_id":"a","config":{"sample_rate":24000.5}})",
       R"({"type":"start_session","session_id":"a","config":{"sample_rate":[24000]}})",
+      R"({"type":"start_session","session_id":"a","config":{"normalize":"no"}})",
+      R"({"type":"start_session","session_id":"a","config":{"normalize":0}})",
   };
   for (const auto& frame : frames) EXPECT_EQ(ParseErrorCode(frame), ErrorCode::kInvalidMessage) << frame;
 
@@ -489,20 +492,22 @@ TEST(ServerMessageTest, SessionStarted) {
 }
 
 TEST(ServerMessageTest, SegmentStarted) {
-  const Json j = ParseServer(Serialize(SegmentStarted{"s1", 3, "Olá.", 1234.5678, 20000}));
+  const Json j = ParseServer(Serialize(SegmentStarted{"s1", 3, "Olá.", "Olá.", 1234.5678, 20000}));
   EXPECT_EQ(j["type"], "segment_started");
   EXPECT_EQ(j["session_id"], "s1");
   EXPECT_EQ(j["segment"], 3);
   EXPECT_EQ(j["text"], "Olá.");
+  EXPECT_EQ(j["spoken_text"], "Olá.");
   EXPECT_DOUBLE_EQ(j["duration_ms"].get<double>(), 1234.568);
   EXPECT_EQ(j["start_ms"], 20000);
 }
 
 TEST(ServerMessageTest, SegmentDone) {
-  const Json j = ParseServer(Serialize(SegmentDone{"s1", 0, "Hello.", 987.6543219, 50, 12.5, 80.25, 3}));
+  const Json j = ParseServer(Serialize(SegmentDone{"s1", 0, "It costs $5.", "It costs five dollars.", 987.6543219, 50, 12.5, 80.25, 3}));
   EXPECT_EQ(j["type"], "segment_done");
   EXPECT_EQ(j["segment"], 0);
-  EXPECT_EQ(j["text"], "Hello.");
+  EXPECT_EQ(j["text"], "It costs $5.");
+  EXPECT_EQ(j["spoken_text"], "It costs five dollars.");
   EXPECT_DOUBLE_EQ(j["duration_ms"].get<double>(), 987.654);
   EXPECT_EQ(j["frames"], 50);
   EXPECT_DOUBLE_EQ(j["queue_ms"].get<double>(), 12.5);
@@ -563,10 +568,11 @@ TEST(ServerMessageTest, SessionStartedEchoesTheModel) {
 TEST(ServerMessageTest, InvalidUtf8InEchoedTextIsReplaced) {
   const std::string bad = "ab\xFF\xC3";
   std::string frame;
-  ASSERT_NO_THROW(frame = Serialize(SegmentStarted{bad, 0, bad, 1, 0}));
+  ASSERT_NO_THROW(frame = Serialize(SegmentStarted{bad, 0, bad, bad, 1, 0}));
   Json j = ParseServer(frame);
   EXPECT_EQ(j["text"], "ab\xEF\xBF\xBD\xEF\xBF\xBD");
-  ASSERT_NO_THROW(frame = Serialize(SegmentDone{"s", 0, bad}));
+  EXPECT_EQ(j["spoken_text"], "ab\xEF\xBF\xBD\xEF\xBF\xBD");
+  ASSERT_NO_THROW(frame = Serialize(SegmentDone{"s", 0, bad, bad}));
   ASSERT_NO_THROW(frame = Serialize(ErrorMessage{bad, ErrorCode::kInvalidMessage, bad, std::nullopt}));
   ASSERT_NO_THROW(frame = Serialize(SessionStarted{bad, bad, bad, 24000, 20, 480, 2, 1.0, bad}));
   ASSERT_NO_THROW(frame = Serialize(SessionEnded{bad}));
@@ -576,7 +582,7 @@ TEST(ServerMessageTest, InvalidUtf8InEchoedTextIsReplaced) {
 
 TEST(ServerMessageTest, NonFiniteDurationsBecomeZero) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const Json j = ParseServer(Serialize(SegmentDone{"s", 0, "t", nan, 0, nan, std::numeric_limits<double>::infinity()}));
+  const Json j = ParseServer(Serialize(SegmentDone{"s", 0, "t", "t", nan, 0, nan, std::numeric_limits<double>::infinity()}));
   EXPECT_EQ(j["duration_ms"], 0.0);
   EXPECT_EQ(j["queue_ms"], 0.0);
   EXPECT_EQ(j["synthesis_ms"], 0.0);
