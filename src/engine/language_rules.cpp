@@ -35,7 +35,7 @@ LanguageRules English() {
   r.numbers = {"%spellout-cardinal", "", "%spellout-numbering-year", "%spellout-ordinal", ""};
   r.minus = "minus";
   r.plus = "plus";
-  r.range = "to";
+  r.range = "{a} to {b}";
   r.at = "at";
   r.dot = "dot";
   r.money_and = "and";
@@ -58,7 +58,7 @@ LanguageRules English() {
                       {"oz", "ounce", "ounces"},
                       {"m²", "square meter", "square meters"},
                       {"km²", "square kilometer", "square kilometers"},
-                      {"h", "hour", "hours", "", "", Kind::kUnit, true},
+                      {"h", "hour", "hours", "", "", Kind::kUnit},
                       {"hrs", "hour", "hours"},
                       {"min", "minute", "minutes"},
                       {"sec", "second", "seconds"},
@@ -69,8 +69,8 @@ LanguageRules English() {
                       {"TB", "terabyte", "terabytes"},
                       {"kWh", "kilowatt hour", "kilowatt hours"},
                       {"kW", "kilowatt", "kilowatts"},
-                      {"W", "watt", "watts", "", "", Kind::kUnit, true},
-                      {"V", "volt", "volts", "", "", Kind::kUnit, true},
+                      {"W", "watt", "watts", "", "", Kind::kUnit},
+                      {"V", "volt", "volts", "", "", Kind::kUnit},
                       {"GHz", "gigahertz", "gigahertz"},
                       {"MHz", "megahertz", "megahertz"},
                       {"Hz", "hertz", "hertz"},
@@ -124,7 +124,7 @@ LanguageRules Portuguese() {
                "%spellout-ordinal-masculine", "%spellout-ordinal-feminine"};
   r.minus = "menos";
   r.plus = "mais";
-  r.range = "a";
+  r.range = "{a} a {b}";
   r.at = "arroba";
   r.dot = "ponto";
   r.money_and = "e";
@@ -141,17 +141,17 @@ LanguageRules Portuguese() {
                       {"km/h", "quilômetro por hora", "quilômetros por hora"},
                       {"m²", "metro quadrado", "metros quadrados"},
                       {"km²", "quilômetro quadrado", "quilômetros quadrados"},
-                      {"h", "hora", "horas", "%spellout-cardinal-feminine", "", Kind::kUnit, true},
+                      {"h", "hora", "horas", "%spellout-cardinal-feminine", "", Kind::kUnit},
                       {"min", "minuto", "minutos"},
-                      {"s", "segundo", "segundos", "", "", Kind::kUnit, true},
+                      {"s", "segundo", "segundos", "", "", Kind::kUnit},
                       {"ms", "milissegundo", "milissegundos"},
                       {"GB", "gigabyte", "gigabytes"},
                       {"MB", "megabyte", "megabytes"},
                       {"TB", "terabyte", "terabytes"},
                       {"kWh", "quilowatt-hora", "quilowatts-hora"},
                       {"kW", "quilowatt", "quilowatts"},
-                      {"W", "watt", "watts", "", "", Kind::kUnit, true},
-                      {"V", "volt", "volts", "", "", Kind::kUnit, true},
+                      {"W", "watt", "watts", "", "", Kind::kUnit},
+                      {"V", "volt", "volts", "", "", Kind::kUnit},
                       {"º", "", "", "", "", Kind::kOrdinal, true},
                       {".º", "", "", "", "", Kind::kOrdinal, true},
                       {"ª", "", "", "%spellout-ordinal-feminine", "", Kind::kOrdinal, true},
@@ -200,7 +200,7 @@ LanguageRules Spanish() {
   r.before_noun = {{"veintiuno", "veintiún"}, {"uno", "un"}};
   r.minus = "menos";
   r.plus = "más";
-  r.range = "a";
+  r.range = "{a} a {b}";
   r.at = "arroba";
   r.dot = "punto";
   r.money_and = "con";
@@ -217,17 +217,17 @@ LanguageRules Spanish() {
                       {"km/h", "kilómetro por hora", "kilómetros por hora"},
                       {"m²", "metro cuadrado", "metros cuadrados"},
                       {"km²", "kilómetro cuadrado", "kilómetros cuadrados"},
-                      {"h", "hora", "horas", "%spellout-cardinal-feminine", "", Kind::kUnit, true},
+                      {"h", "hora", "horas", "%spellout-cardinal-feminine", "", Kind::kUnit},
                       {"min", "minuto", "minutos"},
-                      {"s", "segundo", "segundos", "", "", Kind::kUnit, true},
+                      {"s", "segundo", "segundos", "", "", Kind::kUnit},
                       {"ms", "milisegundo", "milisegundos"},
                       {"GB", "gigabyte", "gigabytes"},
                       {"MB", "megabyte", "megabytes"},
                       {"TB", "terabyte", "terabytes"},
                       {"kWh", "kilovatio hora", "kilovatios hora"},
                       {"kW", "kilovatio", "kilovatios"},
-                      {"W", "vatio", "vatios", "", "", Kind::kUnit, true},
-                      {"V", "voltio", "voltios", "", "", Kind::kUnit, true},
+                      {"W", "vatio", "vatios", "", "", Kind::kUnit},
+                      {"V", "voltio", "voltios", "", "", Kind::kUnit},
                       {"º", "", "", "", "", Kind::kOrdinal, true},
                       {".º", "", "", "", "", Kind::kOrdinal, true},
                       {"ª", "", "", "%spellout-ordinal-feminine", "", Kind::kOrdinal, true},
@@ -278,7 +278,7 @@ LanguageRules French() {
   r.singular_below = 2;
   r.minus = "moins";
   r.plus = "plus";
-  r.range = "à";
+  r.range = "{a} à {b}";
   r.at = "arobase";
   r.dot = "point";
   r.money_and = "et";
@@ -295,17 +295,17 @@ LanguageRules French() {
                       {"km/h", "kilomètre par heure", "kilomètres par heure"},
                       {"m²", "mètre carré", "mètres carrés"},
                       {"km²", "kilomètre carré", "kilomètres carrés"},
-                      {"h", "heure", "heures", "%spellout-cardinal-feminine", "", Kind::kUnit, true},
+                      {"h", "heure", "heures", "%spellout-cardinal-feminine", "", Kind::kUnit},
                       {"min", "minute", "minutes", "%spellout-cardinal-feminine"},
-                      {"s", "seconde", "secondes", "%spellout-cardinal-feminine", "", Kind::kUnit, true},
+                      {"s", "seconde", "secondes", "%spellout-cardinal-feminine", "", Kind::kUnit},
                       {"ms", "milliseconde", "millisecondes", "%spellout-cardinal-feminine"},
                       {"Go", "gigaoctet", "gigaoctets"},
                       {"Mo", "mégaoctet", "mégaoctets"},
                       {"GB", "gigaoctet", "gigaoctets"},
                       {"kWh", "kilowattheure", "kilowattheures"},
                       {"kW", "kilowatt", "kilowatts"},
-                      {"W", "watt", "watts", "", "", Kind::kUnit, true},
-                      {"V", "volt", "volts", "", "", Kind::kUnit, true},
+                      {"W", "watt", "watts", "", "", Kind::kUnit},
+                      {"V", "volt", "volts", "", "", Kind::kUnit},
                       {"er", "", "", "", "", Kind::kOrdinal, true},
                       {"re", "", "", "%spellout-ordinal-feminine", "", Kind::kOrdinal, true},
                       {"ère", "", "", "%spellout-ordinal-feminine", "", Kind::kOrdinal, true},
@@ -357,7 +357,9 @@ LanguageRules Korean() {
                ""};
   r.minus = "마이너스";
   r.plus = "플러스";
-  r.range = "에서";
+  r.range = "{a}에서 {b}";
+  r.fraction_digit_separator = "";
+  r.suffix_rule_sets_below = 100;
   r.at = "골뱅이";
   r.dot = "점";
   r.scale_words = {"만", "억", "조", "천"};
@@ -428,7 +430,8 @@ const std::vector<std::string_view>& AbbreviationsEndingInPeriod() {
     std::vector<std::string_view> all;
     for (std::string_view lang : {"en", "pt", "es", "fr", "ko"}) {
       for (const Abbreviation& a : WrittenLanguageRules(lang)->abbreviations) {
-        if (!a.written.empty() && a.written.back() == '.') all.push_back(a.written);
+        // "No." before a number only: "I said no." still ends a sentence.
+        if (!a.written.empty() && a.written.back() == '.' && !a.before_number) all.push_back(a.written);
       }
     }
     std::sort(all.begin(), all.end());

@@ -74,11 +74,14 @@ struct LanguageRules {
   char decimal_separator = '.';
   char grouping_separator = ',';   // besides, a space or U+00A0/U+202F group thousands in every language
   NumberRuleSets numbers;
+  std::string_view fraction_digit_separator = " ";  // between the digits after the decimal word
+  long long suffix_rule_sets_below = 0;  // a suffix's own rule set only below this value (Korean native numbers: 100)
   bool fraction_as_number = false; // "3,14" as "três vírgula catorze" (two digits at most), not digit by digit
   double singular_below = 0;       // a unit is singular below this value (fr: 2); 0: only for exactly 1
   std::vector<std::pair<std::string_view, std::string_view>> before_noun;  // "uno" -> "un" before a noun (es)
 
-  std::string_view minus, plus, range;   // "-5", "+55 ...", "10-12"
+  std::string_view minus, plus;    // "-5", "+55 ..."
+  std::string_view range;          // "10-12": "{a} to {b}"; empty: said as written
   std::string_view at, dot;        // in e-mail addresses and web addresses
   std::string_view money_and;      // between the major and the minor unit ("and", "e", "con")
   std::string_view of_after_scale; // "de" after "milhões" before the currency (pt, es, fr)
@@ -100,8 +103,8 @@ struct LanguageRules {
 // a table derived from ICU's locale data by the normalizer.
 const LanguageRules* WrittenLanguageRules(std::string_view lang);
 
-// Every abbreviation of every table that ends in a period: the chunker does
-// not end a sentence there.
+// Every abbreviation of every table that ends in a period (those said only
+// before a number aside): the chunker does not end a sentence there.
 const std::vector<std::string_view>& AbbreviationsEndingInPeriod();
 
 }  // namespace supertonic

@@ -111,23 +111,24 @@ std::string NumberSpeller::Integer(std::string_view digits, std::string_view rul
 }
 
 std::string NumberSpeller::Decimal(std::string_view integer_digits, std::string_view fraction_digits,
-                                   std::string_view rule_set, bool fraction_as_number) const {
+                                   std::string_view rule_set, bool fraction_as_number,
+                                   std::string_view digit_separator) const {
   std::string out = Integer(integer_digits.empty() ? std::string_view("0") : integer_digits, rule_set);
   if (fraction_digits.empty()) return out;
   out += decimal_word_;
   if (fraction_as_number && fraction_digits.size() <= 2 && fraction_digits.front() != '0') {
     out += Integer(fraction_digits);
   } else {
-    out += Digits(fraction_digits);
+    out += Digits(fraction_digits, {}, digit_separator);
   }
   return out;
 }
 
-std::string NumberSpeller::Digits(std::string_view digits, std::string_view zero) const {
+std::string NumberSpeller::Digits(std::string_view digits, std::string_view zero, std::string_view separator) const {
   std::string out;
   for (char d : digits) {
     if (d < '0' || d > '9') continue;
-    if (!out.empty()) out.push_back(' ');
+    if (!out.empty()) out.append(separator);
     out += d == '0' && !zero.empty() ? std::string(zero) : Format(d - '0', {});
   }
   return out;

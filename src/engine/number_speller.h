@@ -25,9 +25,9 @@ class NumberSpeller {
   // digit by digit (or as one number when `fraction_as_number` and it has at
   // most two digits and no leading zero).
   std::string Decimal(std::string_view integer_digits, std::string_view fraction_digits, std::string_view rule_set,
-                      bool fraction_as_number) const;
-  // Each digit on its own, separated by spaces.
-  std::string Digits(std::string_view digits, std::string_view zero = {}) const;
+                      bool fraction_as_number, std::string_view digit_separator = " ") const;
+  // Each digit on its own, separated by `separator`.
+  std::string Digits(std::string_view digits, std::string_view zero = {}, std::string_view separator = " ") const;
   bool HasRuleSet(std::string_view rule_set) const;
   // What the locale says before a negative number ("minus", "menos").
   const std::string& minus_word() const { return minus_word_; }

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/language_rules.h"
 #include "engine/text_preprocessor.h"
 
 // The common case reproduces the reference chunk_text():
@@ -120,24 +121,51 @@ bool IsCloser(char32_t cp) {
   }
 }
 
-// Does the text units[begin..last] (inclusive) end with `s`?
-bool EndsWith(const std::vector<Unit>& units, std::size_t begin, std::size_t last, std::string_view s) {
+// Does the text units[begin..last] (inclusive) end with `s` (code points)?
+bool EndsWith(const std::vector<Unit>& units, std::size_t begin, std::size_t last, std::u32string_view s) {
   if (last + 1 - begin < s.size()) return false;
   const std::size_t first = last + 1 - s.size();
   for (std::size_t k = 0; k < s.size(); ++k) {
-    if (units[first + k].cp != static_cast<unsigned char>(s[k])) return false;
+    if (units[first + k].cp != s[k]) return false;
   }
   return true;
+}
+
+std::u32string CodePoints(std::string_view utf8) {
+  std::u32string out;
+  std::size_t pos = 0;
+  while (pos < utf8.size()) {
+    utf8proc_int32_t cp = 0;
+    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data() + pos),
+                                    static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
+    if (n <= 0) break;
+    out.push_back(static_cast<char32_t>(cp));
+    pos += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
+std::vector<std::u32string> CodePointsOfEach(const auto& list) {
+  std::vector<std::u32string> out;
+  for (std::string_view a : list) out.push_back(CodePoints(a));
+  return out;
 }
 
 // The reference's negative lookbehinds: a "." that ends one of these does
 // not end a sentence. `dot` is the index of the "."; text starts at `begin`.
 bool IsAbbreviationAt(const std::vector<Unit>& units, std::size_t begin, std::size_t dot) {
-  static constexpr std::array<std::string_view, 19> kAbbreviations = {
-      "Mr.",  "Mrs.", "Ms.",  "Dr.",  "Prof.", "Sr.", "Jr.", "Ph.D.", "etc.", "e.g.",
-      "i.e.", "vs.",  "Inc.", "Ltd.", "Co.",   "Corp.", "St.", "Ave.", "Blvd."};
-  for (std::string_view a : kAbbreviations) {
+  static const std::vector<std::u32string> reference = CodePointsOfEach(std::array<std::string_view, 19>{
+      "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Sr.", "Jr.", "Ph.D.", "etc.", "e.g.", "i.e.", "vs.", "Inc.", "Ltd.",
+      "Co.", "Corp.", "St.", "Ave.", "Blvd."});
+  // The normalizer's tables ("Sra.", "pág.", "p. ex."), as whole words.
+  static const std::vector<std::u32string> tables = CodePointsOfEach(AbbreviationsEndingInPeriod());
+  for (const std::u32string& a : reference) {
     if (EndsWith(units, begin, dot, a)) return true;
+  }
+  for (const std::u32string& a : tables) {
+    if (EndsWith(units, begin, dot, a) && (dot + 1 - begin == a.size() || !IsWordChar(units[dot - a.size()].cp))) {
+      return true;
+    }
   }
   // (?<!\b[A-Z]\.): a single capital letter that starts a word.
   if (dot > begin) {

@@ -388,6 +388,7 @@ TextNormalizer::Language::Language(std::string_view lang) : speller_(lang) {
     for (int32_t i = 0; i < count && i < 12; ++i) rules_.date.months.push_back(Keep(Utf8(months[i])));
   }
   if (rules_.date.months.size() == 12) rules_.date.full = "{d} {month} {y}";
+  rules_.fraction_as_number = true;  // "3,50 €": "drei Komma fünfzig Euro"
   rules_.time = {.hour_minute = "{h} {m}", .on_the_hour = "{h}", .with_seconds = "{h} {m} {s}",
                  .with_period = "{t}"};
   Index();
@@ -415,7 +416,8 @@ std::string TextNormalizer::Language::Number(const Amount& a, std::string_view r
     return speller_.Digits(a.integer);  // "007"
   }
   if (a.fraction.empty()) return speller_.Integer(a.integer, rule_set);
-  return speller_.Decimal(a.integer, a.fraction, rule_set, rules_.fraction_as_number);
+  return speller_.Decimal(a.integer, a.fraction, rule_set, rules_.fraction_as_number,
+                          rules_.fraction_digit_separator);
 }
 
 // A number on its own: a year where the language reads four digits so.
@@ -569,7 +571,9 @@ std::string TextNormalizer::Language::SpeakAbbreviations(std::string_view text) 
     }
     const std::size_t end = i + found->written.size();
     out.append(found->spoken);
-    if (found->before_number || (end < text.size() && IsWordChar(CodePointAt(text, end)))) out.push_back(' ');
+    if (end < text.size() && (IsWordChar(CodePointAt(text, end)) || (found->before_number && text[end] != ' '))) {
+      out.push_back(' ');
+    }
     // A period that also ended the text (or its line) is kept.
     if (found->written.back() == '.' && (end == text.size() || text[end] == '\n')) out.push_back('.');
     i = end;
@@ -861,10 +865,16 @@ std::optional<std::string> TextNormalizer::Language::AmountAt(std::string_view t
   }
 
   auto range_of = [&](std::string_view rule_set, bool noun) {
-    std::string a = Number(first, rule_set);
+    // Korean native numbers stop at 99: larger counts are Sino-Korean.
+    auto rules_for = [&](const Amount& x) {
+      const bool large = rules_.suffix_rule_sets_below > 0 &&
+                         (x.integer.size() > 15 || std::stoll("0" + x.integer) >= rules_.suffix_rule_sets_below);
+      return large ? std::string_view() : rule_set;
+    };
+    std::string a = Number(first, rules_for(first));
     if (!second) return noun ? BeforeNoun(a) : a;
-    std::string b = Number(*second, rule_set);
-    return a + " " + std::string(rules_.range) + " " + (noun ? BeforeNoun(b) : b);
+    std::string b = Number(*second, rules_for(*second));
+    return Fill(rules_.range, {{"a", a}, {"b", noun ? BeforeNoun(b) : b}});
   };
 
   if (currency != nullptr) {
@@ -978,14 +988,7 @@ const TextNormalizer::Language& TextNormalizer::For(std::string_view lang) const
 }
 
 std::string TextNormalizer::Normalize(std::string_view text, std::string_view lang) const {
-  std::string spoken = For(lang).Normalize(text);
-  const std::size_t limit = kMaxExpansion * text.size();
-  if (spoken.size() > limit) {  // cannot happen with the tables as written; a bound all the same
-    std::size_t cut = limit;
-    while (cut > 0 && (static_cast<unsigned char>(spoken[cut]) & 0xC0) == 0x80) --cut;
-    spoken.resize(cut);
-  }
-  return spoken;
+  return For(lang).Normalize(text);
 }
 
 }  // namespace supertonic

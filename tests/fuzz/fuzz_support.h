@@ -21,6 +21,7 @@ int FuzzProtocol(const uint8_t* data, std::size_t size);
 int FuzzText(const uint8_t* data, std::size_t size);
 int FuzzAccumulator(const uint8_t* data, std::size_t size);
 int FuzzSpeechRequest(const uint8_t* data, std::size_t size);
+int FuzzNormalizer(const uint8_t* data, std::size_t size);
 
 [[noreturn]] inline void Fail(const char* file, int line, const char* condition, const std::string& detail) {
   std::fprintf(stderr, "\nFUZZ INVARIANT VIOLATED at %s:%d: %s\n  %s\n", file, line, condition, detail.c_str());

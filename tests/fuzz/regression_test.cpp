@@ -57,6 +57,11 @@ TEST(FuzzRegression, Accumulator) {
   RunAll("accumulator", "regressions", FuzzAccumulator);
 }
 
+TEST(FuzzRegression, Normalizer) {
+  EXPECT_GT(RunAll("normalizer", "corpus", FuzzNormalizer), 0u) << "no seed corpus";
+  RunAll("normalizer", "regressions", FuzzNormalizer);
+}
+
 TEST(FuzzRegression, SpeechRequest) {
   EXPECT_GT(RunAll("speech_request", "corpus", FuzzSpeechRequest), 0u) << "no seed corpus";
   RunAll("speech_request", "regressions", FuzzSpeechRequest);

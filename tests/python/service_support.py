@@ -136,6 +136,20 @@ def indexer() -> list[int]:
     return _INDEXER
 
 
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """0..99 in English words: test texts that count without digits, which text
+    normalization leaves as they are (so the probe speaks them as written)."""
+    if n < 20:
+        return _ONES[n]
+    tens, ones = divmod(n, 10)
+    return _TENS[tens - 2] + ("" if ones == 0 else "-" + _ONES[ones])
+
+
 def spoken(text: str, lang: str) -> str:
     """What the probe speaks for one segment's text: the engine's preprocessing
     (NFKD, symbol mapping, final period, language tags), as the decoder's
@@ -511,6 +525,7 @@ class Segment:
     text: str
     predicted_ms: float
     t_started: float
+    spoken_text: str = ""  # what the model was given: the text normalized (numbers in words...)
     frames: list[bytes] = field(default_factory=list)
     done: dict | None = None
     cancelled: bool = False
@@ -654,7 +669,10 @@ class SessionLog:
             self._violation(f"segment_started without text: {m}")
         if not isinstance(m.get("duration_ms"), (int, float)):
             self._violation(f"segment_started without a numeric duration_ms: {m}")
-        seg = Segment(index, m.get("text") or "", float(m.get("duration_ms") or 0), event.t)
+        if not isinstance(m.get("spoken_text"), str):
+            self._violation(f"segment_started without spoken_text: {m}")
+        seg = Segment(index, m.get("text") or "", float(m.get("duration_ms") or 0), event.t,
+                      spoken_text=m.get("spoken_text") or "")
         self.segments.append(seg)
         self._open = seg
         self._cancel_since_last_segment = False
@@ -672,6 +690,9 @@ class SessionLog:
             self._violation(f"segment_done {m.get('segment')} for open segment {seg.index}")
         if m.get("text") != seg.text:
             self._violation(f"segment_done text {m.get('text')!r} != segment_started text {seg.text!r}")
+        if m.get("spoken_text") != seg.spoken_text:
+            self._violation(f"segment_done spoken_text {m.get('spoken_text')!r} != segment_started's "
+                            f"{seg.spoken_text!r}")
         if m.get("frames") != len(seg.frames):
             self._violation(f"segment_done says {m.get('frames')} frames, {len(seg.frames)} were sent")
         if not seg.frames:
@@ -706,11 +727,12 @@ class SessionLog:
         return sum(len(s.frames) for s in self.segments)
 
     def assert_audio_speaks_segments(self, lang: str) -> None:
-        """Each completed segment's audio decodes to exactly `<lang>its text</lang>`."""
+        """Each completed segment's audio decodes to exactly `<lang>its spoken text</lang>`: what
+        the server says it gave the model (the text, normalized unless the session turned it off)."""
         assert self.sample_rate, "no session_started"
         for seg in self.completed():
             got = seg.decode(self.sample_rate).raw_text
-            want = spoken(seg.text, lang)
+            want = spoken(seg.spoken_text, lang)
             assert unicodedata.normalize("NFC", got) == unicodedata.normalize("NFC", want), (
                 f"segment {seg.index} ({seg.text!r}) at {self.sample_rate} Hz decodes to {got!r}, "
                 f"expected {want!r}")

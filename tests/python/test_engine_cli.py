@@ -42,10 +42,11 @@ TEXTS = [
 @pytest.mark.parametrize("lang,text", TEXTS)
 def test_text_ids_match_reference(lang: str, text: str) -> None:
     reference = ReferencePipeline(PROBE, intra_op_threads=1)
-    result = run_cli("ids", "--model-dir", str(PROBE), "--lang", lang, "--text", text)
+    result = run_cli("ids", "--model-dir", str(PROBE), "--lang", lang, "--text", text, "--no-normalize")
     assert result.returncode == 0, result.stderr
     chunks = json.loads(result.stdout)
     assert len(chunks) == 1
+    assert chunks[0]["normalized"] == text
     assert chunks[0]["preprocessed"] == reference.preprocess(text, lang)
     ids, unknown = reference.text_to_ids_with_unknown(text, lang)
     assert chunks[0]["ids"] == ids.tolist()

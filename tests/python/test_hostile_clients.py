@@ -39,7 +39,7 @@ from websockets.exceptions import InvalidStatus
 
 from service_support import (
     CANCEL, END, ServerProcess, SessionLog, assert_start_fails, WsClient, assert_error, assert_session_speaks, collect_session, http_get,
-    indexer, poll, requires_server_binary, run, run_session, start_msg, text_msg,
+    indexer, number_words, poll, requires_server_binary, run, run_session, start_msg, text_msg,
 )
 from test_openai_api import read_audio
 from test_reliability import (
@@ -54,7 +54,7 @@ pytestmark = requires_server_binary
 SMALL_BUFFER = {"TTS_MAX_OUTPUT_BUFFER_MS": 1000}
 
 # 655 characters, cut into several segments; the probe speaks ~100 s of it.
-LONG_INPUT = " ".join(f"Sentence number {i} of a long answer." for i in range(18))
+LONG_INPUT = " ".join(f"Sentence number {number_words(i)} of a long answer." for i in range(18))
 
 # The MSS of an Ethernet path. On loopback (MSS 65483) the kernel would take
 # ~4 MB of a response into its buffers before the server saw any backpressure;
@@ -526,7 +526,7 @@ def test_speech_requests_do_not_collide_with_client_session_ids(start_server):
             assert all(m["type"] == "session_started" for m in started), [m for m in started
                                                                          if m["type"] != "session_started"][:3]
             for i in range(4):
-                await asyncio.to_thread(speech_pcm_speaks, server, f"Request {i} here.")
+                await asyncio.to_thread(speech_pcm_speaks, server, f"Request {number_words(i)} here.")
         finally:
             await asyncio.gather(*(c.close() for c in holders))
 

@@ -13,7 +13,7 @@ import openai
 import pytest
 import soundfile
 
-from service_support import END, WsClient, decode_pcm16, indexer, run, spoken, start_msg
+from service_support import END, WsClient, decode_pcm16, indexer, number_words, run, spoken, start_msg
 from tools.probe_decode import decode_samples, decode_wav
 
 
@@ -97,12 +97,12 @@ def test_pcm_streams_at_24khz_with_openai_voice_names(server):
 
 
 def test_long_input_is_chunked_and_spoken_in_order(server):
-    sentences = [f"Sentence number {i} of a long answer." for i in range(12)]
+    sentences = [f"Sentence number {number_words(i)} of a long answer." for i in range(12)]
     text = " ".join(sentences)
     pcm = client(server).audio.speech.create(model="supertonic-2", voice="M1", input=text, response_format="pcm",
                                              extra_body={"language": "en"}).content
     decoded = decode_pcm16(pcm, 24000).text
-    assert decoded.startswith("<en>Sentence number 0")
+    assert decoded.startswith("<en>Sentence number zero")
     assert decoded.replace("</en><en>", " ").removeprefix("<en>").removesuffix("</en>") == text
 
 

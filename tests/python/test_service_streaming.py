@@ -45,7 +45,7 @@ def test_concurrent_sessions_each_hear_only_their_own_text(server, n):
         assert_session_speaks(log, texts, lang)
         # Nothing lost or duplicated: the whole stream decodes to this session's segments, in order.
         whole = decode_pcm16(log.pcm(), rate).raw_text
-        assert whole == "".join(spoken(s.text, lang) for s in log.segments)
+        assert whole == "".join(spoken(s.spoken_text, lang) for s in log.segments)
 
 
 def test_concurrent_sessions_on_one_connection_each_in_turn_and_others_in_parallel(server):
@@ -95,7 +95,7 @@ def test_several_inference_workers_keep_every_session_whole_and_in_order(start_s
         lang, voice, rate, texts = CONCURRENT[i % len(CONCURRENT)]
         assert_session_speaks(log, texts * 3, lang)
         whole = decode_pcm16(log.pcm(), rate).raw_text
-        assert whole == "".join(spoken(s.text, lang) for s in log.segments)
+        assert whole == "".join(spoken(s.spoken_text, lang) for s in log.segments)
     assert cancelled_log.binary_after_cancel == 0
     assert norm_text(cancelled_log.segments[-1].text) == "Back again."
 
@@ -401,7 +401,7 @@ def test_cancel_stops_audio_and_session_takes_new_text(server):
     assert norm_text(" ".join(s.text for s in after)) == new_text
     for seg in after:
         got = seg.decode(48000).raw_text
-        assert got == spoken(seg.text, "en"), f"after cancel, {seg.text!r} decodes to {got!r}"
+        assert got == spoken(seg.spoken_text, "en"), f"after cancel, {seg.text!r} decodes to {got!r}"
     assert all(s.done is not None for s in after)
 
 
