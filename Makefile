@@ -74,6 +74,7 @@ demo: build models
 
 bench: build models
 	@$(PY) bench/engine_bench.py --model-dir models/faithful --out bench/results/engine.json
+	@build/bin/normalization_bench --model-dir models/faithful --texts bench/normalization_texts.json --out bench/results/normalization.json > /dev/null
 
 clean:
 	rm -rf $(BUILD_DIR) build/bin
