@@ -45,6 +45,7 @@ struct EngineFlags {
   int threads = 0;
   std::string graph_optimization = "all";
   bool no_pad_rewrite = false;
+  bool no_normalize = false;
   int max_chunk_chars = 0;
 
   void Add(CLI::App* cmd) {
@@ -57,6 +58,8 @@ struct EngineFlags {
     cmd->add_flag("--no-pad-rewrite", no_pad_rewrite,
                   "load the graphs' padding as published: a batched item then differs from itself alone "
                   "(to measure that)");
+    cmd->add_flag("--no-normalize", no_normalize,
+                  "give the model the text as written (no numbers, money, dates... in words; no markdown removal)");
     AddChunkOption(cmd, max_chunk_chars);
   }
   static void AddChunkOption(CLI::App* cmd, int& max_chunk_chars) {
@@ -72,6 +75,7 @@ struct EngineFlags {
     c.intra_op_threads = threads;
     c.graph_optimization = EngineConfig::ParseGraphOptimization(graph_optimization);
     c.rewrite_batch_padding = !no_pad_rewrite;
+    c.normalize_text = !no_normalize;
     c.max_chunk_chars = max_chunk_chars;
     return c;
   }

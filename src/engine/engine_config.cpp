@@ -70,6 +70,7 @@ std::string EngineConfig::ToString() const {
   if (!optimized_model_cache.empty()) os << ", optimized_model_cache=" << optimized_model_cache.string();
   os << ", chunked_vocoder=" << (chunked_vocoder ? "true" : "false");
   if (!rewrite_batch_padding) os << ", rewrite_batch_padding=false";
+  if (!normalize_text) os << ", normalize_text=false";
   if (max_chunk_chars > 0) os << ", max_chunk_chars=" << max_chunk_chars;
   os << ")";
   return os.str();

@@ -28,6 +28,8 @@ struct EngineConfig {
   // replicates each item's last valid frame (graph_padding.h): without it a
   // padded batch changes the published graphs' output. Off only to measure that.
   bool rewrite_batch_padding = true;
+  // SynthesizeText says numbers, money, dates... in words first (TextNormalizer).
+  bool normalize_text = true;
 
   // Chunk length in code points for long text, replacing the model profile's
   // default (model_profile.h: 300 for Supertonic 2, 150 for Supertonic 3); a

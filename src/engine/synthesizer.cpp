@@ -281,6 +281,7 @@ std::vector<float> Synthesizer::SynthesizeText(const std::string& text, const st
                                                double pause_s) const {
   std::vector<SynthesisItem> items;
   for (auto& chunk : ChunkText(text, profile_.ChunkLimit(lang))) {
+    if (config_.normalize_text) chunk = normalizer_.Normalize(chunk, lang);
     items.push_back({std::move(chunk), lang, voice, speed, seed + items.size(), nullptr});
   }
   if (items.empty()) return {};

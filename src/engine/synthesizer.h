@@ -16,6 +16,7 @@
 #include "engine/model_profile.h"
 #include "engine/streaming_vocoder.h"
 #include "engine/supertonic_model.h"
+#include "engine/text_normalizer.h"
 #include "engine/unicode_indexer.h"
 #include "engine/voice_style.h"
 
@@ -108,6 +109,7 @@ class Synthesizer {
   std::vector<FrameRange> VocoderPlan(int64_t latent_frames, int64_t batch, int concurrent_calls = 1) const;
 
   // Any length of text: chunks it at the profile's limit for `lang`,
+  // normalizes each chunk (unless EngineConfig::normalize_text is off),
   // synthesizes the chunks as one batch and joins them with `pause_s` of
   // silence, as the reference does.
   std::vector<float> SynthesizeText(const std::string& text, const std::string& lang, const std::string& voice,
@@ -128,6 +130,7 @@ class Synthesizer {
   BatchProbeResult batch_probe_;
   VocoderProbeResult vocoder_probe_;
   std::unique_ptr<StreamingVocoder> streaming_;
+  TextNormalizer normalizer_;
 };
 
 }  // namespace supertonic

@@ -143,14 +143,15 @@ std::vector<std::string> SegmentsOf(const std::string& decoded, const std::strin
   return out;
 }
 
+// Counted in letters (A, B, ...): text normalization leaves them as they are.
 std::string Sentences(int count) {
   std::string text;
-  for (int i = 0; i < count; ++i) text += "Satz Nummer " + std::to_string(i) + " ist hier. ";
+  for (int i = 0; i < count; ++i) text += std::string("Satz Nummer ") + static_cast<char>('A' + i) + " ist hier. ";
   return text;
 }
 
 TEST_F(SupertonicThree, LongTextIsChunkedAtTheProfilesLimit) {
-  const std::string text = Sentences(12);  // 12 sentences of 23 characters: 287 characters
+  const std::string text = Sentences(12);  // 12 sentences of 23 characters: 287 characters with the spaces
   const auto segments = SegmentsOf(DecodeV3(v3_->SynthesizeText(text, "de", "F1", 2, 1.0f)), "de");
   EXPECT_EQ(segments, ChunkText(text, 150));
   ASSERT_EQ(segments.size(), 2u);

@@ -103,16 +103,27 @@ TEST_F(ProbeSynthesizer, BatchItemsDoNotHearEachOther) {
   }
 }
 
+TEST_F(ProbeSynthesizer, TextIsSaidInWordsUnlessNormalizationIsOff) {
+  EXPECT_EQ(DecodeProbeAudio(synth_->SynthesizeText("Room 12 costs $5.", "en", "F1", 2, 1.5f), 44100).text,
+            "<en>Room twelve costs five dollars.</en>");
+  EngineConfig config = ConfigFor(testing::ProbeModelDir());
+  config.normalize_text = false;
+  const Synthesizer as_written(config);
+  EXPECT_EQ(DecodeProbeAudio(as_written.SynthesizeText("Room 12.", "en", "F1", 2, 1.5f), 44100).text,
+            "<en>Room 12.</en>");
+}
+
 TEST_F(ProbeSynthesizer, LongTextIsChunkedAndSpokenInOrder) {
   std::string text;
-  for (int i = 0; i < 12; ++i) text += "Sentence number " + std::to_string(i) + " is here. ";
+  // Counted in letters (A, B, ...): text normalization leaves them as they are.
+  for (int i = 0; i < 12; ++i) text += std::string("Sentence number ") + static_cast<char>('A' + i) + " is here. ";
   auto samples = synth_->SynthesizeText(text, "en", "F1", 2, 1.5f);
   auto decoded = DecodeProbeAudio(samples, 44100);
   std::string expected;
   // ChunkText packs whole sentences up to 300 characters.
   std::string chunk;
   for (int i = 0; i < 12; ++i) {
-    std::string s = "Sentence number " + std::to_string(i) + " is here.";
+    std::string s = std::string("Sentence number ") + static_cast<char>('A' + i) + " is here.";
     if (!chunk.empty() && chunk.size() + 1 + s.size() > 300) {
       expected += "<en>" + chunk + "</en>";
       chunk.clear();
