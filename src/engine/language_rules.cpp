@@ -99,7 +99,7 @@ LanguageRules English() {
             .hour_minute_below_ten = "{h} oh {m}",
             .on_the_hour = "{h} o'clock",
             .on_the_hour_with_period = "{h}",
-            .with_seconds = "{h} {h|hour|hours} {m} {m|minute|minutes} and {s} {s|second|seconds}",
+            .with_seconds = "{h} {m} and {s} {s|second|seconds}",
             .with_period = "{t} {p}",
             .am = "a.m.",
             .pm = "p.m."};

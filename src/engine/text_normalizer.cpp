@@ -636,7 +636,9 @@ std::string TextNormalizer::Language::SpeakDates(std::string_view text) const {
   const bool month_first = rules_.date.numeric_order == DateTemplates::Order::kMonthDayYear;
   return ReplaceMatches(next, year_last, [&](const auto& m, std::size_t b, std::size_t e) {
     const int first = ToInt(View(m[1])), second = ToInt(View(m[2]));
-    return speak(next, b, e, ToInt(View(m[3])), month_first ? first : second, month_first ? second : first);
+    // "15/03/2024" in English text: no month 15, so the day comes first.
+    const bool month_then_day = month_first && first <= 12;
+    return speak(next, b, e, ToInt(View(m[3])), month_then_day ? first : second, month_then_day ? second : first);
   });
 }
 

@@ -71,6 +71,8 @@ const std::vector<Case>& Cases() {
     {"en", "mp3", "mp three"},
     {"en", "100,000", "one hundred thousand"},
     {"en", "½ cup", "one half cup"},
+    {"en", "due 15/03/2024", "due March fifteenth, twenty twenty-four"},
+    {"en", "at 10:30:15", "at ten thirty and fifteen seconds"},
     {"pt", "Tenho 25 anos.", "Tenho vinte e cinco anos."},
     {"pt", "Custa R$ 3,50.", "Custa três reais e cinquenta centavos."},
     {"pt", "3,50 €", "três euros e cinquenta centavos"},

@@ -63,6 +63,25 @@ def test_synthesize_returns_the_audio_of_the_text(server):
     assert heard(result.pcm, 22050) == text
 
 
+def test_segments_carry_the_text_as_written_and_as_spoken(server):
+    async def body(**options):
+        async with await stc.connect(server.url) as conn:
+            session = conn.session(lang_code="en", **options)
+            await session.send_text("It costs $5.")
+            await session.end()
+            return [event async for event in session.events(timeout=T)]
+
+    events = run(body())
+    [started] = [e for e in events if isinstance(e, stc.SegmentStarted)]
+    [done] = [e for e in events if isinstance(e, stc.SegmentDone)]
+    assert (started.text, started.spoken_text) == ("It costs $5.", "It costs five dollars.")
+    assert (done.text, done.spoken_text) == ("It costs $5.", "It costs five dollars.")
+    assert heard(b"".join(e.data for e in events if isinstance(e, stc.AudioFrame)), 24000) == "It costs five dollars."
+    as_written = run(body(normalize=False))
+    [started] = [e for e in as_written if isinstance(e, stc.SegmentStarted)]
+    assert started.spoken_text == "It costs $5." and as_written[0].raw["normalize"] is False
+
+
 def test_failed_segment_is_an_error_event_and_the_session_goes_on(failing_model_server):
     fails = "This sentence is far too long for the failing model to speak."
     assert len(fails) > FAIL_ABOVE_TOKENS

@@ -89,6 +89,25 @@ def test_stream_fed_word_by_word_speaks_the_text_in_order(server):
     assert abs(turn.transcript[-1].end_time - audio_s) < 0.25, (turn.transcript[-1].end_time, audio_s)
 
 
+def test_the_transcript_shows_the_text_as_written_while_the_audio_says_it_in_words(server):
+    text = "It costs $5.50 today. Call 555-123-4567."
+
+    async def body(**options):
+        tts = supertonic.TTS(url=server.url, language="en", **options)
+        try:
+            return await speak(tts, text)
+        finally:
+            await tts.aclose()
+
+    turn = run(body())
+    assert heard(turn.pcm, 24000) == ("It costs five dollars and fifty cents today. "
+                                      "Call five five five, one two three, four five six seven.")
+    assert norm_text("".join(turn.transcript)) == text
+    as_written = run(body(normalize=False))
+    assert norm_text("".join(as_written.transcript)) == text
+    assert "five dollars" not in heard(as_written.pcm, 24000)
+
+
 def test_synthesize_is_one_session(server):
     async def body():
         tts = supertonic.TTS(url=server.url, language="en", sample_rate=16000)

@@ -169,19 +169,21 @@ class Connection:
         model: str | None = None,
         session_id: str | None = None,
         config: dict[str, Any] | None = None,
+        normalize: bool | None = None,
     ) -> "Session":
         """A new session (nothing is sent until its first text, ``start()`` or
         ``end()``). Options left None take the server's defaults (``model``:
         which of the server's models, by the name it lists; default its
-        first); ``config`` adds raw fields. Fails if the previous session has
-        not ended yet."""
+        first); ``normalize=False`` has the server read the text as written
+        (no numbers, dates... in words); ``config`` adds raw fields. Fails if
+        the previous session has not ended yet."""
         if self.busy:
             raise SessionStateError(
                 f"session {self._session.session_id!r} is still running on this connection")
         cfg: dict[str, Any] = dict(config or {})
         for key, value in (("model", model), ("voice", voice), ("lang_code", lang_code),
                            ("sample_rate", sample_rate), ("speed", speed),
-                           ("num_inference_steps", num_inference_steps)):
+                           ("num_inference_steps", num_inference_steps), ("normalize", normalize)):
             if value is not None:
                 cfg[key] = value
         session = Session(self, session_id or str(uuid.uuid4()), cfg)

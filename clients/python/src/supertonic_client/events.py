@@ -37,6 +37,7 @@ class SegmentStarted:
     text: str
     duration_ms: float
     start_ms: float | None
+    spoken_text: str = ""   # what the model was given (the text normalized); "" from older servers
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -69,6 +70,7 @@ class SegmentDone:
     text: str
     duration_ms: float
     frames: int
+    spoken_text: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -147,14 +149,14 @@ def parse_segment_started(m: dict[str, Any]) -> SegmentStarted:
     return SegmentStarted(
         session_id=str(m.get("session_id")), segment=_int(m.get("segment"), -1),
         text=str(m.get("text", "")), duration_ms=_num(m.get("duration_ms")),
-        start_ms=None if start is None else _num(start), raw=m)
+        start_ms=None if start is None else _num(start), spoken_text=str(m.get("spoken_text") or ""), raw=m)
 
 
 def parse_segment_done(m: dict[str, Any]) -> SegmentDone:
     return SegmentDone(
         session_id=str(m.get("session_id")), segment=_int(m.get("segment"), -1),
         text=str(m.get("text", "")), duration_ms=_num(m.get("duration_ms")),
-        frames=_int(m.get("frames")), raw=m)
+        frames=_int(m.get("frames")), spoken_text=str(m.get("spoken_text") or ""), raw=m)
 
 
 def parse_cancelled(m: dict[str, Any]) -> Cancelled:

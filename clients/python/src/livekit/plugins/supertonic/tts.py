@@ -96,6 +96,7 @@ class _TTSOptions:
     num_inference_steps: int | None
     sample_rate: int
     aligned_transcript: bool
+    normalize: bool | None = None
 
     def session_config(self) -> dict[str, Any]:
         """``start_session.config``: always the sample rate, the rest when set
@@ -111,6 +112,8 @@ class _TTSOptions:
             config["speed"] = self.speed
         if self.num_inference_steps is not None:
             config["num_inference_steps"] = self.num_inference_steps
+        if self.normalize is not None:
+            config["normalize"] = self.normalize
         return config
 
 
@@ -159,6 +162,7 @@ class TTS(tts.TTS):
         sample_rate: int = 24000,
         token: str | None = None,
         aligned_transcript: bool = True,
+        normalize: bool | None = None,
     ) -> None:
         """Supertonic TTS over the service's WebSocket protocol.
 
@@ -186,6 +190,10 @@ class TTS(tts.TTS):
                 (default: ``$SUPERTONIC_TTS_TOKEN``).
             aligned_transcript: emit word-timed transcripts from the server's
                 segment timing (lets the agent's transcript follow the audio).
+            normalize: False to have the server read the text as written (no
+                numbers, money, dates... in words; for agents that normalize
+                themselves). Default: the server's ``TTS_TEXT_NORMALIZATION``.
+                Transcripts always show the text as the agent wrote it.
         """
         if url and service_url and url != service_url:
             raise ValueError("give either url or service_url, not two different URLs")
@@ -210,6 +218,7 @@ class TTS(tts.TTS):
             num_inference_steps=num_inference_steps,
             sample_rate=sample_rate,
             aligned_transcript=aligned,
+            normalize=normalize,
         )
         self._pool = utils.ConnectionPool[stc.Connection](
             connect_cb=self._connect_ws,
