@@ -46,18 +46,18 @@ case "$KIND" in
       "$PY" -m pytest -q -p no:cacheprovider tests/python/test_service_protocol.py tests/python/test_service_streaming.py \
         tests/python/test_service_ops.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
         tests/python/test_batching.py tests/python/test_service_models.py tests/python/test_supertonic3.py \
-        tests/python/test_silence_trim.py
+        tests/python/test_silence_trim.py tests/python/test_normalization.py
     ;;
   tsan)
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
     export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1"
     run_step "service_tests" "$BUILD/bin/service_tests" --gtest_brief=1
-    run_step "engine ProbeSynthesizer.ConcurrentCallsAreSafe" \
-      "$BUILD/bin/engine_tests" --gtest_filter='ProbeSynthesizer.ConcurrentCallsAreSafe'
+    run_step "engine ProbeSynthesizer.ConcurrentCallsAreSafe, TextNormalizer.ConcurrentCallersGetTheSameWords" \
+      "$BUILD/bin/engine_tests" --gtest_filter='ProbeSynthesizer.ConcurrentCallsAreSafe:TextNormalizer.ConcurrentCallersGetTheSameWords'
     run_step "streaming and concurrency integration tests (pytest)" \
       "$PY" -m pytest -q -p no:cacheprovider \
         tests/python/test_service_streaming.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
-        tests/python/test_service_models.py
+        tests/python/test_service_models.py tests/python/test_normalization.py
     ;;
   *) echo "unknown kind $KIND (asan or tsan)"; exit 2 ;;
 esac
