@@ -3,7 +3,9 @@
 // writes the comparison to bench/results/engine.json.
 //
 //   build/bin/engine_bench --model-dir models/faithful --texts bench/texts.json
-//       --threads 2 -- --benchmark_format=json
+//       --threads 2 [--backend openvino --precision bf16] -- --benchmark_format=json
+//   build/bin/engine_bench --matmul-peak 2048 --backend openvino --precision bf16
+//       (prints the backend's n^3 MatMul GFLOPS as JSON and exits)
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "engine/matmul_peak.h"
 #include "engine/synthesizer.h"
 #include "engine/text_chunker.h"
 
@@ -85,7 +88,9 @@ void BM_FirstAudio(benchmark::State& state, const Synthesizer* synth, std::strin
 
 int main(int argc, char** argv) {
   std::string model_dir = "models/faithful", texts_path = "bench/texts.json";
-  int threads = 2, repetitions = 5;
+  int threads = 2, repetitions = 5, matmul_n = 0;
+  std::string backend = "onnxruntime", precision = "fp32";
+  bool first_audio = true;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -94,12 +99,25 @@ int main(int argc, char** argv) {
     else if (a == "--texts") texts_path = next();
     else if (a == "--threads") threads = std::stoi(next());
     else if (a == "--repetitions") repetitions = std::stoi(next());
+    else if (a == "--backend") backend = next();
+    else if (a == "--precision") precision = next();
+    else if (a == "--matmul-peak") matmul_n = std::stoi(next());
+    else if (a == "--no-first-audio") first_audio = false;
     else if (a == "--") continue;
     else rest.push_back(argv[i]);
   }
   EngineConfig config;
   config.model_dir = model_dir;
   config.intra_op_threads = threads;
+  config.backend = EngineConfig::ParseBackend(backend);
+  config.precision = EngineConfig::ParsePrecision(precision);
+  if (matmul_n > 0) {
+    const MatmulPeak peak = MeasureMatmulPeak(config, matmul_n);
+    std::cout << nlohmann::json{{"backend", backend}, {"precision", precision}, {"threads", threads},
+                                {"n", peak.n}, {"best_s", peak.best_s}, {"gflops", peak.gflops}}
+              << "\n";
+    return 0;
+  }
   Synthesizer synth(config);
   nlohmann::json texts = nlohmann::json::parse(std::ifstream(texts_path));
 
@@ -121,7 +139,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  if (synth.streaming_vocoder()) {
+  if (first_audio && synth.streaming_vocoder()) {
     for (const char* name : {"short", "mid", "long"}) {
       const std::string bench_name = std::string("first_audio/") + name;
       benchmark::RegisterBenchmark(bench_name.c_str(), BM_FirstAudio, &synth, texts[name].get<std::string>())

@@ -47,6 +47,8 @@ struct EngineFlags {
   bool no_pad_rewrite = false;
   bool no_normalize = false;
   int max_chunk_chars = 0;
+  std::string backend = "onnxruntime";
+  std::string precision = "fp32";
 
   void Add(CLI::App* cmd) {
     cmd->add_option("--model-dir", model_dir, "model directory (onnx/, voice_styles/); env TTS_MODEL_DIR")
@@ -61,6 +63,13 @@ struct EngineFlags {
     cmd->add_flag("--no-normalize", no_normalize,
                   "give the model the text as written (no numbers, money, dates... in words; no markdown removal)");
     AddChunkOption(cmd, max_chunk_chars);
+    AddBackendOptions(cmd, backend, precision);
+  }
+  static void AddBackendOptions(CLI::App* cmd, std::string& backend, std::string& precision) {
+    cmd->add_option("--backend", backend, "onnxruntime (the reference, CPU or CUDA) or openvino (CPU; bf16)")
+        ->capture_default_str();
+    cmd->add_option("--precision", precision, "fp32, or bf16 (openvino on a CPU with AVX512-BF16 or AMX)")
+        ->capture_default_str();
   }
   static void AddChunkOption(CLI::App* cmd, int& max_chunk_chars) {
     cmd->add_option("--max-chunk-chars", max_chunk_chars,
@@ -77,6 +86,8 @@ struct EngineFlags {
     c.rewrite_batch_padding = !no_pad_rewrite;
     c.normalize_text = !no_normalize;
     c.max_chunk_chars = max_chunk_chars;
+    c.backend = EngineConfig::ParseBackend(backend);
+    c.precision = EngineConfig::ParsePrecision(precision);
     return c;
   }
 };

@@ -24,6 +24,34 @@ std::string ToString(GraphOptimization g) {
   return "?";
 }
 
+std::string ToString(Backend b) {
+  switch (b) {
+    case Backend::kOnnxRuntime: return "onnxruntime";
+    case Backend::kOpenVino: return "openvino";
+  }
+  return "?";
+}
+
+std::string ToString(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kBf16: return "bf16";
+  }
+  return "?";
+}
+
+Backend EngineConfig::ParseBackend(const std::string& s) {
+  if (s == "onnxruntime" || s == "ort") return Backend::kOnnxRuntime;
+  if (s == "openvino" || s == "ov") return Backend::kOpenVino;
+  throw std::invalid_argument("backend (TTS_BACKEND, --backend) must be onnxruntime or openvino, got '" + s + "'");
+}
+
+Precision EngineConfig::ParsePrecision(const std::string& s) {
+  if (s == "fp32" || s == "f32") return Precision::kFp32;
+  if (s == "bf16") return Precision::kBf16;
+  throw std::invalid_argument("precision (TTS_PRECISION, --precision) must be fp32 or bf16, got '" + s + "'");
+}
+
 Device EngineConfig::ParseDevice(const std::string& s) {
   if (s == "cpu") return Device::kCpu;
   if (s == "cuda" || s == "gpu") return Device::kCuda;
@@ -57,6 +85,23 @@ void EngineConfig::Validate() const {
   if (cuda_device_id < 0) {
     throw std::invalid_argument("cuda_device_id must be >= 0, got " + std::to_string(cuda_device_id));
   }
+  if (backend == Backend::kOpenVino && device == Device::kCuda) {
+    throw std::invalid_argument(
+        "backend openvino (TTS_BACKEND, --backend) runs on the CPU only, but the device (TTS_DEVICE, --device) is "
+        "cuda: use the onnxruntime backend for CUDA, or the device cpu (or auto)");
+  }
+  if (precision == Precision::kBf16 && backend != Backend::kOpenVino) {
+    throw std::invalid_argument(
+        "precision bf16 (TTS_PRECISION, --precision) needs the backend openvino (TTS_BACKEND=openvino, --backend "
+        "openvino); the onnxruntime backend runs fp32");
+  }
+}
+
+void EngineConfig::CheckCpuSupport(const CpuFeatures& cpu) const {
+  if (precision == Precision::kBf16 && !cpu.bf16()) {
+    throw std::invalid_argument("precision bf16 (TTS_PRECISION, --precision) needs a CPU with AVX512-BF16 or "
+                                "AMX-BF16; this CPU has " + cpu.ToString() + ": use fp32");
+  }
 }
 
 std::string EngineConfig::ToString() const {
@@ -65,6 +110,7 @@ std::string EngineConfig::ToString() const {
      << ", intra_op_threads=" << intra_op_threads << ", inter_op_threads=" << inter_op_threads
      << ", allow_spinning=" << (allow_spinning ? "true" : "false")
      << ", graph_optimization=" << supertonic::ToString(graph_optimization)
+     << ", backend=" << supertonic::ToString(backend) << ", precision=" << supertonic::ToString(precision)
      << ", cuda_device_id=" << cuda_device_id;
   for (const auto& [k, v] : cuda_options) os << ", cuda." << k << "=" << v;
   if (!optimized_model_cache.empty()) os << ", optimized_model_cache=" << optimized_model_cache.string();

@@ -4,10 +4,19 @@
 #include <map>
 #include <string>
 
+#include "engine/cpu_features.h"
+
 namespace supertonic {
 
 enum class Device { kCpu, kCuda, kAuto };
 enum class GraphOptimization { kDisabled, kBasic, kExtended, kAll };
+// What runs the four graphs: ONNX Runtime (the default and the reference for
+// exactness, CPU or CUDA) or OpenVINO (CPU only; reaches bf16 where the CPU has it).
+enum class Backend { kOnnxRuntime, kOpenVino };
+// The arithmetic of the heavy graphs (vector estimator, vocoder). fp32 results
+// are the reference; bf16 needs TTS_BACKEND=openvino and a CPU with AVX512-BF16
+// or AMX-BF16 (the duration predictor and text encoder stay fp32 either way).
+enum class Precision { kFp32, kBf16 };
 
 struct EngineConfig {
   std::filesystem::path model_dir;
@@ -17,6 +26,8 @@ struct EngineConfig {
   int inter_op_threads = 1;
   bool allow_spinning = false;    // spinning threads would steal the network threads' CPU
   GraphOptimization graph_optimization = GraphOptimization::kAll;
+  Backend backend = Backend::kOnnxRuntime;
+  Precision precision = Precision::kFp32;
   int cuda_device_id = 0;
   // Passed verbatim to ONNX Runtime's CUDA provider (e.g. cudnn_conv_algo_search,
   // arena_extend_strategy, do_copy_in_default_stream).
@@ -45,13 +56,21 @@ struct EngineConfig {
 
   // Throws std::invalid_argument naming the setting.
   void Validate() const;
+  // Whether this machine can run the backend and precision: bf16 needs a CPU
+  // with AVX512-BF16 or AMX-BF16. Throws std::invalid_argument naming the
+  // setting and what the CPU has. `cpu` is injectable for tests.
+  void CheckCpuSupport(const CpuFeatures& cpu) const;
   std::string ToString() const;
 
   static Device ParseDevice(const std::string& s);                // cpu | cuda | auto
   static GraphOptimization ParseGraphOptimization(const std::string& s);  // disabled|basic|extended|all
+  static Backend ParseBackend(const std::string& s);                  // onnxruntime | openvino
+  static Precision ParsePrecision(const std::string& s);              // fp32 | bf16
 };
 
 std::string ToString(Device d);
 std::string ToString(GraphOptimization g);
+std::string ToString(Backend b);    // "onnxruntime", "openvino"
+std::string ToString(Precision p);  // "fp32", "bf16"
 
 }  // namespace supertonic

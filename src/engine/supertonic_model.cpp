@@ -1,32 +1,29 @@
 #include "engine/supertonic_model.h"
 
-#include <onnxruntime_cxx_api.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <thread>
+#include <mutex>
 
 #include "engine/errors.h"
+#include "engine/graph_session.h"
+#include "engine/onnxruntime_backend.h"
+#include "engine/openvino_backend.h"
 
 namespace supertonic {
 namespace {
 
-Ort::Env& SharedEnv() {
-  static Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "supertonic");
-  return env;
-}
-
 struct TensorSpec {
   const char* name;
-  ONNXTensorElementDataType type;
+  ElementType type;
   size_t rank;
 };
 
-constexpr auto kF32 = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-constexpr auto kI64 = ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+constexpr auto kF32 = ElementType::kFloat32;
+constexpr auto kI64 = ElementType::kInt64;
 
 struct GraphSpec {
   const char* file;
@@ -51,103 +48,82 @@ const std::array<GraphSpec, 4>& Specs() {
   return specs;
 }
 
-const char* TypeName(ONNXTensorElementDataType t) {
+const char* TypeName(ElementType t) {
   switch (t) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "float32";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return "int64";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return "int32";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "float16";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return "float64";
-    default: return "another type";
+    case ElementType::kFloat32: return "float32";
+    case ElementType::kInt64: return "int64";
+    case ElementType::kOther: return "another type";
   }
+  return "another type";
 }
 
-void CheckTensors(Ort::Session& session, const GraphSpec& spec, const std::filesystem::path& path, bool inputs) {
-  Ort::AllocatorWithDefaultOptions alloc;
-  const size_t count = inputs ? session.GetInputCount() : session.GetOutputCount();
+void CheckTensors(const GraphSession& session, const GraphSpec& spec, const std::filesystem::path& path, bool inputs) {
+  const std::vector<TensorInfo> infos = inputs ? session.inputs() : session.outputs();
   const auto& wanted = inputs ? spec.inputs : spec.outputs;
   const char* kind = inputs ? "input" : "output";
   std::vector<std::string> names;
-  for (size_t i = 0; i < count; ++i) {
-    names.emplace_back(inputs ? session.GetInputNameAllocated(i, alloc).get()
-                              : session.GetOutputNameAllocated(i, alloc).get());
-  }
+  for (const auto& info : infos) names.push_back(info.name);
   for (const auto& w : wanted) {
     auto it = std::find(names.begin(), names.end(), w.name);
     if (it == names.end()) {
       throw ModelError(path.string() + ": missing " + kind + " '" + w.name + "' (the graph's " + kind +
                        "s are: " + fmt::format("{}", fmt::join(names, ", ")) + ")");
     }
-    const size_t idx = static_cast<size_t>(it - names.begin());
-    auto type_info = inputs ? session.GetInputTypeInfo(idx) : session.GetOutputTypeInfo(idx);
-    if (type_info.GetONNXType() != ONNX_TYPE_TENSOR) {
+    const TensorInfo& info = infos[static_cast<size_t>(it - names.begin())];
+    if (info.type_name == "not a tensor") {
       throw ModelError(path.string() + ": " + kind + " '" + w.name + "' is not a tensor");
     }
-    auto info = type_info.GetTensorTypeAndShapeInfo();
-    if (info.GetElementType() != w.type) {
-      throw ModelError(path.string() + ": " + kind + " '" + w.name + "' has type " +
-                       TypeName(info.GetElementType()) + ", expected " + TypeName(w.type));
+    if (info.type != w.type) {
+      throw ModelError(path.string() + ": " + kind + " '" + w.name + "' has type " + info.type_name +
+                       ", expected " + TypeName(w.type));
     }
-    if (info.GetDimensionsCount() != w.rank) {
-      throw ModelError(path.string() + ": " + kind + " '" + w.name + "' has rank " +
-                       std::to_string(info.GetDimensionsCount()) + ", expected " + std::to_string(w.rank));
+    if (!info.dynamic_rank && info.rank != w.rank) {
+      throw ModelError(path.string() + ": " + kind + " '" + w.name + "' has rank " + std::to_string(info.rank) +
+                       ", expected " + std::to_string(w.rank));
     }
   }
   if (inputs && names.size() != wanted.size()) {
     throw ModelError(path.string() + ": has " + std::to_string(names.size()) + " inputs, expected " +
-                     std::to_string(wanted.size()) + " (" +
-                     fmt::format("{}", fmt::join(names, ", ")) + ")");
+                     std::to_string(wanted.size()) + " (" + fmt::format("{}", fmt::join(names, ", ")) + ")");
   }
 }
 
-GraphOptimizationLevel ToOrt(GraphOptimization g) {
-  switch (g) {
-    case GraphOptimization::kDisabled: return ORT_DISABLE_ALL;
-    case GraphOptimization::kBasic: return ORT_ENABLE_BASIC;
-    case GraphOptimization::kExtended: return ORT_ENABLE_EXTENDED;
-    case GraphOptimization::kAll: return ORT_ENABLE_ALL;
-  }
-  return ORT_ENABLE_ALL;
-}
-
-// Adds the CUDA provider. Throws Ort::Exception when this ONNX Runtime build
-// or machine cannot run it.
-void AppendCuda(Ort::SessionOptions& opts, const EngineConfig& config) {
-  const OrtApi& api = Ort::GetApi();
-  OrtCUDAProviderOptionsV2* cuda = nullptr;
-  Ort::ThrowOnError(api.CreateCUDAProviderOptions(&cuda));
-  std::unique_ptr<OrtCUDAProviderOptionsV2, decltype(api.ReleaseCUDAProviderOptions)> guard(
-      cuda, api.ReleaseCUDAProviderOptions);
-  std::map<std::string, std::string> options = config.cuda_options;
-  options.emplace("device_id", std::to_string(config.cuda_device_id));
-  std::vector<const char*> keys, values;
-  for (const auto& [k, v] : options) {
-    keys.push_back(k.c_str());
-    values.push_back(v.c_str());
-  }
-  Ort::ThrowOnError(api.UpdateCUDAProviderOptions(cuda, keys.data(), values.data(), keys.size()));
-  opts.AppendExecutionProvider_CUDA_V2(*cuda);
-}
-
-Ort::Value MakeTensor(const Ort::MemoryInfo& mem, const float* data, size_t count, const std::vector<int64_t>& shape) {
-  return Ort::Value::CreateTensor<float>(mem, const_cast<float*>(data), count, shape.data(), shape.size());
+// bf16 applies to the two graphs that carry the compute; the duration
+// predictor (whose output becomes a frame count) and the text encoder stay
+// fp32, so durations equal fp32's.
+Precision PrecisionOf(Graph g, Precision configured) {
+  return (g == Graph::kVectorEstimator || g == Graph::kVocoder) ? configured : Precision::kFp32;
 }
 
 }  // namespace
 
 struct RunControl::Impl {
-  Ort::RunOptions options;
   std::atomic<bool> cancelled{false};
+  std::mutex mutex;  // guards stops and next_id
+  std::vector<std::pair<std::size_t, std::function<void()>>> stops;
+  std::size_t next_id = 1;
 };
 
 RunControl::RunControl() : impl_(std::make_unique<Impl>()) {}
 RunControl::~RunControl() = default;
 void RunControl::Cancel() {
   impl_->cancelled = true;
-  impl_->options.SetTerminate();
+  std::lock_guard lock(impl_->mutex);
+  for (auto& [id, stop] : impl_->stops) stop();
 }
 bool RunControl::cancelled() const { return impl_->cancelled.load(); }
-void* RunControl::native() const { return &impl_->options; }
+
+RunControl::Tracked::Tracked(RunControl* control, std::function<void()> stop) : control_(control) {
+  std::lock_guard lock(control_->impl_->mutex);
+  id_ = control_->impl_->next_id++;
+  control_->impl_->stops.emplace_back(id_, std::move(stop));
+}
+
+RunControl::Tracked::~Tracked() {
+  std::lock_guard lock(control_->impl_->mutex);
+  auto& stops = control_->impl_->stops;
+  stops.erase(std::remove_if(stops.begin(), stops.end(), [&](const auto& s) { return s.first == id_; }), stops.end());
+}
 
 const char* GraphName(Graph g) {
   switch (g) {
@@ -160,57 +136,54 @@ const char* GraphName(Graph g) {
 }
 
 struct SupertonicModel::Impl {
-  std::array<std::unique_ptr<Ort::Session>, 4> sessions;
+  std::array<std::unique_ptr<GraphSession>, 4> sessions;
   std::array<PaddingRewrite, kGraphCount> padding;
   std::string provider = "CPUExecutionProvider";
-  Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-
-  Ort::SessionOptions MakeOptions(const EngineConfig& config, bool with_cuda) const {
-    Ort::SessionOptions opts;
-    int threads = config.intra_op_threads;
-    if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    opts.SetIntraOpNumThreads(threads);
-    opts.SetInterOpNumThreads(config.inter_op_threads);
-    opts.SetExecutionMode(ORT_SEQUENTIAL);
-    opts.SetGraphOptimizationLevel(ToOrt(config.graph_optimization));
-    opts.AddConfigEntry("session.intra_op.allow_spinning", config.allow_spinning ? "1" : "0");
-    opts.AddConfigEntry("session.inter_op.allow_spinning", config.allow_spinning ? "1" : "0");
-    if (with_cuda) AppendCuda(opts, config);
-    return opts;
-  }
+  Backend backend = Backend::kOnnxRuntime;
+  Precision precision = Precision::kFp32;
 
   // `rewritten`: the model's bytes after the batch-padding rewrite, or empty
   // to load the file as it is.
-  std::unique_ptr<Ort::Session> Open(const EngineConfig& config, const std::filesystem::path& path,
+  std::unique_ptr<GraphSession> Open(const EngineConfig& config, Graph g, const std::filesystem::path& path,
                                      bool with_cuda, const std::string& rewritten) const {
-    Ort::SessionOptions opts = MakeOptions(config, with_cuda);
-    std::filesystem::path source = path;
-    if (!config.optimized_model_cache.empty()) {
-      // The optimized graph depends on the provider, the optimization level and the rewrite.
-      const std::string tag = std::string(with_cuda ? "cuda" : "cpu") + "-" + ToString(config.graph_optimization) +
-                              (rewritten.empty() ? "" : "-batchpad");
-      auto cached = config.optimized_model_cache / (path.stem().string() + "." + tag + ".ort.onnx");
-      if (std::filesystem::exists(cached) &&
-          std::filesystem::last_write_time(cached) >= std::filesystem::last_write_time(path)) {
-        source = cached;
-        opts.SetGraphOptimizationLevel(ORT_DISABLE_ALL);
-      } else {
-        std::filesystem::create_directories(config.optimized_model_cache);
-        opts.SetOptimizedModelFilePath(cached.c_str());
-      }
+    if (config.backend == Backend::kOpenVino) {
+      return OpenOpenVinoSession(config, path, rewritten, PrecisionOf(g, config.precision));
     }
-    if (!rewritten.empty() && source == path) {
-      return std::make_unique<Ort::Session>(SharedEnv(), rewritten.data(), rewritten.size(), opts);
-    }
-    return std::make_unique<Ort::Session>(SharedEnv(), source.c_str(), opts);
+    return OpenOnnxRuntimeSession(config, path, with_cuda, rewritten);
   }
+
+  const GraphSession& session(Graph g) const { return *sessions[static_cast<size_t>(g)]; }
 };
+
+namespace {
+
+void LogBackend(const EngineConfig& config, const CpuFeatures& cpu) {
+  const std::string runtime = config.backend == Backend::kOpenVino
+                                  ? "OpenVINO " + OpenVinoVersion()
+                                  : "ONNX Runtime " + OnnxRuntimeVersion();
+  spdlog::info("engine backend: {} ({}), precision {}{}; CPU: {} (bf16 {})", ToString(config.backend), runtime,
+               ToString(config.precision),
+               config.precision == Precision::kBf16 ? " (vector estimator and vocoder)" : "", cpu.ToString(),
+               cpu.bf16() ? "supported" : "not supported");
+}
+
+}  // namespace
 
 SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_unique<Impl>()) {
   config.Validate();
+  const CpuFeatures cpu = DetectCpuFeatures();
+  config.CheckCpuSupport(cpu);
+  if (config.backend == Backend::kOpenVino && !OpenVinoCompiledIn()) {
+    throw std::invalid_argument(
+        "backend openvino (TTS_BACKEND, --backend): this build has no OpenVINO (configured with "
+        "-DSUPERTONIC_OPENVINO=OFF); use onnxruntime, or rebuild with it on");
+  }
+  LogBackend(config, cpu);
+  impl_->backend = config.backend;
+  impl_->precision = config.precision;
   // The environment registers ONNX Runtime's logger; the CUDA provider options
   // below need it to exist first.
-  SharedEnv();
+  InitOnnxRuntime();
   const auto onnx_dir = config.model_dir / "onnx";
   for (const auto& spec : Specs()) {
     if (!std::filesystem::is_regular_file(onnx_dir / spec.file)) {
@@ -220,6 +193,7 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
   auto open_all = [&](bool with_cuda) {
     for (size_t i = 0; i < Specs().size(); ++i) {
       const auto path = onnx_dir / Specs()[i].file;
+      const Graph graph = static_cast<Graph>(i);
       PaddingRewrite& padding = impl_->padding[i];
       // One graph's rewritten bytes at a time: they are as large as its weights.
       if (config.rewrite_batch_padding) padding = RewriteBatchPadding(path, {"text_mask", "latent_mask"});
@@ -228,15 +202,15 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
       std::string rewrite_error;
       if (!padding.model_bytes.empty()) {
         try {
-          session = impl_->Open(config, path, with_cuda, padding.model_bytes);
-        } catch (const Ort::Exception& e) {
+          session = impl_->Open(config, graph, path, with_cuda, padding.model_bytes);
+        } catch (const BackendError& e) {
           rewrite_error = e.what();
         }
       }
       if (!session) {
         try {
-          session = impl_->Open(config, path, with_cuda, {});
-        } catch (const Ort::Exception& e) {
+          session = impl_->Open(config, graph, path, with_cuda, {});
+        } catch (const BackendError& e) {
           if (with_cuda) throw;
           throw ModelError("cannot load " + path.string() + ": " + e.what());
         }
@@ -249,15 +223,18 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
         padding.rewritten = 0;
       }
       std::string().swap(padding.model_bytes);  // frees it (assigning an empty string would keep the buffer)
-      CheckTensors(*impl_->sessions[i], Specs()[i], path, true);
-      CheckTensors(*impl_->sessions[i], Specs()[i], path, false);
+      CheckTensors(*session, Specs()[i], path, true);
+      CheckTensors(*session, Specs()[i], path, false);
     }
   };
-  bool use_cuda = config.device != Device::kCpu;
+  bool use_cuda = config.backend == Backend::kOnnxRuntime && config.device != Device::kCpu;
+  if (config.backend == Backend::kOpenVino && config.device == Device::kAuto) {
+    spdlog::info("device auto with the openvino backend: running on the CPU");
+  }
   if (use_cuda) {
     try {
       open_all(true);
-    } catch (const Ort::Exception& e) {
+    } catch (const BackendError& e) {
       if (config.device == Device::kCuda) {
         throw ModelError(std::string("cannot initialize the CUDA execution provider: ") + e.what() +
                          " (set the device to cpu, or auto to fall back to the CPU)");
@@ -267,110 +244,57 @@ SupertonicModel::SupertonicModel(const EngineConfig& config) : impl_(std::make_u
     }
   }
   if (!use_cuda) open_all(false);
-  impl_->provider = use_cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider";
+  if (config.backend == Backend::kOpenVino) {
+    impl_->provider = "OpenVINO CPU " + ToString(config.precision);
+  } else {
+    impl_->provider = use_cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider";
+  }
 }
 
 const PaddingRewrite& SupertonicModel::padding(Graph g) const { return impl_->padding[static_cast<size_t>(g)]; }
 
 SupertonicModel::~SupertonicModel() = default;
 
-bool CudaProviderCompiledIn() {
-  for (const auto& provider : Ort::GetAvailableProviders()) {
-    if (provider == "CUDAExecutionProvider") return true;
-  }
-  return false;
-}
-
 const std::string& SupertonicModel::execution_provider() const { return impl_->provider; }
-
-namespace {
-
-Ort::RunOptions& OptionsOf(RunControl* control) {
-  static Ort::RunOptions defaults;
-  if (control == nullptr) return defaults;
-  if (control->cancelled()) throw Cancelled();
-  return *static_cast<Ort::RunOptions*>(control->native());
-}
-
-std::vector<Ort::Value> RunGraph(Ort::Session& session, RunControl* control, const std::vector<const char*>& names,
-                                 std::vector<Ort::Value>& inputs, const char* output) {
-  Ort::RunOptions& options = OptionsOf(control);
-  try {
-    return session.Run(options, names.data(), inputs.data(), inputs.size(), &output, 1);
-  } catch (const Ort::Exception&) {
-    if (control != nullptr && control->cancelled()) throw Cancelled();
-    throw;
-  }
-}
-
-FloatTensor ToFloatTensor(Ort::Value& v) {
-  auto info = v.GetTensorTypeAndShapeInfo();
-  FloatTensor t;
-  t.shape = info.GetShape();
-  const float* p = v.GetTensorData<float>();
-  t.data.assign(p, p + info.GetElementCount());
-  return t;
-}
-
-}  // namespace
+Backend SupertonicModel::backend() const { return impl_->backend; }
+Precision SupertonicModel::precision() const { return impl_->precision; }
 
 std::vector<float> SupertonicModel::PredictDuration(const std::vector<int64_t>& text_ids, const FloatTensor& style_dp,
                                                     const FloatTensor& text_mask, RunControl* control) const {
-  const auto& mem = impl_->mem;
-  std::vector<int64_t> ids_shape{text_mask.shape[0], text_mask.shape[2]};
-  std::vector<Ort::Value> in;
-  in.push_back(Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(text_ids.data()), text_ids.size(),
-                                                 ids_shape.data(), ids_shape.size()));
-  in.push_back(MakeTensor(mem, style_dp.data.data(), style_dp.data.size(), style_dp.shape));
-  in.push_back(MakeTensor(mem, text_mask.data.data(), text_mask.data.size(), text_mask.shape));
-  auto out = RunGraph(*impl_->sessions[0], control, {"text_ids", "style_dp", "text_mask"}, in, "duration");
-  return ToFloatTensor(out[0]).data;
+  const std::array in{View("text_ids", text_ids, {text_mask.shape[0], text_mask.shape[2]}),
+                      View("style_dp", style_dp.data, style_dp.shape),
+                      View("text_mask", text_mask.data, text_mask.shape)};
+  return impl_->session(Graph::kDurationPredictor).Run(in, "duration", control).data;
 }
 
 FloatTensor SupertonicModel::EncodeText(const std::vector<int64_t>& text_ids, const FloatTensor& style_ttl,
                                         const FloatTensor& text_mask, RunControl* control) const {
-  const auto& mem = impl_->mem;
-  std::vector<int64_t> ids_shape{text_mask.shape[0], text_mask.shape[2]};
-  std::vector<Ort::Value> in;
-  in.push_back(Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(text_ids.data()), text_ids.size(),
-                                                 ids_shape.data(), ids_shape.size()));
-  in.push_back(MakeTensor(mem, style_ttl.data.data(), style_ttl.data.size(), style_ttl.shape));
-  in.push_back(MakeTensor(mem, text_mask.data.data(), text_mask.data.size(), text_mask.shape));
-  auto out = RunGraph(*impl_->sessions[1], control, {"text_ids", "style_ttl", "text_mask"}, in, "text_emb");
-  return ToFloatTensor(out[0]);
+  const std::array in{View("text_ids", text_ids, {text_mask.shape[0], text_mask.shape[2]}),
+                      View("style_ttl", style_ttl.data, style_ttl.shape),
+                      View("text_mask", text_mask.data, text_mask.shape)};
+  return impl_->session(Graph::kTextEncoder).Run(in, "text_emb", control);
 }
 
 FloatTensor SupertonicModel::EstimateVector(const FloatTensor& noisy_latent, const FloatTensor& text_emb,
                                             const FloatTensor& style_ttl, const FloatTensor& latent_mask,
                                             const FloatTensor& text_mask, float current_step, float total_step,
                                             RunControl* control) const {
-  const auto& mem = impl_->mem;
   const int64_t batch = noisy_latent.shape[0];
-  std::vector<float> current(static_cast<size_t>(batch), current_step);
-  std::vector<float> total(static_cast<size_t>(batch), total_step);
-  std::vector<int64_t> step_shape{batch};
-  std::vector<Ort::Value> in;
-  in.push_back(MakeTensor(mem, noisy_latent.data.data(), noisy_latent.data.size(), noisy_latent.shape));
-  in.push_back(MakeTensor(mem, text_emb.data.data(), text_emb.data.size(), text_emb.shape));
-  in.push_back(MakeTensor(mem, style_ttl.data.data(), style_ttl.data.size(), style_ttl.shape));
-  in.push_back(MakeTensor(mem, latent_mask.data.data(), latent_mask.data.size(), latent_mask.shape));
-  in.push_back(MakeTensor(mem, text_mask.data.data(), text_mask.data.size(), text_mask.shape));
-  in.push_back(MakeTensor(mem, current.data(), current.size(), step_shape));
-  in.push_back(MakeTensor(mem, total.data(), total.size(), step_shape));
-  auto out = RunGraph(*impl_->sessions[2], control,
-                      {"noisy_latent", "text_emb", "style_ttl", "latent_mask", "text_mask", "current_step",
-                       "total_step"},
-                      in, "denoised_latent");
-  return ToFloatTensor(out[0]);
+  const std::vector<float> current(static_cast<size_t>(batch), current_step);
+  const std::vector<float> total(static_cast<size_t>(batch), total_step);
+  const std::array in{View("noisy_latent", noisy_latent.data, noisy_latent.shape),
+                      View("text_emb", text_emb.data, text_emb.shape),
+                      View("style_ttl", style_ttl.data, style_ttl.shape),
+                      View("latent_mask", latent_mask.data, latent_mask.shape),
+                      View("text_mask", text_mask.data, text_mask.shape),
+                      View("current_step", current, {batch}),
+                      View("total_step", total, {batch})};
+  return impl_->session(Graph::kVectorEstimator).Run(in, "denoised_latent", control);
 }
 
 FloatTensor SupertonicModel::Vocode(const FloatTensor& latent, RunControl* control) const {
-  std::vector<Ort::Value> in;
-  in.push_back(MakeTensor(impl_->mem, latent.data.data(), latent.data.size(), latent.shape));
-  auto out = RunGraph(*impl_->sessions[3], control, {"latent"}, in, "wav_tts");
-  return ToFloatTensor(out[0]);
+  const std::array in{View("latent", latent.data, latent.shape)};
+  return impl_->session(Graph::kVocoder).Run(in, "wav_tts", control);
 }
-
-std::string OnnxRuntimeVersion() { return Ort::GetVersionString(); }
 
 }  // namespace supertonic

@@ -1,9 +1,11 @@
 #pragma once
-// The four ONNX graphs of a Supertonic model, one Run method each. ONNX Runtime
-// stays behind the pimpl so that nothing above the engine includes it.
+// The four ONNX graphs of a Supertonic model, one Run method each. The runtime
+// that executes them (EngineConfig::backend: ONNX Runtime or OpenVINO) stays
+// behind graph_session.h and the pimpl, so nothing above the engine includes it.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,8 @@ struct FloatTensor {
 
 // Lets another thread stop a running model call (barge-in): Cancel() makes the
 // graph run in progress, and every later one under this control, throw Cancelled.
+// Every backend checks it before each graph call and interrupts the call in
+// flight (ONNX Runtime's terminate flag, OpenVINO's InferRequest::cancel).
 class RunControl {
  public:
   RunControl();
@@ -28,7 +32,7 @@ class RunControl {
   RunControl& operator=(const RunControl&) = delete;
   void Cancel();
   bool cancelled() const;
-  void* native() const;  // Ort::RunOptions*, for the engine only
+  class Tracked;  // graph_session.h: how a backend hears Cancel() during a call
 
  private:
   struct Impl;
@@ -56,8 +60,11 @@ class SupertonicModel {
   explicit SupertonicModel(const EngineConfig& config);
   ~SupertonicModel();
 
-  // "CPUExecutionProvider" or "CUDAExecutionProvider": what actually runs.
+  // "CPUExecutionProvider" or "CUDAExecutionProvider" (onnxruntime), or
+  // "OpenVINO CPU fp32" / "OpenVINO CPU bf16": what actually runs.
   const std::string& execution_provider() const;
+  Backend backend() const;
+  Precision precision() const;
 
   // What the batch-padding rewrite (graph_padding.h) did to each graph at load
   // (model_bytes dropped); all zero when EngineConfig::rewrite_batch_padding is off.
@@ -81,5 +88,10 @@ class SupertonicModel {
 
 // The ONNX Runtime version in use, e.g. "1.31.1".
 std::string OnnxRuntimeVersion();
+
+// Whether this build has the OpenVINO backend (CMake option SUPERTONIC_OPENVINO),
+// and its version ("2026.4.1"; empty without it).
+bool OpenVinoCompiledIn();
+std::string OpenVinoVersion();
 
 }  // namespace supertonic

@@ -63,6 +63,8 @@ struct ServiceConfig {
   std::string optimized_model_cache;                  // empty: optimize the graphs at every start
   std::map<std::string, std::string> cuda_options;    // passed verbatim to the CUDA execution provider
   Device device = Device::kAuto;
+  Backend backend = Backend::kOnnxRuntime;  // TTS_BACKEND
+  Precision precision = Precision::kFp32;   // TTS_PRECISION
   int intra_op_threads = 0;  // 0: one per core
 
   // Sessions and scheduling

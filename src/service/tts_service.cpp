@@ -20,6 +20,7 @@ bool OnGpu(const Synthesizer& s) { return s.execution_provider().find("CUDA") !=
 // Threads are sized before the model loads, so for TTS_DEVICE=auto by whether
 // this ONNX Runtime can use CUDA at all; the rest is resolved after loading.
 bool ExpectGpu(const ServiceConfig& c) {
+  if (c.backend == Backend::kOpenVino) return false;  // CPU only
   return c.device == Device::kCuda || (c.device == Device::kAuto && CudaProviderCompiledIn());
 }
 

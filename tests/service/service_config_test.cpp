@@ -137,6 +137,9 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_DEVICE", "cpu", [](const auto& c) { return c.device == Device::kCpu; }},
       {"TTS_DEVICE", "CUDA", [](const auto& c) { return c.device == Device::kCuda; }},
       {"TTS_DEVICE", "Auto", [](const auto& c) { return c.device == Device::kAuto; }},
+      {"TTS_BACKEND", "openvino", [](const auto& c) { return c.backend == Backend::kOpenVino; }},
+      {"TTS_BACKEND", "OnnxRuntime", [](const auto& c) { return c.backend == Backend::kOnnxRuntime; }},
+      {"TTS_PRECISION", "FP32", [](const auto& c) { return c.precision == Precision::kFp32; }},
       {"TTS_INTRA_OP_THREADS", "8", [](const auto& c) { return c.intra_op_threads == 8; }},
       {"TTS_MAX_SESSIONS", "1", [](const auto& c) { return c.max_sessions == 1; }},
       {"TTS_MAX_SESSIONS", "100000", [](const auto& c) { return c.max_sessions == 100000; }},
@@ -227,6 +230,9 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_PORT", "80.0"},
       {"TTS_DEVICE", "tpu"},
       {"TTS_DEVICE", "cuda:0"},
+      {"TTS_BACKEND", "tensorrt"},
+      {"TTS_PRECISION", "fp16"},
+      {"TTS_PRECISION", "bf16"},  // needs TTS_BACKEND=openvino
       {"TTS_INTRA_OP_THREADS", "-1"},
       {"TTS_INTRA_OP_THREADS", "257"},
       {"TTS_MAX_SESSIONS", "abc"},
@@ -312,6 +318,13 @@ TEST(ServiceConfigTest, ErrorMessagesAreSpecific) {
   EXPECT_EQ(LoadError({{"TTS_SAMPLE_RATE", "11025"}}),
             "TTS_SAMPLE_RATE must be one of 8000, 16000, 22050, 24000, 44100, 48000, got '11025'");
   EXPECT_EQ(LoadError({{"TTS_DEVICE", "tpu"}}), "TTS_DEVICE must be cpu, cuda or auto, got 'tpu'");
+  EXPECT_EQ(LoadError({{"TTS_BACKEND", "tpu"}}), "TTS_BACKEND must be onnxruntime or openvino, got 'tpu'");
+  EXPECT_EQ(LoadError({{"TTS_PRECISION", "bf16"}}),
+            "TTS_PRECISION bf16 needs TTS_BACKEND=openvino (the onnxruntime backend runs fp32)");
+  EXPECT_EQ(LoadError({{"TTS_BACKEND", "openvino"}, {"TTS_DEVICE", "cuda"}}),
+            "TTS_BACKEND openvino runs on the CPU only, but TTS_DEVICE is cuda: set TTS_BACKEND=onnxruntime for "
+            "CUDA, or TTS_DEVICE=cpu (or auto)");
+  EXPECT_NO_THROW(Load({{"TTS_BACKEND", "openvino"}, {"TTS_PRECISION", "bf16"}}));
   EXPECT_EQ(LoadError({{"TTS_SPEED", "3"}}), "TTS_SPEED must be a number in 0.5..2.0, got '3'");
   EXPECT_EQ(LoadError({{"TTS_TRIM_SILENCE_THRESHOLD_DB", "-5"}}),
             "TTS_TRIM_SILENCE_THRESHOLD_DB must be a number in -100..-20 (dBFS), got '-5'");
