@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the benchmarks need on Debian 12.
-# Idempotent: a second run only checks, and ONNX Runtime downloads are cached
+# Idempotent: a second run only checks, and ONNX Runtime and OpenVINO downloads are cached
 # under build/_deps so a rebuild never fetches them again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,12 @@ APT_PACKAGES=(
 # ONNX Runtime: a user-supplied root (ORT_ROOT with include/ and lib/) wins.
 if [ -z "${ORT_ROOT:-}" ]; then
   "$ROOT/scripts/fetch_onnxruntime.sh"
+fi
+
+# OpenVINO (the engine's openvino backend, TTS_BACKEND=openvino): a user-supplied
+# root (OPENVINO_ROOT) wins, as for ONNX Runtime.
+if [ -z "${OPENVINO_ROOT:-}" ]; then
+  "$ROOT/scripts/fetch_openvino.sh"
 fi
 
 # Python environment for model generation, decoding, baselines and client tests.

@@ -187,7 +187,9 @@ def _latent_from_token_nodes(n) -> list:
     """The vector estimator's last nodes: each frame's token id (channel 0 of
     text_emb at idx), its start flag and voicing, masked, zero-padded to 144."""
     return [
-        n("Slice", ["text_emb", "zero_1", "one_1", "axis_1"], ["emb_ids"]),
+        # Gather, not Slice: OpenVINO 2026.4 drops this Slice on dynamic shapes and then rejects the
+        # GatherElements (the engine's openvino backend runs the probe model too).
+        n("Gather", ["text_emb", "zero_1"], ["emb_ids"], axis=1),
         n("Cast", ["idx"], ["idx_i"], to=TensorProto.INT64),
         n("GatherElements", ["emb_ids", "idx_i"], ["frame_ids"], axis=2),
         n("Concat", ["frame_ids", "starts_f", "voiced"], ["head_raw"], axis=1),
