@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the benchmarks need on Debian 12.
-# Idempotent: a second run only checks, and ONNX Runtime and OpenVINO downloads are cached
+# Idempotent: a second run only checks, and ONNX Runtime downloads are cached
 # under build/_deps so a rebuild never fetches them again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
