@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Engine benchmark: the C++ engine (build/bin/engine_bench, Google Benchmark)
-and a straightforward Python onnxruntime implementation of SPEC section 2
-(tools/reference_pipeline.py) on the same texts, steps, batch sizes, model and
-thread settings, in one run. Writes bench/results/engine.json with chars/s, RTF
-and the C++/Python ratio.
+on each backend and precision (onnxruntime fp32, openvino fp32, openvino bf16
+where the CPU has it) and a straightforward Python onnxruntime implementation of
+SPEC section 2 (tools/reference_pipeline.py) on the same texts, steps, batch
+sizes, model and thread settings, in one run, alternating. Writes
+bench/results/engine.json with chars/s, RTF, each engine's ratio to Python, the
+achieved GFLOPS and their share of the backend's matmul peak, measured in the
+same run (an n^3 MatMul through the same backend and precision).
 
     make bench          # or:
     build/venv/bin/python bench/engine_bench.py --model-dir models/faithful --out bench/results/engine.json
@@ -29,15 +32,66 @@ from tools.reference_pipeline import ReferencePipeline  # noqa: E402
 
 VOICES = ["F1", "M1", "F2", "M2"]
 TARGET_RATIO_BATCH1 = 1.10
+TARGET_RATIO_LONG_FAST = 2.0  # the fastest backend on the long text, steps 2, batch 1 (issue 18)
+# The faithful model's compute by calculation (BUILD-NOTES.md): GFLOP per second
+# of audio, the vocoder once and the vector estimator once per step. The text
+# encoder and the duration predictor (a few percent) are left out.
+VOCODER_GFLOP_PER_AUDIO_S = 4.36
+VECTOR_ESTIMATOR_GFLOP_PER_STEP_AUDIO_S = 0.91
+ENGINES = [("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")]
+MATMUL_N = 2048
 
 
-def run_cpp(model_dir: Path, texts_path: Path, threads: int, repetitions: int) -> dict:
+def engine_label(backend: str, precision: str) -> str:
+    return f"{backend}-{precision}"
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def available_engines() -> tuple[list[tuple[str, str]], dict]:
+    """The engines this build and CPU can run, and why the others are left out."""
+    engines, skipped = [], {}
+    for backend, precision in ENGINES:
+        label = engine_label(backend, precision)
+        if precision == "bf16" and not cpu_has_bf16():
+            skipped[label] = "this CPU has no AVX512-BF16 or AMX-BF16"
+            continue
+        probe = subprocess.run([str(REPO / "build/bin/engine_bench"), "--matmul-peak", "64", "--backend", backend,
+                                "--precision", precision, "--threads", "1"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            skipped[label] = (probe.stderr.strip().splitlines() or ["engine_bench failed"])[-1]
+            continue
+        engines.append((backend, precision))
+    return engines, skipped
+
+
+def matmul_peak(backend: str, precision: str, threads: int) -> float:
+    out = subprocess.run([str(REPO / "build/bin/engine_bench"), "--matmul-peak", str(MATMUL_N), "--backend", backend,
+                          "--precision", precision, "--threads", str(threads)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["gflops"]
+
+
+def gflop_of(steps: int, audio_s: float) -> float:
+    return audio_s * (VOCODER_GFLOP_PER_AUDIO_S + steps * VECTOR_ESTIMATOR_GFLOP_PER_STEP_AUDIO_S)
+
+
+def run_cpp(model_dir: Path, texts_path: Path, threads: int, repetitions: int, backend: str = "onnxruntime",
+            precision: str = "fp32", first_audio: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cpp.json"
         subprocess.run([str(REPO / "build/bin/engine_bench"), "--model-dir", str(model_dir), "--texts",
-                        str(texts_path), "--threads", str(threads), "--repetitions", str(repetitions), "--",
-                        f"--benchmark_out={out}", "--benchmark_out_format=json"],
-                       check=True, stdout=subprocess.DEVNULL)
+                        str(texts_path), "--threads", str(threads), "--repetitions", str(repetitions),
+                        "--backend", backend, "--precision", precision]
+                       + ([] if first_audio else ["--no-first-audio"])
+                       + ["--", f"--benchmark_out={out}", "--benchmark_out_format=json"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         data = json.loads(out.read_text())
     runs: dict[str, list[dict]] = {}
     for b in data["benchmarks"]:
@@ -134,60 +188,127 @@ def main() -> int:
     parser.add_argument("--texts", type=Path, default=REPO / "bench/texts.json")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/engine.json")
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text())
     load_before = os.getloadavg()
+    engines, skipped = available_engines()
+    for label, why in skipped.items():
+        print(f"skipping {label}: {why}", flush=True)
 
-    # Alternate the implementations so that drift on a shared machine hits both.
-    cpp, py, first_audio = {}, {}, {}
-    for round_ in range(2):
-        print(f"round {round_ + 1}/2: C++ engine", flush=True)
-        engine, streaming = run_cpp(args.model_dir, args.texts, args.threads, args.repetitions)
-        for k, v in streaming.items():
-            entry = first_audio.setdefault(k, {"full_s": [], "chunked_first_audio_s": [], "chunked_total_s": [],
-                                               "audio_s": v["audio_s"]})
-            for key in ("full_s", "chunked_first_audio_s", "chunked_total_s"):
-                entry[key] += v[key]
-        for k, v in engine.items():
-            cpp.setdefault(k, {"times_s": [], **{x: v[x] for x in ("audio_s", "chars")}})["times_s"] += v["times_s"]
-        print(f"round {round_ + 1}/2: Python reference", flush=True)
+    # Alternate the implementations so that drift on a shared machine hits all alike.
+    cpp: dict[str, dict] = {engine_label(*e): {} for e in engines}
+    peaks: dict[str, list[float]] = {engine_label(*e): [] for e in engines}
+    py, first_audio = {}, {}
+    for round_ in range(args.rounds):
+        for backend, precision in engines:
+            label = engine_label(backend, precision)
+            print(f"round {round_ + 1}/{args.rounds}: C++ engine, {label}", flush=True)
+            peaks[label].append(matmul_peak(backend, precision, args.threads))
+            # The streaming-vocoder report stays the reference backend's.
+            engine, streaming = run_cpp(args.model_dir, args.texts, args.threads, args.repetitions, backend, precision,
+                                        first_audio=label == "onnxruntime-fp32")
+            for k, v in streaming.items():
+                entry = first_audio.setdefault(k, {"full_s": [], "chunked_first_audio_s": [], "chunked_total_s": [],
+                                                   "audio_s": v["audio_s"]})
+                for key in ("full_s", "chunked_first_audio_s", "chunked_total_s"):
+                    entry[key] += v[key]
+            for k, v in engine.items():
+                cpp[label].setdefault(k, {"times_s": [], **{x: v[x] for x in ("audio_s", "chars")}})["times_s"] += \
+                    v["times_s"]
+        print(f"round {round_ + 1}/{args.rounds}: Python reference", flush=True)
         for k, v in run_python(args.model_dir, texts, args.threads, args.repetitions).items():
             py.setdefault(k, {"times_s": [], **{x: v[x] for x in ("audio_s", "chars")}})["times_s"] += v["times_s"]
 
+    peak = {label: round(max(v), 1) for label, v in peaks.items()}
+    reference_peak = peak.get("onnxruntime-fp32")
+
+    def with_compute(summary: dict, steps: int, peak_gflops: float | None) -> dict:
+        gflop = gflop_of(steps, summary["audio_s"])
+        summary["gflop"] = round(gflop, 2)
+        summary["gflops_median"] = round(gflop / summary["median_s"], 1)
+        summary["gflops_best"] = round(gflop / summary["min_s"], 1)
+        if peak_gflops:
+            summary["peak_share_median"] = round(summary["gflops_median"] / peak_gflops, 3)
+            summary["peak_share_best"] = round(summary["gflops_best"] / peak_gflops, 3)
+        return summary
+
     rows = []
-    for key in sorted(cpp, key=lambda k: (k[2], k[1], ["short", "mid", "long"].index(k[0]))):
+    for key in sorted(py, key=lambda k: (k[2], k[1], ["short", "mid", "long"].index(k[0]))):
         text, steps, batch = key
-        c, p = summarize(cpp[key]), summarize(py[key])
-        rows.append({"text": text, "chars": len(texts[text]), "steps": steps, "batch": batch, "cpp": c, "python": p,
-                     "ratio_chars_per_s_best": round(c["chars_per_s_best"] / p["chars_per_s_best"], 3),
-                     "ratio_chars_per_s_median": round(c["chars_per_s_median"] / p["chars_per_s_median"], 3)})
-    batch1 = [r["ratio_chars_per_s_median"] for r in rows if r["batch"] == 1]
+        p = with_compute(summarize(py[key]), steps, reference_peak)
+        row = {"text": text, "chars": len(texts[text]), "steps": steps, "batch": batch, "python": p, "engines": {}}
+        for label in cpp:
+            if key not in cpp[label]:
+                continue
+            c = with_compute(summarize(cpp[label][key]), steps, peak[label])
+            c["ratio_chars_per_s_median"] = round(c["chars_per_s_median"] / p["chars_per_s_median"], 3)
+            c["ratio_chars_per_s_best"] = round(c["chars_per_s_best"] / p["chars_per_s_best"], 3)
+            row["engines"][label] = c
+        if "onnxruntime-fp32" in row["engines"]:  # the fields of earlier reports: the default engine
+            c = row["engines"]["onnxruntime-fp32"]
+            row["cpp"] = {k: v for k, v in c.items() if not k.startswith("ratio")}
+            row["ratio_chars_per_s_best"] = c["ratio_chars_per_s_best"]
+            row["ratio_chars_per_s_median"] = c["ratio_chars_per_s_median"]
+        rows.append(row)
+
+    def ratio(label: str, text: str, steps: int = 2, batch: int = 1) -> float | None:
+        for r in rows:
+            if (r["text"], r["steps"], r["batch"]) == (text, steps, batch) and label in r["engines"]:
+                return r["engines"][label]["ratio_chars_per_s_median"]
+        return None
+
+    batch1 = [r["ratio_chars_per_s_median"] for r in rows if r["batch"] == 1 and "cpp" in r]
+    fastest = max(cpp, key=lambda label: ratio(label, "long") or 0) if cpp else None
+    long_fast = ratio(fastest, "long") if fastest else None
     report = {
         "command": "make bench  (build/venv/bin/python bench/engine_bench.py --model-dir models/faithful "
-                   f"--threads {args.threads} --repetitions {args.repetitions})",
+                   f"--threads {args.threads} --repetitions {args.repetitions} --rounds {args.rounds})",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
+                    "bf16": cpu_has_bf16(),
                     "load_avg_before": [round(x, 2) for x in load_before],
                     "load_avg_after": [round(x, 2) for x in os.getloadavg()]},
         "model": str(args.model_dir.relative_to(REPO) if args.model_dir.is_relative_to(REPO) else args.model_dir),
         "intra_op_threads": args.threads,
+        "engines": [engine_label(*e) for e in engines],
+        "engines_skipped": skipped,
+        "matmul_peak_gflops": {"n": MATMUL_N, "note": "best of 8 runs of an n^3 fp32 MatMul graph through each "
+                                                      "backend and precision, max over the rounds (the copy of the "
+                                                      "16 MB output is included)", **peak},
         "note": "Architecture-faithful random-weight model (65.7M parameters). chars/s = input characters x batch "
-                "/ wall time of one synthesis call; RTF = wall time / audio seconds produced. Both implementations "
-                "run in this one process tree, alternating rounds; median and best of all repetitions.",
+                "/ wall time of one synthesis call; RTF = wall time / audio seconds produced. All engines and the "
+                "Python reference run in this one process tree, alternating rounds; median and best of all "
+                "repetitions. gflop = audio seconds x (4.36 vocoder + steps x 0.91 vector estimator), by "
+                "calculation; gflops = gflop / time; peak_share = gflops / that backend's matmul peak (the "
+                "Python reference against ONNX Runtime fp32's).",
         "results": rows,
-        "summary": {"batch1_ratio_median_min": min(batch1), "batch1_ratio_median_mean": round(statistics.mean(batch1), 3),
+        "summary": {"batch1_ratio_median_min": min(batch1) if batch1 else None,
+                    "batch1_ratio_median_mean": round(statistics.mean(batch1), 3) if batch1 else None,
                     "target_batch1_ratio": TARGET_RATIO_BATCH1,
-                    "target_met": min(batch1) >= TARGET_RATIO_BATCH1},
+                    "target_met": bool(batch1) and min(batch1) >= TARGET_RATIO_BATCH1,
+                    "ratio_steps2_batch1": {label: {t: ratio(label, t) for t in ("short", "mid", "long")}
+                                            for label in cpp},
+                    "fastest_engine_long": fastest,
+                    "fastest_long_ratio": long_fast,
+                    "target_fastest_long_ratio": TARGET_RATIO_LONG_FAST,
+                    "target_fastest_long_met": long_fast is not None and long_fast >= TARGET_RATIO_LONG_FAST},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     if first_audio:
         write_first_audio_report(first_audio, texts, args, report)
-    print(f"{'text':6} {'steps':>5} {'batch':>5} {'C++ chars/s':>12} {'Py chars/s':>11} {'ratio':>6} {'C++ RTF':>8}")
+    labels = list(cpp)
+    print(f"matmul peak (GFLOPS): {peak}")
+    print(f"{'text':6} {'steps':>5} {'batch':>5} {'Py ms':>7} " + " ".join(f"{l + ' ms (x)':>24}" for l in labels))
     for r in rows:
-        print(f"{r['text']:6} {r['steps']:>5} {r['batch']:>5} {r['cpp']['chars_per_s_median']:>12} "
-              f"{r['python']['chars_per_s_median']:>11} {r['ratio_chars_per_s_median']:>6} {r['cpp']['rtf_median']:>8}")
+        cells = []
+        for label in labels:
+            e = r["engines"].get(label)
+            cells.append(f"{e['median_s'] * 1000:>13.0f} ({e['ratio_chars_per_s_median']:>5.2f}x)" if e else " " * 24)
+        print(f"{r['text']:6} {r['steps']:>5} {r['batch']:>5} {r['python']['median_s'] * 1000:>7.0f} "
+              + " ".join(f"{c:>24}" for c in cells))
     print(f"wrote {args.out}")
     return 0
 
