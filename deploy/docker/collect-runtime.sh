@@ -28,4 +28,14 @@ ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r na
   esac
 done
 cp -P "$ort"/libonnxruntime* "$out/lib/"
+# OpenVINO (TTS_BACKEND=openvino) loads its CPU plugin and ONNX frontend at run
+# time from the directory of libopenvino itself: they go beside it.
+ov=$(ldd "$binary" | awk '$1 ~ /^libopenvino\.so/ && $3 ~ /^\// {print $3}')
+if [ -n "$ov" ]; then
+  ov_dir=$(dirname "$(readlink -f "$ov")")
+  for lib in "$ov_dir"/libopenvino_intel_cpu_plugin.so "$ov_dir"/libopenvino_*_frontend.so.* "$ov_dir"/libtbb*.so.* \
+             "$ov_dir"/libhwloc.so.*; do
+    [ -e "$lib" ] && cp -L "$lib" "$out/lib/"
+  done
+fi
 echo "collect-runtime: $(ls "$out/lib" | wc -l) libraries, $(du -sh "$out" | cut -f1) in $out"

@@ -270,6 +270,26 @@ def test_collected_runtime_resolves_its_libraries_from_the_bundle(runtime_bundle
     assert re.search(r"libonnxruntime\.so\.1 => " + re.escape(str(libs)), ldd), ldd
 
 
+def test_collected_runtime_carries_the_openvino_backend(runtime_bundle: Path, tmp_path: Path) -> None:
+    """OpenVINO loads its CPU plugin and ONNX frontend from its own directory:
+    both are in the bundle, and `synth --backend openvino` runs from it."""
+    libs = runtime_bundle / "lib"
+    if not list(libs.glob("libopenvino.so*")):
+        pytest.skip("built without OpenVINO (-DSUPERTONIC_OPENVINO=OFF)")
+    assert (libs / "libopenvino_intel_cpu_plugin.so").exists()
+    assert list(libs.glob("libopenvino_onnx_frontend.so*")) and list(libs.glob("libtbb.so*"))
+    probe = tmp_path / "probe"  # as tools/models/probe.py makes it now
+    python = REPO / "build" / "venv" / "bin" / "python"
+    subprocess.run([str(python) if python.exists() else "python3", "-m", "tools.models.probe", "--out", str(probe)],
+                   cwd=REPO, check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "LD_LIBRARY_PATH": str(libs)}
+    result = subprocess.run([str(runtime_bundle / "bin" / "supertonic-tts"), "synth", "--model-dir", str(probe),
+                             "--backend", "openvino", "--text", "Hi.", "-o", str(tmp_path / "hi.wav")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "OpenVINO CPU fp32" in result.stderr
+
+
 def test_entrypoint_runs_subcommands_without_downloading(runtime_bundle: Path, tmp_path: Path) -> None:
     result = entrypoint(runtime_bundle, "serve", "--help-env", TTS_MODEL_DIR=str(tmp_path / "none"))
     assert result.returncode == 0, result.stderr
