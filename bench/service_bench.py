@@ -7,6 +7,7 @@ the same first sentences (the floor for time to first audio).
 Modes (each a `build/bin/supertonic-tts serve` on 127.0.0.1 with this env):
   ours      the server's defaults: TTS_SCHEDULER=fair (earliest deadline first), automatic
             TTS_MAX_BATCH / TTS_INFERENCE_WORKERS (2-core CPU: 1 and 1)  (--ours-env to change)
+  fast      ours with TTS_BACKEND=openvino TTS_PRECISION=bf16 (--modes ours,fast,baseline to add it)
   baseline  TTS_SCHEDULER=fifo  TTS_MAX_BATCH=1  TTS_INFERENCE_WORKERS=1, all cores in
             the one model call (the seed's design)
 
@@ -59,12 +60,17 @@ MODES = {
     "ours": {"TTS_SCHEDULER": "fair", "TTS_MAX_BATCH": "0", "TTS_INFERENCE_WORKERS": "0", "TTS_BATCH_WAIT_MS": "0"},
     "baseline": {"TTS_SCHEDULER": "fifo", "TTS_MAX_BATCH": "1", "TTS_INFERENCE_WORKERS": "1",
                  "TTS_BATCH_WAIT_MS": "0"},
+    # ours on the fast CPU backend (README, Backends): --modes ours,fast[,baseline]
+    "fast": {"TTS_SCHEDULER": "fair", "TTS_MAX_BATCH": "0", "TTS_INFERENCE_WORKERS": "0", "TTS_BATCH_WAIT_MS": "0",
+             "TTS_BACKEND": "openvino", "TTS_PRECISION": "bf16"},
 }
 MODE_NOTES = {
     "ours": "the server's defaults: earliest-deadline-first scheduler (first segments due at once, later ones "
             "when their listener would run out of audio, round robin among equal deadlines); automatic batch size "
             "and inference workers (on a 2-core CPU: batches of 1, one model call at a time on both cores)",
     "baseline": "the seed's design: one FIFO queue, one segment per model call, one call at a time using every core",
+    "fast": "ours with TTS_BACKEND=openvino TTS_PRECISION=bf16 (the vector estimator and vocoder in bf16); the "
+            "engine floor stays the onnxruntime engine's",
 }
 
 TARGET_1SESSION_EXCESS_MS = 15.0
@@ -599,7 +605,8 @@ def main() -> int:
 
     common = {"TTS_INTRA_OP_THREADS": str(a.threads), **_env_list(a.server_env)}
     envs = {"ours": {**MODES["ours"], **common, **_env_list(a.ours_env)},
-            "baseline": {**MODES["baseline"], **common, **_env_list(a.baseline_env)}}
+            "baseline": {**MODES["baseline"], **common, **_env_list(a.baseline_env)},
+            "fast": {**MODES["fast"], **common, **_env_list(a.ours_env)}}
     steps = a.steps or int(common.get("TTS_NUM_INFERENCE_STEPS", 2))
 
     started = datetime.now(timezone.utc)

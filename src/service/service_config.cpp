@@ -39,8 +39,8 @@ constexpr std::array<EnvVarInfo, 41> kVariables = {{
      "faster on the CPU, and bf16 with TTS_PRECISION)"},
     {"TTS_PRECISION", "fp32",
      "arithmetic of the vector estimator and the vocoder: fp32 (the reference) or bf16 (TTS_BACKEND=openvino on a "
-     "CPU with AVX512-BF16 or AMX-BF16, checked at start; about 1.7x faster, waveform SNR >= 20 dB against fp32, "
-     "same durations)"},
+     "CPU with AVX512-BF16 or AMX-BF16, checked at start; faster, same durations, waveform SNR >= 25 dB "
+     "against fp32: README, Backends)"},
     {"TTS_OPTIMIZED_MODEL_CACHE", "",
      "a directory for ONNX Runtime's optimized graphs: the first start writes them, later ones load them (faster start)"},
     {"TTS_CUDA_OPTIONS", "",
