@@ -42,6 +42,10 @@ void BM_Synthesize(benchmark::State& state, const Synthesizer* synth, std::strin
   state.counters["chars_per_s"] = benchmark::Counter(chars, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["audio_s"] = audio_s;
   state.counters["audio_s_per_s"] = benchmark::Counter(audio_s, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["duration_predictor_s"] = stages.duration_predictor_s;
+  state.counters["text_encoder_s"] = stages.text_encoder_s;
+  state.counters["vector_estimator_s"] = stages.vector_estimator_s;
+  state.counters["vocoder_s"] = stages.vocoder_s;
   state.counters["vocoder_share"] =
       stages.vocoder_s / (stages.duration_predictor_s + stages.text_encoder_s + stages.vector_estimator_s +
                           stages.vocoder_s);

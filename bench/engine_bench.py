@@ -39,6 +39,7 @@ TARGET_RATIO_LONG_FAST = 2.0  # the fastest backend on the long text, steps 2, b
 VOCODER_GFLOP_PER_AUDIO_S = 4.36
 VECTOR_ESTIMATOR_GFLOP_PER_STEP_AUDIO_S = 0.91
 ENGINES = [("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")]
+STAGES = ("duration_predictor_s", "text_encoder_s", "vector_estimator_s", "vocoder_s")  # engine_bench counters
 MATMUL_N = 2048
 
 
@@ -108,8 +109,9 @@ def run_cpp(model_dir: Path, texts_path: Path, threads: int, repetitions: int, b
             continue
         text, steps, batch = parts[1], parts[2], parts[3]
         times = [r["real_time"] / 1000.0 for r in reps]  # ms -> s
+        stages = {k: [r[k] for r in reps] for k in STAGES if k in reps[0]}
         results[(text, int(steps.split(":")[1]), int(batch.split(":")[1]))] = {
-            "times_s": times, "audio_s": reps[0]["audio_s"], "chars": reps[0]["chars"]}
+            "times_s": times, "audio_s": reps[0]["audio_s"], "chars": reps[0]["chars"], "stages": stages}
     return results, first_audio
 
 
@@ -215,8 +217,10 @@ def main() -> int:
                 for key in ("full_s", "chunked_first_audio_s", "chunked_total_s"):
                     entry[key] += v[key]
             for k, v in engine.items():
-                cpp[label].setdefault(k, {"times_s": [], **{x: v[x] for x in ("audio_s", "chars")}})["times_s"] += \
-                    v["times_s"]
+                entry = cpp[label].setdefault(k, {"times_s": [], "stages": {}, **{x: v[x] for x in ("audio_s", "chars")}})
+                entry["times_s"] += v["times_s"]
+                for stage, values in v["stages"].items():
+                    entry["stages"].setdefault(stage, []).extend(values)
         print(f"round {round_ + 1}/{args.rounds}: Python reference", flush=True)
         for k, v in run_python(args.model_dir, texts, args.threads, args.repetitions).items():
             py.setdefault(k, {"times_s": [], **{x: v[x] for x in ("audio_s", "chars")}})["times_s"] += v["times_s"]
@@ -243,6 +247,15 @@ def main() -> int:
             if key not in cpp[label]:
                 continue
             c = with_compute(summarize(cpp[label][key]), steps, peak[label])
+            stages = {k: statistics.median(v) for k, v in cpp[label][key]["stages"].items()}
+            if stages.get("vocoder_s") and stages.get("vector_estimator_s"):
+                voc = c["audio_s"] * VOCODER_GFLOP_PER_AUDIO_S / stages["vocoder_s"]
+                ve = c["audio_s"] * steps * VECTOR_ESTIMATOR_GFLOP_PER_STEP_AUDIO_S / stages["vector_estimator_s"]
+                c["stages_median_ms"] = {k.removesuffix("_s"): round(v * 1000, 1) for k, v in stages.items()}
+                c["vocoder_gflops"] = round(voc, 1)
+                c["vector_estimator_gflops"] = round(ve, 1)
+                c["vocoder_peak_share"] = round(voc / peak[label], 3)
+                c["vector_estimator_peak_share"] = round(ve / peak[label], 3)
             c["ratio_chars_per_s_median"] = round(c["chars_per_s_median"] / p["chars_per_s_median"], 3)
             c["ratio_chars_per_s_best"] = round(c["chars_per_s_best"] / p["chars_per_s_best"], 3)
             row["engines"][label] = c
@@ -282,7 +295,8 @@ def main() -> int:
                 "Python reference run in this one process tree, alternating rounds; median and best of all "
                 "repetitions. gflop = audio seconds x (4.36 vocoder + steps x 0.91 vector estimator), by "
                 "calculation; gflops = gflop / time; peak_share = gflops / that backend's matmul peak (the "
-                "Python reference against ONNX Runtime fp32's).",
+                "Python reference against ONNX Runtime fp32's); vocoder_ and vector_estimator_gflops: each graph's "
+                "GFLOP over its own median stage time (engine_bench's stage counters).",
         "results": rows,
         "summary": {"batch1_ratio_median_min": min(batch1) if batch1 else None,
                     "batch1_ratio_median_mean": round(statistics.mean(batch1), 3) if batch1 else None,
