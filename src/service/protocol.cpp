@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 #include <exception>
+#include <type_traits>
 #include <utility>
 
 namespace supertonic::service {
@@ -151,32 +152,36 @@ IntegerStatus ToInt(const Json& value, int& out) {
   return IntegerStatus::kNotInteger;
 }
 
-// Reads an optional string field; null counts as absent.
-std::optional<ProtocolError> ReadOptionalString(const Json& object, const char* key, std::string_view path,
-                                                std::optional<std::string>& out) {
+// Reads an optional field of JSON type `T` (string, number, boolean); null counts as absent.
+template <typename T>
+std::optional<ProtocolError> ReadOptional(const Json& object, const char* key, std::string_view path,
+                                          std::optional<T>& out) {
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) return WrongType(path, "a string", *it);
-  out = it->get<std::string>();
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return WrongType(path, "a string", *it);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return WrongType(path, "true or false", *it);
+  } else {
+    if (!it->is_number()) return WrongType(path, "a number", *it);
+  }
+  out = it->get<T>();
   return std::nullopt;
+}
+
+std::optional<ProtocolError> ReadOptionalString(const Json& object, const char* key, std::string_view path,
+                                                std::optional<std::string>& out) {
+  return ReadOptional(object, key, path, out);
 }
 
 std::optional<ProtocolError> ReadOptionalNumber(const Json& object, const char* key, std::string_view path,
                                                 std::optional<double>& out) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number()) return WrongType(path, "a number", *it);
-  out = it->get<double>();
-  return std::nullopt;
+  return ReadOptional(object, key, path, out);
 }
 
 std::optional<ProtocolError> ReadOptionalBool(const Json& object, const char* key, std::string_view path,
                                               std::optional<bool>& out) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_boolean()) return WrongType(path, "true or false", *it);
-  out = it->get<bool>();
-  return std::nullopt;
+  return ReadOptional(object, key, path, out);
 }
 
 std::optional<ProtocolError> ReadOptionalInt(const Json& object, const char* key, std::string_view path,
