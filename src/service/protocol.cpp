@@ -352,6 +352,7 @@ std::string Serialize(const SessionStarted& m) {
   if (!m.profile.empty()) j["profile"] = m.profile;
   j["expression_tags"] = m.expression_tags;
   j["voice"] = m.voice;
+  if (!m.resolved_voice.empty()) j["resolved_voice"] = m.resolved_voice;
   j["lang_code"] = m.lang_code;
   j["sample_rate"] = m.sample_rate;
   j["frame_ms"] = m.frame_ms;

@@ -208,6 +208,9 @@ struct SessionStarted {
   std::string model;          // the served model's name; omitted when empty
   std::string profile;        // which Supertonic it is ("supertonic-3"); omitted when empty
   std::vector<std::string> expression_tags;  // tags the model reads in the text (<laugh>...); always sent
+  // The voice as resolved: a name, or a blend with its weights normalized
+  // ("F1:0.7+M2:0.3"); omitted when empty.
+  std::string resolved_voice;
 };
 // Also sent: "encoding":"pcm_s16le", "channels":1, "protocol_version".
 
