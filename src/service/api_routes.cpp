@@ -144,6 +144,7 @@ HttpReply WriteRefused(const VoiceWriteError& e) {
     case Kind::kInvalidVoice: return Error(400, "invalid_voice", e.message);
     case Kind::kProtected: return Error(409, "voice_protected", e.message);
     case Kind::kTooMany: return Error(409, "too_many_voices", e.message);
+    case Kind::kTooLarge: return Error(413, "voice_too_large", e.message);
     case Kind::kNotFound: return Error(404, "voice_not_found", e.message);
     case Kind::kNoStorage: return Error(403, "uploads_disabled", e.message);
     case Kind::kStorage: return Error(500, "voice_storage_failed", e.message);

@@ -63,8 +63,8 @@ constexpr std::array<EnvVarInfo, 42> kVariables = {{
     {"TTS_MAX_VOICES", "500", "voices from files and uploads per model, 0..100000; more files are skipped, more "
      "uploads refused"},
     {"TTS_MAX_VOICE_BYTES", "2097152",
-     "largest voice-style file, 65536..67108864 bytes (a published one is ~420 KB); an upload's body may be 64 KiB "
-     "more"},
+     "largest voice-style file, 262144..67108864 bytes (a published one is ~420 KB; the server writes ~170 KB); "
+     "an upload's body may be 64 KiB more"},
     {"TTS_LANG_CODE", "pt",
      "language when start_session names none; every model must speak it (supertonic-2: en ko es pt fr)"},
     {"TTS_NUM_INFERENCE_STEPS", "",
@@ -143,7 +143,7 @@ constexpr std::array<IntVariable, 21> kIntVariables = {{
     {"TTS_PING_INTERVAL_S", &ServiceConfig::ping_interval_s, 0, 3600},
     {"TTS_SHUTDOWN_GRACE_S", &ServiceConfig::shutdown_grace_s, 0, 3600},
     {"TTS_MAX_VOICES", &ServiceConfig::max_voices, 0, 100000},
-    {"TTS_MAX_VOICE_BYTES", &ServiceConfig::max_voice_bytes, 65536, 64 * 1024 * 1024},
+    {"TTS_MAX_VOICE_BYTES", &ServiceConfig::max_voice_bytes, 262144, 64 * 1024 * 1024},
 }};
 
 struct BoolVariable {

@@ -356,7 +356,13 @@ std::variant<bool, VoiceWriteError> VoiceRegistry::Save(std::size_t model, const
   nlohmann::json upload = {{"created_at", NowIso8601()}};
   if (!blend.empty()) upload["blend"] = blend;
   style.upload = upload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (const std::string error = WriteAtomically(target, style.ToJson()); !error.empty()) {
+  const std::string text = style.ToJson();
+  if (text.size() > config_.max_voice_bytes) {
+    return VoiceWriteError{Kind::kTooLarge, "its file would take " + std::to_string(text.size()) +
+                                                " bytes, over TTS_MAX_VOICE_BYTES (" +
+                                                std::to_string(config_.max_voice_bytes) + ")"};
+  }
+  if (const std::string error = WriteAtomically(target, text); !error.empty()) {
     spdlog::error("voices: saving {} for model {} failed: {}", name, model_names_[model], error);
     return VoiceWriteError{Kind::kStorage, "the voice could not be stored: " + error};
   }

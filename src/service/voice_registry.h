@@ -64,6 +64,7 @@ struct VoiceWriteError {
     kInvalidVoice,   // 400 invalid_voice: a bad blend
     kProtected,      // 409 voice_protected: the model's own, or TTS_DEFAULT_VOICE
     kTooMany,        // 409 too_many_voices: TTS_MAX_VOICES
+    kTooLarge,       // 413 voice_too_large: its file would exceed TTS_MAX_VOICE_BYTES
     kNotFound,       // 404 voice_not_found
     kNoStorage,      // 403 uploads_disabled: no TTS_VOICES_DIR
     kStorage,        // 500 voice_storage_failed: the file could not be written or removed

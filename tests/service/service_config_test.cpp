@@ -189,7 +189,7 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_ALLOW_VOICE_UPLOAD", "true", [](const auto& c) { return c.allow_voice_upload; }},
       {"TTS_MAX_VOICES", "0", [](const auto& c) { return c.max_voices == 0; }},
       {"TTS_MAX_VOICES", "100000", [](const auto& c) { return c.max_voices == 100000; }},
-      {"TTS_MAX_VOICE_BYTES", "65536", [](const auto& c) { return c.max_voice_bytes == 65536; }},
+      {"TTS_MAX_VOICE_BYTES", "262144", [](const auto& c) { return c.max_voice_bytes == 262144; }},
       {"LOG_LEVEL", "debug", [](const auto& c) { return c.log_level == LogLevel::kDebug; }},
       {"LOG_LEVEL", "WARNING", [](const auto& c) { return c.log_level == LogLevel::kWarn; }},
       {"LOG_LEVEL", "Warn", [](const auto& c) { return c.log_level == LogLevel::kWarn; }},
@@ -302,7 +302,7 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_ALLOW_VOICE_UPLOAD", "please"},
       {"TTS_MAX_VOICES", "-1"},
       {"TTS_MAX_VOICES", "100001"},
-      {"TTS_MAX_VOICE_BYTES", "1000"},
+      {"TTS_MAX_VOICE_BYTES", "262143"},
       {"TTS_MAX_VOICE_BYTES", "2MB"},
       {"LOG_LEVEL", "verbose"},
   };

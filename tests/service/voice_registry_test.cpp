@@ -196,6 +196,7 @@ TEST(VoiceRegistryTest, UploadsAreFilesThatSurviveARestart) {
     for (const auto& e : fs::directory_iterator(dir / "supertonic-2")) files.push_back(e.path().filename().string());
     std::sort(files.begin(), files.end());
     EXPECT_EQ(files, (std::vector<std::string>{"half.json", "mine.json"})) << "no temporary file left";
+    EXPECT_LT(fs::file_size(dir / "supertonic-2" / "half.json"), 200u * 1024) << "floats written as floats";
   }
   const auto again = OneModel(dir);
   EXPECT_EQ(OriginOf(*again, "mine"), VoiceOrigin::kUpload) << "the file records that it was uploaded";
@@ -243,6 +244,18 @@ TEST(VoiceRegistryTest, WritesAreRefusedSayingWhy) {
   EXPECT_FALSE(fs::exists(dir / "supertonic-2" / "two.json"));
   EXPECT_FALSE(Listed(*r, "two"));
   EXPECT_EQ(r->Delete(0, "two")->kind, Kind::kNotFound);
+}
+
+TEST(VoiceRegistryTest, AVoiceWhoseFileWouldBeTooLargeIsRefused) {
+  const fs::path dir = testing::MakeTempDir("voices_large");
+  VoiceRegistryConfig config = Config(dir);
+  config.max_voice_bytes = 100 * 1024;
+  const auto r = OneModel(dir, config);
+  auto saved = r->Save(0, "long", VoiceStyle(*ProbeVoices().Find("F1")));
+  ASSERT_TRUE(std::holds_alternative<VoiceWriteError>(saved));
+  EXPECT_EQ(std::get<VoiceWriteError>(saved).kind, VoiceWriteError::Kind::kTooLarge);
+  EXPECT_FALSE(fs::exists(dir / "supertonic-2" / "long.json"));
+  EXPECT_TRUE(std::holds_alternative<bool>(r->Save(0, "short", Style(0.5f)))) << "a constant voice writes short";
 }
 
 TEST(VoiceRegistryTest, TheDefaultVoiceCannotBeDeleted) {
