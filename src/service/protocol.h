@@ -65,7 +65,7 @@ bool IsValidInferenceSteps(int steps);     // in [kMinInferenceSteps, kMaxInfere
 // | `unknown_message_type` | no        | "type" is not one this server knows (the session is kept)            |
 // | `no_session`           | no        | send_text/flush/end_session/cancel with no session open              |
 // | `session_active`       | no        | start_session while a session is open on the connection             |
-// | `invalid_voice`        | no        | the voice is not one the model has                                   |
+// | `invalid_voice`        | no        | the voice (or a part of a blend) is not one the model has            |
 // | `invalid_language`     | no        | the language is not one the model supports                           |
 // | `invalid_sample_rate`  | no        | sample_rate is not 8000/16000/22050/24000/44100/48000                |
 // | `invalid_config`       | no        | speed or num_inference_steps out of range                            |
