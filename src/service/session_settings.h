@@ -45,7 +45,7 @@ class VoiceResolver {
 struct ModelChoices {
   std::string name;  // as clients ask for it: the TTS_MODELS name, else the profile's
   ModelProfile profile;
-  std::vector<std::string> voices;
+  std::vector<std::string> voices;  // at start (its own and TTS_VOICES_DIR's); VoiceRegistry has the current ones
   std::string default_voice;
   std::string default_lang;
   int default_steps = 2, min_steps = kMinInferenceSteps, max_steps = kMaxInferenceSteps;
