@@ -299,12 +299,6 @@ std::size_t BodyLimit(const TtsService& service, const Route& route) {
   return route.body_limit ? route.body_limit(service) : kDefaultBodyLimit;
 }
 
-std::size_t MaxBodyLimit(const TtsService& service) {
-  std::size_t limit = kDefaultBodyLimit;
-  for (const Route& r : kRoutes) limit = std::max(limit, BodyLimit(service, r));
-  return limit;
-}
-
 bool SecretsEqual(std::string_view a, std::string_view b) {
   unsigned char diff = static_cast<unsigned char>(a.size() != b.size());
   const std::size_t n = std::max(a.size(), b.size());

@@ -56,10 +56,8 @@ struct Route {
   std::size_t (*body_limit)(const TtsService& service) = nullptr;  // null: kDefaultBodyLimit
 };
 
-// The largest body `route` takes, and the largest any route takes (what the
-// transport may read before it knows the route).
+// The largest body `route` takes.
 std::size_t BodyLimit(const TtsService& service, const Route& route);
-std::size_t MaxBodyLimit(const TtsService& service);
 
 // The route for a request, or the reply that refuses it: 404 for an unknown
 // path, 405 (naming the methods allowed) for a known path with another method,

@@ -554,7 +554,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void DoRead() {
     parser_.emplace();
     route_ = nullptr;
-    parser_->body_limit(service::MaxBodyLimit(service_));
+    parser_->body_limit(boost::none);  // the route's limit is set, and a Content-Length checked, once it is known
     parser_->header_limit(kMaxRequestHeaderBytes);
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read_header(stream_, buffer_, *parser_,
@@ -565,7 +565,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool ReadFailed(beast::error_code ec) {
     if (!ec) return false;
     if (ec == http::error::body_limit) {
-      const std::size_t limit = route_ ? service::BodyLimit(service_, *route_) : service::MaxBodyLimit(service_);
+      const std::size_t limit = route_ ? service::BodyLimit(service_, *route_) : service::kDefaultBodyLimit;
       RespondError(413, "request_too_large", "the body exceeds " + std::to_string(limit) + " bytes");
       return true;
     }
@@ -595,12 +595,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     route_ = match.route;
     const std::size_t limit = service::BodyLimit(service_, *route_);
     if (const auto length = parser_->content_length(); length && *length > limit) {
-      return ReadFailed(http::error::body_limit), void();
+      ReadFailed(http::error::body_limit);
+      return;
     }
-    parser_->body_limit(limit);
+    parser_->body_limit(limit);  // a chunked body is counted as it comes
     if (parser_->is_done()) return OnRead({});
     // curl and others wait for this before sending a large body.
-    if (beast::iequals(req[http::field::expect], "100-continue")) {
+    if (req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code e, std::size_t) {
         if (e) return;
