@@ -26,7 +26,7 @@ constexpr std::array<ErrorCodeInfo, 17> kErrorCodes = {{
      "\"type\" is not one this server knows (the session is kept)"},
     {ErrorCode::kNoSession, "no_session", false, "send_text/flush/end_session/cancel with no session open"},
     {ErrorCode::kSessionActive, "session_active", false, "start_session while a session is open on the connection"},
-    {ErrorCode::kInvalidVoice, "invalid_voice", false, "the voice is not one the model has"},
+    {ErrorCode::kInvalidVoice, "invalid_voice", false, "the voice (or a part of a blend) is not one the model has"},
     {ErrorCode::kInvalidLanguage, "invalid_language", false, "the language is not one the model supports"},
     {ErrorCode::kInvalidSampleRate, "invalid_sample_rate", false,
      "sample_rate is not 8000/16000/22050/24000/44100/48000"},
@@ -369,6 +369,7 @@ std::string Serialize(const SessionStarted& m) {
   j["expression_tags"] = m.expression_tags;
   j["normalize"] = m.normalize;
   j["voice"] = m.voice;
+  if (!m.resolved_voice.empty()) j["resolved_voice"] = m.resolved_voice;
   j["lang_code"] = m.lang_code;
   j["sample_rate"] = m.sample_rate;
   j["frame_ms"] = m.frame_ms;
