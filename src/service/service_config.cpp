@@ -155,7 +155,7 @@ struct BoolVariable {
   bool ServiceConfig::*field;
 };
 
-constexpr std::array<BoolVariable, 5> kBoolVariables = {{
+constexpr std::array<BoolVariable, 6> kBoolVariables = {{
     {"TTS_CHUNKED_VOCODER", &ServiceConfig::chunked_vocoder},
     {"TTS_TRIM_SILENCE", &ServiceConfig::trim_silence},
     {"TTS_TEXT_NORMALIZATION", &ServiceConfig::text_normalization},

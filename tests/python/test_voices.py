@@ -116,7 +116,7 @@ def assert_tempo(log: SessionLog, lang: str, factor: float) -> None:
     """Every segment lasts what a voice of tempo `factor` gives it."""
     assert log.completed(), "no segment"
     for seg in log.completed():
-        want = expected_ms(seg.text, lang, factor)
+        want = expected_ms(seg.spoken_text, lang, factor)
         assert abs(seg.predicted_ms - want) < 0.5, (
             f"segment {seg.text!r}: {seg.predicted_ms:.2f} ms, a voice of tempo {factor:.5f} gives {want:.2f} ms")
 
