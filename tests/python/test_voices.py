@@ -583,7 +583,10 @@ def test_concurrent_uploads_deletes_and_synthesis(start_server, tmp_path, tempo_
     try:
         async def sessions() -> list[SessionLog]:
             async def one(k: int) -> SessionLog:
-                voice = ["steady", "steady:1+F1:1", "F2+steady"][k % 3]
+                # "steady" dominates each blend: whatever the model's own voices are (the real
+                # styles, or the generated ones without ../shared), a character lasts over two
+                # latent frames, so a segment's last one is never cut below what the probe decodes.
+                voice = ["steady", "steady:3+F1:1", "F2:1+steady:3"][k % 3]
                 texts = [f"Session {k} speaks. ", "Voices change around it."]
                 async with await WsClient.open(server.url) as client:
                     return await run_session(client, f"c{k}", texts, {"voice": voice, "lang_code": "en",
@@ -598,7 +601,7 @@ def test_concurrent_uploads_deletes_and_synthesis(start_server, tmp_path, tempo_
     assert len(answers) >= 6
     f1, f2 = dp000(probe_voice("F1", tempo_model)), dp000(probe_voice("F2", tempo_model))
     for k, log in enumerate(logs):
-        factor = [1.5, 1.0 + 0.5 * 0.5 + 0.5 * f1, 1.0 + 0.5 * f2 + 0.5 * 0.5][k % 3]
+        factor = [1.5, 1.0 + 0.75 * 0.5 + 0.25 * f1, 1.0 + 0.25 * f2 + 0.75 * 0.5][k % 3]
         assert_tempo(log, "en", factor)
         assert_session_speaks(log, [f"Session {k} speaks. ", "Voices change around it."], "en")
     folder = voices / server_model_name(server)
