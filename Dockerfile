@@ -65,8 +65,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin tts \
- && mkdir -p /models/supertonic-2 \
- && chown tts:tts /models/supertonic-2
+ && mkdir -p /models/supertonic-2 /voices \
+ && chown tts:tts /models/supertonic-2 /voices
 COPY --from=build /opt/supertonic /opt/supertonic
 COPY deploy/docker/supertonic-tts.sh /usr/local/bin/supertonic-tts
 ENV TTS_HOST=0.0.0.0 \

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "app/batch_file.h"
 #include "app/model_download.h"
@@ -29,6 +30,7 @@
 #include "engine/text_chunker.h"
 #include "engine/text_normalizer.h"
 #include "engine/text_preprocessor.h"
+#include "engine/voice_blend.h"
 
 namespace {
 
@@ -117,6 +119,30 @@ std::string SynthesisSummary(const Synthesizer& synth, int steps) {
   return fmt::format("{}, {}, {} steps", synth.execution_provider(), synth.profile().name, steps);
 }
 
+// A voice as the CLI takes it: one of the model's, a blend of them
+// ("F1:0.7+M2:0.3"), or a voice-style JSON file (a path ending in .json).
+// Throws InvalidRequest saying what is wrong.
+std::shared_ptr<const VoiceStyle> ResolveCliVoice(const Synthesizer& synth, const std::string& voice) {
+  if (voice.ends_with(".json")) {
+    try {
+      return std::make_shared<const VoiceStyle>(VoiceStyle::Load(voice));
+    } catch (const ModelError& e) {
+      throw InvalidRequest(std::string("voice file: ") + e.what());
+    }
+  }
+  auto mix = ParseVoiceMix(voice);
+  if (const auto* error = std::get_if<std::string>(&mix)) throw InvalidRequest(*error);
+  auto style = ResolveVoiceMix(std::get<VoiceMix>(mix), [&](const std::string& name) {
+    return synth.voices().FindShared(name);
+  });
+  if (const auto* error = std::get_if<std::string>(&style)) {
+    throw InvalidRequest(fmt::format("{} (the model's voices: {}; or a blend such as F1:0.7+M2:0.3, or a "
+                                     "voice-style .json file)",
+                                     *error, fmt::join(synth.voices().names(), " ")));
+  }
+  return std::get<std::shared_ptr<const VoiceStyle>>(style);
+}
+
 int RunSynth(const EngineFlags& flags, const std::string& text_arg, const std::string& voice,
              const std::string& lang, const ProfileDefaults& options, uint64_t seed, const std::string& noise_path,
              int sample_rate, const std::string& format, const std::string& output) {
@@ -124,16 +150,17 @@ int RunSynth(const EngineFlags& flags, const std::string& text_arg, const std::s
   Synthesizer synth(flags.ToConfig());
   const int steps = options.Steps(synth.profile());
   const float speed = options.Speed(synth.profile());
+  const auto style = ResolveCliVoice(synth, voice);
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> samples;
   if (!noise_path.empty()) {
     // Exact comparison mode: one chunk, the caller's initial noise.
     app::NpyArray noise = app::ReadNpyFloat32(noise_path);
     SynthesisItem item{text, lang, voice, speed, seed,
-                       std::make_shared<const std::vector<float>>(std::move(noise.data))};
+                       std::make_shared<const std::vector<float>>(std::move(noise.data)), style};
     samples = std::move(synth.SynthesizeBatch({item}, steps).items[0].samples);
   } else {
-    samples = synth.SynthesizeText(text, lang, voice, steps, speed, seed);
+    samples = synth.SynthesizeText(text, lang, voice, steps, speed, seed, 0.3, style);
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int model_rate = synth.model_config().sample_rate;
@@ -155,7 +182,12 @@ std::vector<SynthesisItem> ToSynthesisItems(const Synthesizer& synth, const std:
   for (const app::BatchItem& line : lines) {
     auto fail = [&](const std::string& message) { return app::BatchLineError(source, line.line, message); };
     const ModelProfile& profile = synth.profile();
-    if (synth.voices().Find(line.voice) == nullptr) throw fail("unknown voice '" + line.voice + "'");
+    std::shared_ptr<const VoiceStyle> style;
+    try {
+      style = ResolveCliVoice(synth, line.voice);
+    } catch (const InvalidRequest& e) {
+      throw fail(e.what());
+    }
     if (!profile.SupportsLanguage(line.lang)) throw fail(profile.UnsupportedLanguageMessage(line.lang));
     if (!profile.SpeedAllowed(line.speed)) {
       throw fail(fmt::format("speed must be in {} for {}, got {}", profile.SpeedRange(), profile.name, line.speed));
@@ -186,7 +218,7 @@ std::vector<SynthesisItem> ToSynthesisItems(const Synthesizer& synth, const std:
       }
       noise = std::make_shared<const std::vector<float>>(std::move(array.data));
     }
-    items.push_back({line.text, line.lang, line.voice, line.speed, line.seed, std::move(noise)});
+    items.push_back({line.text, line.lang, line.voice, line.speed, line.seed, std::move(noise), std::move(style)});
   }
   return items;
 }
@@ -313,7 +345,10 @@ int main(int argc, char** argv) {
   auto* synth = app.add_subcommand("synth", "synthesize text to a WAV file");
   synth_flags.Add(synth);
   auto* text_option = synth->add_option("--text", text, "text to speak (default or '-': read standard input)");
-  synth->add_option("--voice", voice, "voice style name (F1..F5, M1..M5)")->capture_default_str();
+  synth->add_option("--voice", voice,
+                    "voice: a name (F1..F5, M1..M5), a blend of them (\"F1:0.7+M2:0.3\": weights normalized, at "
+                    "most 4), or a voice-style .json file")
+      ->capture_default_str();
   synth->add_option("--lang", lang, "language code: one the model speaks (`ids --profile` lists them)")
       ->capture_default_str();
   synth->add_option("--steps", profile_options.steps,

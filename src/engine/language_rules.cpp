@@ -415,10 +415,20 @@ LanguageRules Korean() {
   return r;
 }
 
+// Text of no known language: which words would say "12" is unknown.
+LanguageRules AnyLanguage() {
+  LanguageRules r;
+  r.lang = "na";
+  r.icu_locale = "en";
+  r.says_numbers = false;
+  return r;
+}
+
 }  // namespace
 
 const LanguageRules* WrittenLanguageRules(std::string_view lang) {
-  static const std::array<LanguageRules, 5> kTables{English(), Portuguese(), Spanish(), French(), Korean()};
+  static const std::array<LanguageRules, 6> kTables{English(), Portuguese(), Spanish(), French(), Korean(),
+                                                    AnyLanguage()};
   for (const LanguageRules& rules : kTables) {
     if (rules.lang == lang) return &rules;
   }

@@ -70,6 +70,9 @@ struct DateTemplates {
 
 struct LanguageRules {
   std::string_view lang;           // "pt"
+  // false for text of no known language (Supertonic 3's "na"): its numbers are
+  // left to the model, as written; only markdown is removed.
+  bool says_numbers = true;
   std::string_view icu_locale;     // "pt_BR"
   char decimal_separator = '.';
   char grouping_separator = ',';   // besides, a space or U+00A0/U+202F group thousands in every language
@@ -99,8 +102,9 @@ struct LanguageRules {
   std::vector<std::pair<std::string_view, std::string_view>> plural_endings;  // kPlural: "y" -> "ies"; else "s"
 };
 
-// The table written for `lang` (en es fr ko pt), or null: other languages get
-// a table derived from ICU's locale data by the normalizer.
+// The table written for `lang` (en es fr ko pt, and "na": markdown only), or
+// null: other languages get a table derived from ICU's locale data by the
+// normalizer.
 const LanguageRules* WrittenLanguageRules(std::string_view lang);
 
 // Every abbreviation of every table that ends in a period (those said only

@@ -59,7 +59,7 @@ NumberSpeller::NumberSpeller(std::string_view icu_locale) : icu_(std::make_uniqu
       decimal_word_ = whole.substr(one.size(), whole.size() - one.size() - five.size());
     }
   }
-  if (decimal_word_.empty()) decimal_word_ = " . ";
+
   if (icu_->format) {
     icu::UnicodeString spelled;
     icu_->format->format(static_cast<int64_t>(-1), spelled);
@@ -115,6 +115,18 @@ std::string NumberSpeller::Decimal(std::string_view integer_digits, std::string_
                                    std::string_view digit_separator) const {
   std::string out = Integer(integer_digits.empty() ? std::string_view("0") : integer_digits, rule_set);
   if (fraction_digits.empty()) return out;
+  if (decimal_word_.empty()) {
+    // The locale says fractions its own way (Russian "три целых пять десятых"): its rules, where they are exact.
+    if (integer_digits.size() + fraction_digits.size() <= kMaxSpelledDigits && icu_->format) {
+      icu::UnicodeString spelled;
+      std::lock_guard lock(mutex_);
+      icu_->format->format(std::stod(std::string(integer_digits.empty() ? "0" : integer_digits) + "." +
+                                     std::string(fraction_digits)),
+                           spelled);
+      return WithoutSoftHyphens(spelled);
+    }
+    return out + " " + Digits(fraction_digits, {}, digit_separator);
+  }
   out += decimal_word_;
   if (fraction_as_number && fraction_digits.size() <= 2 && fraction_digits.front() != '0') {
     out += Integer(fraction_digits);

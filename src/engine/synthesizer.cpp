@@ -153,8 +153,11 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
   for (size_t b = 0; b < items.size(); ++b) {
     const auto& item = items[b];
     if (!profile_.SupportsLanguage(item.lang)) throw InvalidRequest(profile_.UnsupportedLanguageMessage(item.lang));
-    prepared[b].voice = voices_.Find(item.voice);
+    prepared[b].voice = item.style ? item.style.get() : voices_.Find(item.voice);
     if (prepared[b].voice == nullptr) throw InvalidRequest("unknown voice '" + item.voice + "'");
+    if (prepared[b].voice->ttl.size() != VoiceStyle::kTtlValues || prepared[b].voice->dp.size() != VoiceStyle::kDpValues) {
+      throw InvalidRequest("voice '" + item.voice + "' has style tensors of the wrong size");
+    }
     if (!profile_.SpeedAllowed(item.speed)) {
       throw InvalidRequest(fmt::format("speed must be in {} for {}, got {}", profile_.SpeedRange(), profile_.name,
                                        item.speed));
@@ -278,11 +281,11 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
 
 std::vector<float> Synthesizer::SynthesizeText(const std::string& text, const std::string& lang,
                                                const std::string& voice, int steps, float speed, uint64_t seed,
-                                               double pause_s) const {
+                                               double pause_s, std::shared_ptr<const VoiceStyle> style) const {
   std::vector<SynthesisItem> items;
   for (auto& chunk : ChunkText(text, profile_.ChunkLimit(lang))) {
     if (config_.normalize_text) chunk = normalizer_.Normalize(chunk, lang);
-    items.push_back({std::move(chunk), lang, voice, speed, seed + items.size(), nullptr});
+    items.push_back({std::move(chunk), lang, voice, speed, seed + items.size(), nullptr, style});
   }
   if (items.empty()) return {};
   BatchAudio audio;

@@ -25,12 +25,16 @@ namespace supertonic {
 struct SynthesisItem {
   std::string text;   // one chunk: at most profile().ChunkLimit(lang) characters is what the model was trained on
   std::string lang;   // one of profile().languages
-  std::string voice;
+  std::string voice;  // a voice of the model's VoiceLibrary, unless `style` is given (then a name for logs)
   float speed = 1.05f;  // within the profile's range (ModelProfile::SpeedAllowed)
   uint64_t seed = 0;  // noise seed; an item's noise depends only on its seed and length
   // Optional initial noise [latent_channels, L_item] (row-major), replacing
   // the seeded noise, so another implementation can be compared exactly.
   std::shared_ptr<const std::vector<float>> noise;
+  // The voice's style tensors, when they do not come from the model's own
+  // voices (a voice file, an upload, a blend): held by the item, so nothing
+  // can change or free them while it is synthesized.
+  std::shared_ptr<const VoiceStyle> style = nullptr;
 };
 
 struct ItemAudio {
@@ -112,8 +116,10 @@ class Synthesizer {
   // normalizes each chunk (unless EngineConfig::normalize_text is off),
   // synthesizes the chunks as one batch and joins them with `pause_s` of
   // silence, as the reference does.
+  // `style`, when given, is the voice (SynthesisItem::style).
   std::vector<float> SynthesizeText(const std::string& text, const std::string& lang, const std::string& voice,
-                                    int steps, float speed, uint64_t seed = 0, double pause_s = 0.3) const;
+                                    int steps, float speed, uint64_t seed = 0, double pause_s = 0.3,
+                                    std::shared_ptr<const VoiceStyle> style = nullptr) const;
 
   // Exposed for tests: how many latent frames a waveform of `samples` needs.
   int64_t LatentFramesFor(int64_t samples) const;

@@ -8,6 +8,7 @@
 #include <unicode/measfmt.h>
 #include <unicode/measunit.h>
 #include <unicode/measure.h>
+#include <unicode/plurrule.h>
 #include <unicode/ucurr.h>
 #include <unicode/unum.h>
 #include <utf8proc.h>
@@ -226,6 +227,10 @@ class TextNormalizer::Language {
   std::string Number(const Amount& a, std::string_view rule_set) const;
   std::string Plain(const Amount& a) const;
   std::string Money(const Amount& a, const Currency& currency) const;
+  // The noun that agrees with `a`: the table's singular or plural, or, for an
+  // ICU-derived table, the form of the number's plural category (Russian
+  // "пять долларов", "два доллара").
+  std::string_view Noun(const void* entry, std::string_view singular, std::string_view plural, const Amount& a) const;
   std::string BeforeNoun(std::string words) const;
   std::string Plural(std::string words) const;
   bool Singular(const Amount& a) const;
@@ -244,7 +249,31 @@ class TextNormalizer::Language {
   std::vector<std::pair<std::string_view, const Currency*>> currencies_;  // likewise
   std::vector<const Abbreviation*> abbreviations_;                       // likewise
   std::vector<std::string_view> scale_words_;                            // likewise
+  // ICU-derived tables only: plural categories, and each unit's and
+  // currency's noun per category.
+  std::unique_ptr<icu::PluralRules> plurals_;
+  std::map<const void*, std::map<std::string, std::string_view>> forms_;
+  mutable std::mutex plurals_mutex_;
 };
+
+std::string_view TextNormalizer::Language::Noun(const void* entry, std::string_view singular,
+                                                std::string_view plural, const Amount& a) const {
+  if (plurals_ != nullptr && a.integer.size() + a.fraction.size() <= 15) {
+    auto forms = forms_.find(entry);
+    if (forms != forms_.end()) {
+      const double value = std::stod((a.integer.empty() ? "0" : a.integer) + "." + (a.fraction.empty() ? "0" : a.fraction));
+      std::string category;
+      {
+        std::lock_guard lock(plurals_mutex_);
+        (a.fraction.empty() ? plurals_->select(static_cast<int32_t>(std::min(value, 2e9)))
+                            : plurals_->select(value)).toUTF8String(category);
+      }
+      auto form = forms->second.find(category);
+      if (form != forms->second.end()) return form->second;
+    }
+  }
+  return Singular(a) || plural.empty() ? singular : plural;
+}
 
 void TextNormalizer::Language::Index() {
   auto longer = [](std::string_view a, std::string_view b) { return a.size() > b.size(); };
@@ -329,29 +358,50 @@ TextNormalizer::Language::Language(std::string_view lang) : speller_(lang) {
       {"min", icu::MeasureUnit::getMinute()},     {"ms", icu::MeasureUnit::getMillisecond()},
       {"GB", icu::MeasureUnit::getGigabyte()},    {"MB", icu::MeasureUnit::getMegabyte()},
       {"kWh", icu::MeasureUnit::getKilowattHour()}};
-  status = U_ZERO_ERROR;
-  icu::MeasureFormat format(locale, UMEASFMT_WIDTH_WIDE, status);
-  auto name_of = [&](const icu::MeasureUnit& unit, double value, bool* number_first) -> std::string {
+  UErrorCode format_status = U_ZERO_ERROR;
+  icu::MeasureFormat format(locale, UMEASFMT_WIDTH_WIDE, format_status);
+  // The words before and after the number ("摂氏{0}度": both).
+  auto words_around = [&](const icu::MeasureUnit& unit, double value) -> std::pair<std::string, std::string> {
     UErrorCode s = U_ZERO_ERROR;
     icu::Measure measure(icu::Formattable(value), unit.clone(), s);
     icu::UnicodeString text;
     icu::FieldPosition position(UNUM_INTEGER_FIELD);
     format.formatMeasures(&measure, 1, text, position, s);
     if (U_FAILURE(s) || position.getEndIndex() <= position.getBeginIndex()) return {};
-    *number_first = position.getBeginIndex() == 0;
-    icu::UnicodeString rest(text);
-    rest.remove(position.getBeginIndex(), position.getEndIndex() - position.getBeginIndex());
-    return Trimmed(Utf8(rest));
+    icu::UnicodeString before, after;
+    text.extract(0, position.getBeginIndex(), before);
+    text.extract(position.getEndIndex(), text.length() - position.getEndIndex(), after);
+    return {Trimmed(Utf8(before)), Trimmed(Utf8(after))};
   };
-  if (U_SUCCESS(status)) {
+  // A sample number of each plural category ("one": 1, "few": 2, "many": 5...).
+  std::vector<std::pair<std::string, double>> categories;
+  status = U_ZERO_ERROR;
+  plurals_.reset(icu::PluralRules::forLocale(locale, status));
+  if (U_FAILURE(status)) plurals_.reset();
+  if (plurals_) {
+    std::unique_ptr<icu::StringEnumeration> keywords(plurals_->getKeywords(status));
+    for (const icu::UnicodeString* k = keywords ? keywords->snext(status) : nullptr; k != nullptr && U_SUCCESS(status);
+         k = keywords->snext(status)) {
+      double samples[8];
+      UErrorCode s = U_ZERO_ERROR;
+      const int32_t n = plurals_->getSamples(*k, samples, 8, s);
+      for (int32_t i = 0; i < n && U_SUCCESS(s); ++i) {
+        if (samples[i] == static_cast<double>(static_cast<int64_t>(samples[i]))) {
+          categories.emplace_back(Utf8(*k), samples[i]);
+          break;
+        }
+      }
+    }
+  }
+  std::vector<std::map<std::string, std::string_view>> unit_forms, currency_forms;
+  if (U_SUCCESS(format_status)) {
     for (const IcuUnit& u : units) {
-      bool first = true;
-      const std::string one = name_of(u.unit, 1, &first);
-      const std::string two = name_of(u.unit, 2, &first);
-      if (one.empty() || two.empty()) continue;
-      NumberSuffix suffix{u.written, Keep(one), Keep(two)};
-      if (!first) suffix = NumberSuffix{u.written, "", "", "", Keep(two)};
-      rules_.suffixes.push_back(suffix);
+      const auto [before_one, one] = words_around(u.unit, 1);
+      const auto [before, two] = words_around(u.unit, 2);
+      if (one.empty() && two.empty() && before.empty()) continue;
+      rules_.suffixes.push_back({u.written, Keep(one), Keep(two), "", Keep(before)});
+      auto& forms = unit_forms.emplace_back();
+      for (const auto& [category, sample] : categories) forms[category] = Keep(words_around(u.unit, sample).second);
     }
   }
 
@@ -376,7 +426,15 @@ TextNormalizer::Language::Language(std::string_view lang) : speller_(lang) {
     const std::string one = plural_name("one"), other = plural_name("other");
     if (one.empty() || other.empty()) continue;
     rules_.currencies.push_back({c.written, Keep(one), Keep(other), "", ""});
+    auto& forms = currency_forms.emplace_back();
+    for (const auto& category : categories) {
+      const std::string name = plural_name(category.first.c_str());
+      if (!name.empty()) forms[category.first] = Keep(name);
+    }
   }
+  // Keyed by entry once the tables stop growing.
+  for (std::size_t i = 0; i < unit_forms.size(); ++i) forms_[&rules_.suffixes[i]] = unit_forms[i];
+  for (std::size_t i = 0; i < currency_forms.size(); ++i) forms_[&rules_.currencies[i]] = currency_forms[i];
 
   // Month names.
   status = U_ZERO_ERROR;
@@ -455,7 +513,7 @@ std::string TextNormalizer::Language::Money(const Amount& a, const Currency& cur
   const std::string_view rule_set = currency.feminine ? Feminine() : rules_.numbers.cardinal;
   const bool has_minor = !currency.minor_singular.empty();
   if (a.fraction.size() > 2 || (!a.fraction.empty() && !has_minor)) {
-    return BeforeNoun(Number(a, rule_set)) + " " + std::string(currency.plural);
+    return BeforeNoun(Number(a, rule_set)) + " " + std::string(Noun(&currency, currency.singular, currency.plural, a));
   }
   const std::string major_digits = a.integer.empty() ? "0" : a.integer;
   std::string minor_digits = a.fraction;
@@ -466,7 +524,7 @@ std::string TextNormalizer::Language::Money(const Amount& a, const Currency& cur
   std::string out;
   if (!major_zero || minor == 0) {
     out = BeforeNoun(speller_.Integer(major_digits, rule_set)) + " " +
-          std::string(Singular(major) ? currency.singular : currency.plural);
+          std::string(Noun(&currency, currency.singular, currency.plural, major));
   }
   if (minor > 0) {
     if (!out.empty()) out += rules_.money_and.empty() ? " " : " " + std::string(rules_.money_and) + " ";
@@ -884,12 +942,12 @@ std::optional<std::string> TextNormalizer::Language::AmountAt(std::string_view t
     if (!scale.empty()) {
       std::string out = sign + range_of(rules_.numbers.cardinal, false) + " " + scale;
       if (!rules_.of_after_scale.empty()) out += " " + std::string(rules_.of_after_scale);
-      return out + " " + std::string(currency->plural);
+      return out + " " + std::string(Noun(currency, currency->singular, currency->plural, Amount{"5"}));
     }
     if (second) {
       const std::string_view rule_set = currency->feminine ? Feminine() : rules_.numbers.cardinal;
       return sign + range_of(rule_set, true) + " " +
-             std::string(Singular(last) ? currency->singular : currency->plural);
+             std::string(Noun(currency, currency->singular, currency->plural, last));
     }
     return sign + Money(first, *currency);
   }
@@ -912,7 +970,7 @@ std::optional<std::string> TextNormalizer::Language::AmountAt(std::string_view t
     if (s->kind == Kind::kPlural) return Plural(Plain(first));
     std::string out = s->before.empty() ? std::string() : std::string(s->before) + " ";
     out += sign + range_of(s->rule_set, !s->singular.empty());
-    const std::string_view noun = Singular(last) || s->plural.empty() ? s->singular : s->plural;
+    const std::string_view noun = Noun(s, s->singular, s->plural, last);
     if (!noun.empty()) out += " " + std::string(noun);
     return out;
   }
@@ -962,6 +1020,7 @@ std::string TextNormalizer::Language::SpeakSymbols(std::string_view text) const 
 
 std::string TextNormalizer::Language::Normalize(std::string_view input) const {
   std::string text = StripMarkdown(ComposeIfValid(input));
+  if (!rules_.says_numbers) return text;
   text = SpeakEmails(text);
   text = SpeakWebAddresses(text);
   text = SpeakAbbreviations(text);

@@ -2,6 +2,7 @@
 // The HTTP API as a table: which paths exist, with which methods, behind the
 // token or not, and what the request/response ones answer. The transport
 // parses HTTP and writes bytes; what a route means is decided here.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,20 +29,42 @@ enum class Access {
   kOpen,          // probes: never behind the token
   kToken,         // when TTS_AUTH_TOKEN is set
   kMetricsToken,  // when TTS_AUTH_TOKEN is set and TTS_METRICS_REQUIRE_AUTH
+  // Changes to the voices: the token when TTS_AUTH_TOKEN is set; without a
+  // token refused (403 uploads_disabled) unless TTS_ALLOW_VOICE_UPLOAD; and
+  // refused when there is no TTS_VOICES_DIR to store them in.
+  kVoiceWrite,
 };
+
+// What a kReply route gets of its request.
+struct ApiRequest {
+  std::string_view method;
+  std::string_view path;   // without the query
+  std::string_view query;  // after '?', empty when none
+  std::string_view body;
+};
+
+// The body a request may have unless its route allows more.
+inline constexpr std::size_t kDefaultBodyLimit = 64 * 1024;
 
 struct Route {
-  std::string_view method;  // "GET" (HEAD answered like it, without a body) or "POST"
-  std::string_view path;
+  std::string_view method;  // "GET" (HEAD answered like it, without a body), "POST" or "DELETE"
+  std::string_view path;    // the path; with `prefix`, what it starts with, followed by one more segment
   Endpoint endpoint;
   Access access;
-  HttpReply (*reply)(TtsService& service) = nullptr;  // kReply only
+  HttpReply (*reply)(TtsService& service, const ApiRequest& request) = nullptr;  // kReply only
+  bool prefix = false;  // "/v1/voices/" matches "/v1/voices/{name}"
+  std::size_t (*body_limit)(const TtsService& service) = nullptr;  // null: kDefaultBodyLimit
 };
 
+// The largest body `route` takes.
+std::size_t BodyLimit(const TtsService& service, const Route& route);
+
 // The route for a request, or the reply that refuses it: 404 for an unknown
-// path, 405 (naming the method allowed) for a known path with another method,
-// 401 for a missing or wrong token where the route needs one. JSON error
-// bodies under /v1/, text elsewhere. `presented_token` is what the client
+// path, 405 (naming the methods allowed) for a known path with another method,
+// 401 for a missing or wrong token where the route needs one, 403 for a voice
+// change the configuration does not allow. JSON error bodies under /v1/, text
+// elsewhere. Decided from the request line and headers alone, before any body
+// is read. `presented_token` is what the client
 // sent (Authorization: Bearer, or ?token=), empty when nothing.
 struct RouteMatch {
   const Route* route = nullptr;

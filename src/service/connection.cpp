@@ -184,7 +184,7 @@ void Connection::Handle(const StartSession& m) {
                                          "end_session or cancel it first");
     return;
   }
-  auto resolved = ResolveSessionSettings(m, cfg, service_.model_choices());
+  auto resolved = ResolveSessionSettings(m, cfg, service_.model_choices(), &service_.voices());
   if (const auto* error = std::get_if<ProtocolError>(&resolved)) return SendError(error->code, error->message);
   SessionSettings settings = std::get<SessionSettings>(std::move(resolved));
 
@@ -228,6 +228,7 @@ void Connection::Handle(const StartSession& m) {
   started.expression_tags = profile.expression_tags;
   started.normalize = s.normalize;
   started.voice = s.voice;
+  started.resolved_voice = s.resolved_voice;
   started.lang_code = s.lang;
   started.sample_rate = s.sample_rate;
   started.frame_ms = cfg.chunk_size_ms;
@@ -362,6 +363,7 @@ void Connection::SubmitHeld() {
     job.text = text.spoken;
     job.lang = s.settings.lang;
     job.voice = s.settings.voice;
+    job.voice_style = s.settings.voice_style;
     job.speed = static_cast<float>(s.settings.speed);
     job.steps = s.settings.steps;
     job.first_of_turn = pipeline.next_segment == pipeline.floor;

@@ -118,7 +118,9 @@ void InferenceWorker::Run(Running& running) {
     const auto started = Clock::now();
     std::vector<SynthesisItem> items;
     items.reserve(batch.size());
-    for (const auto& job : batch) items.push_back({job.text, job.lang, job.voice, job.speed, job.segment, nullptr});
+    for (const auto& job : batch) {
+      items.push_back({job.text, job.lang, job.voice, job.speed, job.segment, nullptr, job.voice_style});
+    }
     std::vector<SegmentResult> results(batch.size());
     std::vector<bool> finished(batch.size(), false);
     auto handler_of = [&](const SegmentJob& job) -> ResultHandler {

@@ -11,7 +11,7 @@ OpenAiSpeech::OpenAiSpeech(TtsService& service, boost::asio::any_io_executor exe
     : service_(service), executor_(std::move(executor)), sink_(std::move(sink)) {}
 
 void OpenAiSpeech::Start(std::string_view body) {
-  auto prepared = PrepareSpeech(body, service_.config(), service_.model_choices());
+  auto prepared = PrepareSpeech(body, service_.config(), service_.model_choices(), &service_.voices());
   if (auto* error = std::get_if<HttpError>(&prepared)) return Fail(std::move(*error));
   auto& request = std::get<SpeechRequest>(prepared);
   format_ = request.format;

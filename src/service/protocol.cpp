@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 #include <exception>
+#include <type_traits>
 #include <utility>
 
 namespace supertonic::service {
@@ -25,7 +26,7 @@ constexpr std::array<ErrorCodeInfo, 17> kErrorCodes = {{
      "\"type\" is not one this server knows (the session is kept)"},
     {ErrorCode::kNoSession, "no_session", false, "send_text/flush/end_session/cancel with no session open"},
     {ErrorCode::kSessionActive, "session_active", false, "start_session while a session is open on the connection"},
-    {ErrorCode::kInvalidVoice, "invalid_voice", false, "the voice is not one the model has"},
+    {ErrorCode::kInvalidVoice, "invalid_voice", false, "the voice (or a part of a blend) is not one the model has"},
     {ErrorCode::kInvalidLanguage, "invalid_language", false, "the language is not one the model supports"},
     {ErrorCode::kInvalidSampleRate, "invalid_sample_rate", false,
      "sample_rate is not 8000/16000/22050/24000/44100/48000"},
@@ -151,32 +152,36 @@ IntegerStatus ToInt(const Json& value, int& out) {
   return IntegerStatus::kNotInteger;
 }
 
-// Reads an optional string field; null counts as absent.
-std::optional<ProtocolError> ReadOptionalString(const Json& object, const char* key, std::string_view path,
-                                                std::optional<std::string>& out) {
+// Reads an optional field of JSON type `T` (string, number, boolean); null counts as absent.
+template <typename T>
+std::optional<ProtocolError> ReadOptional(const Json& object, const char* key, std::string_view path,
+                                          std::optional<T>& out) {
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) return WrongType(path, "a string", *it);
-  out = it->get<std::string>();
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return WrongType(path, "a string", *it);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return WrongType(path, "true or false", *it);
+  } else {
+    if (!it->is_number()) return WrongType(path, "a number", *it);
+  }
+  out = it->get<T>();
   return std::nullopt;
+}
+
+std::optional<ProtocolError> ReadOptionalString(const Json& object, const char* key, std::string_view path,
+                                                std::optional<std::string>& out) {
+  return ReadOptional(object, key, path, out);
 }
 
 std::optional<ProtocolError> ReadOptionalNumber(const Json& object, const char* key, std::string_view path,
                                                 std::optional<double>& out) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number()) return WrongType(path, "a number", *it);
-  out = it->get<double>();
-  return std::nullopt;
+  return ReadOptional(object, key, path, out);
 }
 
 std::optional<ProtocolError> ReadOptionalBool(const Json& object, const char* key, std::string_view path,
                                               std::optional<bool>& out) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_boolean()) return WrongType(path, "true or false", *it);
-  out = it->get<bool>();
-  return std::nullopt;
+  return ReadOptional(object, key, path, out);
 }
 
 std::optional<ProtocolError> ReadOptionalInt(const Json& object, const char* key, std::string_view path,
@@ -364,6 +369,7 @@ std::string Serialize(const SessionStarted& m) {
   j["expression_tags"] = m.expression_tags;
   j["normalize"] = m.normalize;
   j["voice"] = m.voice;
+  if (!m.resolved_voice.empty()) j["resolved_voice"] = m.resolved_voice;
   j["lang_code"] = m.lang_code;
   j["sample_rate"] = m.sample_rate;
   j["frame_ms"] = m.frame_ms;

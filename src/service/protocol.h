@@ -65,7 +65,7 @@ bool IsValidInferenceSteps(int steps);     // in [kMinInferenceSteps, kMaxInfere
 // | `unknown_message_type` | no        | "type" is not one this server knows (the session is kept)            |
 // | `no_session`           | no        | send_text/flush/end_session/cancel with no session open              |
 // | `session_active`       | no        | start_session while a session is open on the connection             |
-// | `invalid_voice`        | no        | the voice is not one the model has                                   |
+// | `invalid_voice`        | no        | the voice (or a part of a blend) is not one the model has            |
 // | `invalid_language`     | no        | the language is not one the model supports                           |
 // | `invalid_sample_rate`  | no        | sample_rate is not 8000/16000/22050/24000/44100/48000                |
 // | `invalid_config`       | no        | speed or num_inference_steps out of range                            |
@@ -210,6 +210,9 @@ struct SessionStarted {
   std::string profile;        // which Supertonic it is ("supertonic-3"); omitted when empty
   std::vector<std::string> expression_tags;  // tags the model reads in the text (<laugh>...); always sent
   bool normalize = true;      // whether the text is normalized before the model reads it
+  // The voice as resolved: a name, or a blend with its weights normalized
+  // ("F1:0.7+M2:0.3"); omitted when empty.
+  std::string resolved_voice;
 };
 // Also sent: "encoding":"pcm_s16le", "channels":1, "protocol_version".
 

@@ -36,9 +36,14 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace supertonic {
+struct VoiceStyle;
+}
 
 namespace supertonic::service {
 
@@ -69,6 +74,7 @@ struct SegmentJob {
   std::string text;
   std::string lang;
   std::string voice;
+  std::shared_ptr<const VoiceStyle> voice_style{};  // the session's resolved voice (SessionSettings::voice_style)
   float speed = 1.05f;
   int steps = 2;
   bool first_of_turn = false;

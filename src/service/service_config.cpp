@@ -23,7 +23,7 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 41> kVariables = {{
+constexpr std::array<EnvVarInfo, 45> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2",
@@ -57,7 +57,21 @@ constexpr std::array<EnvVarInfo, 41> kVariables = {{
     {"TTS_SCHEDULER", "fair",
      "fair (the segment whose listener runs out of audio first goes first, round-robin among equals) or fifo "
      "(arrival order)"},
-    {"TTS_DEFAULT_VOICE", "F1", "voice when start_session names none (F1-F5, M1-M5); every model must have it"},
+    {"TTS_DEFAULT_VOICE", "F1",
+     "voice when start_session names none (F1-F5, M1-M5, or a voice file of TTS_VOICES_DIR); every model must have it"},
+    {"TTS_VOICES_DIR", "",
+     "a folder of voice-style JSON files (*.json, named by file stem) besides each model's voice_styles/: "
+     "TTS_VOICES_DIR/<model>/*.json per served model (the TTS_MODELS names, else the profile's, e.g. "
+     "supertonic-2), and with one model *.json in the folder itself too; uploads (POST /v1/voices) are written "
+     "there. Created when missing"},
+    {"TTS_ALLOW_VOICE_UPLOAD", "false",
+     "whether POST/DELETE /v1/voices may change voices on a server without TTS_AUTH_TOKEN (with a token they are "
+     "allowed, and need it)"},
+    {"TTS_MAX_VOICES", "500", "voices from files and uploads per model, 0..100000; more files are skipped, more "
+     "uploads refused"},
+    {"TTS_MAX_VOICE_BYTES", "2097152",
+     "largest voice-style file, 262144..67108864 bytes (a published one is ~420 KB; the server writes ~170 KB); "
+     "an upload's body may be 64 KiB more"},
     {"TTS_LANG_CODE", "pt",
      "language when start_session names none; every model must speak it (supertonic-2: en ko es pt fr)"},
     {"TTS_NUM_INFERENCE_STEPS", "",
@@ -119,7 +133,7 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 19> kIntVariables = {{
+constexpr std::array<IntVariable, 21> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
@@ -139,6 +153,8 @@ constexpr std::array<IntVariable, 19> kIntVariables = {{
     {"TTS_IDLE_TIMEOUT_S", &ServiceConfig::idle_timeout_s, 0, 86400},
     {"TTS_PING_INTERVAL_S", &ServiceConfig::ping_interval_s, 0, 3600},
     {"TTS_SHUTDOWN_GRACE_S", &ServiceConfig::shutdown_grace_s, 0, 3600},
+    {"TTS_MAX_VOICES", &ServiceConfig::max_voices, 0, 100000},
+    {"TTS_MAX_VOICE_BYTES", &ServiceConfig::max_voice_bytes, 262144, 64 * 1024 * 1024},
 }};
 
 struct BoolVariable {
@@ -146,12 +162,13 @@ struct BoolVariable {
   bool ServiceConfig::*field;
 };
 
-constexpr std::array<BoolVariable, 5> kBoolVariables = {{
+constexpr std::array<BoolVariable, 6> kBoolVariables = {{
     {"TTS_CHUNKED_VOCODER", &ServiceConfig::chunked_vocoder},
     {"TTS_TRIM_SILENCE", &ServiceConfig::trim_silence},
     {"TTS_TEXT_NORMALIZATION", &ServiceConfig::text_normalization},
     {"TTS_METRICS_REQUIRE_AUTH", &ServiceConfig::metrics_require_auth},
     {"TTS_READY_AT_CAPACITY", &ServiceConfig::ready_at_capacity},
+    {"TTS_ALLOW_VOICE_UPLOAD", &ServiceConfig::allow_voice_upload},
 }};
 
 constexpr double kMinTrimThresholdDb = -100.0;
@@ -433,6 +450,7 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
     c.sample_rate = value;
   }
   if (auto v = env.Get("TTS_DEFAULT_VOICE")) c.default_voice = *v;
+  if (auto v = env.Get("TTS_VOICES_DIR")) c.voices_dir = *v;
   if (auto v = env.Get("TTS_LANG_CODE")) c.lang_code = Lower(*v);
   if (auto v = env.Get("TTS_NUM_INFERENCE_STEPS")) {
     int value = 0;
@@ -541,7 +559,9 @@ std::string ServiceConfig::ToString() const {
      << ", max_sessions=" << max_sessions << ", max_inflight_segments=" << max_inflight_segments
      << ", max_batch=" << max_batch << ", inference_workers=" << inference_workers << ", batch_wait_ms=" << batch_wait_ms
      << ", scheduler=" << service::ToString(scheduler) << ", default_voice=" << default_voice
-     << ", lang_code=" << lang_code
+     << ", voices_dir=" << (voices_dir.empty() ? "<none>" : voices_dir)
+     << ", allow_voice_upload=" << (allow_voice_upload ? "true" : "false") << ", max_voices=" << max_voices
+     << ", max_voice_bytes=" << max_voice_bytes << ", lang_code=" << lang_code
      << ", num_inference_steps=" << (num_inference_steps ? std::to_string(*num_inference_steps) : "<model default>")
      << ", speed=" << (speed ? Format(*speed) : "<model default>") << ", sample_rate=" << sample_rate
      << ", debounce_ms=" << debounce_ms

@@ -110,6 +110,12 @@ struct ServiceConfig {
   int ping_interval_s = 20;     // 0: no server pings
   int shutdown_grace_s = 30;
 
+  // Voices beyond the models' own (service/voice_registry.h)
+  std::string voices_dir;           // TTS_VOICES_DIR; empty: none, and no uploads
+  bool allow_voice_upload = false;  // uploads without a token
+  int max_voices = 500;             // per model, from files and uploads
+  int max_voice_bytes = 2 * 1024 * 1024;
+
   // Access
   std::string auth_token;  // empty: no authentication
   bool metrics_require_auth = false;

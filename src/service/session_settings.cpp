@@ -89,7 +89,8 @@ std::string Truncated(std::string_view s, std::size_t max_bytes = 64) {
 
 std::variant<SessionSettings, ProtocolError> ResolveSessionSettings(const StartSession& request,
                                                                     const ServiceConfig& config,
-                                                                    std::span<const ModelChoices> models) {
+                                                                    std::span<const ModelChoices> models,
+                                                                    const VoiceResolver* voices) {
   std::size_t index = 0;
   if (request.model) {
     auto it = std::find_if(models.begin(), models.end(),
@@ -116,9 +117,18 @@ std::variant<SessionSettings, ProtocolError> ResolveSessionSettings(const StartS
                     .speed = request.speed.value_or(model.default_speed)};
   s.normalize = request.normalize.value_or(config.text_normalization);
   const std::string of_model = models.size() > 1 ? " of model " + model.name : "";
-  if (!Offers(model.voices, s.voice)) {
-    return ProtocolError{ErrorCode::kInvalidVoice, fmt::format("unknown voice '{}'{} (available: {})", s.voice,
-                                                               of_model, fmt::join(model.voices, ", "))};
+  if (voices != nullptr) {
+    auto resolved = voices->Resolve(index, s.voice);
+    if (auto* error = std::get_if<ProtocolError>(&resolved)) return std::move(*error);
+    auto& voice = std::get<ResolvedVoice>(resolved);
+    s.resolved_voice = std::move(voice.name);
+    s.voice_style = std::move(voice.style);
+  } else if (!Offers(model.voices, s.voice)) {
+    return ProtocolError{ErrorCode::kInvalidVoice, fmt::format("unknown voice '{}'{} (available: {})",
+                                                               Truncated(s.voice), of_model,
+                                                               fmt::join(model.voices, ", "))};
+  } else {
+    s.resolved_voice = s.voice;
   }
   if (!model.profile.SupportsLanguage(s.lang)) {
     return ProtocolError{ErrorCode::kInvalidLanguage,

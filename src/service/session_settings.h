@@ -5,6 +5,7 @@
 // validate, so that a value refused on one is refused on the other with the
 // same code.
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <variant>
@@ -13,9 +14,29 @@
 #include "engine/model_profile.h"
 #include "service/protocol.h"
 
+namespace supertonic {
+struct VoiceStyle;
+}
+
 namespace supertonic::service {
 
 struct ServiceConfig;
+
+// A session's voice as resolved: what session_started echoes and the style
+// tensors it is synthesized with (held by the session, so that a later DELETE
+// or overwrite of the voice changes nothing for it).
+struct ResolvedVoice {
+  std::string name;  // a voice name, or a blend with normalized weights ("F1:0.7+M2:0.3")
+  std::shared_ptr<const VoiceStyle> style;
+};
+
+// Resolves a voice or a blend for a served model (VoiceRegistry). Thread-safe.
+class VoiceResolver {
+ public:
+  virtual ~VoiceResolver() = default;
+  // kInvalidVoice with a message naming the unknown or malformed part.
+  virtual std::variant<ResolvedVoice, ProtocolError> Resolve(std::size_t model, std::string_view voice) const = 0;
+};
 
 // What one served model offers a session: its voices (from its own
 // directory), its profile's languages, and its defaults and ranges, which are
@@ -24,7 +45,7 @@ struct ServiceConfig;
 struct ModelChoices {
   std::string name;  // as clients ask for it: the TTS_MODELS name, else the profile's
   ModelProfile profile;
-  std::vector<std::string> voices;
+  std::vector<std::string> voices;  // at start (its own and TTS_VOICES_DIR's); VoiceRegistry has the current ones
   std::string default_voice;
   std::string default_lang;
   int default_steps = 2, min_steps = kMinInferenceSteps, max_steps = kMaxInferenceSteps;
@@ -51,6 +72,8 @@ struct SessionSettings {
   double speed = 1.0;
   std::size_t chunk_chars = 300;  // the model's chunk limit for `lang`: text bundling cuts there
   bool normalize = true;          // numbers, money, dates... in words before the model reads the text
+  std::string resolved_voice{};                   // `voice` as resolved (a blend's weights normalized)
+  std::shared_ptr<const VoiceStyle> voice_style{};  // null: `voice` is looked up in the model's own voices
 };
 
 // The served models' names, in order, for messages ("a, b").
@@ -60,9 +83,11 @@ std::string ModelNames(std::span<const ModelChoices> models);
 // settings: absent fields take that model's defaults, and every value is
 // checked against it. The error message names the accepted values (the served
 // models, the model's voices and languages, its ranges). `models` must not be
-// empty.
+// empty. With `voices`, the voice (a name or a blend) is resolved through it;
+// without, it must be one of the model's `voices` by name.
 std::variant<SessionSettings, ProtocolError> ResolveSessionSettings(const StartSession& request,
                                                                     const ServiceConfig& config,
-                                                                    std::span<const ModelChoices> models);
+                                                                    std::span<const ModelChoices> models,
+                                                                    const VoiceResolver* voices = nullptr);
 
 }  // namespace supertonic::service

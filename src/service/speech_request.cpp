@@ -109,7 +109,8 @@ std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body)
 }
 
 std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
-                                                     std::span<const ModelChoices> models) {
+                                                     std::span<const ModelChoices> models,
+                                                     const VoiceResolver* voices) {
   auto parsed = ParseSpeechRequest(body);
   if (std::holds_alternative<HttpError>(parsed)) return parsed;
   auto& request = std::get<SpeechRequest>(parsed);
@@ -128,7 +129,7 @@ std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, cons
                                                      " characters; TTS_MAX_TEXT_CHARS allows " +
                                                      std::to_string(config.max_text_chars));
   }
-  auto settings = ResolveSessionSettings(request.session, config, models);
+  auto settings = ResolveSessionSettings(request.session, config, models, voices);
   if (const auto* error = std::get_if<ProtocolError>(&settings)) return HttpErrorFor(error->code, error->message);
   return parsed;
 }

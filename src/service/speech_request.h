@@ -49,9 +49,10 @@ bool IsOpenAiModelName(std::string_view model);
 // models: the format, the input's length, the model (OpenAI's own names,
 // tts-1, tts-1-hd, gpt-4o-mini-tts, mean the first model unless one is served
 // under that name: the returned request then names no model), the session
-// settings against it.
+// settings against it (the voice, a name or a blend, through `voices` when given).
 std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
-                                                     std::span<const ModelChoices> models);
+                                                     std::span<const ModelChoices> models,
+                                                     const VoiceResolver* voices = nullptr);
 
 // The HTTP status of a protocol error code on this endpoint.
 int HttpStatusFor(ErrorCode code);

@@ -57,17 +57,31 @@ std::unique_ptr<Synthesizer> LoadModel(const EngineConfig& config, const ModelSo
 TtsService::TtsService(ServiceConfig config)
     : config_(std::move(config)), engine_config_(config_.ToEngineConfig(ExpectGpu(config_))) {
   const std::vector<ModelSource> sources = config_.ModelSources();
+  std::vector<ModelVoices> model_voices;
   for (const ModelSource& source : sources) {
     EngineConfig engine = engine_config_;
     engine.model_dir = source.dir;
     synthesizers_.push_back(LoadModel(engine, source, sources.size()));
     const Synthesizer& s = *synthesizers_.back();
-    const std::string name = source.name.empty() ? s.profile().name : source.name;
-    model_choices_.push_back(MakeModelChoices(name, s.profile(), s.voices().names(), config_));
+    model_voices.push_back({source.name.empty() ? s.profile().name : source.name, &s.voices()});
+  }
+  voices_ = std::make_unique<VoiceRegistry>(
+      model_voices, VoiceRegistryConfig{.dir = config_.voices_dir,
+                                        .max_voices = static_cast<std::size_t>(config_.max_voices),
+                                        .max_voice_bytes = static_cast<std::size_t>(config_.max_voice_bytes),
+                                        .default_voice = config_.default_voice});
+  if (config_.allow_voice_upload && config_.auth_token.empty()) {
+    spdlog::warn("TTS_ALLOW_VOICE_UPLOAD is on without TTS_AUTH_TOKEN: anyone who can reach the port may add and "
+                 "delete voices");
+  }
+  for (std::size_t i = 0; i < synthesizers_.size(); ++i) {
+    const Synthesizer& s = *synthesizers_[i];
+    const std::string& name = model_voices[i].name;
+    model_choices_.push_back(MakeModelChoices(name, s.profile(), voices_->Names(i), config_));
     metrics_.RegisterModel(name);
     const auto& m = model_choices_.back();
     spdlog::info("model {}{} from {}: {}; {} voices; defaults: voice {}, language {}, {} steps, speed {}", name,
-                 synthesizers_.size() == 1 ? " (default)" : "", source.dir, s.profile().Describe(), m.voices.size(),
+                 i == 0 ? " (default)" : "", sources[i].dir, s.profile().Describe(), m.voices.size(),
                  m.default_voice, m.default_lang, m.default_steps, m.default_speed);
   }
   sessions_by_model_.assign(synthesizers_.size(), 0);
@@ -131,9 +145,10 @@ TtsService::~TtsService() { worker_->Stop(); }
 void TtsService::WarmUp() {
   for (std::size_t i = 0; i < synthesizers_.size(); ++i) {
     const ModelChoices& m = model_choices_[i];
-    synthesizers_[i]->SynthesizeBatch(
-        {{"Warm up.", m.default_lang, m.default_voice, static_cast<float>(m.default_speed), 0, nullptr}},
-        m.default_steps);
+    synthesizers_[i]->SynthesizeBatch({{"Warm up.", m.default_lang, m.default_voice,
+                                        static_cast<float>(m.default_speed), 0, nullptr,
+                                        voices_->Find(i, m.default_voice)}},
+                                      m.default_steps);
   }
   started_ = true;
 }

@@ -20,6 +20,7 @@
 #include "service/metrics.h"
 #include "service/service_config.h"
 #include "service/session_settings.h"
+#include "service/voice_registry.h"
 
 namespace supertonic::service {
 
@@ -46,6 +47,9 @@ class TtsService {
   // The served models in order (index = SessionSettings::model); the first is the default.
   std::span<const ModelChoices> model_choices() const { return model_choices_; }
   const Synthesizer& synthesizer(std::size_t model = 0) const { return *synthesizers_.at(model); }
+  // Every model's voices: its own, TTS_VOICES_DIR's and the uploaded ones, and their blends.
+  VoiceRegistry& voices() { return *voices_; }
+  const VoiceRegistry& voices() const { return *voices_; }
   std::size_t model_count() const { return synthesizers_.size(); }
   // Shared by every session: compiled language tables, safe across threads.
   const TextNormalizer& normalizer() const { return normalizer_; }
@@ -86,6 +90,7 @@ class TtsService {
   std::vector<std::unique_ptr<Synthesizer>> synthesizers_;
   TextNormalizer normalizer_;
   std::vector<ModelChoices> model_choices_;
+  std::unique_ptr<VoiceRegistry> voices_;
   int64_t loaded_at_ = 0;
   std::unique_ptr<InferenceWorker> worker_;
   std::atomic<bool> started_{false};

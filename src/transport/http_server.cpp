@@ -29,7 +29,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t kMaxRequestBodyBytes = 64 * 1024;
 constexpr std::size_t kMaxRequestHeaderBytes = 16 * 1024;
 
 int HexValue(char c) {
@@ -88,6 +87,10 @@ std::string PresentedToken(std::string_view authorization, std::string_view targ
 namespace {
 
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+std::string_view QueryOf(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
 
 // After an error response the client may still be sending (a body over the
 // limit, a request it sent before our 503): closing with unread bytes would
@@ -546,39 +549,78 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
  private:
+  // The header first: the route it names decides whether the body is read at
+  // all (a refusal answers at once) and how large it may be.
   void DoRead() {
     parser_.emplace();
-    parser_->body_limit(kMaxRequestBodyBytes);
+    route_ = nullptr;
+    parser_->body_limit(boost::none);  // the route's limit is set, and a Content-Length checked, once it is known
     parser_->header_limit(kMaxRequestHeaderBytes);
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
+  // Answers or drops a failed read; false when there was no failure.
+  bool ReadFailed(beast::error_code ec) {
+    if (!ec) return false;
     if (ec == http::error::body_limit) {
-      return RespondError(413, "request_too_large",
-                          "the body exceeds " + std::to_string(kMaxRequestBodyBytes) + " bytes");
+      const std::size_t limit = route_ ? service::BodyLimit(service_, *route_) : service::kDefaultBodyLimit;
+      RespondError(413, "request_too_large", "the body exceeds " + std::to_string(limit) + " bytes");
+      return true;
     }
     if (ec == http::error::header_limit) {
-      return RespondError(431, "headers_too_large",
-                          "the request headers exceed " + std::to_string(kMaxRequestHeaderBytes) + " bytes");
+      RespondError(431, "headers_too_large",
+                   "the request headers exceed " + std::to_string(kMaxRequestHeaderBytes) + " bytes");
+      return true;
     }
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
         ec == asio::error::operation_aborted) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      return;
+      return true;
     }
-    if (ec) return RespondError(400, "bad_request", "malformed HTTP request: " + ec.message());
+    RespondError(400, "bad_request", "malformed HTTP request: " + ec.message());
+    return true;
+  }
 
-    auto req = parser_->release();
-    const bool upgrade = websocket::is_upgrade(req);
+  void OnHeader(beast::error_code ec) {
+    if (ReadFailed(ec)) return;
+    const auto& req = parser_->get();
     const std::string_view path = PathOf(req.target());
-    const auto match = service::MatchRoute(service_, std::string_view(req.method_string()), path, upgrade,
+    const auto match = service::MatchRoute(service_, std::string_view(req.method_string()), path,
+                                           websocket::is_upgrade(req),
                                            PresentedToken(req[http::field::authorization], req.target()));
     if (match.refusal) return Respond(req, *match.refusal);
-    switch (match.route->endpoint) {
+    route_ = match.route;
+    const std::size_t limit = service::BodyLimit(service_, *route_);
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      ReadFailed(http::error::body_limit);
+      return;
+    }
+    parser_->body_limit(limit);  // a chunked body is counted as it comes
+    if (parser_->is_done()) return OnRead({});
+    // curl and others wait for this before sending a large body.
+    if (req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue")) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code e, std::size_t) {
+        if (e) return;
+        self->ReadBody();
+      });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ReadFailed(ec)) return;
+    auto req = parser_->release();
+    switch (route_->endpoint) {
       case service::Endpoint::kWebSocket:
         stream_.expires_never();
         std::make_shared<WebSocketSession>(stream_.release_socket(), service_, std::move(slot_))->Start(std::move(req));
@@ -589,7 +631,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         response->Start(service_, req.body());
         return;
       }
-      case service::Endpoint::kReply: return Respond(req, match.route->reply(service_));
+      case service::Endpoint::kReply: {
+        const service::ApiRequest api{std::string_view(req.method_string()), PathOf(req.target()),
+                                      QueryOf(req.target()), req.body()};
+        return Respond(req, route_->reply(service_, api));
+      }
     }
   }
 
@@ -624,6 +670,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Slot slot_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  const service::Route* route_ = nullptr;  // of the request being read, once its header is
 };
 
 }  // namespace

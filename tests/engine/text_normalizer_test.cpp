@@ -243,6 +243,12 @@ TEST(TextNormalizer, LanguagesWithoutATableGetIcuNumbersUnitsAndCurrencies) {
   EXPECT_EQ(Normalizer().Normalize("-5", "de"), "minus fünf");
   EXPECT_EQ(Normalizer().Normalize("3,000円", "ja"), "三千円");
   EXPECT_EQ(Normalizer().Normalize("12 km", "ja"), "十二 キロメートル");
+  // ICU's plural categories: Russian says "one", "few" and "many" apart.
+  EXPECT_EQ(Normalizer().Normalize("1 km, 3 km, 5 km, 21 km", "ru"),
+            "один километр, три километра, пять километров, двадцать один километр");
+  EXPECT_EQ(Normalizer().Normalize("3,5 km", "ru"), "три целых пять десятых километра");
+  // Text of no known language: numbers as written, markdown removed.
+  EXPECT_EQ(Normalizer().Normalize("**Total:** 12 km", "na"), "Total: 12 km");
 }
 
 TEST(TextNormalizer, LanguageRulesDoNotLeakAcrossLanguages) {

@@ -20,7 +20,11 @@
 //    refuses; what it accepts is the parsed request (an OpenAI model name
 //    that no served model has reads as no model), and its settings resolve
 //    to a served model and, within its ranges, a supported sample rate, a
-//    speed and step count, a voice, a language and its chunk limit.
+//    speed and step count, a voice, a language and its chunk limit;
+//  - the voice, read as a blend (engine/voice_blend.h), is refused with a
+//    message or is 1..kMaxBlendParts distinct voice names whose weights are
+//    finite, in (0, 1] and sum to 1; its canonical text reads back as the
+//    same names and, to its 4 significant digits, the same weights.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -32,6 +36,7 @@
 
 #include "audio/audio_encoder.h"
 #include "engine/text_chunker.h"
+#include "engine/voice_blend.h"
 #include "fuzz/fuzz_support.h"
 #include "service/service_config.h"
 #include "service/session_settings.h"
@@ -165,6 +170,37 @@ void CheckPrepare(std::string_view input, const ServiceConfig& config,
   FUZZ_CHECK(error.status == 400, "a request refused for its content is not a 400: " + Describe(error));
 }
 
+void CheckBlend(const std::string& voice, std::string_view input) {
+  const auto parsed = ParseVoiceMix(voice);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    FUZZ_CHECK(!error->empty() && error->size() < 512, "a blend refusal without a short message: " + Escape(input));
+    return;
+  }
+  const VoiceMix& mix = std::get<VoiceMix>(parsed);
+  FUZZ_CHECK(!mix.parts.empty() && mix.parts.size() <= kMaxBlendParts, "a blend of " +
+                                                                            std::to_string(mix.parts.size()) +
+                                                                            " parts: " + Escape(input));
+  double total = 0;
+  for (std::size_t i = 0; i < mix.parts.size(); ++i) {
+    const auto& p = mix.parts[i];
+    FUZZ_CHECK(IsVoiceName(p.name), "a blend part that is not a voice name: " + Escape(input));
+    FUZZ_CHECK(std::isfinite(p.weight) && p.weight > 0 && p.weight <= 1, "a weight outside (0, 1]: " + Escape(input));
+    for (std::size_t j = 0; j < i; ++j) FUZZ_CHECK(mix.parts[j].name != p.name, "a voice twice: " + Escape(input));
+    total += p.weight;
+  }
+  FUZZ_CHECK(std::fabs(total - 1.0) < 1e-9, "weights that do not sum to 1: " + Escape(input));
+  const auto again = ParseVoiceMix(mix.Canonical());
+  FUZZ_CHECK(std::holds_alternative<VoiceMix>(again), "the canonical blend does not parse: " + Escape(input));
+  const auto& back = std::get<VoiceMix>(again);
+  FUZZ_CHECK(back.parts.size() == mix.parts.size(), "the canonical blend has other parts: " + Escape(input));
+  for (std::size_t i = 0; i < back.parts.size(); ++i) {
+    FUZZ_CHECK(back.parts[i].name == mix.parts[i].name, "the canonical blend renames a part: " + Escape(input));
+    FUZZ_CHECK(std::fabs(back.parts[i].weight - mix.parts[i].weight) <= 1e-3 * mix.parts[i].weight + 1e-12 ||
+                   mix.parts.size() == 1,
+               "the canonical blend changes a weight: " + Escape(input));
+  }
+}
+
 }  // namespace
 
 int FuzzSpeechRequest(const uint8_t* data, std::size_t size) {
@@ -172,6 +208,7 @@ int FuzzSpeechRequest(const uint8_t* data, std::size_t size) {
   const auto parsed = ParseSpeechRequest(input);
   if (const auto* request = std::get_if<SpeechRequest>(&parsed)) {
     CheckParsed(*request, input);
+    if (request->session.voice) CheckBlend(*request->session.voice, input);
     const auto resolved = ResolveSessionSettings(WithOpenAiModelMapped(request->session), ServiceConfig{}, Choices());
     if (const auto* settings = std::get_if<SessionSettings>(&resolved)) {
       CheckSettings(*settings, input);

@@ -126,6 +126,15 @@ def make_silent_probe_model(model_dir: Path, lead_s: float, trail_s: float) -> P
     return model_dir
 
 
+def make_tempo_probe_model(model_dir: Path) -> Path:
+    """The probe model whose durations are times 1 + style_dp[b,0,0]
+    (tools/models/probe.py --style-tempo): the voice shows in the timing."""
+    python = str(VENV_PYTHON) if VENV_PYTHON.exists() else "python3"
+    subprocess.run([python, "-m", "tools.models.probe", "--out", str(model_dir), "--style-tempo"], cwd=REPO,
+                   check=True, timeout=300, capture_output=True)
+    return model_dir
+
+
 _INDEXER: list[int] | None = None
 
 

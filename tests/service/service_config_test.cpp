@@ -77,6 +77,10 @@ TEST(ServiceConfigTest, Defaults) {
   EXPECT_EQ(c.auth_token, "");
   EXPECT_FALSE(c.metrics_require_auth);
   EXPECT_FALSE(c.ready_at_capacity);
+  EXPECT_EQ(c.voices_dir, "") << "no voices beyond the models' own, no uploads";
+  EXPECT_FALSE(c.allow_voice_upload);
+  EXPECT_EQ(c.max_voices, 500);
+  EXPECT_EQ(c.max_voice_bytes, 2 * 1024 * 1024);
   EXPECT_TRUE(c.chunked_vocoder);
   EXPECT_TRUE(c.trim_silence);
   EXPECT_DOUBLE_EQ(c.trim_silence_threshold_db, -50.0);
@@ -185,6 +189,11 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_AUTH_TOKEN", "s3cr3t-Token_=", [](const auto& c) { return c.auth_token == "s3cr3t-Token_="; }},
       {"TTS_METRICS_REQUIRE_AUTH", "true", [](const auto& c) { return c.metrics_require_auth; }},
       {"TTS_READY_AT_CAPACITY", "yes", [](const auto& c) { return c.ready_at_capacity; }},
+      {"TTS_VOICES_DIR", "/var/lib/tts/voices", [](const auto& c) { return c.voices_dir == "/var/lib/tts/voices"; }},
+      {"TTS_ALLOW_VOICE_UPLOAD", "true", [](const auto& c) { return c.allow_voice_upload; }},
+      {"TTS_MAX_VOICES", "0", [](const auto& c) { return c.max_voices == 0; }},
+      {"TTS_MAX_VOICES", "100000", [](const auto& c) { return c.max_voices == 100000; }},
+      {"TTS_MAX_VOICE_BYTES", "262144", [](const auto& c) { return c.max_voice_bytes == 262144; }},
       {"LOG_LEVEL", "debug", [](const auto& c) { return c.log_level == LogLevel::kDebug; }},
       {"LOG_LEVEL", "WARNING", [](const auto& c) { return c.log_level == LogLevel::kWarn; }},
       {"LOG_LEVEL", "Warn", [](const auto& c) { return c.log_level == LogLevel::kWarn; }},
@@ -298,6 +307,11 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_AUTH_TOKEN", "two words"},
       {"TTS_METRICS_REQUIRE_AUTH", "2"},
       {"TTS_READY_AT_CAPACITY", "enabled"},
+      {"TTS_ALLOW_VOICE_UPLOAD", "please"},
+      {"TTS_MAX_VOICES", "-1"},
+      {"TTS_MAX_VOICES", "100001"},
+      {"TTS_MAX_VOICE_BYTES", "262143"},
+      {"TTS_MAX_VOICE_BYTES", "2MB"},
       {"LOG_LEVEL", "verbose"},
   };
   std::set<std::string> covered;
@@ -307,7 +321,9 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
     covered.insert(name);
   }
   for (const auto& var : ServiceConfig::Variables()) {
-    if (var.name == "TTS_MODEL_DIR" || var.name == "TTS_OPTIMIZED_MODEL_CACHE") continue;  // any path is accepted
+    if (var.name == "TTS_MODEL_DIR" || var.name == "TTS_OPTIMIZED_MODEL_CACHE" || var.name == "TTS_VOICES_DIR") {
+      continue;  // any path is accepted
+    }
     EXPECT_TRUE(covered.count(std::string(var.name))) << var.name;
   }
 }

@@ -35,6 +35,12 @@ rest of its ~0.15/speed seconds (whole latent frames of 69.66 ms).
 ``--char-seconds S`` changes the 0.15 s (e.g. 1.5 for runaway durations,
 which the engine clamps).
 
+``--style-tempo`` makes the voice audible: every duration is multiplied by
+``1 + style_dp[b, 0, 0]`` (the voice's first duration-style value), so a
+voice, an uploaded one or a blend of several, shows in the timing of its
+audio (the published voices' values are near 0; a voice whose value is -1 or
+less gives no audio). Text still decodes as without the flag.
+
 ``--lead-silence S`` and ``--trail-silence S`` add S seconds (before the
 speed factor, like the characters) of digital silence before and after every
 item's speech, as Supertonic 3 is reported to do (0.25-0.6 s before, 0.6-0.9 s
@@ -48,6 +54,7 @@ Usage (from the repository root)::
     python -m tools.models.probe --out models/probe
     python -m tools.models.probe --out /tmp/probe-silence --lead-silence 0.4 --trail-silence 0.7
     python -m tools.models.probe --version 3 --out models/probe-v3
+    python -m tools.models.probe --out /tmp/probe-tempo --style-tempo
 """
 from __future__ import annotations
 
@@ -106,19 +113,36 @@ def _text_inputs() -> list:
     return [_value_info("text_ids", TensorProto.INT64, [B, T])]
 
 
-def duration_predictor_graph(char_seconds: float = CHAR_SECONDS, silence_s: float = 0.0) -> onnx.GraphProto:
-    """``silence_s``: leading plus trailing silence, added to every duration."""
+def duration_predictor_graph(char_seconds: float = CHAR_SECONDS, silence_s: float = 0.0,
+                             style_tempo: bool = False) -> onnx.GraphProto:
+    """``silence_s``: leading plus trailing silence, added to every duration.
+    ``style_tempo``: the duration times ``1 + style_dp[b, 0, 0]``."""
+    plain = "duration" if not style_tempo else "plain_duration"
     nodes = [
         helper.make_node("ReduceSum", ["text_mask", "axes_12"], ["n_tokens"], keepdims=0),
-        helper.make_node("Mul", ["n_tokens", "char_seconds"], ["speech_s" if silence_s else "duration"]),
+        helper.make_node("Mul", ["n_tokens", "char_seconds"], ["speech_s" if silence_s else plain]),
     ]
     initializer = [
         _const("axes_12", [1, 2], np.int64),
         _const("char_seconds", char_seconds),
     ]
     if silence_s:
-        nodes.append(helper.make_node("Add", ["speech_s", "silence_s"], ["duration"]))
+        nodes.append(helper.make_node("Add", ["speech_s", "silence_s"], [plain]))
         initializer.append(_const("silence_s", silence_s))
+    if style_tempo:
+        nodes += [
+            helper.make_node("Slice", ["style_dp", "tempo_starts", "tempo_ends", "tempo_axes"], ["dp_000"]),  # [B,1,1]
+            helper.make_node("Reshape", ["dp_000", "tempo_shape"], ["dp_b"]),                                 # [B]
+            helper.make_node("Add", ["dp_b", "tempo_one"], ["tempo"]),
+            helper.make_node("Mul", [plain, "tempo"], ["duration"]),
+        ]
+        initializer += [
+            _const("tempo_starts", [0, 0], np.int64),
+            _const("tempo_ends", [1, 1], np.int64),
+            _const("tempo_axes", [1, 2], np.int64),
+            _const("tempo_shape", [-1], np.int64),
+            _const("tempo_one", 1.0),
+        ]
     return helper.make_graph(
         nodes,
         "duration_predictor",
@@ -445,7 +469,7 @@ def vocoder_graph(causal: bool = True) -> onnx.GraphProto:
 
 def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens: int | None = None,
                 version: int = 2, char_seconds: float = CHAR_SECONDS,
-                lead_silence: float = 0.0, trail_silence: float = 0.0) -> None:
+                lead_silence: float = 0.0, trail_silence: float = 0.0, style_tempo: bool = False) -> None:
     """Writes the probe model directory (four graphs, tts.json, indexer, voices)."""
     if not char_seconds > 0:
         raise ValueError(f"char_seconds must be > 0, got {char_seconds}")
@@ -456,7 +480,9 @@ def build_probe(model_dir: Path, causal_vocoder: bool = True, fail_above_tokens:
     onnx_dir = model_dir / "onnx"
     props = {"lead_silence_s": str(lead_silence), "trail_silence_s": str(trail_silence)} \
         if lead_silence or trail_silence else None
-    _save(duration_predictor_graph(char_seconds, lead_silence + trail_silence),
+    if style_tempo:
+        props = {**(props or {}), "style_tempo": "1"}
+    _save(duration_predictor_graph(char_seconds, lead_silence + trail_silence, style_tempo),
           onnx_dir / "duration_predictor.onnx", char_seconds, props)
     _save(text_encoder_graph(fail_above_tokens, version), onnx_dir / "text_encoder.onnx", char_seconds, props)
     _save(vector_estimator_graph(lead_silence, trail_silence, char_seconds), onnx_dir / "vector_estimator.onnx", char_seconds, props)
@@ -478,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of silence before every item's speech (at speed 1), 0..10")
     parser.add_argument("--trail-silence", type=float, default=0.0, metavar="S",
                         help="seconds of silence after every item's speech (at speed 1), 0..10")
+    parser.add_argument("--style-tempo", action="store_true",
+                        help="durations times 1 + style_dp[b,0,0]: the voice shows in the audio's timing")
     args = parser.parse_args(argv)
     if not args.char_seconds > 0:
         parser.error("--char-seconds must be > 0")
@@ -486,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be 0..10 seconds")
     build_probe(args.out, causal_vocoder=not args.non_causal_vocoder, fail_above_tokens=args.fail_above_tokens,
                 version=args.version, char_seconds=args.char_seconds,
-                lead_silence=args.lead_silence, trail_silence=args.trail_silence)
+                lead_silence=args.lead_silence, trail_silence=args.trail_silence, style_tempo=args.style_tempo)
     print(f"probe model (Supertonic {args.version}) written to {args.out}")
     return 0
 

@@ -2,7 +2,8 @@
 
 No LiveKit dependency: only ``websockets``. See :mod:`supertonic_client.client`
 for the connection and session API, :mod:`supertonic_client.events` for what a
-session yields and :mod:`supertonic_client.errors` for the exceptions.
+session yields, :mod:`supertonic_client.voices` for the voice API (list,
+upload, blend, delete) and :mod:`supertonic_client.errors` for the exceptions.
 """
 from .client import (
     DEFAULT_URL,
@@ -25,9 +26,11 @@ from .errors import (
     InvalidConfigError,
     InvalidLanguageError,
     InvalidMessageError,
+    InvalidModelError,
     InvalidRequestError,
     InvalidSampleRateError,
     InvalidVoiceError,
+    InvalidVoiceNameError,
     MessageTooLargeError,
     NoSessionError,
     ProtocolError,
@@ -39,9 +42,15 @@ from .errors import (
     SlowConsumerError,
     SupertonicError,
     TextTooLongError,
+    TooManyVoicesError,
     TransportError,
     UnauthorizedError,
     UnknownMessageTypeError,
+    UploadsDisabledError,
+    VoiceNotFoundError,
+    VoiceProtectedError,
+    VoiceStorageError,
+    VoiceTooLargeError,
     server_error,
 )
 from .events import (
@@ -55,6 +64,7 @@ from .events import (
     SessionStarted,
 )
 from .version import __version__
+from .voices import Voice, blend, delete_voice, list_voices, save_blend, upload_voice
 
 __all__ = [
     "DEFAULT_URL", "SUPPORTED_SAMPLE_RATES", "Connection", "Session", "Synthesis", "connect",
@@ -67,5 +77,8 @@ __all__ = [
     "UnknownMessageTypeError", "NoSessionError", "SessionActiveError", "TextTooLongError",
     "MessageTooLargeError", "BinaryNotSupportedError", "InvalidConfigError", "InvalidVoiceError",
     "InvalidLanguageError", "InvalidSampleRateError", "UnauthorizedError", "CapacityError",
-    "ShuttingDownError", "SlowConsumerError", "InternalServerError", "__version__",
+    "ShuttingDownError", "SlowConsumerError", "InternalServerError", "InvalidModelError",
+    "InvalidVoiceNameError", "VoiceNotFoundError", "VoiceProtectedError", "TooManyVoicesError",
+    "UploadsDisabledError", "VoiceStorageError", "VoiceTooLargeError", "__version__",
+    "Voice", "blend", "list_voices", "upload_voice", "save_blend", "delete_voice",
 ]

@@ -142,6 +142,57 @@ class InvalidSampleRateError(InvalidConfigError):
     code = "invalid_sample_rate"
 
 
+class InvalidModelError(InvalidConfigError):
+    """The model is not one the server serves."""
+
+    code = "invalid_model"
+
+
+# --- the voice API (/v1/voices) ----------------------------------------------------
+
+
+class InvalidVoiceNameError(InvalidRequestError):
+    """A voice name must be 1..64 letters, digits, ``_`` or ``-``."""
+
+    code = "invalid_voice_name"
+
+
+class VoiceNotFoundError(InvalidRequestError):
+    code = "voice_not_found"
+
+
+class VoiceProtectedError(InvalidRequestError):
+    """A model's own voice (or the server's default voice) cannot be replaced or deleted."""
+
+    code = "voice_protected"
+
+
+class TooManyVoicesError(InvalidRequestError):
+    """The model has ``TTS_MAX_VOICES`` voices from files and uploads; delete one first."""
+
+    code = "too_many_voices"
+
+
+class VoiceTooLargeError(InvalidRequestError):
+    """The voice's file would exceed the server's ``TTS_MAX_VOICE_BYTES``."""
+
+    code = "voice_too_large"
+
+
+class UploadsDisabledError(InvalidRequestError):
+    """The server takes no voice uploads: it needs ``TTS_AUTH_TOKEN`` or
+    ``TTS_ALLOW_VOICE_UPLOAD=true``, and ``TTS_VOICES_DIR``."""
+
+    code = "uploads_disabled"
+
+
+class VoiceStorageError(ServerError):
+    """The server could not write or remove the voice's file."""
+
+    code = "voice_storage_failed"
+    retryable = True
+
+
 class UnauthorizedError(ServerError):
     """Missing or wrong token (HTTP 401 on the upgrade)."""
 
@@ -180,8 +231,10 @@ ERROR_CLASSES: dict[str, type[ServerError]] = {
     for cls in (
         InvalidMessageError, UnknownMessageTypeError, NoSessionError, SessionActiveError,
         TextTooLongError, MessageTooLargeError, BinaryNotSupportedError, InvalidConfigError,
-        InvalidVoiceError, InvalidLanguageError, InvalidSampleRateError, UnauthorizedError,
+        InvalidVoiceError, InvalidLanguageError, InvalidSampleRateError, InvalidModelError, UnauthorizedError,
         CapacityError, ShuttingDownError, SlowConsumerError, InternalServerError,
+        InvalidVoiceNameError, VoiceNotFoundError, VoiceProtectedError, TooManyVoicesError,
+        VoiceTooLargeError, UploadsDisabledError, VoiceStorageError,
     )
 }
 """The server's error codes (README, "Error codes") and their exception classes."""

@@ -24,6 +24,9 @@ class SessionStarted:
     num_inference_steps: int
     speed: float
     model: str = ""         # the server's name of the model serving the session ("" from older servers)
+    # The voice as the server resolved it: the name, or a blend with its
+    # weights normalized ("F1:0.7+M2:0.3"); "" from older servers.
+    resolved_voice: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -141,7 +144,8 @@ def parse_session_started(m: dict[str, Any]) -> SessionStarted:
         session_id=str(m.get("session_id")), voice=str(m.get("voice", "")),
         lang_code=str(m.get("lang_code", "")), sample_rate=rate, frame_ms=frame_ms,
         samples_per_frame=spf, num_inference_steps=_int(m.get("num_inference_steps")),
-        speed=_num(m.get("speed")), model=str(m.get("model") or ""), raw=m)
+        speed=_num(m.get("speed")), model=str(m.get("model") or ""),
+        resolved_voice=str(m.get("resolved_voice") or ""), raw=m)
 
 
 def parse_segment_started(m: dict[str, Any]) -> SegmentStarted:

@@ -25,7 +25,12 @@ How the framework's pieces map onto the protocol:
   when the session's model reads them (``session_started`` names the model;
   ``model=`` chooses it) and is dropped otherwise, never spoken. Text without
   markup is sent at once; text with markup waits, in the first moments of a
-  turn, for ``session_started`` to say which model it is for.
+  turn, for ``session_started`` to say which model it is for;
+* voices: ``voice=`` is any voice the server offers (its model's own, a
+  voice file of its ``TTS_VOICES_DIR``, an uploaded one) or a blend such as
+  ``"F1:0.7+M2:0.3"`` (``blend()`` writes one); :meth:`TTS.list_voices`,
+  :meth:`TTS.upload_voice`, :meth:`TTS.save_blend` and :meth:`TTS.delete_voice`
+  use the server's ``/v1/voices`` with the plugin's URL and token.
 """
 from __future__ import annotations
 
@@ -175,7 +180,10 @@ class TTS(tts.TTS):
                 server's first). ``session_started`` names the model either way;
                 when it reads expression tags (Supertonic 3), expressive
                 markup becomes them, otherwise it is dropped.
-            voice: F1-F5, M1-M5 (default: the server's ``TTS_DEFAULT_VOICE``).
+            voice: F1-F5, M1-M5, a voice the server has from ``TTS_VOICES_DIR``
+                or an upload, or a blend such as ``"F1:0.7+M2:0.3"`` (weights
+                normalized, at most 4 voices; see ``blend()``). Default: the
+                server's ``TTS_DEFAULT_VOICE``.
             language: en, ko, es, pt or fr, and for Supertonic 3 the others of
                 ``SUPPORTED_LANGUAGES_BY_MODEL`` (``na`` for text of an unknown
                 language); a region suffix is dropped (``pt-BR`` -> ``pt``).
@@ -347,6 +355,29 @@ class TTS(tts.TTS):
             self._opts.speed = speed
         if is_given(num_inference_steps):
             self._opts.num_inference_steps = num_inference_steps
+
+    # -- voices ------------------------------------------------------------------------------
+
+    async def list_voices(self, *, model: str | None = None) -> list[stc.Voice]:
+        """The server's voices (``model``: only that model's; by default all)."""
+        return await stc.list_voices(self._opts.url, token=self._opts.token, model=model)
+
+    async def upload_voice(self, name: str, style: Any, *, model: str | None = None,
+                           metadata: dict[str, Any] | None = None) -> stc.Voice:
+        """Stores a voice-style file (its parsed JSON or its path) on the server
+        as ``name``, for ``model`` (default: the plugin's, else the server's first)."""
+        return await stc.upload_voice(name, style, url=self._opts.url, token=self._opts.token,
+                                      model=model or self._opts.model, metadata=metadata)
+
+    async def save_blend(self, name: str, mix: str, *, model: str | None = None) -> stc.Voice:
+        """Stores the blend ``mix`` (``"F1:0.7+M2:0.3"``) on the server as ``name``."""
+        return await stc.save_blend(name, mix, url=self._opts.url, token=self._opts.token,
+                                    model=model or self._opts.model)
+
+    async def delete_voice(self, name: str, *, model: str | None = None) -> None:
+        """Deletes an uploaded or file voice on the server."""
+        await stc.delete_voice(name, url=self._opts.url, token=self._opts.token,
+                               model=model or self._opts.model)
 
     # -- synthesis -----------------------------------------------------------------------------
 
