@@ -190,7 +190,7 @@ def main() -> int:
     parser.add_argument("--texts", type=Path, default=REPO / "bench/texts.json")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/engine.json")
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text())
