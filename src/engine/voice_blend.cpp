@@ -14,7 +14,14 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// A client's text in a message: bounded and printable.
+bool ParseWeight(std::string_view s, double& out) {
+  if (s.empty()) return false;
+  const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::general);
+  return error == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
 std::string Quoted(std::string_view s) {
   std::string out = "'";
   for (char c : s.substr(0, 64)) {
@@ -24,14 +31,6 @@ std::string Quoted(std::string_view s) {
   if (s.size() > 64) out += "...";
   return out + "'";
 }
-
-bool ParseWeight(std::string_view s, double& out) {
-  if (s.empty()) return false;
-  const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::general);
-  return error == std::errc() && end == s.data() + s.size();
-}
-
-}  // namespace
 
 std::string VoiceMix::Canonical() const {
   if (parts.size() == 1) return parts.front().name;

@@ -55,4 +55,7 @@ using VoiceLookup = std::function<std::shared_ptr<const VoiceStyle>(const std::s
 std::variant<std::shared_ptr<const VoiceStyle>, std::string> ResolveVoiceMix(const VoiceMix& mix,
                                                                             const VoiceLookup& lookup);
 
+// A client's text in a message: quoted, at most 64 bytes, control characters as '?'.
+std::string Quoted(std::string_view s);
+
 }  // namespace supertonic

@@ -28,16 +28,6 @@ namespace {
 
 constexpr std::size_t kMaxNamesInMessage = 30;
 
-std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  for (char c : s.substr(0, 64)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7F) ? '?' : c;
-  }
-  if (s.size() > 64) out += "...";
-  return out + "'";
-}
-
 std::string NowIso8601() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm utc{};

@@ -147,13 +147,7 @@ async def upload_voice(name: str, style: Mapping[str, Any] | str | Path, *, url:
     the name of a model's own voice, ..."""
     if not isinstance(style, Mapping):
         style = json.loads(Path(style).read_text(encoding="utf-8"))
-    body: dict[str, Any] = {"name": name, "style": dict(style)}
-    if model is not None:
-        body["model"] = model
-    if metadata is not None:
-        body["metadata"] = dict(metadata)
-    _, answer = await _call("POST", url, "/v1/voices", token, body, timeout)
-    return _voice(answer)
+    return await _post_voice({"name": name, "style": dict(style)}, url, token, model, metadata, timeout)
 
 
 async def save_blend(name: str, mix: str, *, url: str = DEFAULT_URL, token: str | None = None,
@@ -162,7 +156,11 @@ async def save_blend(name: str, mix: str, *, url: str = DEFAULT_URL, token: str 
     """Stores the blend ``mix`` (e.g. ``"F1:0.7+M2:0.3"``, see :func:`blend`)
     as the voice ``name``: its tensors as they are now, so it stays the same
     when its parts change or go."""
-    body: dict[str, Any] = {"name": name, "blend": mix}
+    return await _post_voice({"name": name, "blend": mix}, url, token, model, metadata, timeout)
+
+
+async def _post_voice(body: dict[str, Any], url: str, token: str | None, model: str | None,
+                      metadata: Mapping[str, Any] | None, timeout: float) -> Voice:
     if model is not None:
         body["model"] = model
     if metadata is not None:
