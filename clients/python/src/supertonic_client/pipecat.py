@@ -431,6 +431,9 @@ class SupertonicTTSService(WebsocketTTSService):
         # (and moves the turn to a new context): their sessions go with them.
         for session in list(self._queue):
             await self._lose(session, "the connection to the server was lost")
+        # Each context opened with a TTSStartedFrame: it ends with a TTSStoppedFrame.
+        for context_id in self.get_audio_contexts():
+            await self.append_to_audio_context(context_id, TTSStoppedFrame(context_id=context_id))
         await super()._close_connection_contexts()
 
     async def _report_connection_error(self, error: ErrorFrame, force_treat_as_permanent: bool = False):
@@ -455,6 +458,7 @@ class SupertonicTTSService(WebsocketTTSService):
             await ws.close()
         except Exception:  # noqa: BLE001 - closing is best effort
             pass
+        await self._call_event_handler("on_disconnected")
         if self._receive_task is None or self._receive_task.done():
             await self._connect_websocket()
 
@@ -608,6 +612,8 @@ class SupertonicTTSService(WebsocketTTSService):
             elif event.reason == "error":
                 session.failed = True   # its error came before
                 self._explained.append(session.context_id)
+            elif event.segments == 0 and session.audio_bytes == 0:
+                self._explained.append(session.context_id)   # nothing in it to say
         # (an interrupted context is gone already)
         await self._end_context(session.context_id)
         self._settle(session)
@@ -752,7 +758,11 @@ class SupertonicTTSService(WebsocketTTSService):
             if not session.end_sent:
                 session.outbox.append({"type": "end_session"})
             session.end_requested = True
-        await self._pump()
+        if self._send_lock.locked():
+            # A send is under way (a slow peer): the interruption does not wait for it.
+            self.create_task(self._pump(), name="supertonic.cancel")
+        else:
+            await self._pump()
 
     async def _pump(self) -> None:
         """Sends what the session on the wire has to send, and starts the
@@ -832,7 +842,7 @@ class SupertonicTTSService(WebsocketTTSService):
                 await self._replace_socket("an interrupted session was not confirmed in time")
             elif (session.waiting_since is not None and not session.aborted
                   and now - max(session.heard_at, session.waiting_since) > self._receive_timeout):
-                await self._fail(session, f"{self}: the server sent nothing for {self._receive_timeout:.0f} s "
+                await self._fail(session, f"{self}: the server sent nothing for {self._receive_timeout:g} s "
                                           "while a turn was still to be spoken; the rest of the turn is not "
                                           "spoken", exception=TimeoutError("no answer"),
                                  category=ErrorCategory.SERVER)
@@ -868,7 +878,7 @@ class SupertonicTTSService(WebsocketTTSService):
                 self._settle(session)
                 yield None
                 return
-        for piece in _pieces(text):
+        for piece in _pieces(text, min(_MAX_PIECE_CHARS, self._max_unspoken_chars)):
             session.outbox.append({"type": "send_text", "text": piece})
         await self._pump()
         await self.start_tts_usage_metrics(text)
