@@ -42,7 +42,7 @@ from tools.probe_decode import FRAME_S  # noqa: E402
 pytestmark = requires_server_binary
 
 WAIT = 20.0            # the longest any single wait may take
-LONG_ANSWER = " ".join(f"Sentence number {i} is here." for i in range(12))
+LONG_ANSWER = " ".join(f"Sentence number {number_words(i)} is here." for i in range(12))
 
 
 def tokens(text: str) -> list[str]:
@@ -410,13 +410,17 @@ def test_capacity_is_a_transient_error_and_the_next_turn_speaks(start_server):
     assert heard(bot.audio(), 24000) == "Now there is room."
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_a_server_gone_mid_turn_is_reported_and_the_next_turn_reconnects(start_server, how):
+@pytest.mark.parametrize("how, backoff", [(signal.SIGKILL, 0.2), (signal.SIGTERM, 0.2), (signal.SIGKILL, 30)],
+                         ids=["killed", "terminated", "killed-while-the-reconnect-loop-sleeps"])
+def test_a_server_gone_mid_turn_is_reported_and_the_next_turn_reconnects(start_server, how, backoff):
+    """The base class reconnects with backoff; with a long one, the next turn
+    connects on demand while that loop still sleeps."""
     server = start_server(TTS_SHUTDOWN_GRACE_S=0)
     reported = "during a turn" if how == signal.SIGKILL else "shutting down"
 
     async def body():
-        async with Bot(new_tts(server)) as bot:
+        tts = new_tts(server, reconnect_backoff_min_wait=backoff, reconnect_backoff_max_wait=max(backoff, 0.5))
+        async with Bot(tts) as bot:
             await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens(LONG_ANSWER)])
             await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first audio")
             server.proc.send_signal(how)
@@ -635,3 +639,21 @@ def test_a_server_that_stops_answering_gets_its_socket_replaced(start_server):
     errors = bot.errors()
     assert len(errors) == 1 and "sent nothing for" in errors[0].error, errors
     assert not errors[0].category.is_permanent
+
+
+def test_an_uninterruptible_speak_frame_is_spoken_whole_through_an_interruption(server):
+    async def body():
+        async with Bot(new_tts(server)) as bot:
+            cancels = server.metrics().get("tts_cancellations_total")
+            keep = TTSSpeakFrame(LONG_ANSWER)
+            keep.interruptible = False
+            await bot.send(keep)
+            await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first audio")
+            await bot.send(InterruptionFrame())
+            await bot.until(lambda: bot.stopped(1), "the end of the uninterruptible speech")
+            return bot, server.metrics().get("tts_cancellations_total") - cancels
+
+    bot, cancels = run(body(), timeout=60)
+    assert heard(bot.audio(), 24000) == LONG_ANSWER
+    assert cancels == 0
+    assert not bot.errors(), bot.errors()

@@ -424,11 +424,20 @@ class SupertonicTTSService(WebsocketTTSService):
         # A turn may have connected on demand while the loop waited: keep that socket.
         if self._websocket is not None and self._websocket.state is State.OPEN:
             return True
-        return await super()._reconnect_websocket(attempt_number)
+        # Unlike the base class, the audio contexts are not all closed here: the
+        # sessions of the lost socket were ended (and reported) when it went,
+        # and the others, queued, go out on the new socket. Closing every
+        # context would also cut a turn that started meanwhile.
+        logger.warning(f"{self} reconnecting (attempt: {attempt_number})")
+        await self._disconnect_websocket()
+        await self._connect_websocket()
+        if not await self._verify_connection():
+            raise ConnectionError(f"{self} websocket reconnection failed verification")
+        return True
 
     async def _close_connection_contexts(self):
-        # The base class ends every audio context of a connection it replaces
-        # (and moves the turn to a new context): their sessions go with them.
+        # On _disconnect (the pipeline stops) the base class ends every audio
+        # context: their sessions go with them.
         for session in list(self._queue):
             await self._lose(session, "the connection to the server was lost")
         # Each context opened with a TTSStartedFrame: it ends with a TTSStoppedFrame.
@@ -872,7 +881,12 @@ class SupertonicTTSService(WebsocketTTSService):
         if self._websocket is None or self._websocket.state is not State.OPEN:
             await self._connect()
             if self._websocket is None:
-                # The connection error is reported; the turn is not spoken.
+                # The turn is not spoken. Its connection error is reported,
+                # by the reconnection loop if one is running.
+                if self._reconnect_in_progress:
+                    await self.push_error(
+                        error_msg=f"{self}: not connected to {self._url} (reconnecting); the turn is not spoken",
+                        category=ErrorCategory.CONNECTIVITY)
                 session.failed = True
                 self._explained.append(context_id)
                 self._settle(session)
