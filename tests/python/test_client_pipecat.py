@@ -657,3 +657,26 @@ def test_an_uninterruptible_speak_frame_is_spoken_whole_through_an_interruption(
     assert heard(bot.audio(), 24000) == LONG_ANSWER
     assert cancels == 0
     assert not bot.errors(), bot.errors()
+
+
+def test_a_segment_that_fails_in_the_server_is_a_transient_error_and_the_turn_goes_on(failing_model_server):
+    server = failing_model_server            # inference fails for texts of more than 40 tokens
+    long_sentence = "This sentence is far too long for the failing model to ever get through it."
+
+    async def body():
+        async with Bot(new_tts(server)) as bot:
+            await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("Short one. ")])
+            await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first segment's audio")
+            await bot.send(*[LLMTextFrame(t) for t in tokens(long_sentence)], LLMFullResponseEndFrame())
+            await bot.until(lambda: bot.errors() and bot.stopped(1), "the failed segment and the turn's end")
+            await bot.send(TTSSpeakFrame("Next turn."))
+            await bot.until(lambda: bot.stopped(2), "the next turn")
+            return bot
+
+    bot = run(body(), timeout=60)
+    (error,) = bot.errors()
+    assert "internal" in error.error and not error.category.is_permanent
+    first, second = bot.contexts()
+    assert heard(bot.audio(first), 24000) == "Short one."
+    assert heard(bot.audio(second), 24000) == "Next turn."
+    assert bot.tts.is_usable
