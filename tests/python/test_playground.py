@@ -132,7 +132,9 @@ def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-extensions", "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1500",
+                "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-default-apps", "--no-default-browser-check",
+                "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1500",
                 "--force-device-scale-factor=1", f"--user-data-dir={logs / 'profile'}"):
         options.add_argument(arg)
     if os.geteuid() == 0:
@@ -338,6 +340,11 @@ def test_with_a_token_the_page_asks_for_it_and_works_once_given(browser, secured
     assert page.el("speak").get_attribute("disabled") is not None
     assert page.state()["modelsLoaded"] is False
 
+    page.type("token", "tökén")  # a header cannot carry it: said so, not sent
+    page.click("token-apply")
+    page.wait("the token refused by the page", lambda s: s.get("status") == "error")
+    assert "printable ASCII" in page.text("auth-message")
+
     page.type("token", "wrong-token")
     page.click("token-apply")
     page.wait("the wrong token refused", lambda s: s.get("tokenRejected"))
@@ -419,7 +426,9 @@ def test_bad_input_shows_an_error_and_never_hangs(browser, limited_server) -> No
 class ScriptedServer:
     """Serves the real page (and its headers) with /v1/models, /v1/voices and a
     /ws/tts that answers each session from a script: word timings after each
-    segment_started, then either the whole session or a dropped connection."""
+    segment_started, then either the whole session or a dropped connection.
+    Everything is served at the root and under /prefix/ too (as behind a
+    reverse proxy that maps a path to the server)."""
 
     RATE = 24000
     FRAME = 480
@@ -428,6 +437,7 @@ class ScriptedServer:
         self.page, self.page_headers, self.models, self.voices = page, page_headers, models, voices
         self.configs: list[dict] = []
         self.drop = False  # drop the connection in the middle of the next session's second segment
+        self.no_models = False  # /v1/models lists none
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -438,7 +448,8 @@ class ScriptedServer:
         from websockets.asyncio.server import serve
 
         async def main() -> None:
-            async with serve(self._session, "127.0.0.1", 0, process_request=self._http) as server:
+            # open_timeout: Chromium preconnects sockets it may never use; closing waits for them.
+            async with serve(self._session, "127.0.0.1", 0, process_request=self._http, open_timeout=2) as server:
                 self.port = server.sockets[0].getsockname()[1]
                 self.stop = asyncio.Event()
                 self.ready.set()
@@ -448,7 +459,8 @@ class ScriptedServer:
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(10)
+        self.thread.join(15)
+        assert not self.thread.is_alive(), "the scripted server did not stop"
 
     @property
     def http(self) -> str:
@@ -459,6 +471,7 @@ class ScriptedServer:
         from websockets.http11 import Response
 
         path = request.path.split("?")[0]
+        path = path.removeprefix("/prefix") if path.startswith("/prefix/") else path
         if path == "/ws/tts":
             return None
         bodies = {"/": (self.page, "text/html; charset=utf-8"), "/v1/models": (self.models, "application/json"),
@@ -466,6 +479,8 @@ class ScriptedServer:
         if path not in bodies:
             return connection.respond(404, "not found\n")
         body, content_type = bodies[path]
+        if path == "/v1/models" and self.no_models:
+            body = b'{"object": "list", "data": []}'
         headers = Headers({"Content-Type": content_type, "Content-Length": str(len(body)), "Connection": "close"})
         if path == "/":
             headers["Content-Security-Policy"] = self.page_headers["content-security-policy"]
@@ -546,7 +561,7 @@ def test_word_timings_highlight_the_word_being_heard(browser, scripted, tmp_path
 
 
 def test_a_connection_dropped_midway_is_an_error_not_a_hang(browser, scripted) -> None:
-    page = open_page(browser, scripted)
+    page = Page(browser, scripted.http + "/prefix/")  # the page's URLs are relative to it
     page.loaded()
     scripted.drop = True
     page.click("speak")
@@ -556,3 +571,25 @@ def test_a_connection_dropped_midway_is_an_error_not_a_hang(browser, scripted) -
     assert "closed the connection" in page.text("errors")
     assert state["framesReceived"] > 0 and state["ended"] is None
     assert page.el("speak").get_attribute("disabled") is None  # ready for the next turn
+    assert scripted.configs[-1]["voice"] == "F1"
+
+
+def test_no_models_or_no_server_is_said_not_waited_for(browser, scripted, start_server) -> None:
+    scripted.no_models = True
+    try:
+        page = open_page(browser, scripted)
+        state = page.wait("no models reported", lambda s: s.get("status") == "error")
+    finally:
+        scripted.no_models = False
+    assert "lists no models" in page.text("status")
+    assert page.el("speak").get_attribute("disabled") is not None
+
+    doomed = start_server()
+    page = open_page(browser, doomed)
+    page.loaded()
+    doomed.stop()
+    page.click("speak")
+    state = page.finished()
+    assert state["status"] == "error", page.diagnostics()
+    assert "unreachable" in [e["code"] for e in state["errors"]], page.diagnostics()
+    assert "does not answer" in page.text("status")
