@@ -108,6 +108,7 @@ void SilenceTrimmer::CloseWindow(std::size_t count, std::vector<float>& out) {
       }
       const int64_t front = samples_in_ - static_cast<int64_t>(lead_.size());
       const int64_t start = std::max(front, onset - static_cast<int64_t>(keep_leading_));
+      leading_dropped_ = start;
       for (auto i = static_cast<std::size_t>(start - front); i < lead_.size(); ++i) Emit(lead_[i], out);
       lead_.clear();
       lead_.shrink_to_fit();

@@ -68,6 +68,9 @@ class SilenceTrimmer {
   // Samples that were or will be dropped: exact once finished.
   int64_t samples_dropped() const { return samples_in_ - samples_out_ - static_cast<int64_t>(held_.size()); }
   int sample_rate() const { return sample_rate_; }
+  // Where the output starts in the segment: the leading samples cut (0 until
+  // speech starts, and for a segment without speech). Word timings shift by it.
+  int64_t leading_dropped() const { return leading_dropped_; }
 
  private:
   void Emit(float sample, std::vector<float>& out);
@@ -107,6 +110,7 @@ class SilenceTrimmer {
   bool after_speech_window_ = false;  // the previous window was speech
   int64_t samples_in_ = 0;
   int64_t samples_out_ = 0;
+  int64_t leading_dropped_ = 0;
 };
 
 }  // namespace supertonic::audio

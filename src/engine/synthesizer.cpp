@@ -135,6 +135,24 @@ EncodedText Synthesizer::Encode(const std::string& text, const std::string& lang
   return enc;
 }
 
+TokenTimeline Synthesizer::TokenTimelineOf(int64_t latent_frames, std::size_t num_tokens, double duration_s) const {
+  TokenTimeline t;
+  t.audio_s = std::max(0.0, duration_s);
+  if (num_tokens > 0 && latent_frames > 0) {
+    t.seconds_per_token = static_cast<double>(latent_frames * model_config_.samples_per_latent_frame()) /
+                          model_config_.sample_rate / static_cast<double>(num_tokens);
+  }
+  return t;
+}
+
+std::vector<WordTime> Synthesizer::TimeWords(std::string_view written, std::string_view spoken, const std::string& lang,
+                                             const TokenTimeline& timeline) const {
+  const PreprocessedText model_text = PreprocessText(spoken, lang, profile_);
+  // Rewritten words weigh what each says alone.
+  auto spoken_length = [&](std::string_view word) { return CountCodePoints(normalizer_.Normalize(word, lang)); };
+  return supertonic::TimeWords(written, model_text.text, indexer_, timeline, spoken_length);
+}
+
 int64_t Synthesizer::LatentFramesFor(int64_t samples) const {
   const int64_t frame = model_config_.samples_per_latent_frame();
   return (samples + frame - 1) / frame;
@@ -263,7 +281,7 @@ BatchAudio Synthesizer::SynthesizeBatch(const std::vector<SynthesisItem>& items,
       std::span<const float> piece;
       if (end > begin) piece = std::span<const float>(wav.data.data() + b * stride, static_cast<size_t>(end - begin));
       if (sink) {
-        sink(AudioPiece{i, piece, final, out.items[i].duration_s});
+        sink(AudioPiece{i, piece, final, out.items[i].duration_s, out.items[i].latent_frames, out.items[i].num_tokens});
       } else {
         out.items[i].samples.insert(out.items[i].samples.end(), piece.begin(), piece.end());
       }

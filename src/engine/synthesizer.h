@@ -19,6 +19,7 @@
 #include "engine/text_normalizer.h"
 #include "engine/unicode_indexer.h"
 #include "engine/voice_style.h"
+#include "engine/word_timing.h"
 
 namespace supertonic {
 
@@ -64,6 +65,8 @@ struct AudioPiece {
   std::span<const float> samples;
   bool final = false;
   double duration_s = 0;  // the item's predicted duration
+  int64_t latent_frames = 0;  // the item's, as ItemAudio (for TokenTimelineOf)
+  std::size_t num_tokens = 0;
 };
 // Called on the synthesizing thread.
 using AudioSink = std::function<void(const AudioPiece& piece)>;
@@ -120,6 +123,13 @@ class Synthesizer {
   std::vector<float> SynthesizeText(const std::string& text, const std::string& lang, const std::string& voice,
                                     int steps, float speed, uint64_t seed = 0, double pause_s = 0.3,
                                     std::shared_ptr<const VoiceStyle> style = nullptr) const;
+
+  // Where an item's ids sit in its audio (ItemAudio's or AudioPiece's figures).
+  TokenTimeline TokenTimelineOf(int64_t latent_frames, std::size_t num_tokens, double duration_s) const;
+  // When each word of `written` is heard in the item the model made of
+  // `spoken` (`written` normalized, or `written` itself) in `lang`.
+  std::vector<WordTime> TimeWords(std::string_view written, std::string_view spoken, const std::string& lang,
+                                  const TokenTimeline& timeline) const;
 
   // Exposed for tests: how many latent frames a waveform of `samples` needs.
   int64_t LatentFramesFor(int64_t samples) const;

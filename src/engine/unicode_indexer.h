@@ -25,6 +25,8 @@ class UnicodeIndexer {
   explicit UnicodeIndexer(std::vector<int32_t> table);
 
   EncodedText Encode(std::string_view utf8) const;
+  // Whether `cp` becomes an id (Encode drops the others).
+  bool Knows(char32_t cp) const { return cp <= 0xFFFF && cp < table_.size() && table_[cp] >= 0; }
   // Largest id in the table plus one: the size the embedding must have.
   int64_t vocabulary_size() const { return vocabulary_size_; }
   // First code point mapping to `id`, or -1 (for tools that print ids back).

@@ -26,7 +26,8 @@ audio::SilenceTrimConfig SilenceTrimOf(const ServiceConfig& cfg) {
 }  // namespace
 
 bool IsAudioEvent(const ServerMessage& message) {
-  return std::holds_alternative<SegmentStarted>(message) || std::holds_alternative<SegmentDone>(message);
+  return std::holds_alternative<SegmentStarted>(message) || std::holds_alternative<WordTimings>(message) ||
+         std::holds_alternative<SegmentDone>(message);
 }
 
 Connection::Connection(TtsService& service, asio::any_io_executor executor, std::shared_ptr<ConnectionOutput> output)
@@ -227,6 +228,7 @@ void Connection::Handle(const StartSession& m) {
   started.profile = profile.name;
   started.expression_tags = profile.expression_tags;
   started.normalize = s.normalize;
+  started.word_timings = s.word_timings;
   started.voice = s.voice;
   started.resolved_voice = s.resolved_voice;
   started.lang_code = s.lang;
@@ -535,8 +537,14 @@ void Connection::EmitReady() {
         const auto chars = CountCodePoints(segment_text.spoken);
         if (chars > 0) s.pace.seconds_per_char = expected / static_cast<double>(chars);
       }
+      const double start_ms = static_cast<double>(s.stats.frames_sent) * cfg.chunk_size_ms;
       Send(SegmentStarted{s.id, static_cast<int64_t>(r.segment), text, segment_text.spoken, r.duration_s * 1000.0,
-                          static_cast<double>(s.stats.frames_sent) * cfg.chunk_size_ms});
+                          start_ms});
+      if (s.settings.word_timings) {
+        const double cut_s =
+            pipeline.trimmer ? static_cast<double>(pipeline.trimmer->leading_dropped()) / model_rate : 0.0;
+        SendWordTimings(r, segment_text, start_ms, cut_s);
+      }
       pipeline.writer.emplace(model_rate, s.settings.sample_rate, cfg.chunk_size_ms);
     }
     pipeline.writer->Push(audio, send);
@@ -554,6 +562,21 @@ void Connection::EmitReady() {
     close_segment();
   }
   SubmitHeld();
+}
+
+// The words as the client wrote them, on the session's audio timeline: the
+// segment starts at start_ms with its first cut_s seconds trimmed away.
+void Connection::SendWordTimings(const SegmentResult& r, const SegmentText& segment_text, double start_ms,
+                                 double cut_s) {
+  const auto& s = *session_;
+  const Synthesizer& synth = service_.synthesizer(s.settings.model);
+  const TokenTimeline timeline = synth.TokenTimelineOf(r.latent_frames, r.num_tokens, r.duration_s);
+  WordTimings message{s.id, static_cast<int64_t>(r.segment), {}};
+  for (auto& w : synth.TimeWords(segment_text.text, segment_text.spoken, s.settings.lang, timeline)) {
+    const double start = std::max(0.0, w.start_s - cut_s), end = std::max(0.0, w.end_s - cut_s);
+    message.words.push_back({std::move(w.word), start_ms + 1000.0 * start, start_ms + 1000.0 * end});
+  }
+  Send(std::move(message));
 }
 
 void Connection::MaybeFinish() {

@@ -182,6 +182,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t DropQueuedAudio();
   void Submit(std::vector<std::string> segments);
   // `text` in pieces that each fit one model pass (Synthesizer::kMaxTokens ids).
+  void SendWordTimings(const SegmentResult& r, const SegmentText& segment_text, double start_ms, double cut_s);
   std::vector<SegmentText> FitToModel(std::string text) const;
   std::string Spoken(std::string_view text) const;
   void SubmitHeld();

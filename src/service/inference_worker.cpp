@@ -137,6 +137,8 @@ void InferenceWorker::Run(Running& running) {
       r.samples.assign(piece.samples.begin(), piece.samples.end());
       r.final = piece.final;
       r.duration_s = piece.duration_s;
+      r.latent_frames = piece.latent_frames;
+      r.num_tokens = piece.num_tokens;
       r.batch_size = batch.size();
       r.queue_s = std::chrono::duration<double>(started - job.submitted).count();
       r.synthesis_s = std::chrono::duration<double>(Clock::now() - started).count();

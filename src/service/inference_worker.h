@@ -31,6 +31,8 @@ struct SegmentResult {
   std::vector<float> samples;   // model rate, continuing the segment's previous pieces
   bool final = true;
   double duration_s = 0;        // predicted
+  int64_t latent_frames = 0;    // the item's (Synthesizer::TokenTimelineOf)
+  std::size_t num_tokens = 0;
   double queue_s = 0;           // submitted -> inference started
   double synthesis_s = 0;       // batch start -> this piece
   std::size_t batch_size = 1;

@@ -326,6 +326,7 @@ std::string SerializeClientMessage(const ClientMessage& message) {
     if (start->num_inference_steps) config["num_inference_steps"] = *start->num_inference_steps;
     if (start->sample_rate) config["sample_rate"] = *start->sample_rate;
     if (start->normalize) config["normalize"] = *start->normalize;
+    if (start->word_timings) config["word_timings"] = *start->word_timings;
     if (!config.empty()) j["config"] = std::move(config);
   } else if (const auto* send = std::get_if<SendText>(&message)) {
     j["text"] = send->text;
@@ -341,6 +342,7 @@ std::optional<ProtocolError> ReadSessionConfig(const nlohmann::json& object, std
   if (auto e = ReadOptionalString(object, "lang_code", p + "lang_code", out.lang_code)) return e;
   if (auto e = ReadOptionalNumber(object, "speed", p + "speed", out.speed)) return e;
   if (auto e = ReadOptionalBool(object, "normalize", p + "normalize", out.normalize)) return e;
+  if (auto e = ReadOptionalBool(object, "word_timings", p + "word_timings", out.word_timings)) return e;
   if (auto e = ReadOptionalInt(object, "num_inference_steps", p + "num_inference_steps", ErrorCode::kInvalidConfig,
                                out.num_inference_steps)) {
     return e;
@@ -368,6 +370,7 @@ std::string Serialize(const SessionStarted& m) {
   if (!m.profile.empty()) j["profile"] = m.profile;
   j["expression_tags"] = m.expression_tags;
   j["normalize"] = m.normalize;
+  j["word_timings"] = m.word_timings;
   j["voice"] = m.voice;
   if (!m.resolved_voice.empty()) j["resolved_voice"] = m.resolved_voice;
   j["lang_code"] = m.lang_code;
@@ -390,6 +393,21 @@ std::string Serialize(const SegmentStarted& m) {
   j["spoken_text"] = m.spoken_text;
   j["duration_ms"] = Ms(m.duration_ms);
   j["start_ms"] = Ms(m.start_ms);
+  return Dump(j);
+}
+
+std::string Serialize(const WordTimings& m) {
+  OrderedJson j = Header("word_timings", m.session_id);
+  j["segment"] = m.segment;
+  OrderedJson words = OrderedJson::array();
+  for (const auto& w : m.words) {
+    OrderedJson word;
+    word["word"] = w.word;
+    word["start_ms"] = Ms(w.start_ms);
+    word["end_ms"] = Ms(w.end_ms);
+    words.push_back(std::move(word));
+  }
+  j["words"] = std::move(words);
   return Dump(j);
 }
 

@@ -125,6 +125,7 @@ struct StartSession {
   std::optional<int> sample_rate;
   std::optional<std::string> model;  // a served model's name; absent: the first
   std::optional<bool> normalize;     // say numbers, money, dates... in words; absent: TTS_TEXT_NORMALIZATION
+  std::optional<bool> word_timings;  // a word_timings message after each segment_started; absent: false
   bool operator==(const StartSession&) const = default;
 };
 struct SendText {
@@ -210,6 +211,7 @@ struct SessionStarted {
   std::string profile;        // which Supertonic it is ("supertonic-3"); omitted when empty
   std::vector<std::string> expression_tags;  // tags the model reads in the text (<laugh>...); always sent
   bool normalize = true;      // whether the text is normalized before the model reads it
+  bool word_timings = false;  // whether word_timings messages follow segment_started
   // The voice as resolved: a name, or a blend with its weights normalized
   // ("F1:0.7+M2:0.3"); omitted when empty.
   std::string resolved_voice;
@@ -224,6 +226,20 @@ struct SegmentStarted {
   std::string spoken_text;       // what the model was given (text normalized)
   double duration_ms = 0;        // predicted audio length of the segment
   double start_ms = 0;           // where the segment's audio starts in the session's audio stream
+};
+
+// Right after segment_started, when the session asked for them: the
+// segment's words as the client wrote them, on the session's audio timeline.
+struct WordTiming {
+  std::string word;
+  double start_ms = 0;
+  double end_ms = 0;
+  bool operator==(const WordTiming&) const = default;
+};
+struct WordTimings {
+  std::string session_id;
+  int64_t segment = 0;
+  std::vector<WordTiming> words;
 };
 
 // After the last binary frame of a segment.
@@ -272,11 +288,13 @@ struct Cancelled {
 
 // Everything the service sends a client besides audio, in one type: the
 // transports serialize it (WebSocket) or translate it (the OpenAI endpoint).
-using ServerMessage = std::variant<SessionStarted, SegmentStarted, SegmentDone, ErrorMessage, SessionEnded, Cancelled>;
+using ServerMessage =
+    std::variant<SessionStarted, SegmentStarted, WordTimings, SegmentDone, ErrorMessage, SessionEnded, Cancelled>;
 
 std::string Serialize(const ServerMessage& message);
 std::string Serialize(const SessionStarted& message);
 std::string Serialize(const SegmentStarted& message);
+std::string Serialize(const WordTimings& message);
 std::string Serialize(const SegmentDone& message);
 std::string Serialize(const ErrorMessage& message);
 std::string Serialize(const SessionEnded& message);

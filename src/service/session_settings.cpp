@@ -116,6 +116,7 @@ std::variant<SessionSettings, ProtocolError> ResolveSessionSettings(const StartS
                     .steps = request.num_inference_steps.value_or(model.default_steps),
                     .speed = request.speed.value_or(model.default_speed)};
   s.normalize = request.normalize.value_or(config.text_normalization);
+  s.word_timings = request.word_timings.value_or(false);
   const std::string of_model = models.size() > 1 ? " of model " + model.name : "";
   if (voices != nullptr) {
     auto resolved = voices->Resolve(index, s.voice);

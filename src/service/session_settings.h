@@ -72,6 +72,7 @@ struct SessionSettings {
   double speed = 1.0;
   std::size_t chunk_chars = 300;  // the model's chunk limit for `lang`: text bundling cuts there
   bool normalize = true;          // numbers, money, dates... in words before the model reads the text
+  bool word_timings = false;      // send word_timings after each segment_started
   std::string resolved_voice{};                   // `voice` as resolved (a blend's weights normalized)
   std::shared_ptr<const VoiceStyle> voice_style{};  // null: `voice` is looked up in the model's own voices
 };

@@ -87,7 +87,7 @@ RETRYABLE = {
 }
 
 KNOWN_SERVER_TYPES = {
-    "session_started", "segment_started", "segment_done", "session_ended", "cancelled", "error",
+    "session_started", "segment_started", "word_timings", "segment_done", "session_ended", "cancelled", "error",
 }
 
 
@@ -174,6 +174,37 @@ def norm_text(text: str) -> str:
 def decode_pcm16(pcm: bytes, sample_rate: int) -> DecodeResult:
     samples = np.frombuffer(pcm, dtype="<i2")
     return decode_samples(samples, sample_rate, indexer())
+
+
+def heard_word_times(decoded: DecodeResult) -> list[tuple[str, float, float]]:
+    """(word, start_s, end_s) of every word the probe's audio says, from the
+    start of the audio: the words between each segment's <lang> tags (NFC),
+    from the start of their first character's gap to the end of their last
+    character."""
+    words: list[tuple[str, float, float]] = []
+    run_: list = []
+    depth_tag = False   # inside a <...> tag
+
+    def close() -> None:
+        if run_:
+            text = unicodedata.normalize("NFC", "".join(c.char for c in run_))
+            words.append((text, run_[0].start_s, run_[-1].start_s + run_[-1].duration_s))
+            run_.clear()
+
+    for c in decoded.chars:
+        if c.char == "<":
+            close()
+            depth_tag = True
+        elif c.char == ">" and depth_tag:
+            depth_tag = False
+        elif depth_tag:
+            continue
+        elif c.char == " ":
+            close()
+        else:
+            run_.append(c)
+    close()
+    return words
 
 
 # ---------------------------------------------------------------------------
@@ -540,6 +571,7 @@ class Segment:
     cancelled: bool = False
     t_first_audio: float | None = None
     t_done: float | None = None
+    word_timings: list[dict] | None = None  # the words of its word_timings message
 
     def pcm(self) -> bytes:
         return b"".join(self.frames)
@@ -597,6 +629,8 @@ class SessionLog:
             self._on_started(m)
         elif kind == "segment_started":
             self._on_segment_started(event)
+        elif kind == "word_timings":
+            self._on_word_timings(m)
         elif kind == "segment_done":
             self._on_segment_done(event)
         elif kind == "session_ended":
@@ -685,6 +719,22 @@ class SessionLog:
         self.segments.append(seg)
         self._open = seg
         self._cancel_since_last_segment = False
+
+    def _on_word_timings(self, m: dict) -> None:
+        seg = self._open
+        if seg is None or m.get("segment") != seg.index:
+            self._violation(f"word_timings for segment {m.get('segment')} outside it: {m}")
+            return
+        if seg.frames or seg.word_timings is not None:
+            self._violation(f"word_timings for segment {seg.index} after its audio or a second time")
+        words = m.get("words")
+        if not isinstance(words, list) or not all(
+                isinstance(w, dict) and isinstance(w.get("word"), str)
+                and isinstance(w.get("start_ms"), (int, float)) and isinstance(w.get("end_ms"), (int, float))
+                for w in words):
+            self._violation(f"word_timings without a list of {{word, start_ms, end_ms}}: {m}")
+            return
+        seg.word_timings = words
 
     def _on_segment_done(self, event: Event) -> None:
         m = event.data

@@ -13,7 +13,9 @@ import time
 import pytest
 
 from client_support import client_ports, heard
-from service_support import ServerProcess, apoll, norm_text, requires_server_binary, run
+from service_support import (
+    ServerProcess, apoll, decode_pcm16, heard_word_times, norm_text, requires_server_binary, run,
+)
 
 agents = pytest.importorskip("livekit.agents", reason="pip install -r tools/requirements.txt")
 supertonic = pytest.importorskip("livekit.plugins.supertonic", reason="pip install -e ./clients/python")
@@ -21,6 +23,8 @@ supertonic = pytest.importorskip("livekit.plugins.supertonic", reason="pip insta
 from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError  # noqa: E402
 from livekit.agents.metrics import TTSMetrics  # noqa: E402
 from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT  # noqa: E402
+
+from tools.probe_decode import FRAME_S  # noqa: E402
 
 pytestmark = requires_server_binary
 
@@ -80,13 +84,44 @@ def test_stream_fed_word_by_word_speaks_the_text_in_order(server):
     assert heard(turn.pcm, 24000) == text
     assert {(f.sample_rate, f.num_channels) for f in turn.frames} == {(24000, 1)}
     assert turn.finals == 1, "one stream must be exactly one emitter segment"
-    # Timed transcript from segment_started: the words in order, times increasing,
-    # ending where the audio ends.
+    # Word-timed transcript from the server's word_timings: the words in order,
+    # each when the audio says it (within one latent frame of the probe).
     assert norm_text("".join(turn.transcript)) == text
-    starts = [w.start_time for w in turn.transcript]
-    assert starts == sorted(starts) and starts[0] == 0.0
+    said = heard_word_times(decode_pcm16(turn.pcm, 24000))
+    assert [w.strip() for w in turn.transcript] == [w for w, _, _ in said]
+    for timed, (word, start, end) in zip(turn.transcript, said):
+        assert abs(timed.start_time - start) <= FRAME_S, (word, timed.start_time, start)
+        assert abs(timed.end_time - end) <= FRAME_S, (word, timed.end_time, end)
+
+
+def test_an_interrupted_turn_transcript_ends_at_the_last_word_heard(server):
+    """What the framework keeps of an interrupted turn is the timed words
+    that started before playback stopped: they must be the words the listener
+    heard up to that moment, even where normalization rewrote them."""
+    text = "I paid $12.50 for 3 apples at 10:30 and then walked home slowly."
+
+    async def body():
+        tts = supertonic.TTS(url=server.url, language="en")
+        try:
+            return await speak(tts, text)
+        finally:
+            await tts.aclose()
+
+    turn = run(body())
+    said = heard_word_times(decode_pcm16(turn.pcm, 24000))
     audio_s = len(turn.pcm) / 2 / 24000
-    assert abs(turn.transcript[-1].end_time - audio_s) < 0.25, (turn.transcript[-1].end_time, audio_s)
+    written = text.split()
+    for fraction in (0.2, 0.45, 0.7):
+        cut = fraction * audio_s
+        kept = [w.strip() for w in turn.transcript if w.start_time < cut]
+        assert kept == written[:len(kept)], "the transcript keeps the words as written, in order"
+        # The last word kept is being heard at the cut, or the cut is in the pause after it.
+        last = [w for w in turn.transcript if w.start_time < cut][-1]
+        next_start = min((w.start_time for w in turn.transcript if w.start_time >= cut), default=audio_s)
+        assert last.start_time - FRAME_S <= cut <= next_start + FRAME_S
+        # ...and it covers the spoken word the listener was hearing then.
+        heard_start = [start for _, start, _ in said if start < cut][-1]
+        assert last.start_time - FRAME_S <= heard_start <= last.end_time + FRAME_S, (last, heard_start, cut)
 
 
 def test_the_transcript_shows_the_text_as_written_while_the_audio_says_it_in_words(server):

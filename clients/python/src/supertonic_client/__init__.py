@@ -62,6 +62,8 @@ from .events import (
     SegmentStarted,
     SessionEnded,
     SessionStarted,
+    WordTiming,
+    WordTimings,
 )
 from .version import __version__
 from .voices import Voice, blend, delete_voice, list_voices, save_blend, upload_voice
@@ -70,7 +72,7 @@ __all__ = [
     "DEFAULT_URL", "SUPPORTED_SAMPLE_RATES", "Connection", "Session", "Synthesis", "connect",
     "synthesize", "write_wav",
     "AudioFrame", "Cancelled", "Error", "Event", "SegmentDone", "SegmentStarted", "SessionEnded",
-    "SessionStarted",
+    "SessionStarted", "WordTiming", "WordTimings",
     "ERROR_CLASSES", "server_error", "SupertonicError", "TransportError", "ConnectError",
     "ConnectTimeoutError", "ConnectionLostError", "ReceiveTimeoutError", "ProtocolError",
     "SessionStateError", "ServerError", "InvalidRequestError", "InvalidMessageError",

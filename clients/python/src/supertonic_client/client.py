@@ -64,6 +64,7 @@ from .events import (
     parse_error,
     parse_segment_done,
     parse_segment_started,
+    parse_word_timings,
     parse_session_ended,
     parse_session_started,
 )
@@ -170,12 +171,15 @@ class Connection:
         session_id: str | None = None,
         config: dict[str, Any] | None = None,
         normalize: bool | None = None,
+        word_timings: bool | None = None,
     ) -> "Session":
         """A new session (nothing is sent until its first text, ``start()`` or
         ``end()``). Options left None take the server's defaults (``model``:
         which of the server's models, by the name it lists; default its
         first); ``normalize=False`` has the server read the text as written
-        (no numbers, dates... in words); ``config`` adds raw fields. Fails if
+        (no numbers, dates... in words); ``word_timings=True`` adds a
+        :class:`WordTimings` event after each segment's ``SegmentStarted``;
+        ``config`` adds raw fields. Fails if
         the previous session has not ended yet."""
         if self.busy:
             raise SessionStateError(
@@ -183,7 +187,8 @@ class Connection:
         cfg: dict[str, Any] = dict(config or {})
         for key, value in (("model", model), ("voice", voice), ("lang_code", lang_code),
                            ("sample_rate", sample_rate), ("speed", speed),
-                           ("num_inference_steps", num_inference_steps), ("normalize", normalize)):
+                           ("num_inference_steps", num_inference_steps), ("normalize", normalize),
+                           ("word_timings", word_timings)):
             if value is not None:
                 cfg[key] = value
         session = Session(self, session_id or str(uuid.uuid4()), cfg)
@@ -439,6 +444,8 @@ class Session:
             event = parse_segment_started(message)
             self._segment = event.segment
             return event
+        if kind == "word_timings":
+            return parse_word_timings(message)
         if kind == "segment_done":
             self._segment = None
             return parse_segment_done(message)

@@ -45,6 +45,29 @@ class SegmentStarted:
 
 
 @dataclass(frozen=True)
+class WordTiming:
+    """One word as the client wrote it (punctuation attached) and when it is
+    heard, in ms on the session's audio timeline (the origin of
+    ``SegmentStarted.start_ms``)."""
+
+    word: str
+    start_ms: float
+    end_ms: float
+
+
+@dataclass(frozen=True)
+class WordTimings:
+    """The words of a segment with their times (sessions started with
+    ``word_timings=True``); comes right after the segment's ``SegmentStarted``,
+    before its audio."""
+
+    session_id: str
+    segment: int
+    words: tuple[WordTiming, ...]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class AudioFrame:
     """One binary frame: mono PCM 16-bit little-endian."""
 
@@ -119,7 +142,7 @@ class Error:
                             session_id=self.session_id, body=self.raw)
 
 
-Event = Union[SessionStarted, SegmentStarted, AudioFrame, SegmentDone, Cancelled, SessionEnded, Error]
+Event = Union[SessionStarted, SegmentStarted, WordTimings, AudioFrame, SegmentDone, Cancelled, SessionEnded, Error]
 
 
 def _num(value: Any, default: float = 0.0) -> float:
@@ -154,6 +177,16 @@ def parse_segment_started(m: dict[str, Any]) -> SegmentStarted:
         session_id=str(m.get("session_id")), segment=_int(m.get("segment"), -1),
         text=str(m.get("text", "")), duration_ms=_num(m.get("duration_ms")),
         start_ms=None if start is None else _num(start), spoken_text=str(m.get("spoken_text") or ""), raw=m)
+
+
+def parse_word_timings(m: dict[str, Any]) -> WordTimings:
+    words = []
+    for w in m.get("words") or ():
+        if isinstance(w, dict):
+            words.append(WordTiming(word=str(w.get("word", "")), start_ms=_num(w.get("start_ms")),
+                                    end_ms=_num(w.get("end_ms"))))
+    return WordTimings(session_id=str(m.get("session_id")), segment=_int(m.get("segment"), -1),
+                       words=tuple(words), raw=m)
 
 
 def parse_segment_done(m: dict[str, Any]) -> SegmentDone:

@@ -16,10 +16,13 @@ How the framework's pieces map onto the protocol:
   sends ``cancel`` + ``end_session`` and reads until ``session_ended``; only
   then is the socket reused, so no audio of an interrupted turn reaches the
   next one. A socket that does not confirm within a few seconds is closed;
-* ``segment_started`` (text, offset and predicted duration of each server
-  segment) becomes word-level ``TimedString`` transcripts, hence
-  ``aligned_transcript=True``. Word times inside a segment are spread in
-  proportion to word length; segment boundaries are exact;
+* the server's ``word_timings`` (asked for with ``config.word_timings``: each
+  word as the agent wrote it and when it is heard) become word-level
+  ``TimedString`` transcripts, hence ``aligned_transcript=True``: after a
+  barge-in the agent's transcript ends at the last word heard. A server
+  without word timings (its ``session_started`` does not say
+  ``word_timings: true``) gets them estimated from ``segment_started``: word
+  times spread in proportion to word length inside exact segment bounds;
 * expressive markup (livekit-agents' ``<expr type="sound" label="laugh"/>``
   and the like, see ``markup.py``) becomes Supertonic 3's tags (``<laugh>``)
   when the session's model reads them (``session_started`` names the model;
@@ -119,6 +122,8 @@ class _TTSOptions:
             config["num_inference_steps"] = self.num_inference_steps
         if self.normalize is not None:
             config["normalize"] = self.normalize
+        if self.aligned_transcript:
+            config["word_timings"] = True
         return config
 
 
@@ -415,6 +420,7 @@ class _Turn:
         self.owner = owner
         self.audio_bytes = 0
         self.tags = owner._initial_tags(opts)  # None: not known yet
+        self.server_word_timings = False       # session_started confirmed word_timings
         self._answered = asyncio.Event()      # session_started came, or the reading ended
 
     @property
@@ -454,8 +460,11 @@ class _Turn:
             if isinstance(event, stc.AudioFrame):
                 self.emitter.push(event.data)
                 self.audio_bytes += len(event.data)
-            elif isinstance(event, stc.SegmentStarted):
+            elif isinstance(event, stc.WordTimings):
                 if self.opts.aligned_transcript:
+                    self.emitter.push_timed_transcript(self._server_words(event))
+            elif isinstance(event, stc.SegmentStarted):
+                if self.opts.aligned_transcript and not self.server_word_timings:
                     self.emitter.push_timed_transcript(self._timed_words(event))
             elif isinstance(event, stc.SessionStarted):
                 if event.sample_rate != self.opts.sample_rate:
@@ -463,6 +472,7 @@ class _Turn:
                         f"asked for {self.opts.sample_rate} Hz audio, the server confirmed "
                         f"{event.sample_rate} Hz")
                 self.tags = markup.tags_of_session(event.raw, self.tags)
+                self.server_word_timings = event.raw.get("word_timings") is True
                 self.owner._session_started(event, self.tags)
                 self._answered.set()
             elif isinstance(event, stc.Error):
@@ -474,6 +484,15 @@ class _Turn:
                 if event.reason not in ("completed", ""):
                     raise stc.InternalServerError(f"the server ended the session: {event.reason}")
                 return
+
+    def _server_words(self, event: stc.WordTimings) -> list[Any]:
+        out = []
+        for w in event.words:
+            text = markup.strip_markup(w.word).strip()
+            if text:  # a tag alone (<laugh>) is heard, not read
+                out.append(TimedString(text=text + " ", start_time=w.start_ms / 1000.0,
+                                       end_time=w.end_ms / 1000.0))
+        return out
 
     def _timed_words(self, event: stc.SegmentStarted) -> list[Any]:
         words = re.findall(r"\S+\s*", markup.strip_markup(event.text))
