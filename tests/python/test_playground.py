@@ -281,9 +281,13 @@ def test_the_page_lists_models_and_voices_and_speaks_a_blend(browser, server, tm
     state = page.state()
     assert state["playback"]["available"] and state["playback"]["error"] is None
     assert state["playback"]["scheduledMs"] == pytest.approx(state["audioMs"])
-    # The server ignores config keys it does not know; if it sends word timings, the page shows them.
-    if state["wordTimingEvents"]:
-        page.wait("a word highlighted", lambda s: s["highlightedWords"] > 0)
+    # Word timings, asked for in start_session: one event per segment, every
+    # word written, and the word being heard highlighted as it plays.
+    assert session["word_timings"] is True
+    assert state["wordTimingEvents"] == len(segments)
+    assert state["words"] == len("Hello there. This is the playground, speaking a blend of two voices.".split())
+    assert page.text("word-count") == str(state["words"])
+    page.wait("a word highlighted", lambda s: s["highlightedWords"] > 0 and s["currentWord"] is not None)
     page.screenshot(tmp_path / "playground.png", SCREENSHOT)
     assert severe_console_messages(page) == []
 
