@@ -22,7 +22,6 @@ import base64
 import hashlib
 import json
 import math
-import os
 import re
 import shutil
 import threading
@@ -137,8 +136,9 @@ def browser(tmp_path_factory):
                 "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1500",
                 "--force-device-scale-factor=1", f"--user-data-dir={logs / 'profile'}"):
         options.add_argument(arg)
-    if os.geteuid() == 0:
-        options.add_argument("--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    # Its sandbox refuses to run as root, and needs user namespaces a container may not
+    # have; the browser only loads the page under test.
+    options.add_argument("--no-sandbox")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(logs / "chromedriver.log")), options=options)
     driver.set_page_load_timeout(WAIT_S)
