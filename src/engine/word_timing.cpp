@@ -46,17 +46,6 @@ std::vector<CodePoint> Decode(std::string_view utf8) {
   return out;
 }
 
-bool IsLetterOrNumber(char32_t cp) {
-  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // What two spellings of a word share once case, compatibility forms, accents
 // and punctuation are set aside: "Hello," and "hello" match, "**bold**" and
 // "bold" too, "$5" and "five" do not.

@@ -64,20 +64,28 @@ int FuzzNormalizer(const uint8_t* data, std::size_t size) {
   const auto words = TimeWords(text, pre.text, Indexer(), timeline, [&](std::string_view w) {
     return normalizer.Normalize(w, lang).size();
   });
-  std::size_t written = 0;
-  for (std::size_t i = 0; i < text.size();) {  // whitespace-separated words, counted crudely (ASCII spaces)
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t')) ++i;
-    if (i < text.size()) ++written;
-    while (i < text.size() && !(text[i] == ' ' || text[i] == '\n' || text[i] == '\t')) ++i;
+  // The words are the text's, in order, and nothing between them is lost: what
+  // lies between two words is whitespace (ASCII or not), never an ASCII character.
+  auto only_spaces = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      FUZZ_CHECK(c >= 0x80 || c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F),
+                 "text lost between timed words: " + Escape(text.substr(from, to - from)) + " in " + Escape(text));
+    }
+  };
+  std::size_t pos = 0;
+  for (const auto& w : words) {
+    const std::size_t at = text.find(w.word, pos);
+    FUZZ_CHECK(!w.word.empty() && at != std::string_view::npos, "a word not from the text, in order: " + Escape(w.word));
+    only_spaces(pos, at);
+    pos = at + w.word.size();
   }
-  FUZZ_CHECK(words.size() >= written, std::to_string(words.size()) + " words timed, at least " +
-                                          std::to_string(written) + " written: " + Escape(text));
+  only_spaces(pos, text.size());
   double last = 0;
   for (const auto& w : words) {
     FUZZ_CHECK(std::isfinite(w.start_s) && std::isfinite(w.end_s) && w.start_s >= last && w.end_s >= w.start_s &&
                    w.end_s <= timeline.audio_s + 1e-9,
                "word times out of order or outside the audio for " + Escape(text));
-    FUZZ_CHECK(!w.word.empty() && text.find(w.word) != std::string_view::npos, "a word not from the text: " + Escape(w.word));
     last = w.end_s;
   }
   return 0;
