@@ -15,7 +15,6 @@ APT_PACKAGES=(
   libicu-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-pip
-  chromium chromium-driver
 )
 
 "$ROOT/scripts/apt_install.sh" setup "${APT_PACKAGES[@]}"
