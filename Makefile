@@ -39,7 +39,10 @@ test: build models
 test-cpp:
 	@cd $(BUILD_DIR) && ctest --output-on-failure
 
+# The playground test drives a headless Chromium: installed for the tests only,
+# so that `make build` (and the Docker build stage) does without it.
 test-python:
+	@bash scripts/apt_install.sh test chromium chromium-driver
 	@$(PY) -m pytest tests/python -q
 
 # The service on port 8000 (TTS_* variables configure it). Uses the real model

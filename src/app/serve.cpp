@@ -84,7 +84,7 @@ int Serve() {
     std::cerr << e.what() << "\n";
     return 2;
   }
-  spdlog::info("listening on {}:{} (WebSocket /ws/tts, /health/*, /metrics)", config.host, server.port());
+  spdlog::info("listening on {}:{} (WebSocket /ws/tts, the playground at /, /health/*, /metrics)", config.host, server.port());
   if (config.auth_token.empty()) {
     spdlog::warn("authentication is off (TTS_AUTH_TOKEN unset): anyone who can reach port {} may use /ws/tts and /v1/*",
                  server.port());

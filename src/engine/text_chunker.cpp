@@ -76,15 +76,7 @@ bool IsSpace(char32_t cp) { return cp != kInvalidByte && IsPythonWhitespace(cp);
 // Python's \w: str.isalnum() or "_" (letters and numbers by category).
 bool IsWordChar(char32_t cp) {
   if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
-  if (cp == kInvalidByte) return false;
-  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-      return true;
-    default:
-      return false;
-  }
+  return cp != kInvalidByte && IsLetterOrNumber(cp);
 }
 
 // Sentence ends followed by whitespace: the reference's [.!?] plus the

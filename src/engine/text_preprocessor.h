@@ -42,4 +42,8 @@ std::size_t ExpressionTagAt(std::u32string_view text, std::size_t pos);
 // U+2028, U+2029, U+202F, U+205F, U+3000. Shared with the chunker.
 bool IsPythonWhitespace(char32_t cp);
 
+// Python's str.isalnum() for one code point: a letter (L*) or a number (N*)
+// by Unicode category. Shared with the chunker and the word timings.
+bool IsLetterOrNumber(char32_t cp);
+
 }  // namespace supertonic

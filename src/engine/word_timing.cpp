@@ -46,17 +46,6 @@ std::vector<CodePoint> Decode(std::string_view utf8) {
   return out;
 }
 
-bool IsLetterOrNumber(char32_t cp) {
-  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // What two spellings of a word share once case, compatibility forms, accents
 // and punctuation are set aside: "Hello," and "hello" match, "**bold**" and
 // "bold" too, "$5" and "five" do not.
@@ -187,26 +176,34 @@ struct Span {
   double begin = 0, end = 0;  // in ids
 };
 
+using SpokenLength = std::function<std::size_t(std::string_view)>;
+
 // Written words [wi, wj) said as model words [mi, mj): each written word gets
-// a share of their ids in proportion to `weights`, its boundaries moved to
-// the nearest start of a model word so that words keep whole.
-void ShareGap(std::size_t wi, std::size_t wj, std::size_t mi, std::size_t mj, const std::vector<ModelWord>& model,
-              const std::vector<double>& weights, double at, std::vector<Span>& spans) {
+// a share of their ids in proportion to what it says alone, its boundaries
+// moved to the nearest start of a model word so that words keep whole.
+void ShareGap(std::size_t wi, std::size_t wj, std::size_t mi, std::size_t mj, const std::vector<WrittenWord>& words,
+              const std::vector<ModelWord>& model, const SpokenLength& spoken_length, double at,
+              std::vector<Span>& spans) {
   if (wi == wj) return;
   if (mi == mj) {  // nothing said for them: a mark, an emoji
     for (std::size_t i = wi; i < wj; ++i) spans[i] = {at, at};
     return;
   }
   const double begin = model[mi].begin, end = model[mj - 1].end;
+  // Only rewritten words are weighed (normalizing each alone costs a few µs).
+  std::vector<double> weights(wj - wi, 1.0);
+  if (spoken_length && wj - wi > 1) {
+    for (std::size_t i = wi; i < wj; ++i) weights[i - wi] = static_cast<double>(spoken_length(words[i].text));
+  }
   double total = 0;
-  for (std::size_t i = wi; i < wj; ++i) total += weights[i];
+  for (double w : weights) total += w;
   const bool even = total <= 0;
   if (even) total = static_cast<double>(wj - wi);
   double cumulative = 0;
   double start = begin;
   std::size_t next_model = mi + 1;  // candidates for the next boundary
   for (std::size_t i = wi; i < wj; ++i) {
-    cumulative += even ? 1.0 : weights[i];
+    cumulative += even ? 1.0 : weights[i - wi];
     if (i + 1 == wj) {
       spans[i] = {start, end};
       break;
@@ -235,17 +232,13 @@ std::vector<WordTime> TimeWords(std::string_view written, std::string_view model
                                 const std::function<std::size_t(std::string_view)>& spoken_length) {
   const auto words = SplitWritten(written);
   const auto model = SplitModelText(model_text, indexer);
-  std::vector<double> weights(words.size(), 1.0);
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (spoken_length) weights[i] = static_cast<double>(spoken_length(words[i].text));
-  }
   std::vector<Span> spans(words.size());
   auto anchors = Anchors(words, model);
   anchors.emplace_back(words.size(), model.size());  // the end closes the last gap
   std::size_t wi = 0, mi = 0;
   double at = model.empty() ? 0.0 : model.front().begin;
   for (const auto& [wa, ma] : anchors) {
-    ShareGap(wi, wa, mi, ma, model, weights, at, spans);
+    ShareGap(wi, wa, mi, ma, words, model, spoken_length, at, spans);
     if (wa < words.size()) {
       spans[wa] = {model[ma].begin, model[ma].end};
       at = model[ma].end;

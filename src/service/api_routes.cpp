@@ -5,6 +5,7 @@
 
 #include "engine/errors.h"
 #include "engine/voice_blend.h"
+#include "service/playground/playground.h"
 #include "service/speech_request.h"
 #include "service/tts_service.h"
 
@@ -266,7 +267,19 @@ HttpReply Metrics(TtsService& service, const ApiRequest&) {
   return HttpReply{200, "text/plain; version=0.0.4", service.metrics().Serialize()};
 }
 
-constexpr std::array<Route, 10> kRoutes = {{
+// GET /: the browser playground. It holds no secret (a user types the token
+// into it), so it is open like the probes; what it then calls is not.
+HttpReply Playground(TtsService&, const ApiRequest&) {
+  HttpReply reply{200, "text/html; charset=utf-8", std::string(playground::Page())};
+  reply.headers = {{"Cache-Control", "no-cache"},  // revalidated: the page changes with the binary
+                   {"Content-Security-Policy", std::string(playground::ContentSecurityPolicy())},
+                   {"X-Content-Type-Options", "nosniff"},
+                   {"Referrer-Policy", "no-referrer"}};
+  return reply;
+}
+
+constexpr std::array<Route, 11> kRoutes = {{
+    {"GET", "/", Endpoint::kReply, Access::kOpen, Playground},
     {"GET", "/ws/tts", Endpoint::kWebSocket, Access::kToken},
     {"POST", "/v1/audio/speech", Endpoint::kSpeech, Access::kToken},
     {"GET", "/v1/models", Endpoint::kReply, Access::kToken, Models},

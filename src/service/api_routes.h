@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "service/speech_request.h"  // JsonErrorBody, for the errors the transport answers itself
 
@@ -17,6 +19,9 @@ struct HttpReply {
   int status = 200;
   std::string content_type = "text/plain";
   std::string body;
+  // Further response headers (name, value), e.g. Cache-Control; the transport
+  // adds Server, Content-Type and Content-Length itself.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 enum class Endpoint {
@@ -26,7 +31,7 @@ enum class Endpoint {
 };
 
 enum class Access {
-  kOpen,          // probes: never behind the token
+  kOpen,          // probes and the playground page: never behind the token
   kToken,         // when TTS_AUTH_TOKEN is set
   kMetricsToken,  // when TTS_AUTH_TOKEN is set and TTS_METRICS_REQUIRE_AUTH
   // Changes to the voices: the token when TTS_AUTH_TOKEN is set; without a

@@ -652,6 +652,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                                                    req.version());
     res->set(http::field::server, "supertonic-tts");
     res->set(http::field::content_type, reply.content_type);
+    for (const auto& [name, value] : reply.headers) res->set(name, value);
     // An error leaves the request's body possibly unread: close rather than
     // parse what follows it as the next request.
     res->keep_alive(req.keep_alive() && reply.status < 400);

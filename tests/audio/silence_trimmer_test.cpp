@@ -85,6 +85,27 @@ TEST(SilenceTrimmerTest, LeadingSilenceIsCutToThePreRoll) {
   EXPECT_EQ(out, Concat({Zeros(Ms(15)), speech}));
 }
 
+TEST(SilenceTrimmerTest, SaysWhereItsOutputStartsInTheSegment) {
+  // Word timings shift by what was cut in front, known from the first output on.
+  const auto speech = Tone(Ms(500));
+  SilenceTrimmer trimmer(kRate);
+  std::vector<float> out;
+  trimmer.Push(Zeros(Ms(400)), out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(trimmer.leading_dropped(), 0);
+  trimmer.Push(speech, out);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(trimmer.leading_dropped(), static_cast<int64_t>(Ms(400) - Ms(15)));
+  trimmer.Push(Zeros(Ms(1000)), out);
+  trimmer.Finish(out);
+  EXPECT_EQ(trimmer.leading_dropped(), static_cast<int64_t>(Ms(400) - Ms(15)));  // the tail does not count
+
+  SilenceTrimmer silent(kRate);
+  silent.Push(Zeros(Ms(300)), out);
+  silent.Finish(out);
+  EXPECT_EQ(silent.leading_dropped(), 0);  // a pause is kept from its start
+}
+
 TEST(SilenceTrimmerTest, TrailingSilenceIsCutToThePause) {
   const auto speech = Tone(Ms(500));
   const auto out = Trim(Concat({speech, Zeros(Ms(700))}));

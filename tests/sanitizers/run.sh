@@ -47,7 +47,8 @@ case "$KIND" in
       "$PY" -m pytest -q -p no:cacheprovider tests/python/test_service_protocol.py tests/python/test_service_streaming.py \
         tests/python/test_service_ops.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
         tests/python/test_batching.py tests/python/test_service_models.py tests/python/test_supertonic3.py \
-        tests/python/test_silence_trim.py tests/python/test_normalization.py tests/python/test_voices.py
+        tests/python/test_silence_trim.py tests/python/test_normalization.py tests/python/test_voices.py \
+        tests/python/test_word_timings.py
     ;;
   tsan)
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
@@ -58,7 +59,8 @@ case "$KIND" in
     run_step "streaming and concurrency integration tests (pytest)" \
       "$PY" -m pytest -q -p no:cacheprovider \
         tests/python/test_service_streaming.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
-        tests/python/test_service_models.py tests/python/test_normalization.py tests/python/test_voices.py
+        tests/python/test_service_models.py tests/python/test_normalization.py tests/python/test_voices.py \
+        tests/python/test_word_timings.py
     ;;
   *) echo "unknown kind $KIND (asan or tsan)"; exit 2 ;;
 esac

@@ -124,7 +124,7 @@ TEST(ParseClientMessageTest, SeedExamples) {
 TEST(ParseClientMessageTest, FullConfig) {
   const StartSession s = ParseStart(
       R"({"type":"start_session","session_id":"a","config":{"voice":"M3","lang_code":"en","speed":1.2,)"
-      R"("num_inference_steps":5,"sample_rate":48000,"model":"supertonic-3","normalize":false}})");
+      R"("num_inference_steps":5,"sample_rate":48000,"model":"supertonic-3","normalize":false,"word_timings":true}})");
   EXPECT_EQ(s.voice, "M3");
   EXPECT_EQ(s.lang_code, "en");
   EXPECT_EQ(s.speed, 1.2);
@@ -132,6 +132,7 @@ TEST(ParseClientMessageTest, FullConfig) {
   EXPECT_EQ(s.sample_rate, 48000);
   EXPECT_EQ(s.model, "supertonic-3");
   EXPECT_EQ(s.normalize, false);
+  EXPECT_EQ(s.word_timings, true);
 }
 
 TEST(ParseClientMessageTest, ConfigIsOptionalAndNullMeansAbsent) {
@@ -280,6 +281,8 @@ TEST(ParseClientMessageTest, WrongFieldTypes) {
       R"({"type":"start_session","session_id":"a","config":{"sample_rate":[24000]}})",
       R"({"type":"start_session","session_id":"a","config":{"normalize":"no"}})",
       R"({"type":"start_session","session_id":"a","config":{"normalize":0}})",
+      R"({"type":"start_session","session_id":"a","config":{"word_timings":"yes"}})",
+      R"({"type":"start_session","session_id":"a","config":{"word_timings":1}})",
   };
   for (const auto& frame : frames) EXPECT_EQ(ParseErrorCode(frame), ErrorCode::kInvalidMessage) << frame;
 
@@ -500,6 +503,21 @@ TEST(ServerMessageTest, SegmentStarted) {
   EXPECT_EQ(j["spoken_text"], "Olá.");
   EXPECT_DOUBLE_EQ(j["duration_ms"].get<double>(), 1234.568);
   EXPECT_EQ(j["start_ms"], 20000);
+}
+
+TEST(ServerMessageTest, WordTimings) {
+  const Json j = ParseServer(
+      Serialize(WordTimings{"s1", 2, {{"It", 100.0, 210.1234567}, {"$5.50", 300.0, 1300.0}, {"ok\xff", 1400, 1400}}}));
+  EXPECT_EQ(j["type"], "word_timings");
+  EXPECT_EQ(j["session_id"], "s1");
+  EXPECT_EQ(j["segment"], 2);
+  ASSERT_EQ(j["words"].size(), 3u);
+  EXPECT_EQ(j["words"][0]["word"], "It");
+  EXPECT_DOUBLE_EQ(j["words"][0]["end_ms"].get<double>(), 210.123);
+  EXPECT_EQ(j["words"][1]["word"], "$5.50");
+  EXPECT_EQ(j["words"][1]["start_ms"], 300);
+  EXPECT_EQ(j["words"][2]["word"], "ok\uFFFD");  // invalid UTF-8 never breaks the frame
+  EXPECT_TRUE(ParseServer(Serialize(WordTimings{"s1", 0, {}}))["words"].is_array());
 }
 
 TEST(ServerMessageTest, SegmentDone) {
