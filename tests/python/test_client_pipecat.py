@@ -18,7 +18,7 @@ import pytest
 
 from client_support import client_ports, heard
 from service_support import (
-    ServerProcess, apoll, decode_pcm16, heard_word_times, norm_text, number_words, requires_server_binary, run,
+    ServerProcess, apoll, decode_pcm16, heard_word_times, number_words, requires_server_binary, run,
 )
 
 pipecat = pytest.importorskip("pipecat", reason="pip install -r tools/requirements.txt (pipecat-ai)")
