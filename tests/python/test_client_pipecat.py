@@ -680,3 +680,25 @@ def test_a_segment_that_fails_in_the_server_is_a_transient_error_and_the_turn_go
     assert heard(bot.audio(first), 24000) == "Short one."
     assert heard(bot.audio(second), 24000) == "Next turn."
     assert bot.tts.is_usable
+
+
+def test_the_example_pipeline_writes_the_speech_and_its_timed_words(server, tmp_path):
+    """examples/pipecat_say.py, as a newcomer runs it against `make run`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    import wave
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "say.wav"
+    done = subprocess.run(
+        [sys.executable, str(repo / "examples" / "pipecat_say.py"), "It costs $5.50 today. See you soon!",
+         "-o", str(out), "--url", server.url, "--sample-rate", "16000"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with wave.open(str(out)) as w:
+        assert (w.getframerate(), w.getnchannels()) == (16000, 1)
+        pcm = w.readframes(w.getnframes())
+    assert heard(pcm, 16000) == "It costs five dollars and fifty cents today. See you soon!"
+    words = [line.split()[-1] for line in done.stdout.splitlines() if re.match(r"\s*\d+\.\d+ s\s", line)]
+    assert words == ["It", "costs", "$5.50", "today.", "See", "you", "soon!"]
