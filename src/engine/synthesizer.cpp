@@ -138,9 +138,9 @@ EncodedText Synthesizer::Encode(const std::string& text, const std::string& lang
 TokenTimeline Synthesizer::TokenTimelineOf(int64_t latent_frames, std::size_t num_tokens, double duration_s) const {
   TokenTimeline t;
   t.audio_s = std::max(0.0, duration_s);
+  t.seconds_per_frame = static_cast<double>(model_config_.samples_per_latent_frame()) / model_config_.sample_rate;
   if (num_tokens > 0 && latent_frames > 0) {
-    t.seconds_per_token = static_cast<double>(latent_frames * model_config_.samples_per_latent_frame()) /
-                          model_config_.sample_rate / static_cast<double>(num_tokens);
+    t.frames_per_token = static_cast<double>(latent_frames) / static_cast<double>(num_tokens);
   }
   return t;
 }

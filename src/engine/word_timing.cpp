@@ -252,8 +252,8 @@ std::vector<WordTime> TimeWords(std::string_view written, std::string_view model
   out.reserve(words.size());
   double floor = 0;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    const double start = std::clamp(spans[i].begin * timeline.seconds_per_token, floor, timeline.audio_s);
-    const double end = std::clamp(spans[i].end * timeline.seconds_per_token, start, timeline.audio_s);
+    const double start = std::clamp(timeline.SecondsAt(spans[i].begin), floor, timeline.audio_s);
+    const double end = std::clamp(timeline.SecondsAt(spans[i].end), start, timeline.audio_s);
     out.push_back({std::string(words[i].text), start, end});
     floor = end;
   }

@@ -9,6 +9,7 @@
 // as written: words the normalizer left alone match their model words, and a
 // run of rewritten words ("$5.50", "Dec. 3") shares the time of the words it
 // became, in proportion to what each says alone.
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -25,10 +26,17 @@ struct WordTime {
   double end_s = 0;
 };
 
-// How the model's ids sit in the item's audio.
+// How the model's ids sit in the item's audio: the audio is made of latent
+// frames, and an id starts at the first frame its share reaches (frame
+// ceil(id x frames_per_token)); finer than a frame the model has no time.
 struct TokenTimeline {
-  double seconds_per_token = 0;  // latent frames x samples per frame / rate / ids
+  double frames_per_token = 0;   // the item's latent frames / its ids
+  double seconds_per_frame = 0;  // samples per latent frame / sample rate
   double audio_s = 0;            // the item's audio (its predicted duration): no word ends later
+
+  double SecondsAt(double token) const {
+    return std::ceil(token * frames_per_token - 1e-9) * seconds_per_frame;
+  }
 };
 
 // `written`: the segment as the client wrote it. `model_text`: what the model

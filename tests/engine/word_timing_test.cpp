@@ -19,7 +19,7 @@ UnicodeIndexer Indexer() {
   return UnicodeIndexer(std::move(table));
 }
 
-constexpr TokenTimeline kTenthPerId{0.1, 100.0};
+constexpr TokenTimeline kTenthPerId{1.0, 0.1, 100.0};  // one frame of 0.1 s per id
 
 std::size_t Length(std::string_view word) { return CountCodePoints(word); }
 
@@ -89,7 +89,7 @@ TEST(WordTimingTest, CharactersTheIndexerDropsTakeNoTime) {
 }
 
 TEST(WordTimingTest, NoWordEndsAfterTheAudioAndTimesNeverGoBack) {
-  const TokenTimeline short_audio{0.1, 1.0};
+  const TokenTimeline short_audio{1.0, 0.1, 1.0};
   const auto words = TimeWords("one two three four", "<en>one two three four.</en>", Indexer(), short_audio, Length);
   ASSERT_EQ(words.size(), 4u);
   double last = 0;
@@ -100,6 +100,14 @@ TEST(WordTimingTest, NoWordEndsAfterTheAudioAndTimesNeverGoBack) {
     last = w.end_s;
   }
   EXPECT_DOUBLE_EQ(words.back().start_s, 1.0);
+}
+
+TEST(WordTimingTest, AnIdStartsAtTheFirstLatentFrameOfItsShare) {
+  // 7 ids over 10 frames of 0.07 s: id k starts at frame ceil(k * 10 / 7).
+  const TokenTimeline seven_in_ten{10.0 / 7.0, 0.07, 0.7};
+  const auto words = TimeWords("ab", "<>ab</>", Indexer(), seven_in_ten, Length);  // ids 0-1 "<>", 2-3 "ab"
+  ASSERT_EQ(words.size(), 1u);
+  ExpectWord(words[0], "ab", 3 * 0.07, 6 * 0.07);  // ceil(20/7) = 3, ceil(40/7) = 6
 }
 
 TEST(WordTimingTest, EveryWrittenWordComesBackOnceWhateverTheModelRead) {

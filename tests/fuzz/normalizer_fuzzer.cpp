@@ -60,7 +60,7 @@ int FuzzNormalizer(const uint8_t* data, std::size_t size) {
   FUZZ_CHECK(pre.text.starts_with(open) && pre.text.ends_with(close), "not <lang>...</lang>: " + Escape(pre.text));
   FUZZ_CHECK(IsValidUtf8(pre.text), "preprocessed output is not valid UTF-8: " + Escape(pre.text));
 
-  const TokenTimeline timeline{0.07, 0.07 * static_cast<double>(Indexer().Encode(pre.text).ids.size()) * 0.9};
+  const TokenTimeline timeline{1.7, 0.07, 0.07 * 1.7 * static_cast<double>(Indexer().Encode(pre.text).ids.size()) * 0.9};
   const auto words = TimeWords(text, pre.text, Indexer(), timeline, [&](std::string_view w) {
     return normalizer.Normalize(w, lang).size();
   });

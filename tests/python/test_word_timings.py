@@ -18,6 +18,11 @@ from tools.probe_decode import FRAME_S  # noqa: E402 (service_support puts the r
 pytestmark = requires_server_binary
 
 FRAME_MS = 1000.0 * FRAME_S  # one latent frame of the probe: 69.66 ms
+# What the issue asks is one frame. The server places an id at the first latent
+# frame of its share, as the probe does, so the times come out exact up to the
+# decoder's resolution (measured: under 0.1 ms); 5 ms still catches an error of
+# a fraction of a frame (a missed trim shift, the tags left out of the count).
+TOLERANCE_MS = 5.0
 
 
 def heard_words(segment, sample_rate: int) -> list[tuple[str, float, float]]:
@@ -47,7 +52,8 @@ def segment_starts_ms(log: SessionLog) -> list[float]:
 
 
 def assert_close(got: float, want: float, what: str) -> None:
-    assert abs(got - want) <= FRAME_MS, f"{what}: {got:.1f} ms, the audio says {want:.1f} ms (> one frame off)"
+    assert abs(got - want) <= TOLERANCE_MS, f"{what}: {got:.1f} ms, the audio says {want:.1f} ms"
+    assert TOLERANCE_MS < FRAME_MS
 
 
 @pytest.mark.parametrize("speed", [0.9, 1.0])
