@@ -4,6 +4,7 @@ between sessions, and cancel (barge-in)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -14,6 +15,8 @@ from service_support import (
 )
 
 pytestmark = requires_server_binary
+
+SANITIZER = os.environ.get("SUPERTONIC_SANITIZER", "")  # set by tests/sanitizers/run.sh: timing bounds loosen
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +300,14 @@ def test_new_session_is_served_while_another_floods_the_queue(fairness_server):
     # B may wait for the batch that is running when it arrives and share the
     # next one with a segment of A (dynamic batching), plus the overhead of a
     # loaded machine: about two of A's segments, never A's whole backlog.
-    assert wait_b <= 3 * per_segment + 0.3, f"B waited longer than about one of A's segments ({summary})"
+    # Under a sanitizer (10x slower, with every frame of A's flood through the
+    # same network thread and this client's loop) only the property is kept:
+    # B waits a few of A's segments, far less than A's backlog.
+    if SANITIZER:
+        assert wait_b <= 6 * per_segment + 1.0 and wait_b < remaining_a / 2, (
+            f"B waited for a large part of A's backlog ({summary})")
+    else:
+        assert wait_b <= 3 * per_segment + 0.3, f"B waited longer than about one of A's segments ({summary})"
     assert wait_b < remaining_a / 3, f"B waited a large part of A's backlog ({summary})"
 
 
