@@ -24,13 +24,8 @@ namespace supertonic {
 
 namespace {
 
-constexpr char32_t kInvalidByte = 0xFFFFFFFF;  // one byte of invalid UTF-8, kept as is
-
-struct Unit {
-  char32_t cp;          // code point, or kInvalidByte
-  std::size_t begin;  // byte range in the input
-  std::size_t end;
-};
+constexpr char32_t kInvalidByte = kInvalidUtf8Byte;  // one byte of invalid UTF-8, kept as is
+using Unit = Utf8Unit;
 
 struct Range {  // [begin, end) in units
   std::size_t begin;
@@ -45,31 +40,6 @@ struct Gap {
   std::size_t end;
 };
 
-std::vector<Unit> Decode(std::string_view utf8) {
-  std::vector<Unit> units;
-  units.reserve(utf8.size());
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
-  std::size_t pos = 0;
-  while (pos < utf8.size()) {
-    const std::size_t begin = pos;
-    if (bytes[pos] < 0x80) {
-      units.push_back({bytes[pos], begin, begin + 1});
-      ++pos;
-      continue;
-    }
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t len =
-        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
-    if (len <= 0 || cp < 0) {
-      units.push_back({kInvalidByte, begin, begin + 1});
-      ++pos;
-      continue;
-    }
-    pos += static_cast<std::size_t>(len);
-    units.push_back({static_cast<char32_t>(cp), begin, pos});
-  }
-  return units;
-}
 
 bool IsSpace(char32_t cp) { return cp != kInvalidByte && IsPythonWhitespace(cp); }
 
@@ -183,7 +153,7 @@ BreakKind KindBefore(const std::vector<Unit>& units, std::size_t end) {
 class Chunker {
  public:
   Chunker(std::string_view text, std::size_t max_chars)
-      : text_(text), units_(Decode(text)), max_(std::max<std::size_t>(max_chars, 1)) {
+      : text_(text), units_(DecodeUtf8Units(text)), max_(std::max<std::size_t>(max_chars, 1)) {
     code_points_.reserve(units_.size());
     for (const Unit& u : units_) code_points_.push_back(u.cp);
   }
@@ -436,7 +406,7 @@ std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars)
 }
 
 std::vector<TextBreak> FindBreaks(std::string_view text) {
-  const std::vector<Unit> units = Decode(text);
+  const std::vector<Unit> units = DecodeUtf8Units(text);
   std::vector<TextBreak> breaks;
   std::size_t i = 0;
   while (i < units.size()) {
@@ -460,10 +430,36 @@ std::vector<TextBreak> FindBreaks(std::string_view text) {
 }
 
 BreakKind BreakKindAtEnd(std::string_view text) {
-  const std::vector<Unit> units = Decode(text);
+  const std::vector<Unit> units = DecodeUtf8Units(text);
   std::size_t end = units.size();
   while (end > 0 && IsSpace(units[end - 1].cp)) --end;
   return end == 0 ? BreakKind::kSpace : KindBefore(units, end);
+}
+
+std::vector<Utf8Unit> DecodeUtf8Units(std::string_view utf8) {
+  std::vector<Utf8Unit> units;
+  units.reserve(utf8.size());
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
+  std::size_t pos = 0;
+  while (pos < utf8.size()) {
+    const std::size_t begin = pos;
+    if (bytes[pos] < 0x80) {
+      units.push_back({bytes[pos], begin, begin + 1});
+      ++pos;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t len =
+        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
+    if (len <= 0 || cp < 0) {
+      units.push_back({kInvalidByte, begin, begin + 1});
+      ++pos;
+      continue;
+    }
+    pos += static_cast<std::size_t>(len);
+    units.push_back({static_cast<char32_t>(cp), begin, pos});
+  }
+  return units;
 }
 
 std::size_t CountCodePoints(std::string_view utf8) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "engine/text_chunker.h"
 #include "engine/text_preprocessor.h"
 #include "engine/unicode_indexer.h"
 
@@ -18,33 +19,6 @@ namespace {
 // Larger alignments (which the chunker's limits never produce) share the
 // segment's time in proportion instead.
 constexpr std::size_t kMaxAlignmentCells = 4'000'000;
-
-struct CodePoint {
-  char32_t cp = 0;
-  std::size_t byte = 0;  // offset in the text
-  std::size_t size = 1;  // bytes; an invalid byte counts as a code point of its own
-  bool valid = true;
-};
-
-std::vector<CodePoint> Decode(std::string_view utf8) {
-  std::vector<CodePoint> out;
-  out.reserve(utf8.size());
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
-  std::size_t pos = 0;
-  while (pos < utf8.size()) {
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t len =
-        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
-    if (len <= 0 || cp < 0) {
-      out.push_back({0xFFFD, pos, 1, false});
-      ++pos;
-      continue;
-    }
-    out.push_back({static_cast<char32_t>(cp), pos, static_cast<std::size_t>(len), true});
-    pos += static_cast<std::size_t>(len);
-  }
-  return out;
-}
 
 // What two spellings of a word share once case, compatibility forms, accents
 // and punctuation are set aside: "Hello," and "hello" match, "**bold**" and
@@ -73,20 +47,20 @@ struct WrittenWord {
 
 std::vector<WrittenWord> SplitWritten(std::string_view written) {
   std::vector<WrittenWord> words;
-  const auto cps = Decode(written);
+  const auto cps = DecodeUtf8Units(written);
   std::size_t i = 0;
   while (i < cps.size()) {
-    if (cps[i].valid && IsPythonWhitespace(cps[i].cp)) {
+    if (cps[i].valid() && IsPythonWhitespace(cps[i].cp)) {
       ++i;
       continue;
     }
     WrittenWord w;
-    const std::size_t begin = cps[i].byte;
-    while (i < cps.size() && !(cps[i].valid && IsPythonWhitespace(cps[i].cp))) {
-      if (cps[i].valid) AppendKey(cps[i].cp, w.key);
+    const std::size_t begin = cps[i].begin;
+    while (i < cps.size() && !(cps[i].valid() && IsPythonWhitespace(cps[i].cp))) {
+      if (cps[i].valid()) AppendKey(cps[i].cp, w.key);
       ++i;
     }
-    const std::size_t end = i < cps.size() ? cps[i].byte : written.size();
+    const std::size_t end = i < cps.size() ? cps[i].begin : written.size();
     w.text = written.substr(begin, end - begin);
     words.push_back(std::move(w));
   }
@@ -102,7 +76,7 @@ struct ModelWord {
 // The words between the item's outer <lang> tags; the tags' ids take their
 // share of the time (the model reads them) but belong to no word.
 std::vector<ModelWord> SplitModelText(std::string_view model_text, const UnicodeIndexer& indexer) {
-  const auto cps = Decode(model_text);
+  const auto cps = DecodeUtf8Units(model_text);
   std::size_t first = 0, last = cps.size();
   if (!cps.empty() && cps.front().cp == U'<') {
     for (std::size_t i = 1; i < cps.size(); ++i) {
@@ -124,12 +98,12 @@ std::vector<ModelWord> SplitModelText(std::string_view model_text, const Unicode
   std::size_t token = 0;
   std::optional<ModelWord> current;
   for (std::size_t i = 0; i < cps.size(); ++i) {
-    const bool known = cps[i].valid && indexer.Knows(cps[i].cp);
+    const bool known = cps[i].valid() && indexer.Knows(cps[i].cp);
     const bool inside = i >= first && i < last;
-    const bool space = cps[i].valid && IsPythonWhitespace(cps[i].cp);
+    const bool space = cps[i].valid() && IsPythonWhitespace(cps[i].cp);
     if (inside && !space) {
       if (!current) current = ModelWord{{}, static_cast<double>(token), static_cast<double>(token)};
-      if (cps[i].valid) AppendKey(cps[i].cp, current->key);
+      if (cps[i].valid()) AppendKey(cps[i].cp, current->key);
       if (known) current->end = static_cast<double>(token + 1);
     } else if (current) {
       words.push_back(std::move(*current));
