@@ -1,6 +1,9 @@
 #include "service/api_routes.h"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "engine/errors.h"
@@ -83,22 +86,83 @@ nlohmann::json VoiceObject(const VoiceInfo& v) {
   return j;
 }
 
+// The value of `key` in a query string ("a=1&model=x"), as written.
+std::optional<std::string> QueryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') {
+      return std::string(pair.substr(key.size() + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+
+// A page of GET /v1/voices holds at most this many voices, and stops early
+// once its voice objects pass kVoicePageBytes (metadata can be 16 KB each):
+// one answer never makes the server build or hold megabytes.
+constexpr int kDefaultVoicePage = 100;
+constexpr int kMaxVoicePage = 500;
+constexpr std::size_t kVoicePageBytes = 1 << 20;
+
+// A voice's id in the listing, "model:name", the cursor `after` takes: ':'
+// is in neither a model's nor a voice's name.
+std::string VoiceId(std::string_view model, std::string_view name) {
+  return std::string(model) + ":" + std::string(name);
+}
+
 // The default model's voices and languages at the top level (what this
-// answered when a server had one model), every model's under "models", and
-// every voice with its model, origin and metadata under "data".
-HttpReply Voices(TtsService& service, const ApiRequest&) {
+// answered when a server had one model), every model's voice names under
+// "models", and a page of voices, each with its model, origin and metadata,
+// under "data" (OpenAI's list paging: ?limit=, ?after=<last_id>, has_more).
+HttpReply Voices(TtsService& service, const ApiRequest& request) {
+  int limit = kDefaultVoicePage;
+  if (const auto v = QueryValue(request.query, "limit")) {
+    const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
+    if (ec != std::errc() || end != v->data() + v->size() || limit < 1 || limit > kMaxVoicePage) {
+      return Error(400, "invalid_request_error",
+                   "'limit' must be an integer in 1.." + std::to_string(kMaxVoicePage) + ", got '" + v->substr(0, 32) + "'");
+    }
+  }
+  std::string after = QueryValue(request.query, "after").value_or("");
+  for (auto at = after.find("%3"); at != std::string::npos; at = after.find("%3", at + 1)) {
+    if (at + 2 < after.size() && (after[at + 2] == 'A' || after[at + 2] == 'a')) after.replace(at, 3, ":");
+  }
   const auto models = service.model_choices();
   const VoiceRegistry& registry = service.voices();
   nlohmann::json by_model = nlohmann::json::array();
   nlohmann::json data = nlohmann::json::array();
+  std::size_t page_bytes = 0;
+  bool has_more = false;
+  std::string last_id;
+  // Past `after`: models in order, each one's voices by name.
+  bool past_cursor = after.empty();
   for (std::size_t i = 0; i < models.size(); ++i) {
     const auto& m = models[i];
-    const auto voices = registry.List(i);
+    auto voices = registry.List(i);
     std::vector<std::string> names;
+    for (const auto& v : voices) names.push_back(v.name);
+    std::sort(voices.begin(), voices.end(), [](const VoiceInfo& a, const VoiceInfo& b) { return a.name < b.name; });
+    const bool cursor_model = !past_cursor && after.starts_with(m.name + ":");
     for (const auto& v : voices) {
-      names.push_back(v.name);
-      data.push_back(VoiceObject(v));
+      if (!past_cursor) {
+        if (!cursor_model || v.name <= std::string_view(after).substr(m.name.size() + 1)) continue;
+        past_cursor = true;
+      }
+      if (has_more) break;
+      if (static_cast<int>(data.size()) == limit || (!data.empty() && page_bytes > kVoicePageBytes)) {
+        has_more = true;
+        break;
+      }
+      nlohmann::json object = VoiceObject(v);
+      object["id"] = VoiceId(m.name, v.name);
+      page_bytes += 200 + (v.style ? v.style->metadata.size() + v.style->upload.size() : 0);
+      last_id = object["id"].get<std::string>();
+      data.push_back(std::move(object));
     }
+    if (cursor_model) past_cursor = true;  // the cursor's voice is gone: the model's later ones follow
     by_model.push_back({{"model", m.name},
                         {"voices", names},
                         {"languages", m.languages()},
@@ -112,11 +176,14 @@ HttpReply Voices(TtsService& service, const ApiRequest&) {
                             {"max_voice_bytes", registry.config().max_voice_bytes},
                             {"max_blend_parts", kMaxBlendParts}};
   if (refused) uploads["reason"] = *refused;
-  return Json(200, {{"voices", by_model.front()["voices"]},
+  return Json(200, {{"object", "list"},
+                    {"voices", by_model.front()["voices"]},
                     {"languages", first.languages()},
                     {"model", first.name},
                     {"models", std::move(by_model)},
                     {"data", std::move(data)},
+                    {"has_more", has_more},
+                    {"last_id", last_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_id)},
                     {"uploads", std::move(uploads)}});
 }
 
@@ -220,20 +287,6 @@ HttpReply SaveVoice(TtsService& service, const ApiRequest& request) {
   return Json(replaced ? 200 : 201, body);
 }
 
-// The value of `key` in a query string ("a=1&model=x"), as written.
-std::optional<std::string> QueryValue(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') {
-      return std::string(pair.substr(key.size() + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    query = query.substr(amp + 1);
-  }
-  return std::nullopt;
-}
-
 constexpr std::string_view kVoicePrefix = "/v1/voices/";
 
 // DELETE /v1/voices/{name}[?model=...]
@@ -279,17 +332,25 @@ HttpReply Playground(TtsService&, const ApiRequest&) {
 }
 
 constexpr std::array<Route, 11> kRoutes = {{
-    {"GET", "/", Endpoint::kReply, Access::kOpen, Playground},
-    {"GET", "/ws/tts", Endpoint::kWebSocket, Access::kToken},
-    {"POST", "/v1/audio/speech", Endpoint::kSpeech, Access::kToken},
-    {"GET", "/v1/models", Endpoint::kReply, Access::kToken, Models},
-    {"GET", "/v1/voices", Endpoint::kReply, Access::kToken, Voices},
-    {"POST", "/v1/voices", Endpoint::kReply, Access::kVoiceWrite, SaveVoice, false, VoiceBodyLimit},
-    {"DELETE", kVoicePrefix, Endpoint::kReply, Access::kVoiceWrite, DeleteVoice, true},
-    {"GET", "/health/live", Endpoint::kReply, Access::kOpen, Live},
-    {"GET", "/health/startup", Endpoint::kReply, Access::kOpen, Startup},
-    {"GET", "/health/ready", Endpoint::kReply, Access::kOpen, Ready},
-    {"GET", "/metrics", Endpoint::kReply, Access::kMetricsToken, Metrics},
+    {.method = "GET", .path = "/", .endpoint = Endpoint::kReply, .access = Access::kOpen, .reply = Playground},
+    {.method = "GET", .path = "/ws/tts", .endpoint = Endpoint::kWebSocket, .access = Access::kToken},
+    {.method = "POST", .path = "/v1/audio/speech", .endpoint = Endpoint::kSpeech, .access = Access::kToken,
+     .json_body = true},
+    {.method = "GET", .path = "/v1/models", .endpoint = Endpoint::kReply, .access = Access::kToken, .reply = Models},
+    {.method = "GET", .path = "/v1/voices", .endpoint = Endpoint::kReply, .access = Access::kToken, .reply = Voices,
+     .off_network_thread = true},
+    {.method = "POST", .path = "/v1/voices", .endpoint = Endpoint::kReply, .access = Access::kVoiceWrite,
+     .reply = SaveVoice, .body_limit = VoiceBodyLimit, .json_body = true, .off_network_thread = true},
+    {.method = "DELETE", .path = kVoicePrefix, .endpoint = Endpoint::kReply, .access = Access::kVoiceWrite,
+     .reply = DeleteVoice, .prefix = true, .off_network_thread = true},
+    {.method = "GET", .path = "/health/live", .endpoint = Endpoint::kReply, .access = Access::kOpen, .reply = Live,
+     .served_at_capacity = true},
+    {.method = "GET", .path = "/health/startup", .endpoint = Endpoint::kReply, .access = Access::kOpen,
+     .reply = Startup, .served_at_capacity = true},
+    {.method = "GET", .path = "/health/ready", .endpoint = Endpoint::kReply, .access = Access::kOpen, .reply = Ready,
+     .served_at_capacity = true},
+    {.method = "GET", .path = "/metrics", .endpoint = Endpoint::kReply, .access = Access::kMetricsToken,
+     .reply = Metrics, .served_at_capacity = true},
 }};
 
 bool IsApiPath(std::string_view path) { return path.starts_with("/v1/"); }
@@ -323,20 +384,78 @@ bool SecretsEqual(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-RouteMatch MatchRoute(TtsService& service, std::string_view method, std::string_view path, bool websocket_upgrade,
-                      std::string_view presented_token) {
+namespace {
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// host[:port] without the scheme's default port, lower case.
+std::string Authority(std::string_view scheme, std::string_view authority) {
+  std::string a = AsciiLower(authority);
+  const std::string_view default_port = scheme == "https" || scheme == "wss" ? ":443" : ":80";
+  if (a.ends_with(default_port)) a.resize(a.size() - default_port.size());
+  return a;
+}
+
+bool ChangesState(std::string_view method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
+
+}  // namespace
+
+bool OriginAllowed(const std::vector<std::string>& allowed_origins, std::string_view origin, std::string_view host) {
+  if (origin.empty()) return true;
+  std::string o = AsciiLower(origin);
+  while (!o.empty() && o.back() == '/') o.pop_back();
+  for (const std::string& allowed : allowed_origins) {
+    if (allowed == "*" || allowed == o) return true;
+  }
+  const auto scheme_end = o.find("://");
+  if (scheme_end == std::string::npos || host.empty()) return false;
+  const std::string_view scheme = std::string_view(o).substr(0, scheme_end);
+  // Host carries no scheme: the port a browser left out is the Origin scheme's default.
+  return Authority(scheme, std::string_view(o).substr(scheme_end + 3)) == Authority(scheme, host);
+}
+
+bool IsJsonContentType(std::string_view content_type) {
+  const std::string media = AsciiLower(content_type.substr(0, content_type.find(';')));
+  std::string_view m = media;
+  while (!m.empty() && (m.front() == ' ' || m.front() == '\t')) m.remove_prefix(1);
+  while (!m.empty() && (m.back() == ' ' || m.back() == '\t')) m.remove_suffix(1);
+  return m == "application/json";
+}
+
+HttpReply CapacityRefusal(const TtsService& service, std::string_view path, bool per_address) {
+  const auto& cfg = service.config();
+  HttpReply reply =
+      per_address
+          ? Refuse(path, 429, "capacity",
+                   "this client address has " + std::to_string(cfg.ResolvedMaxConnectionsPerAddress()) +
+                       " connections open, its share (TTS_MAX_CONNECTIONS_PER_ADDRESS); close one or retry later")
+          : Refuse(path, 503, "capacity",
+                   "the server has TTS_MAX_CONNECTIONS (" + std::to_string(cfg.max_connections) +
+                       ") connections open; retry later or on another replica");
+  reply.headers.emplace_back("Retry-After", "1");
+  return reply;
+}
+
+RouteMatch MatchRoute(TtsService& service, const RequestHead& request) {
+  const std::string_view path = request.path;
   const Route* found = nullptr;
   const Route* same_path = nullptr;
   std::string allowed;
-  const std::string_view as = method == "HEAD" ? "GET" : method;
+  const std::string_view as = request.method == "HEAD" ? "GET" : request.method;
   for (const Route& r : kRoutes) {
     if (!PathMatches(r, path)) continue;
     same_path = &r;
     allowed += (allowed.empty() ? "" : " or ") + std::string(r.method);
-    if (r.method == as && (r.endpoint == Endpoint::kWebSocket) == websocket_upgrade) found = &r;
+    if (r.method == as && (r.endpoint == Endpoint::kWebSocket) == request.websocket_upgrade) found = &r;
   }
   if (found == nullptr) {
-    if (websocket_upgrade) return {nullptr, Refuse(path, 404, "not_found", "no WebSocket endpoint here; use /ws/tts")};
+    if (request.websocket_upgrade) {
+      return {nullptr, Refuse(path, 404, "not_found", "no WebSocket endpoint here; use /ws/tts")};
+    }
     if (same_path == nullptr) return {nullptr, Refuse(path, 404, "not_found", "not found")};
     if (same_path->endpoint == Endpoint::kWebSocket) {
       return {nullptr, Refuse(path, 426, "upgrade_required", "this is a WebSocket endpoint: connect with a WebSocket client")};
@@ -345,15 +464,30 @@ RouteMatch MatchRoute(TtsService& service, std::string_view method, std::string_
     return {nullptr, std::move(reply)};
   }
   const auto& cfg = service.config();
+  // A page of any site can make the browser open a WebSocket or send a
+  // "simple" POST (no preflight) with the user's network position: only the
+  // server's own pages and the origins the operator lists may.
+  if ((request.websocket_upgrade || ChangesState(request.method)) &&
+      !OriginAllowed(cfg.allowed_origins, request.origin, request.host)) {
+    service.metrics().Error("origin_not_allowed");
+    return {nullptr, Refuse(path, 403, "origin_not_allowed",
+                            "requests from the web page origin '" + std::string(request.origin.substr(0, 100)) +
+                                "' are not allowed here; the operator can list it in TTS_ALLOWED_ORIGINS")};
+  }
   const bool needs_token = !cfg.auth_token.empty() &&
                            (found->access == Access::kToken || found->access == Access::kVoiceWrite ||
                             (found->access == Access::kMetricsToken && cfg.metrics_require_auth));
-  if (needs_token && !SecretsEqual(presented_token, cfg.auth_token)) {
+  if (needs_token && !SecretsEqual(request.presented_token, cfg.auth_token)) {
     if (found->access != Access::kMetricsToken) service.metrics().Error("unauthorized");
     return {nullptr, Refuse(path, 401, "unauthorized", "missing or wrong token")};
   }
   if (found->access == Access::kVoiceWrite) {
     if (auto refused = VoiceWritesRefused(service)) return {nullptr, Refuse(path, 403, "uploads_disabled", *refused)};
+  }
+  if (found->json_body && !IsJsonContentType(request.content_type)) {
+    return {nullptr, Refuse(path, 415, "unsupported_media_type",
+                            "send the body as JSON with Content-Type: application/json (got '" +
+                                std::string(request.content_type.substr(0, 100)) + "')")};
   }
   return {found, std::nullopt};
 }

@@ -59,24 +59,57 @@ struct Route {
   HttpReply (*reply)(TtsService& service, const ApiRequest& request) = nullptr;  // kReply only
   bool prefix = false;  // "/v1/voices/" matches "/v1/voices/{name}"
   std::size_t (*body_limit)(const TtsService& service) = nullptr;  // null: kDefaultBodyLimit
+  bool json_body = false;  // the body must be sent as Content-Type: application/json (415 otherwise)
+  // `reply` parses, lists or writes files: the transport runs it on a worker
+  // thread, so that it never holds up the network thread's other clients.
+  // Such a reply must only use the thread-safe parts of TtsService.
+  bool off_network_thread = false;
+  // Answered even when the server is at TTS_MAX_CONNECTIONS or the client's
+  // address at its share (the probes and /metrics): an orchestrator must
+  // never restart a replica because clients hold every connection.
+  bool served_at_capacity = false;
 };
 
 // The largest body `route` takes.
 std::size_t BodyLimit(const TtsService& service, const Route& route);
 
+// What routing reads of a request: its line and headers, before any body.
+struct RequestHead {
+  std::string_view method;
+  std::string_view path;  // without the query
+  bool websocket_upgrade = false;
+  std::string_view presented_token;  // Authorization: Bearer, or ?token=; empty when none
+  std::string_view origin;           // the Origin header; empty when none (a non-browser client)
+  std::string_view host;             // the Host header
+  std::string_view content_type;     // the Content-Type header
+};
+
 // The route for a request, or the reply that refuses it: 404 for an unknown
 // path, 405 (naming the methods allowed) for a known path with another method,
-// 401 for a missing or wrong token where the route needs one, 403 for a voice
+// 403 for a browser page of another origin opening the WebSocket or changing
+// something (OriginAllowed), 415 for a JSON route's body of another type, 401
+// for a missing or wrong token where the route needs one, 403 for a voice
 // change the configuration does not allow. JSON error bodies under /v1/, text
 // elsewhere. Decided from the request line and headers alone, before any body
-// is read. `presented_token` is what the client
-// sent (Authorization: Bearer, or ?token=), empty when nothing.
+// is read.
 struct RouteMatch {
   const Route* route = nullptr;
   std::optional<HttpReply> refusal;
 };
-RouteMatch MatchRoute(TtsService& service, std::string_view method, std::string_view path, bool websocket_upgrade,
-                      std::string_view presented_token);
+RouteMatch MatchRoute(TtsService& service, const RequestHead& request);
+
+// Whether a request with this Origin header may open the WebSocket or change
+// state: no Origin (not a browser), the server's own (the Origin's host and
+// port are the Host the request was sent to; the scheme is not compared, as a
+// TLS proxy may stand in front), or one TTS_ALLOWED_ORIGINS lists.
+bool OriginAllowed(const std::vector<std::string>& allowed_origins, std::string_view origin, std::string_view host);
+
+// Whether a Content-Type header names JSON (application/json, any parameters).
+bool IsJsonContentType(std::string_view content_type);
+
+// The refusal of a connection over TTS_MAX_CONNECTIONS (503 capacity) or
+// over its address's share (429 capacity), for a route not served at capacity.
+HttpReply CapacityRefusal(const TtsService& service, std::string_view path, bool per_address);
 
 // Constant-time comparison for secrets (auth tokens).
 bool SecretsEqual(std::string_view a, std::string_view b);

@@ -88,7 +88,12 @@ void Connection::OnClosed() {
 void Connection::Drain() {
   if (closed_) return;
   draining_ = true;
-  if (!session_ && output_) output_->Close();
+  if (!session_ && output_) {
+    // A client that finds the socket closed must know to go elsewhere, not
+    // take it for the end of a conversation.
+    SendError(ErrorCode::kShuttingDown, "the server is shutting down; reconnect, to another replica");
+    output_->Close();
+  }
 }
 
 void Connection::ForceClose() {
@@ -301,15 +306,18 @@ void Connection::Handle(const Cancel&) {
   if (was_ending) FinishSession(SessionEndReason::kCancelledByClient);
 }
 
+// Cut segments wait as the client wrote them: each is normalized (and cut
+// further when it does not fit the model) only when it is about to be
+// submitted, so the network thread does the text work of at most
+// TTS_MAX_INFLIGHT_SEGMENTS segments of a session per event, whatever one
+// message holds, and one client's long text never stalls another's audio.
 void Connection::Submit(std::vector<std::string> segments) {
   if (!session_) return;
   auto& pipeline = session_->segments;
   for (auto& segment : segments) {
     if (segment.empty()) continue;
-    for (auto& piece : FitToModel(std::move(segment))) {
-      pipeline.unspoken_chars += CountCodePoints(piece.text);
-      pipeline.held.push_back(std::move(piece));
-    }
+    pipeline.unspoken_chars += CountCodePoints(segment);
+    pipeline.held.push_back(SegmentText{std::move(segment), {}});
   }
   SubmitHeld();
 }
@@ -322,29 +330,29 @@ std::string Connection::Spoken(std::string_view text) const {
 // The chunk limit counts characters as written, but normalization says
 // numbers in words and NFKD expands some characters (a ligature, an enclosed
 // number, U+FDFA's 18 letters) into several model ids: such text is cut
-// further, so that one segment can never fail a batch it shares.
-std::vector<Connection::SegmentText> Connection::FitToModel(std::string text) const {
+// further, so that one segment can never fail a batch it shares. Returns the
+// front held segment with its spoken form; pieces cut from it go back to the
+// front of `held`, to be normalized when their turn comes.
+Connection::SegmentText Connection::TakeFittedHeld() {
+  auto& pipeline = session_->segments;
   const Synthesizer& synth = service_.synthesizer(session_->settings.model);
   const std::string& lang = session_->settings.lang;
-  std::vector<SegmentText> fitted;
-  std::deque<std::string> todo{std::move(text)};
-  while (!todo.empty()) {
-    std::string piece = std::move(todo.front());
-    todo.pop_front();
-    const std::size_t chars = CountCodePoints(piece);
-    std::string spoken = Spoken(piece);
-    if (chars <= 1 || static_cast<int64_t>(synth.Encode(spoken, lang).ids.size()) <= Synthesizer::kMaxTokens) {
-      fitted.push_back({std::move(piece), std::move(spoken)});
-      continue;
+  while (true) {
+    SegmentText piece = std::move(pipeline.held.front());
+    pipeline.held.pop_front();
+    const std::size_t chars = CountCodePoints(piece.text);
+    piece.spoken = Spoken(piece.text);
+    if (chars <= 1 || static_cast<int64_t>(synth.Encode(piece.spoken, lang).ids.size()) <= Synthesizer::kMaxTokens) {
+      return piece;
     }
-    auto halves = ChunkText(piece, std::max<std::size_t>(1, chars / 2));
-    if (halves.size() < 2) {  // cannot be cut: the model reports it
-      fitted.push_back({std::move(piece), std::move(spoken)});
-      continue;
+    auto halves = ChunkText(piece.text, std::max<std::size_t>(1, chars / 2));
+    if (halves.size() < 2) return piece;  // cannot be cut: the model reports it
+    pipeline.unspoken_chars -= std::min(pipeline.unspoken_chars, chars);
+    for (auto it = halves.rbegin(); it != halves.rend(); ++it) {
+      pipeline.unspoken_chars += CountCodePoints(*it);
+      pipeline.held.push_front(SegmentText{std::move(*it), {}});
     }
-    for (auto it = halves.rbegin(); it != halves.rend(); ++it) todo.push_front(std::move(*it));
   }
-  return fitted;
 }
 
 // At most TTS_MAX_INFLIGHT_SEGMENTS of a session are queued, running or
@@ -356,8 +364,7 @@ void Connection::SubmitHeld() {
   auto& pipeline = s.segments;
   const auto limit = static_cast<std::size_t>(service_.config().max_inflight_segments);
   while (!pipeline.held.empty() && pipeline.outstanding() < limit) {
-    SegmentText text = std::move(pipeline.held.front());
-    pipeline.held.pop_front();
+    SegmentText text = TakeFittedHeld();
     SegmentJob job;
     job.session = s.uid;
     job.segment = pipeline.next_segment;

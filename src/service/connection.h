@@ -106,7 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint64_t floor = 0;         // results below this index were cancelled
     uint64_t next_segment = 0;  // index the next cut segment gets
     uint64_t next_to_emit = 0;  // index whose audio goes out next
-    std::deque<SegmentText> held{};                          // cut, not yet submitted (in-flight limit)
+    std::deque<SegmentText> held{};                          // cut, not yet submitted (in-flight limit), not yet normalized
     std::map<uint64_t, SegmentText> texts{};                 // submitted, audio not all sent
     std::map<uint64_t, std::deque<SegmentResult>> ready{};   // audio pieces by segment, not yet sent
     std::optional<audio::FrameWriter> writer{};              // the segment being sent, once its first piece went out
@@ -181,9 +181,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Takes back the audio the transport still holds; returns the segment_done messages it dropped.
   std::size_t DropQueuedAudio();
   void Submit(std::vector<std::string> segments);
-  // `text` in pieces that each fit one model pass (Synthesizer::kMaxTokens ids).
   void SendWordTimings(const SegmentResult& r, const SegmentText& segment_text, double start_ms, double cut_s);
-  std::vector<SegmentText> FitToModel(std::string text) const;
+  // The front held segment, normalized, in a piece that fits one model pass
+  // (Synthesizer::kMaxTokens ids); the rest of it stays held.
+  SegmentText TakeFittedHeld();
   std::string Spoken(std::string_view text) const;
   void SubmitHeld();
   Clock::time_point DueTime(Clock::time_point now) const;

@@ -23,7 +23,7 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 45> kVariables = {{
+constexpr std::array<EnvVarInfo, 47> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2",
@@ -113,6 +113,10 @@ constexpr std::array<EnvVarInfo, 45> kVariables = {{
     {"TTS_MAX_CONNECTIONS", "256",
      "max open TCP connections (HTTP and WebSocket), 1..100000; one more gets 503 and is closed at once. Each "
      "may buffer up to max(4 x TTS_MAX_MESSAGE_BYTES, 1 MiB) of an unfinished message"},
+    {"TTS_MAX_CONNECTIONS_PER_ADDRESS", "0",
+     "open TCP connections from one client address, 0..100000 (0: half of TTS_MAX_CONNECTIONS, so that no one "
+     "client can take every slot); more get 429. Behind a load balancer every connection comes from its address: "
+     "set it to TTS_MAX_CONNECTIONS there"},
     {"TTS_IDLE_TIMEOUT_S", "300",
      "close a connection with no session and no message for this long, 0..86400 s (0: never)"},
     {"TTS_PING_INTERVAL_S", "20", "WebSocket ping interval, 0..3600 s (0: no pings)"},
@@ -120,6 +124,10 @@ constexpr std::array<EnvVarInfo, 45> kVariables = {{
     {"TTS_AUTH_TOKEN", "",
      "when set, clients must present this token (`Authorization: Bearer <token>` or `?token=`) on /ws/tts and "
      "/v1/*; set but blank refuses to start"},
+    {"TTS_ALLOWED_ORIGINS", "",
+     "browser origins (scheme://host[:port], comma-separated; * for any) that may open /ws/tts and send POST or "
+     "DELETE requests besides the server's own; a request with another Origin gets 403, one without Origin "
+     "(a non-browser client) is not affected"},
     {"TTS_METRICS_REQUIRE_AUTH", "false", "whether /metrics needs the token too"},
     {"TTS_READY_AT_CAPACITY", "false",
      "whether /health/ready stays ready while TTS_MAX_SESSIONS sessions are open (false: not ready)"},
@@ -133,7 +141,7 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 21> kIntVariables = {{
+constexpr std::array<IntVariable, 22> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
@@ -150,6 +158,7 @@ constexpr std::array<IntVariable, 21> kIntVariables = {{
     {"TTS_MAX_OUTPUT_BUFFER_MS", &ServiceConfig::max_output_buffer_ms, 1000, 3600000},
     {"TTS_SLOW_CONSUMER_TIMEOUT_S", &ServiceConfig::slow_consumer_timeout_s, 1, 3600},
     {"TTS_MAX_CONNECTIONS", &ServiceConfig::max_connections, 1, 100000},
+    {"TTS_MAX_CONNECTIONS_PER_ADDRESS", &ServiceConfig::max_connections_per_address, 0, 100000},
     {"TTS_IDLE_TIMEOUT_S", &ServiceConfig::idle_timeout_s, 0, 86400},
     {"TTS_PING_INTERVAL_S", &ServiceConfig::ping_interval_s, 0, 3600},
     {"TTS_SHUTDOWN_GRACE_S", &ServiceConfig::shutdown_grace_s, 0, 3600},
@@ -481,6 +490,16 @@ ServiceConfig ServiceConfig::FromEnvironment(const Getenv& getenv) {
     }
     c.auth_token = *v;
   }
+  if (auto v = env.Get("TTS_ALLOWED_ORIGINS")) {
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      std::string item = Trim(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!item.empty() && item.back() == '/') item.pop_back();
+      if (!item.empty()) c.allowed_origins.push_back(Lower(item));
+    }
+  }
   if (auto v = env.Get("LOG_LEVEL")) {
     const auto level = ParseLogLevel(*v);
     if (!level) Fail("LOG_LEVEL", "one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, OFF", *v);
@@ -533,6 +552,14 @@ void ServiceConfig::Validate() const {
     throw std::invalid_argument(
         "TTS_AUTH_TOKEN must not contain whitespace or control characters (value not shown)");
   }
+  for (const std::string& origin : allowed_origins) {
+    const auto scheme_end = origin.find("://");
+    const bool is_origin = scheme_end != std::string::npos && scheme_end > 0 && scheme_end + 3 < origin.size() &&
+                           origin.find('/', scheme_end + 3) == std::string::npos;
+    if (!(origin == "*" || origin == "null" || is_origin) || HasSpaceOrControl(origin)) {
+      Fail("TTS_ALLOWED_ORIGINS", "origins such as https://app.example.com or http://localhost:3000, or *", origin);
+    }
+  }
   CudaDeviceId();  // throws for a device_id that is not an index
   // Whether the CPU has bf16 is checked when the engine loads (EngineConfig::CheckCpuSupport).
   if (backend == Backend::kOpenVino && device == Device::kCuda) {
@@ -575,6 +602,11 @@ std::string ServiceConfig::ToString() const {
      << ", slow_consumer_timeout_s=" << slow_consumer_timeout_s << ", idle_timeout_s=" << idle_timeout_s
      << ", ping_interval_s=" << ping_interval_s << ", shutdown_grace_s=" << shutdown_grace_s
      << ", auth_token=" << (auth_token.empty() ? "<none>" : "<set>")
+     << ", allowed_origins=" << (allowed_origins.empty() ? std::string("<own>") : [&] {
+          std::string list;
+          for (const auto& o : allowed_origins) list += (list.empty() ? "" : ",") + o;
+          return list;
+        }())
      << ", metrics_require_auth=" << (metrics_require_auth ? "true" : "false")
      << ", ready_at_capacity=" << (ready_at_capacity ? "true" : "false")
      << ", log_level=" << service::ToString(log_level) << ")";
@@ -617,6 +649,11 @@ int ServiceConfig::CudaDeviceId() const {
 int ServiceConfig::ResolvedMaxBatch(bool on_gpu) const {
   if (max_batch > 0) return max_batch;
   return on_gpu ? 8 : 1;
+}
+
+int ServiceConfig::ResolvedMaxConnectionsPerAddress() const {
+  if (max_connections_per_address > 0) return std::min(max_connections_per_address, max_connections);
+  return std::max(1, (max_connections + 1) / 2);
 }
 
 int ServiceConfig::ResolvedInferenceWorkers(bool on_gpu) const {

@@ -104,6 +104,9 @@ struct ServiceConfig {
   int max_output_buffer_ms = 30000;     // unsent audio queued per connection before backpressure holds more back
   int slow_consumer_timeout_s = 15;     // held back audio and no write progress for this long ends the session
   int max_connections = 256;            // open TCP connections
+  // Open TCP connections from one peer address; 0: half of max_connections
+  // (ResolvedMaxConnectionsPerAddress), so no one peer can take every slot.
+  int max_connections_per_address = 0;
 
   // Connections and lifecycle
   int idle_timeout_s = 300;     // 0: never close idle connections
@@ -118,6 +121,10 @@ struct ServiceConfig {
 
   // Access
   std::string auth_token;  // empty: no authentication
+  // Browser origins (scheme://host[:port], "null", or "*" for any) allowed
+  // besides the server's own to open WebSockets and send state-changing
+  // requests; requests without an Origin header are not affected.
+  std::vector<std::string> allowed_origins;
   bool metrics_require_auth = false;
   bool ready_at_capacity = false;  // false: /health/ready fails while max_sessions are open
 
@@ -155,6 +162,7 @@ struct ServiceConfig {
   // cores (on 2 cores two calls at once gained nothing over one call of two
   // threads); on a GPU, one call of up to 8 segments.
   int ResolvedMaxBatch(bool on_gpu) const;
+  int ResolvedMaxConnectionsPerAddress() const;
   int ResolvedInferenceWorkers(bool on_gpu) const;
 
   // Every variable with its default and meaning, in a stable order.

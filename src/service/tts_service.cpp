@@ -230,6 +230,7 @@ void TtsService::RefreshConnectionGauges() {
     bytes += c->queued_output_bytes();
     chars += c->unspoken_chars();
   }
+  bytes += static_cast<std::size_t>(std::max<int64_t>(0, queued_http_bytes_.load()));
   metrics_.SetBufferedOutputBytes(static_cast<double>(bytes));
   metrics_.SetUnspokenTextChars(static_cast<double>(chars));
 }

@@ -78,6 +78,9 @@ class TtsService {
   // Sets the gauges summed over connections (buffered output, unspoken
   // text). On the connections' executor (the /metrics handler).
   void RefreshConnectionGauges();
+  // HTTP reply bytes the transport holds for clients (counted in the
+  // buffered output gauge with the WebSocket and speech output).
+  void ChangeQueuedHttpBytes(int64_t delta) { queued_http_bytes_ += delta; }
 
  private:
   void StartGpuMonitor();
@@ -96,6 +99,7 @@ class TtsService {
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_uid_{1};
+  std::atomic<int64_t> queued_http_bytes_{0};
   mutable std::mutex mutex_;
   std::set<std::string> session_ids_;
   std::size_t unnamed_sessions_ = 0;

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -11,6 +12,7 @@
 
 #include <array>
 #include <deque>
+#include <map>
 #include <memory>
 #include <variant>
 
@@ -30,6 +32,19 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::size_t kMaxRequestHeaderBytes = 16 * 1024;
+
+// A connection must send its first request's line and headers this soon:
+// one that sends nothing would hold a connection slot for nothing.
+constexpr auto kFirstHeaderTimeout = std::chrono::seconds(5);
+// A connection let in over capacity only to answer a probe gets less.
+constexpr auto kProbeOnlyHeaderTimeout = std::chrono::seconds(2);
+// A kept-alive connection's wait for its next request, and a body's upload.
+constexpr auto kKeepAliveTimeout = std::chrono::seconds(30);
+constexpr auto kBodyTimeout = std::chrono::seconds(30);
+// Connections over capacity whose request line is read to see whether it is
+// a probe: bounded apart from TTS_MAX_CONNECTIONS, in all and per address.
+constexpr std::size_t kMaxProbeOnlyConnections = 64;
+constexpr std::size_t kMaxProbeOnlyPerAddress = 8;
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -123,23 +138,31 @@ void LingerThenClose(std::shared_ptr<beast::tcp_stream> stream) {
   std::make_shared<Linger>(std::move(stream))->Read();
 }
 
-// Open TCP connections against TTS_MAX_CONNECTIONS. A Slot is held by
-// whatever object owns the socket, so the count follows the socket's life
-// through upgrades. All on the one network thread.
+// Open TCP connections against TTS_MAX_CONNECTIONS, in all and per peer
+// address (TTS_MAX_CONNECTIONS_PER_ADDRESS), and the few let in beyond them
+// to answer probes. A Slot is held by whatever object owns the socket, so the
+// count follows the socket's life through upgrades. All on the one network
+// thread.
 class ConnectionCount {
  public:
-  ConnectionCount(service::ServiceMetrics& metrics, std::size_t max) : metrics_(metrics), max_(max) {}
+  ConnectionCount(service::ServiceMetrics& metrics, std::size_t max, std::size_t per_address)
+      : metrics_(metrics), max_(max), per_address_(per_address) {}
+
+  enum class Admission { kAdmitted, kServerFull, kAddressFull, kRefused };
 
   class Slot {
    public:
     Slot() = default;
-    explicit Slot(std::shared_ptr<ConnectionCount> count) : count_(std::move(count)) {
-      if (count_) count_->Change(+1);
+    Slot(std::shared_ptr<ConnectionCount> count, asio::ip::address address, bool probe_only)
+        : count_(std::move(count)), address_(address), probe_only_(probe_only) {
+      if (count_) count_->Change(+1, address_, probe_only_);
     }
-    Slot(Slot&& o) noexcept : count_(std::move(o.count_)) {}
+    Slot(Slot&& o) noexcept : count_(std::move(o.count_)), address_(o.address_), probe_only_(o.probe_only_) {}
     Slot& operator=(Slot&& o) noexcept {
       Release();
       count_ = std::move(o.count_);
+      address_ = o.address_;
+      probe_only_ = o.probe_only_;
       return *this;
     }
     Slot(const Slot&) = delete;
@@ -148,24 +171,69 @@ class ConnectionCount {
 
    private:
     void Release() {
-      if (count_) count_->Change(-1);
+      if (count_) count_->Change(-1, address_, probe_only_);
       count_.reset();
     }
     std::shared_ptr<ConnectionCount> count_;
+    asio::ip::address address_;
+    bool probe_only_ = false;
   };
 
-  bool full() const { return open_ >= max_; }
+  // Where a new connection from `address` stands: admitted; over a limit but
+  // let in to send a probe (kServerFull, kAddressFull); or refused outright.
+  Admission Admit(const asio::ip::address& address) const {
+    const auto count = [](const std::map<asio::ip::address, std::size_t>& m, const asio::ip::address& a) {
+      const auto it = m.find(a);
+      return it == m.end() ? std::size_t{0} : it->second;
+    };
+    Admission over = Admission::kAdmitted;
+    if (open_ >= max_) {
+      over = Admission::kServerFull;
+    } else if (count(by_address_, address) >= per_address_) {
+      over = Admission::kAddressFull;
+    }
+    if (over == Admission::kAdmitted) return over;
+    if (probe_only_open_ >= kMaxProbeOnlyConnections || count(probe_only_by_address_, address) >= kMaxProbeOnlyPerAddress) {
+      return Admission::kRefused;
+    }
+    return over;
+  }
 
  private:
-  void Change(int delta) {
-    open_ = static_cast<std::size_t>(static_cast<long long>(open_) + delta);
-    metrics_.SetOpenConnections(static_cast<double>(open_));
+  void Change(int delta, const asio::ip::address& address, bool probe_only) {
+    auto& by_address = probe_only ? probe_only_by_address_ : by_address_;
+    auto& open = probe_only ? probe_only_open_ : open_;
+    open = static_cast<std::size_t>(static_cast<long long>(open) + delta);
+    auto& n = by_address[address];
+    n = static_cast<std::size_t>(static_cast<long long>(n) + delta);
+    if (n == 0) by_address.erase(address);
+    if (!probe_only) metrics_.SetOpenConnections(static_cast<double>(open_));
   }
   service::ServiceMetrics& metrics_;
   std::size_t max_;
+  std::size_t per_address_;
   std::size_t open_ = 0;
+  std::map<asio::ip::address, std::size_t> by_address_;
+  std::size_t probe_only_open_ = 0;
+  std::map<asio::ip::address, std::size_t> probe_only_by_address_;
 };
 using Slot = ConnectionCount::Slot;
+
+// Bytes of HTTP replies handed to the socket and not yet written, reported
+// with the WebSocket output in tts_buffered_output_bytes.
+class QueuedReplyBytes {
+ public:
+  QueuedReplyBytes(service::TtsService& service, std::size_t bytes) : service_(service), bytes_(bytes) {
+    service_.ChangeQueuedHttpBytes(static_cast<int64_t>(bytes_));
+  }
+  ~QueuedReplyBytes() { service_.ChangeQueuedHttpBytes(-static_cast<int64_t>(bytes_)); }
+  QueuedReplyBytes(const QueuedReplyBytes&) = delete;
+  QueuedReplyBytes& operator=(const QueuedReplyBytes&) = delete;
+
+ private:
+  service::TtsService& service_;
+  std::size_t bytes_;
+};
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession>, public service::ConnectionOutput {
  public:
@@ -523,24 +591,36 @@ class SpeechResponse : public std::enable_shared_from_this<SpeechResponse>, publ
   bool done_ = false;
 };
 
+// What every HTTP connection shares: the service, the connection count and
+// the thread the routes run on that must not hold up the network thread.
+struct HttpContext {
+  HttpContext(service::TtsService& s, std::shared_ptr<ConnectionCount> c) : service(s), connections(std::move(c)) {}
+  service::TtsService& service;
+  std::shared_ptr<ConnectionCount> connections;
+  asio::thread_pool blocking{1};
+};
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, service::TtsService& service, Slot slot)
-      : stream_(std::move(socket)), service_(service), slot_(std::move(slot)) {}
+  // `over_capacity`: kAdmitted, or the limit the connection is over (it is
+  // then let in for one probe request only).
+  HttpSession(tcp::socket&& socket, std::shared_ptr<HttpContext> context, Slot slot,
+              ConnectionCount::Admission over_capacity)
+      : stream_(std::move(socket)), context_(std::move(context)), service_(context_->service), slot_(std::move(slot)),
+        over_capacity_(over_capacity) {}
 
   void Run() { DoRead(); }
 
-  // TTS_MAX_CONNECTIONS are open: one response, then close, without reading.
-  static void RefuseAtCapacity(tcp::socket&& socket, std::size_t max_connections) {
+  // Not even a probe can be read: one response, then close, without reading.
+  static void RefuseAtCapacity(tcp::socket&& socket, const service::TtsService& service) {
     auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-    auto res = std::make_shared<http::response<http::string_body>>(http::status::service_unavailable, 11);
+    const service::HttpReply reply = service::CapacityRefusal(service, "/v1/", false);
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
     res->set(http::field::server, "supertonic-tts");
-    res->set(http::field::content_type, "application/json");
-    res->set(http::field::retry_after, "1");
+    res->set(http::field::content_type, reply.content_type);
+    for (const auto& [name, value] : reply.headers) res->set(name, value);
     res->keep_alive(false);
-    res->body() = service::JsonErrorBody(
-        "capacity", "the server has TTS_MAX_CONNECTIONS (" + std::to_string(max_connections) +
-                        ") connections open; retry later or on another replica");
+    res->body() = reply.body;
     res->prepare_payload();
     stream->expires_after(std::chrono::seconds(5));
     http::async_write(*stream, *res, [stream, res](beast::error_code ec, std::size_t) {
@@ -549,6 +629,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
  private:
+  bool probe_only() const { return over_capacity_ != ConnectionCount::Admission::kAdmitted; }
+
   // The header first: the route it names decides whether the body is read at
   // all (a refusal answers at once) and how large it may be.
   void DoRead() {
@@ -556,7 +638,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     route_ = nullptr;
     parser_->body_limit(boost::none);  // the route's limit is set, and a Content-Length checked, once it is known
     parser_->header_limit(kMaxRequestHeaderBytes);
-    stream_.expires_after(std::chrono::seconds(30));
+    stream_.expires_after(probe_only() ? kProbeOnlyHeaderTimeout
+                          : requests_ == 0 ? std::chrono::duration_cast<std::chrono::seconds>(kFirstHeaderTimeout)
+                                           : kKeepAliveTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
@@ -586,11 +670,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void OnHeader(beast::error_code ec) {
     if (ReadFailed(ec)) return;
+    ++requests_;
     const auto& req = parser_->get();
     const std::string_view path = PathOf(req.target());
-    const auto match = service::MatchRoute(service_, std::string_view(req.method_string()), path,
-                                           websocket::is_upgrade(req),
-                                           PresentedToken(req[http::field::authorization], req.target()));
+    const std::string token = PresentedToken(req[http::field::authorization], req.target());
+    const auto match = service::MatchRoute(
+        service_, service::RequestHead{.method = std::string_view(req.method_string()),
+                                       .path = path,
+                                       .websocket_upgrade = websocket::is_upgrade(req),
+                                       .presented_token = token,
+                                       .origin = req[http::field::origin],
+                                       .host = req[http::field::host],
+                                       .content_type = req[http::field::content_type]});
+    if (probe_only() && (match.route == nullptr || !match.route->served_at_capacity)) {
+      service_.metrics().Error("capacity");
+      return Respond(req, service::CapacityRefusal(service_, path,
+                                                   over_capacity_ == ConnectionCount::Admission::kAddressFull));
+    }
     if (match.refusal) return Respond(req, *match.refusal);
     route_ = match.route;
     const std::size_t limit = service::BodyLimit(service_, *route_);
@@ -600,6 +696,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     parser_->body_limit(limit);  // a chunked body is counted as it comes
     if (parser_->is_done()) return OnRead({});
+    stream_.expires_after(kBodyTimeout);
     // curl and others wait for this before sending a large body.
     if (req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -632,10 +729,27 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         return;
       }
       case service::Endpoint::kReply: {
-        const service::ApiRequest api{std::string_view(req.method_string()), PathOf(req.target()),
-                                      QueryOf(req.target()), req.body()};
-        return Respond(req, route_->reply(service_, api));
+        if (!route_->off_network_thread) return Respond(req, Reply(*route_, req));
+        // Nothing is read meanwhile: the connection's next request waits for this reply.
+        stream_.expires_never();
+        auto request = std::make_shared<http::request<http::string_body>>(std::move(req));
+        asio::post(context_->blocking, [self = shared_from_this(), request, route = route_] {
+          auto reply = std::make_shared<service::HttpReply>(self->Reply(*route, *request));
+          asio::post(self->stream_.get_executor(), [self, request, reply] { self->Respond(*request, *reply); });
+        });
+        return;
       }
+    }
+  }
+
+  service::HttpReply Reply(const service::Route& route, const http::request<http::string_body>& req) {
+    const service::ApiRequest api{std::string_view(req.method_string()), PathOf(req.target()), QueryOf(req.target()),
+                                  req.body()};
+    try {
+      return route.reply(service_, api);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {} failed: {}", std::string_view(req.method_string()), PathOf(req.target()), e.what());
+      return service::HttpReply{500, "application/json", service::JsonErrorBody("internal", "internal error")};
     }
   }
 
@@ -654,12 +768,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::content_type, reply.content_type);
     for (const auto& [name, value] : reply.headers) res->set(name, value);
     // An error leaves the request's body possibly unread: close rather than
-    // parse what follows it as the next request.
-    res->keep_alive(req.keep_alive() && reply.status < 400);
+    // parse what follows it as the next request. A connection let in over
+    // capacity answers its one probe and goes.
+    res->keep_alive(req.keep_alive() && reply.status < 400 && !probe_only());
     res->body() = req.method() == http::verb::head ? std::string() : reply.body;
     res->prepare_payload();
     if (req.method() == http::verb::head) res->content_length(reply.body.size());
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+    // A client that does not read its reply holds it in memory: counted, and
+    // dropped when it reads nothing for TTS_SLOW_CONSUMER_TIMEOUT_S.
+    auto queued = std::make_shared<QueuedReplyBytes>(service_, res->body().size());
+    stream_.expires_after(std::chrono::seconds(service_.config().slow_consumer_timeout_s));
+    http::async_write(stream_, *res, [self = shared_from_this(), res, queued](beast::error_code ec, std::size_t) {
       if (ec) return;
       if (!res->keep_alive()) return LingerThenClose(std::make_shared<beast::tcp_stream>(std::move(self->stream_)));
       self->DoRead();
@@ -667,11 +786,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   beast::tcp_stream stream_;
+  std::shared_ptr<HttpContext> context_;
   service::TtsService& service_;
   Slot slot_;
+  ConnectionCount::Admission over_capacity_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const service::Route* route_ = nullptr;  // of the request being read, once its header is
+  std::size_t requests_ = 0;               // whose header was read on this connection
 };
 
 }  // namespace
@@ -679,7 +801,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(asio::io_context& io, service::TtsService& s)
       : io(io), service(s), acceptor(io),
-        connections(std::make_shared<ConnectionCount>(s.metrics(), static_cast<std::size_t>(s.config().max_connections))) {}
+        context(std::make_shared<HttpContext>(
+            s, std::make_shared<ConnectionCount>(s.metrics(), static_cast<std::size_t>(s.config().max_connections),
+                                                 static_cast<std::size_t>(s.config().ResolvedMaxConnectionsPerAddress())))) {}
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
@@ -689,15 +813,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           spdlog::info("accepting again after {} failed attempts", self->failed_accepts);
           self->failed_accepts = 0;
         }
-        if (self->connections->full()) {
-          if (self->refused_connections++ % 100 == 0) {
-            spdlog::warn("TTS_MAX_CONNECTIONS ({}) connections open: refusing new ones with 503 ({} so far)",
-                         self->service.config().max_connections, self->refused_connections);
-          }
-          HttpSession::RefuseAtCapacity(std::move(socket), static_cast<std::size_t>(self->service.config().max_connections));
-        } else {
-          std::make_shared<HttpSession>(std::move(socket), self->service, Slot(self->connections))->Run();
-        }
+        self->Admit(std::move(socket));
         self->Accept();
         return;
       }
@@ -714,10 +830,39 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     });
   }
 
+  // A connection over a limit is still read, briefly, so that a probe or a
+  // scrape is answered whatever clients hold: the rest get 503 (or 429 when
+  // its address is over its share) once their request line shows what they are.
+  void Admit(tcp::socket socket) {
+    using Admission = ConnectionCount::Admission;
+    beast::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) return;  // gone already
+    const auto address = peer.address();
+    const Admission admission = context->connections->Admit(address);
+    if (admission != Admission::kAdmitted && refused_connections++ % 100 == 0) {
+      spdlog::warn("a connection from {} is over {}: only a probe is answered on it ({} such so far)",
+                   address.to_string(),
+                   admission == Admission::kAddressFull
+                       ? "its address's share (TTS_MAX_CONNECTIONS_PER_ADDRESS " +
+                             std::to_string(service.config().ResolvedMaxConnectionsPerAddress()) + ")"
+                       : "TTS_MAX_CONNECTIONS (" + std::to_string(service.config().max_connections) + ")",
+                   refused_connections);
+    }
+    if (admission == Admission::kRefused) {
+      service.metrics().Error("capacity");
+      return HttpSession::RefuseAtCapacity(std::move(socket), service);
+    }
+    const bool probe_only = admission != Admission::kAdmitted;
+    std::make_shared<HttpSession>(std::move(socket), context, Slot(context->connections, address, probe_only),
+                                  admission)
+        ->Run();
+  }
+
   asio::io_context& io;
   service::TtsService& service;
   tcp::acceptor acceptor;
-  std::shared_ptr<ConnectionCount> connections;
+  std::shared_ptr<HttpContext> context;
   asio::steady_timer retry{io};
   uint64_t failed_accepts = 0;
   uint64_t refused_connections = 0;
@@ -729,6 +874,9 @@ HttpServer::HttpServer(asio::io_context& io, service::TtsService& service)
 HttpServer::~HttpServer() {
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  // Before the io_context goes: a reply being made there posts back to it.
+  impl_->context->blocking.stop();
+  impl_->context->blocking.join();
 }
 
 void HttpServer::Listen(const std::string& host, uint16_t port) {

@@ -676,18 +676,18 @@ def open_connections(server: ServerProcess) -> float:
 
 def test_connections_over_the_limit_get_a_json_503(start_server):
     """With TTS_MAX_CONNECTIONS open (idle) TCP connections, the next one gets
-    a 503 with a JSON `capacity` error and is closed, instead of tying up a
+    a 503 with a JSON `capacity` error for anything but a probe and is closed, instead of tying up a
     file descriptor and memory; once the idle ones close, connections work
     again; tts_open_connections counts them, and falls back once speech
     responses and WebSockets are done. Old: no limit (a 200)."""
-    server = start_server(TTS_MAX_CONNECTIONS=MAX_CONNECTIONS)
+    server = start_server(TTS_MAX_CONNECTIONS=MAX_CONNECTIONS, TTS_MAX_CONNECTIONS_PER_ADDRESS=MAX_CONNECTIONS)
     idle = [socket.create_connection((server.host, server.port), timeout=5) for _ in range(MAX_CONNECTIONS - 1)]
     try:
         # The request reading /metrics is the limit's last connection.
         assert poll(lambda: open_connections(server) == MAX_CONNECTIONS, 5), open_connections(server)
         idle.append(socket.create_connection((server.host, server.port), timeout=5))
         # Read to the end: the server closes it.
-        response = RawHttp(server).send("GET", "/health/live", headers={"Connection": "close"}).response()
+        response = RawHttp(server).send("GET", "/v1/models", headers={"Connection": "close"}).response()
         assert response.status == 503, (response.status, response.body[:200])
         assert response.headers.get("content-type") == "application/json"
         assert response.error_code() == "capacity", response.body

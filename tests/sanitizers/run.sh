@@ -7,7 +7,8 @@
 #                                  engine ProbeSynthesizer.ConcurrentCallsAreSafe, and the
 #                                  streaming/concurrency integration tests (hostile clients
 #                                  included: slow readers, floods, drain; several models sharing
-#                                  one queue; voices uploaded and deleted during synthesis) against
+#                                  one queue; voices uploaded and deleted during synthesis; replies
+#                                  made on the HTTP worker thread) against
 #                                  the TSan server
 # Every sanitizer report (from a test binary or from a server the Python tests
 # start) goes to build/<kind>/reports/; the run fails if any is there, and
@@ -48,7 +49,7 @@ case "$KIND" in
         tests/python/test_service_ops.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
         tests/python/test_batching.py tests/python/test_service_models.py tests/python/test_supertonic3.py \
         tests/python/test_silence_trim.py tests/python/test_normalization.py tests/python/test_voices.py \
-        tests/python/test_word_timings.py
+        tests/python/test_word_timings.py tests/python/test_connection_guards.py
     ;;
   tsan)
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
@@ -60,7 +61,7 @@ case "$KIND" in
       "$PY" -m pytest -q -p no:cacheprovider \
         tests/python/test_service_streaming.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
         tests/python/test_service_models.py tests/python/test_normalization.py tests/python/test_voices.py \
-        tests/python/test_word_timings.py
+        tests/python/test_word_timings.py tests/python/test_connection_guards.py
     ;;
   *) echo "unknown kind $KIND (asan or tsan)"; exit 2 ;;
 esac

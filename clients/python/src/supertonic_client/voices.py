@@ -126,13 +126,29 @@ async def list_voices(url: str = DEFAULT_URL, *, token: str | None = None, model
                       timeout: float = 10.0) -> list[Voice]:
     """Every voice of every served model (``model``: only that model's),
     the model's own first."""
-    _, answer = await _call("GET", url, "/v1/voices", token, timeout=timeout)
-    if not isinstance(answer, dict):
-        raise ProtocolError("GET /v1/voices did not answer a JSON object")
-    if "data" not in answer:   # a server from before uploads: names only
-        answer = {"data": [{"name": v, "model": m.get("model", ""), "origin": "model"}
-                           for m in answer.get("models", []) for v in m.get("voices", [])]}
-    voices = [_voice(v) for v in answer["data"] if isinstance(v, Mapping)]
+    entries: list[Mapping[str, Any]] = []
+    model_order: list[str] = []
+    path = "/v1/voices?limit=500"
+    for _ in range(10_000):  # pages; a server that never ends its list is a protocol error
+        _, answer = await _call("GET", url, path, token, timeout=timeout)
+        if not isinstance(answer, dict):
+            raise ProtocolError("GET /v1/voices did not answer a JSON object")
+        model_order = model_order or [str(m.get("model", "")) for m in answer.get("models", []) if isinstance(m, Mapping)]
+        if "data" not in answer:   # a server from before uploads: names only
+            entries = [{"name": v, "model": m.get("model", ""), "origin": "model"}
+                       for m in answer.get("models", []) for v in m.get("voices", [])]
+            break
+        entries += [v for v in answer["data"] if isinstance(v, Mapping)]
+        # Servers before paging send every voice at once, without has_more.
+        if not answer.get("has_more") or not isinstance(answer.get("last_id"), str):
+            break
+        path = "/v1/voices?limit=500&after=" + urllib.parse.quote(answer["last_id"], safe="")
+    else:
+        raise ProtocolError("GET /v1/voices did not end its pages")
+    rank = {"model": 0, "file": 1, "upload": 2}
+    voices = [_voice(v) for v in entries]
+    voices.sort(key=lambda v: (model_order.index(v.model) if v.model in model_order else len(model_order),
+                               rank.get(v.origin, 3), v.name))
     return [v for v in voices if model is None or v.model == model]
 
 
