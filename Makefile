@@ -39,10 +39,11 @@ test: build models
 test-cpp:
 	@cd $(BUILD_DIR) && ctest --output-on-failure
 
-# The playground test drives a headless Chromium: installed for the tests only,
-# so that `make build` (and the Docker build stage) does without it.
+# The playground test drives a headless Chromium and the scale-out test runs the
+# replicas behind HAProxy: installed for the tests only, so that `make build`
+# (and the Docker build stage) does without them.
 test-python:
-	@bash scripts/apt_install.sh test chromium chromium-driver
+	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
 	@$(PY) -m pytest tests/python -q
 
 # The service on port 8000 (TTS_* variables configure it). Uses the real model

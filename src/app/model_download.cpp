@@ -517,6 +517,8 @@ struct HubAnswer {
   int64_t size = -1;    // X-Linked-Size (the size of the file whose sha256 that is); -1: none
   int64_t announced_size = -1;  // X-Linked-Size, else the Content-Length of a 2xx answer to the HEAD; -1: none
   std::string commit;   // X-Repo-Commit
+  // When the first request to this base for the file began: the file's deadline counts from it.
+  std::chrono::steady_clock::time_point asked_at;
 };
 
 // What a file is checked against, and where that came from.
@@ -653,8 +655,12 @@ class Downloader {
       const std::string url = JoinUrl(base_urls_[i], f.path);
       std::string refusal;
       bool unreachable = false;
-      if (auto answer = AskBase(f, url, &refusal, &unreachable)) {
+      // Each base gets the file's whole time: one that never answers leaves the next its chance.
+      const auto asked_at = std::chrono::steady_clock::now();
+      const auto deadline = asked_at + std::chrono::seconds(AskTimeoutS());
+      if (auto answer = AskBase(f, url, deadline, &refusal, &unreachable)) {
         answer->base = i;
+        answer->asked_at = asked_at;
         current_base_ = i;
         if (!answer->commit.empty() && !EqualsIgnoreCase(answer->commit, o_.release.revision.c_str())) {
           throw DownloadError("refusing " + f.path + ": " + RedactUrl(url) + " serves revision " + answer->commit +
@@ -699,7 +705,8 @@ class Downloader {
   // Face) is followed, any other redirect is the answer: the hub states the
   // file's sha256 beside its redirect to the CDN, which is not asked.
   // Returns nothing, with why in *refusal, when this base does not serve the file.
-  std::optional<HubAnswer> AskBase(const ModelFile& f, const std::string& url, std::string* refusal,
+  std::optional<HubAnswer> AskBase(const ModelFile& f, const std::string& url,
+                                   std::chrono::steady_clock::time_point deadline, std::string* refusal,
                                    bool* unreachable) {
     HubAnswer answer;
     answer.url = url;
@@ -709,7 +716,7 @@ class Downloader {
     const std::string shown_url = RedactUrl(url);
     for (int hop = 0; hop <= 5; ++hop) {
       HeadResponse r;
-      if (!Head(current, &r, refusal, unreachable)) return std::nullopt;
+      if (!Head(current, f.path, deadline, &r, refusal, unreachable)) return std::nullopt;
       if (linked_etag.empty()) {
         linked_etag = r.linked_etag;
         linked_etag_https = IsHttps(current);
@@ -774,11 +781,30 @@ class Downloader {
     return answer;
   }
 
-  // One HEAD request, retried after transient failures. False, with why in
-  // *refusal, when the host cannot be reached or keeps failing.
-  bool Head(const std::string& url, HeadResponse* r, std::string* refusal, bool* unreachable) {
+  // The deadline of the requests that ask a base about a file (before its size, which sets the automatic
+  // deadline, is known): --file-timeout, else the fixed part of the automatic one.
+  long AskTimeoutS() const { return o_.file_timeout_s > 0 ? o_.file_timeout_s : kDeadlineAllowanceS; }
+
+  std::string AskTimeoutShown() const {
+    return std::to_string(AskTimeoutS()) + " s (" +
+           (o_.file_timeout_s > 0 ? "--file-timeout" : "the default --file-timeout before the file's size is known") +
+           ")";
+  }
+
+  // One HEAD request, retried after transient failures while the file's
+  // deadline leaves time for another attempt (as its download is). False,
+  // with why in *refusal, when the host cannot be reached or keeps failing.
+  bool Head(const std::string& url, const std::string& path, std::chrono::steady_clock::time_point deadline,
+            HeadResponse* r, std::string* refusal, bool* unreachable) {
     const int max_attempts = 1 + std::max(0, o_.retries);
+    const std::string host = HostPortOf(url);
     for (int attempt = 1;; ++attempt) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                              std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        *refusal = "no answer from " + host + " for " + path + " within " + AskTimeoutShown();
+        return false;
+      }
       char errbuf[CURL_ERROR_SIZE] = {0};
       curl_easy_reset(curl_);
       curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
@@ -789,14 +815,14 @@ class Downloader {
       curl_easy_setopt(curl_, CURLOPT_USERAGENT, "supertonic-tts-download/1 (libcurl)");
       curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
       curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
-      curl_easy_setopt(curl_, CURLOPT_TIMEOUT, std::max<long>(o_.stall_timeout_s, o_.connect_timeout_s + 10));
+      const long attempt_ms = 1000 * std::max<long>(o_.stall_timeout_s, o_.connect_timeout_s + 10);
+      curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(std::min<int64_t>(attempt_ms, left.count())));
       curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, errbuf);
       curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, OnHeadHeader);
       curl_easy_setopt(curl_, CURLOPT_HEADERDATA, r);
       *r = HeadResponse{};
       const CURLcode rc = curl_easy_perform(curl_);
       const std::string detail = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
-      const std::string host = HostPortOf(url);
       std::string problem;
       if (rc == CURLE_OK) {
         if (r->status != 408 && r->status != 429 && r->status < 500) return true;
@@ -817,6 +843,12 @@ class Downloader {
             *refusal = "cannot connect to " + host + " (" + detail + "): no network, or a firewall?";
             return false;
           case CURLE_OPERATION_TIMEDOUT:
+            // libcurl's clock and ours differ by a little: within 100 ms of the deadline, it was the deadline.
+            if (std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >= deadline) {
+              *unreachable = r->status == 0;
+              *refusal = "no answer from " + host + " for " + path + " within " + AskTimeoutShown();
+              return false;
+            }
             if (connect_us == 0 && r->status == 0) {
               *unreachable = true;
               *refusal = "cannot connect to " + host + " within " + std::to_string(o_.connect_timeout_s) + " s (" +
@@ -843,6 +875,10 @@ class Downloader {
         return false;
       }
       const auto backoff = std::chrono::milliseconds(std::min(1000 << std::min(attempt - 1, 4), 10000));
+      if (std::chrono::steady_clock::now() + backoff >= deadline) {
+        *refusal = problem + "; no time is left for another attempt within " + AskTimeoutShown();
+        return false;
+      }
       std::cerr << "  " << problem << "; retrying in " << backoff.count() / 1000.0 << " s\n";
       std::this_thread::sleep_for(backoff);
     }
@@ -855,7 +891,7 @@ class Downloader {
     const int max_attempts = 1 + std::max(0, o_.retries);
     int attempt = 0;
     bool restarted = false;
-    // The most bytes the file may have, and what says so; then the deadline for all its attempts together.
+    // The most bytes the file may have, and what says so; then the time for all its requests together.
     Bounds bounds;
     if (f.size >= 0) {
       bounds.limit = f.size;
@@ -871,7 +907,6 @@ class Downloader {
     }
     bounds.timeout_s = o_.file_timeout_s > 0 ? o_.file_timeout_s
                                              : kDeadlineAllowanceS + bounds.limit / kFloorBytesPerSecond;
-    bounds.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(bounds.timeout_s);
     while (true) {
       int64_t offset = FileSizeOr(part, 0);
       if (f.size >= 0 && offset > f.size) {  // longer than the file can be: not resumable
@@ -884,7 +919,10 @@ class Downloader {
         ++attempt;
         if (offset > 0) std::cerr << "  " << f.path << ": resuming at " << HumanBytes(offset) << "\n";
         std::string problem;
-        if (RunAttempt(f, ask().url, part, offset, bounds, &problem) == AttemptResult::kRetry) {
+        // The deadline counts from the first request to the base that serves the file, its HEAD included.
+        const HubAnswer& answer = ask();
+        bounds.deadline = answer.asked_at + std::chrono::seconds(bounds.timeout_s);
+        if (RunAttempt(f, answer.url, part, offset, bounds, &problem) == AttemptResult::kRetry) {
           const auto backoff = std::chrono::milliseconds(std::min(1000 << std::min(attempt - 1, 4), 10000));
           if (std::chrono::steady_clock::now() + backoff >= bounds.deadline) {
             throw DownloadError(problem + "; no time is left for another attempt within " + TimeoutShown(bounds) +
@@ -1436,8 +1474,10 @@ void DownloadFlags::Add(CLI::App* cmd) {
                 "whoever alters the file in transit can alter it too); without it such a file is refused. The "
                 "output says NOT verified for each");
   cmd->add_option("--file-timeout", file_timeout_s,
-                  "seconds one file may take, all its attempts together, before the download fails (the partial "
-                  "file is kept for the next run); 0: 600 s plus the file's size (or its size cap) at 64 KiB/s")
+                  "seconds one file may take at a base URL, all its requests (the HEAD that asks for it, then the "
+                  "download) and their retries together, before the download fails or the next base URL is tried "
+                  "(the partial file is kept for the next run); 0: 600 s plus the file's size (or its size cap) at "
+                  "64 KiB/s")
       ->check(CLI::Range(0L, 7L * 24 * 3600))
       ->capture_default_str();
   cmd->add_option("--retries", retries, "further attempts per file after a broken connection (each resumes)")

@@ -106,7 +106,8 @@ struct DownloadOptions {
   int retries = 4;            // further attempts per file after a transient failure, each resuming
   long connect_timeout_s = 20;
   long stall_timeout_s = 60;  // an attempt moving less than 1 KiB/s for this long is aborted (and retried)
-  long file_timeout_s = 0;    // a file not complete (all attempts) after this long fails; 0: from its size
+  long file_timeout_s = 0;    // a file not complete (all its requests, HEAD included) this long after its first
+                              // request to a base URL fails there; 0: from its size
   bool allow_unverified = false;  // install a file whose only sha256 came over plain http, saying NOT verified
   std::filesystem::path ca_bundle;  // empty: the system's CA certificates
 };

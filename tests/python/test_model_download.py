@@ -106,10 +106,12 @@ class ModelServer:
         self.extra: dict[str, bytes] = {}       # ... as the file then these bytes, chunked (no Content-Length)
         self.repository_answer: tuple[int, dict[str, str]] | None = None  # every repository request gets this
         self.moved: dict[str, str] = {}         # old repository path -> new: a relative 307, like a renamed repo
+        self.silent_head = False                # HEAD is read and never answered; the connection stays open
         self.requests: list[tuple[str, str | None]] = []  # GET: (path without the query, Range header)
         self.heads: list[str] = []              # HEAD: path without the query
         self.queries: list[str] = []            # the query strings of the GET requests
         self.lock = threading.Lock()
+        self.closing = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -122,6 +124,8 @@ class ModelServer:
                 url = urlsplit(self.path)
                 with server.lock:
                     server.heads.append(url.path)
+                if server.silent_head:
+                    return self.hold_silently()
                 if self.answer_moved(url.path):
                     return None
                 if url.path.startswith(server.prefix):
@@ -152,6 +156,19 @@ class ModelServer:
                         return self.send_plain(404, b"no such object")
                     return self.send_file(rel, server.files[rel])
                 return self.send_plain(404, b"not found")
+
+            def hold_silently(self):
+                """Answers nothing until the client hangs up (or the server closes)."""
+                self.close_connection = True
+                self.connection.settimeout(0.1)
+                while not server.closing.is_set():
+                    try:
+                        if not self.connection.recv(1024):
+                            return
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        return
 
             def answer_moved(self, path: str) -> bool:
                 for old, new in server.moved.items():
@@ -273,6 +290,7 @@ class ModelServer:
             self.heads.clear()
 
     def close(self) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -301,10 +319,10 @@ def manifest(tmp_path: Path, files) -> Path:
     return out
 
 
-def download(server: ModelServer, manifest: Path, dest: Path, *extra: str,
-             base_url: str | None = None) -> subprocess.CompletedProcess:
+def download(server: ModelServer, manifest: Path, dest: Path, *extra: str, base_url: str | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess:
     return run_download("--dest", str(dest), "--base-url", base_url or server.base_url, "--manifest", str(manifest),
-                        *extra)
+                        *extra, timeout=timeout)
 
 
 def with_userinfo(url: str, userinfo: str) -> str:
@@ -1036,6 +1054,45 @@ def test_a_trickling_server_meets_the_file_timeout(server, manifest, tmp_path) -
     part = dest / (rel + ".part")
     assert not part.exists() or part.stat().st_size < 100_000  # bounded, kept for a resume
     assert (dest / "onnx/tts.json").exists(), "the files before it were installed"
+
+
+def test_a_mirror_that_never_answers_head_meets_the_file_timeout(server, manifest, tmp_path) -> None:
+    """The HEAD that asks where a file is counts against --file-timeout like its
+    download: a mirror that accepts the connection and never answers holds a
+    file no longer than that, retries included."""
+    server.silent_head = True
+    first = next(iter(published_manifest()))
+    started = time.monotonic()
+    result = download(server, manifest, tmp_path / "model", "--file-timeout", "2", "--retries", "1", timeout=30)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert elapsed < 2 * 2 + 3, f"took {elapsed:.1f} s"  # at most --file-timeout per attempt, and some slack
+    assert f"no answer from 127.0.0.1:{server.port} for {first} within 2 s (--file-timeout)" in result.stderr, \
+        result.stderr
+    assert server.heads == [REPO_PREFIX + first] and server.requests == []
+    assert not (tmp_path / "model").exists(), "a download that fetched nothing leaves no directory behind"
+
+
+def test_a_mirror_that_never_answers_head_is_left_for_the_next_base(server, manifest, files, tmp_path) -> None:
+    silent = ModelServer(files)
+    silent.silent_head = True
+    try:
+        dest = tmp_path / "model"
+        started = time.monotonic()
+        result = run_download("--dest", str(dest), "--manifest", str(manifest), "--file-timeout", "2",
+                              "--retries", "1", "--base-url", silent.base_url, "--base-url", server.base_url,
+                              timeout=30)
+        elapsed = time.monotonic() - started
+        assert result.returncode == 0, result.stderr
+        assert_complete(dest, files)
+        first = next(iter(published_manifest()))
+        assert (f"{first}: not served by {silent.base_url} (no answer from 127.0.0.1:{silent.port} for {first} "
+                f"within 2 s (--file-timeout)); trying {server.base_url}") in result.stderr, result.stderr
+        # Only the first file waited: the files after it came straight from the second base.
+        assert silent.heads == [REPO_PREFIX + first] and silent.requests == []
+        assert elapsed < 2 * 2 + 6, f"took {elapsed:.1f} s"
+    finally:
+        silent.close()
 
 
 # --- What counts as verified ---------------------------------------------------------------------------------------
