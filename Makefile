@@ -101,10 +101,11 @@ test-asan: setup models
 	@cmake --build build/asan -j $(JOBS)
 	@bash tests/sanitizers/run.sh asan
 
-# The concurrency tests against a ThreadSanitizer build (build/tsan).
+# The concurrency tests against a ThreadSanitizer build (build/tsan): only the
+# targets they run are built.
 test-tsan: setup models
 	@cmake -S . -B build/tsan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSUPERTONIC_SANITIZE=thread > /dev/null
-	@cmake --build build/tsan -j $(JOBS)
+	@cmake --build build/tsan -j $(JOBS) --target supertonic-tts service_tests concurrency_tests
 	@bash tests/sanitizers/run.sh tsan
 
 # libFuzzer targets (clang; build/fuzz), FUZZ_SECONDS each. The long form, by hand:
