@@ -101,10 +101,11 @@ test-asan: setup models
 	@cmake --build build/asan -j $(JOBS)
 	@bash tests/sanitizers/run.sh asan
 
-# The concurrency tests against a ThreadSanitizer build (build/tsan).
+# The concurrency tests against a ThreadSanitizer build (build/tsan): only the
+# targets they run are built.
 test-tsan: setup models
 	@cmake -S . -B build/tsan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSUPERTONIC_SANITIZE=thread > /dev/null
-	@cmake --build build/tsan -j $(JOBS)
+	@cmake --build build/tsan -j $(JOBS) --target supertonic-tts service_tests concurrency_tests
 	@bash tests/sanitizers/run.sh tsan
 
 # libFuzzer targets (clang; build/fuzz), FUZZ_SECONDS each. The long form, by hand:
@@ -117,13 +118,17 @@ fuzz: setup
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # What CI runs (.ci/run): `make test` first, then the sanitizer and fuzzing
-# runs. Every step runs; the target fails if any did.
+# runs. Every step runs; the target fails if any did, and ends with each
+# step's result and time.
 ci:
-	@status=0; \
-	$(MAKE) --no-print-directory test || status=1; \
-	for step in test-asan test-tsan fuzz; do \
+	@status=0; summary=""; t0=$$(date +%s); \
+	for step in test test-asan test-tsan fuzz; do \
 	  start=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$step || { echo "ci: $$step FAILED"; status=1; }; \
-	  echo "ci: $$step took $$(( $$(date +%s) - start )) s"; \
+	  if $(MAKE) --no-print-directory $$step; then result=ok; else result=FAILED; status=1; echo "ci: $$step FAILED"; fi; \
+	  took=$$(( $$(date +%s) - start )); \
+	  echo "ci: $$step took $$took s"; \
+	  summary="$$summary$$(printf '\nci:   %-10s %-6s %5d s' $$step $$result $$took)"; \
 	done; \
+	echo "ci: summary$$summary"; \
+	echo "ci: total $$(( $$(date +%s) - t0 )) s"; \
 	exit $$status

@@ -389,7 +389,10 @@ int main(int argc, char** argv) {
 
   auto* serve = app.add_subcommand("serve", "run the WebSocket TTS service (configured by TTS_* environment variables)");
   bool help_env = false;
+  bool help_env_markdown = false;
   serve->add_flag("--help-env", help_env, "list the environment variables and exit");
+  serve->add_flag("--help-env-markdown", help_env_markdown,
+                  "the same as a Markdown table (docs/configuration.md is made from it) and exit");
 
   app::DownloadFlags download_flags;
   auto* download = app.add_subcommand(
@@ -401,6 +404,10 @@ int main(int argc, char** argv) {
   if (*serve) {
     if (help_env) {
       std::cout << service::ServiceConfig::EnvironmentHelp();
+      return 0;
+    }
+    if (help_env_markdown) {
+      std::cout << service::ServiceConfig::EnvironmentMarkdown();
       return 0;
     }
     return app::Serve();

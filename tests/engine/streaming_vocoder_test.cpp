@@ -9,6 +9,7 @@
 
 #include "engine/synthesizer.h"
 #include "support/probe.h"
+#include "support/engine_config.h"
 #include "support/test_paths.h"
 
 namespace supertonic {
@@ -17,12 +18,7 @@ namespace {
 constexpr int64_t kChannels = 144;
 constexpr int64_t kFrame = 3072;
 
-EngineConfig ConfigFor(const std::filesystem::path& dir) {
-  EngineConfig c;
-  c.model_dir = dir;
-  c.intra_op_threads = 2;
-  return c;
-}
+using testing::ConfigFor;
 
 FloatTensor RandomLatent(int64_t batch, int64_t frames, uint32_t seed) {
   std::mt19937 rng(seed);

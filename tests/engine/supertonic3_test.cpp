@@ -10,6 +10,7 @@
 #include "engine/synthesizer.h"
 #include "engine/text_chunker.h"
 #include "support/probe.h"
+#include "support/engine_config.h"
 #include "support/test_paths.h"
 
 namespace supertonic {
@@ -19,12 +20,7 @@ using testing::DecodeProbeAudio;
 
 constexpr double kProbeCharSeconds = 0.15;
 
-EngineConfig ConfigFor(const std::filesystem::path& dir) {
-  EngineConfig c;
-  c.model_dir = dir;
-  c.intra_op_threads = 2;
-  return c;
-}
+using testing::ConfigFor;
 
 class SupertonicThree : public ::testing::Test {
  protected:

@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <thread>
 
 #include "engine/errors.h"
 #include "support/probe.h"
+#include "support/engine_config.h"
 #include "support/test_paths.h"
 
 namespace supertonic {
@@ -18,12 +18,7 @@ using testing::DecodeProbeAudio;
 
 constexpr double kProbeCharSeconds = 0.15;  // the probe's duration per text id
 
-EngineConfig ConfigFor(const std::filesystem::path& dir) {
-  EngineConfig c;
-  c.model_dir = dir;
-  c.intra_op_threads = 2;
-  return c;
-}
+using testing::ConfigFor;
 
 class ProbeSynthesizer : public ::testing::Test {
  protected:
@@ -162,19 +157,6 @@ TEST_F(ProbeSynthesizer, LatentFrameArithmetic) {
   EXPECT_EQ(synth_->LatentFramesFor(3072), 1);
   EXPECT_EQ(synth_->LatentFramesFor(3073), 2);
   EXPECT_EQ(synth_->LatentFramesFor(3072 * 7), 7);
-}
-
-TEST_F(ProbeSynthesizer, ConcurrentCallsAreSafe) {
-  std::vector<std::thread> threads;
-  std::vector<std::string> decoded(4);
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      auto audio = synth_->SynthesizeBatch({{"thread " + std::to_string(t), "en", "F1", 1.0f, 0, nullptr}}, 2);
-      decoded[static_cast<size_t>(t)] = DecodeProbeAudio(audio.items[0].samples, 44100).text;
-    });
-  }
-  for (auto& th : threads) th.join();
-  for (int t = 0; t < 4; ++t) EXPECT_EQ(decoded[static_cast<size_t>(t)], "<en>thread " + std::to_string(t) + ".</en>");
 }
 
 // The architecture-faithful model: an item equals itself alone in a batch of

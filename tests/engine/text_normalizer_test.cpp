@@ -7,7 +7,6 @@
 
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/text_chunker.h"
@@ -288,24 +287,6 @@ TEST(TextNormalizer, HugeAndHostileNumbersStayBoundedAndSpelled) {
     const std::string said = Normalizer().Normalize(text, "fr");
     EXPECT_LE(said.size(), TextNormalizer::kMaxExpansion * std::string(text).size()) << text;
   }
-}
-
-TEST(TextNormalizer, ConcurrentCallersGetTheSameWords) {
-  const std::string text = "On 2024-03-15 at 3:30 PM I paid $5.50, 12% more than the 21st.";
-  const std::string expected = Normalizer().Normalize(text, "en");
-  std::vector<std::thread> threads;
-  std::vector<int> mismatches(4, 0);
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 50; ++i) {
-        const char* lang = (i % 2) ? "en" : "pt";
-        const std::string said = Normalizer().Normalize(text, lang);
-        if (lang[0] == 'e' && said != expected) ++mismatches[static_cast<std::size_t>(t)];
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  for (int m : mismatches) EXPECT_EQ(m, 0);
 }
 
 TEST(TextChunker, DecimalsAndEveryTablesAbbreviationsDoNotEndASentence) {

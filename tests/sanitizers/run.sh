@@ -4,7 +4,7 @@
 #                                  service integration tests (pytest) against the
 #                                  ASan+UBSan server
 #   tests/sanitizers/run.sh tsan   build/tsan: the concurrency tests: service_tests,
-#                                  engine ProbeSynthesizer.ConcurrentCallsAreSafe, and the
+#                                  concurrency_tests (the engine's shared objects), and the
 #                                  streaming/concurrency integration tests (hostile clients
 #                                  included: slow readers, floods, drain; several models sharing
 #                                  one queue; voices uploaded and deleted during synthesis; replies
@@ -55,8 +55,8 @@ case "$KIND" in
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
     export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1"
     run_step "service_tests" "$BUILD/bin/service_tests" --gtest_brief=1
-    run_step "engine ProbeSynthesizer.ConcurrentCallsAreSafe, TextNormalizer.ConcurrentCallersGetTheSameWords" \
-      "$BUILD/bin/engine_tests" --gtest_filter='ProbeSynthesizer.ConcurrentCallsAreSafe:TextNormalizer.ConcurrentCallersGetTheSameWords'
+    run_step "concurrency_tests (the engine objects the service shares between threads)" \
+      "$BUILD/bin/concurrency_tests" --gtest_brief=1
     run_step "streaming and concurrency integration tests (pytest)" \
       "$PY" -m pytest -q -p no:cacheprovider \
         tests/python/test_service_streaming.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \

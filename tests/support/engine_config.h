@@ -1,0 +1,12 @@
+#pragma once
+// The engine configuration the engine tests run a model directory with.
+#include <filesystem>
+
+#include "engine/engine_config.h"
+
+namespace supertonic::testing {
+
+// `dir` on the CPU with two intra-op threads (the CI machines' cores).
+EngineConfig ConfigFor(const std::filesystem::path& dir);
+
+}  // namespace supertonic::testing
