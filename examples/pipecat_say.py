@@ -8,7 +8,7 @@ server (no transport, no LLM, no keys).
 
 Options: --url, --voice, --language (a Pipecat language code: en, pt-BR...),
 --speed, --sample-rate, --token. In a voice agent the same service goes
-between the LLM and the transport's output (see the README's Pipecat part).
+between the LLM and the transport's output (see docs/clients.md, "Pipecat").
 """
 from __future__ import annotations
 
