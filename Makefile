@@ -5,7 +5,7 @@ PY := build/venv/bin/python
 JOBS ?= $(shell nproc)
 MODEL_DIR ?= models/faithful
 
-.PHONY: setup build models test test-cpp test-python run demo bench clean test-asan test-tsan fuzz ci
+.PHONY: setup build models test test-cpp test-python run demo bench clean test-asan test-tsan fuzz ci docs
 
 setup:
 	@bash scripts/setup.sh
@@ -67,7 +67,7 @@ run: build
 	else \
 	  $(MAKE) --no-print-directory models/probe/.complete; \
 	  echo "NOTE: no model in $(TTS_MODEL_DIR); serving the generated probe model (tones, not speech)."; \
-	  echo "      For real speech: build/bin/supertonic-tts download --model $(TTS_MODEL) --dest $(TTS_MODEL_DIR) (see README)."; \
+	  echo "      For real speech: build/bin/supertonic-tts download --model $(TTS_MODEL) --dest $(TTS_MODEL_DIR) (see docs/deployment.md)."; \
 	  TTS_MODEL_DIR=models/probe exec env -u TTS_MODEL build/bin/supertonic-tts serve; \
 	fi
 
@@ -79,6 +79,10 @@ demo: build models
 bench: build models
 	@$(PY) bench/engine_bench.py --model-dir models/faithful --out bench/results/engine.json
 	@build/bin/normalization_bench --model-dir models/faithful --texts bench/normalization_texts.json --out bench/results/normalization.json > /dev/null
+
+# docs/configuration.md's table, from the server's own variable table (a test checks it).
+docs: build
+	@$(PY) -m tools.docs.configuration_table
 
 clean:
 	rm -rf $(BUILD_DIR) build/bin

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How long the chunks of real answers are at a given chunk limit: the
-measurement behind Supertonic 3's default (README, "Model profiles").
+measurement behind Supertonic 3's default (docs/engine.md, "Model profiles").
 
 Supertonic 3 is reported to repeat or skip words more often above ~160
 characters per chunk. The engine packs whole sentences into a chunk up to the

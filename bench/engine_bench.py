@@ -2,7 +2,7 @@
 """Engine benchmark: the C++ engine (build/bin/engine_bench, Google Benchmark)
 on each backend and precision (onnxruntime fp32, openvino fp32, openvino bf16
 where the CPU has it) and a straightforward Python onnxruntime implementation of
-SPEC section 2 (tools/reference_pipeline.py) on the same texts, steps, batch
+the published reference (tools/reference_pipeline.py) on the same texts, steps, batch
 sizes, model and thread settings, in one run, alternating. Writes
 bench/results/engine.json with chars/s, RTF, each engine's ratio to Python, the
 achieved GFLOPS and their share of the backend's matmul peak, measured in the
@@ -32,8 +32,8 @@ from tools.reference_pipeline import ReferencePipeline  # noqa: E402
 
 VOICES = ["F1", "M1", "F2", "M2"]
 TARGET_RATIO_BATCH1 = 1.10
-TARGET_RATIO_LONG_FAST = 2.0  # the fastest backend on the long text, steps 2, batch 1 (issue 18)
-# The faithful model's compute by calculation (BUILD-NOTES.md): GFLOP per second
+TARGET_RATIO_LONG_FAST = 2.0  # the fastest backend on the long text, steps 2, batch 1
+# The faithful model's compute by calculation: GFLOP per second
 # of audio, the vocoder once and the vector estimator once per step. The text
 # encoder and the duration predictor (a few percent) are left out.
 VOCODER_GFLOP_PER_AUDIO_S = 4.36

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Voice-agent load generator for the TTS service (issue 5, item 1).
+"""Voice-agent load generator for the TTS service.
 
 Simulates N voice-agent sessions against a running server. Each simulated
 agent keeps one WebSocket connection and runs turns on it, one session per

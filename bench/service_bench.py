@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Service benchmark (issue 5, items 3 and 5): the voice-agent load generator
+"""Service benchmark : the voice-agent load generator
 (bench/loadgen.py) against servers this script starts itself, one per mode,
 sweeping the number of concurrent sessions N, plus the engine-only latency of
 the same first sentences (the floor for time to first audio).
@@ -60,7 +60,7 @@ MODES = {
     "ours": {"TTS_SCHEDULER": "fair", "TTS_MAX_BATCH": "0", "TTS_INFERENCE_WORKERS": "0", "TTS_BATCH_WAIT_MS": "0"},
     "baseline": {"TTS_SCHEDULER": "fifo", "TTS_MAX_BATCH": "1", "TTS_INFERENCE_WORKERS": "1",
                  "TTS_BATCH_WAIT_MS": "0"},
-    # ours on the fast CPU backend (README, Backends): --modes ours,fast[,baseline]
+    # ours on the fast CPU backend (docs/engine.md, Backends): --modes ours,fast[,baseline]
     "fast": {"TTS_SCHEDULER": "fair", "TTS_MAX_BATCH": "0", "TTS_INFERENCE_WORKERS": "0", "TTS_BATCH_WAIT_MS": "0",
              "TTS_BACKEND": "openvino", "TTS_PRECISION": "bf16"},
 }

@@ -1,5 +1,5 @@
 """A plain Python + onnxruntime implementation of the Supertonic 2 pipeline
-(SPEC section 2, steps 1-6), written to follow the published reference
+(the published reference's steps 1-6), written to follow the published reference
 inference code step by step.
 
 It is the baseline the C++ engine is benchmarked against and an independent

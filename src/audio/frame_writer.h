@@ -1,6 +1,6 @@
 #pragma once
 // Turns one segment's model-rate float audio into the fixed-size PCM16 frames
-// the WebSocket sends (SPEC §3, §6): resample (libsoxr, streaming), clip to
+// the WebSocket sends (docs/protocol.md): resample (libsoxr, streaming), clip to
 // 16 bits, cut into frames of frame_ms, pad the last frame with silence.
 #include <cstdint>
 #include <functional>

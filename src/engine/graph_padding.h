@@ -1,6 +1,6 @@
 #pragma once
 // Batch-exact padding for graphs that pad the way the published Supertonic
-// graphs do (MODEL-ARCHITECTURE.md, "Shared block: ConvNeXt"): each
+// graphs do (docs/engine.md, batching): each
 // convolution's input is `x * mask`, then `Pad(mode="edge")` over the whole
 // tensor. The edge copied is the tensor's last frame, so in a padded batch a
 // shorter item sees zeros past its end where, alone, it sees copies of its own

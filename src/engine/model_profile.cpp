@@ -61,7 +61,7 @@ ModelProfile SupertonicThreeProfile() {
   p.languages = {"en", "ko", "ja", "ar", "bg", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hi", "hr", "hu",
                  "id", "it", "lt", "lv", "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "tr", "uk", "vi", "na"};
   // Repeated and skipped words are reported above ~160 characters per chunk:
-  // the default stays below that (README, "Model profiles").
+  // the default stays below that (docs/engine.md, "Model profiles").
   p.chunk_chars = 150;
   p.chunk_chars_by_lang = {{"ja", 120}, {"ko", 120}};
   p.default_steps = 8;

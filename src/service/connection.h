@@ -1,5 +1,5 @@
 #pragma once
-// One client connection's protocol state machine (SPEC §3): sessions one after
+// One client connection's protocol state machine (docs/protocol.md): sessions one after
 // another, text bundling, segment submission, ordered audio output, barge-in.
 // Transport-agnostic: it takes typed client messages and emits typed server
 // messages through ConnectionOutput; the WebSocket transport serializes them,

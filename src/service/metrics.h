@@ -1,5 +1,5 @@
 #pragma once
-// Prometheus metrics of the service (names are a contract: see README). The
+// Prometheus metrics of the service (names are a contract: see docs/deployment.md, Metrics). The
 // series about one model's work carry a `model` label (the served name).
 #include <memory>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// The WebSocket protocol of /ws/tts (SPEC §3): client messages parsed from
+// The WebSocket protocol of /ws/tts (docs/protocol.md): client messages parsed from
 // JSON text frames, server messages serialized to JSON text frames, and the
 // table of error codes. Pure functions: no sockets, no sessions, no model.
 //

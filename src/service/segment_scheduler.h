@@ -1,7 +1,7 @@
 #pragma once
-// The policy of the process-wide inference queue (SPEC §5): which segments the
+// The policy of the process-wide inference queue (docs/architecture.md): which segments the
 // model runs next, and together. Pure, single-threaded logic with an injected
-// clock; the caller (InferenceQueue) holds the lock, wakes its worker, runs
+// clock; the caller (InferenceWorker) holds the lock, wakes its worker, runs
 // the batches and reports completions.
 //
 // A submitted job waits in its session; at most max_inflight_per_session jobs

@@ -40,11 +40,11 @@ constexpr std::array<EnvVarInfo, 47> kVariables = {{
     {"TTS_PRECISION", "fp32",
      "arithmetic of the vector estimator and the vocoder: fp32 (the reference) or bf16 (TTS_BACKEND=openvino on a "
      "CPU with AVX512-BF16 or AMX-BF16, checked at start; faster, same durations, waveform SNR >= 25 dB "
-     "against fp32: README, Backends)"},
+     "against fp32: docs/engine.md, Backends)"},
     {"TTS_OPTIMIZED_MODEL_CACHE", "",
      "a directory for ONNX Runtime's optimized graphs: the first start writes them, later ones load them (faster start)"},
     {"TTS_CUDA_OPTIONS", "",
-     "CUDA execution provider options, key=value[,key=value...], e.g. cudnn_conv_algo_search=HEURISTIC (README)"},
+     "CUDA execution provider options, key=value[,key=value...], e.g. cudnn_conv_algo_search=HEURISTIC (docs/performance.md, Engine tuning)"},
     {"TTS_INTRA_OP_THREADS", "0",
      "ONNX Runtime intra-op threads of each model call, 0..256 (0: the cores shared among TTS_INFERENCE_WORKERS)"},
     {"TTS_MAX_SESSIONS", "100", "max concurrent sessions, 1..100000; more are refused with `capacity`"},
@@ -61,7 +61,7 @@ constexpr std::array<EnvVarInfo, 47> kVariables = {{
      "voice when start_session names none (F1-F5, M1-M5, or a voice file of TTS_VOICES_DIR); every model must have it"},
     {"TTS_VOICES_DIR", "",
      "a folder of voice-style JSON files (*.json, named by file stem) besides each model's voice_styles/: "
-     "TTS_VOICES_DIR/<model>/*.json per served model (the TTS_MODELS names, else the profile's, e.g. "
+     "TTS_VOICES_DIR/{model}/*.json per served model (the TTS_MODELS names, else the profile's, e.g. "
      "supertonic-2), and with one model *.json in the folder itself too; uploads (POST /v1/voices) are written "
      "there. Created when missing"},
     {"TTS_ALLOW_VOICE_UPLOAD", "false",
@@ -111,7 +111,8 @@ constexpr std::array<EnvVarInfo, 47> kVariables = {{
      "a session whose audio is held back (backpressure) and whose client reads nothing for this long is ended "
      "with `slow_consumer`, 1..3600 s"},
     {"TTS_MAX_CONNECTIONS", "256",
-     "max open TCP connections (HTTP and WebSocket), 1..100000; one more gets 503 and is closed at once. Each "
+     "max open TCP connections (HTTP and WebSocket), 1..100000; past them a new one is answered only if it asks for "
+     "/health/* or /metrics, else 503, and closed. Each "
      "may buffer up to max(4 x TTS_MAX_MESSAGE_BYTES, 1 MiB) of an unfinished message"},
     {"TTS_MAX_CONNECTIONS_PER_ADDRESS", "0",
      "open TCP connections from one client address, 0..100000 (0: half of TTS_MAX_CONNECTIONS, so that no one "

@@ -1,5 +1,5 @@
 #pragma once
-// The service's settings, read once at start from the environment (SPEC §8).
+// The service's settings, read once at start from the environment (docs/configuration.md).
 // A bad value fails start-up with a message naming the variable; nothing is
 // guessed or silently clamped.
 //
@@ -36,7 +36,7 @@ std::string_view ToString(SchedulerPolicy policy);
 // spdlog::level::from_str(ToString(level)) gives the spdlog level).
 std::string_view ToString(LogLevel level);
 
-// One environment variable, for --help-env and the README.
+// One environment variable, for --help-env and docs/configuration.md.
 struct EnvVarInfo {
   std::string_view name;
   std::string_view default_value;  // as it would be written in the environment; "" = unset
@@ -158,7 +158,7 @@ struct ServiceConfig {
 
   // The automatic settings (0), by where the model runs. On a CPU, batching
   // only pads (each item's cost grows with the batch's longest; measured:
-  // README, Performance), and one call per 4 cores, each on its share of the
+  // docs/performance.md), and one call per 4 cores, each on its share of the
   // cores (on 2 cores two calls at once gained nothing over one call of two
   // threads); on a GPU, one call of up to 8 segments.
   int ResolvedMaxBatch(bool on_gpu) const;
@@ -169,7 +169,7 @@ struct ServiceConfig {
   static std::span<const EnvVarInfo> Variables();
   // Variables() as aligned plain text (for `supertonic-tts serve --help-env`).
   static std::string EnvironmentHelp();
-  // Variables() as a Markdown table (for the README).
+  // Variables() as a Markdown table (docs/configuration.md is made from it).
   static std::string EnvironmentMarkdown();
   // The names among `names` that look like ours (TTS_ prefix) but are not
   // in Variables(): probably typos, worth a warning at start-up.

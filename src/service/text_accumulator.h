@@ -1,5 +1,5 @@
 #pragma once
-// Text bundling (SPEC §4): LLM tokens arrive a few characters at a time; a
+// Text bundling (docs/protocol.md): LLM tokens arrive a few characters at a time; a
 // session's TextAccumulator gathers them and cuts segments the model can speak
 // naturally. Pure logic with an injected clock: no threads, no timers of its
 // own. The session calls Append for each send_text, Poll when NextDeadline
@@ -23,7 +23,7 @@
 //  - Flush: everything, in pieces of at most max_chars.
 //
 // Deliberate choice: pending text with no sentence end is never cut by the
-// debounce, however long the pause (SPEC §4: "a sentence has ended and no more
+// debounce, however long the pause (the bundling rule: "a sentence has ended and no more
 // text arrived"). A pause inside a sentence is the LLM being slow, not the
 // sentence being over; speaking half a sentence breaks its prosody, and the
 // end of a reply is announced by flush / end_session, which cut everything.

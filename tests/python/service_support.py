@@ -2,7 +2,7 @@
 
 They run a real ``supertonic-tts serve`` process on the probe model
 (``tools/models/probe.py``), whose audio encodes the text it speaks, and talk
-to it over WebSocket and HTTP exactly as a client would (SPEC sections 3-8):
+to it over WebSocket and HTTP exactly as a client would (docs/protocol.md, docs/http-api.md):
 
 * ``ServerProcess``: one server with its own port, environment and log file;
   ``start()`` waits for ``/health/startup``, ``stop()`` sends SIGTERM (then
@@ -65,7 +65,7 @@ DEFAULT_RATE = 24000
 DEFAULT_FRAME_MS = 20
 SUPPORTED_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 
-# Error codes and whether a client may retry them (SPEC section 3).
+# Error codes and whether a client may retry them (docs/protocol.md, "Error codes").
 RETRYABLE = {
     "invalid_message": False,
     "unknown_message_type": False,
@@ -583,7 +583,7 @@ class Segment:
 class SessionLog:
     """One session's server messages, checked against the protocol as they arrive.
 
-    Invariants (SPEC section 3): every binary frame has exactly
+    Invariants (docs/protocol.md): every binary frame has exactly
     sample_rate*frame_ms/1000 samples and falls between a segment_started and
     its segment_done; segments never interleave and their indices increase
     (by one, unless a cancel dropped some); segment_done repeats the index and

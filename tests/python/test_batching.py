@@ -1,4 +1,4 @@
-"""Dynamic batching across sessions changes nothing a session hears (issue 15),
+"""Dynamic batching across sessions changes nothing a session hears,
 on real server processes and real graphs.
 
 * Probe model: a server that batches (TTS_MAX_BATCH=8, TTS_BATCH_WAIT_MS,

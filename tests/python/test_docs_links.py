@@ -124,3 +124,17 @@ if __name__ == "__main__":
     all_problems = [p for f in doc_files() for p in broken_links(f)]
     print("\n".join(all_problems) or f"{len(doc_files())} files: every link resolves")
     sys.exit(1 if all_problems else 0)
+
+
+def test_configuration_doc_is_the_servers_own_table():
+    """docs/configuration.md's table is what `supertonic-tts serve
+    --help-env-markdown` prints (the variable table of the code): a variable
+    added, renamed or re-described there and not here fails (`make docs`
+    rewrites it)."""
+    from service_support import BINARY
+    from tools.docs.configuration_table import DOC, generated, with_table
+
+    if not BINARY.exists():
+        pytest.skip("the server is not built")
+    doc = DOC.read_text(encoding="utf-8")
+    assert with_table(doc, generated(BINARY)) == doc, "docs/configuration.md is out of date: run `make docs`"

@@ -117,7 +117,7 @@ def test_parameter_count(model):
     assert set(counts) == set(GRAPH_NAMES)
     total = sum(counts.values())
     assert abs(total - 66e6) <= 0.15 * 66e6, total
-    # Per-graph sizes of the released model (MODEL-ARCHITECTURE.md), loosely.
+    # Per-graph sizes of the released model (docs/engine.md), loosely.
     for name, expected in (("duration_predictor", 0.34e6), ("text_encoder", 6.8e6),
                            ("vector_estimator", 33.0e6), ("vocoder", 25.3e6)):
         assert abs(counts[name] - expected) <= 0.1 * expected, (name, counts[name])
@@ -186,7 +186,7 @@ def _edge_pads(proto):
 @pytest.mark.parametrize("name,count", [("duration_predictor", 6), ("text_encoder", 6), ("vector_estimator", 28)])
 def test_convnext_pads_as_published(model, name, count):
     """Each non-causal ConvNeXt: Pad(mode=edge) over the whole tensor of x * mask
-    (MODEL-ARCHITECTURE.md), the pattern the engine rewrites."""
+    (docs/engine.md), the pattern the engine rewrites."""
     model_dir, _ = model
     pads = _edge_pads(onnx.load(str(model_dir / "onnx" / f"{name}.onnx")))
     assert len(pads) == count

@@ -1,4 +1,4 @@
-"""Hostile and unlucky clients (issue 14), on the probe model, 127.0.0.1 only.
+"""Hostile and unlucky clients, on the probe model, 127.0.0.1 only.
 
 Each test names the user-visible behaviour it protects and what the server
 did before the fix:

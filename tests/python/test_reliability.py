@@ -1,4 +1,4 @@
-"""Fault and soak tests (issue 6) on the probe model, against 127.0.0.1 only.
+"""Fault and soak tests on the probe model, against 127.0.0.1 only.
 
 * abrupt disconnects: mid-synthesis, mid-frame in both directions, mid-handshake,
   half-closed sockets; the server stays healthy, frees every session, and a

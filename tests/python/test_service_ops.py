@@ -1,4 +1,4 @@
-"""Operating the service (SPEC sections 7-8): health endpoints, Prometheus
+"""Operating the service (docs/http-api.md, docs/configuration.md): health endpoints, Prometheus
 metrics that move with the traffic, graceful drain on SIGTERM, and sessions
 freed when a client goes away mid-synthesis."""
 from __future__ import annotations

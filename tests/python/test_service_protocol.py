@@ -1,4 +1,4 @@
-"""The /ws/tts protocol (SPEC sections 3 and 6) against a real server on the
+"""The /ws/tts protocol (docs/protocol.md) against a real server on the
 probe model: message sequence and fields, frame sizes at every output rate,
 connection reuse, and every client-caused error code."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Streaming behaviour of the service (SPEC sections 3-5) on the probe model:
+"""Streaming behaviour of the service (docs/protocol.md) on the probe model:
 concurrent sessions without cross-talk, text bundling (debounce), fairness
 between sessions, and cancel (barge-in)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Supertonic 3 beside Supertonic 2 in one server (issue 16's "done when"):
+"""Supertonic 3 beside Supertonic 2 in one server:
 a v3-interface model directory (models/probe-v3: 8322 text ids, an indexer
 covering its languages' scripts) serves sessions in its languages and refuses
 others with its list; expression tags reach the v3 model and never the v2

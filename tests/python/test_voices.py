@@ -1,4 +1,4 @@
-"""Voices (issue 19): voice-style files from TTS_VOICES_DIR, blends written
+"""Voices (docs/voices.md): voice-style files from TTS_VOICES_DIR, blends written
 "F1:0.7+M2:0.3", and GET/POST/DELETE /v1/voices, against a real server.
 
 Which voice spoke is heard through the probe model built with --style-tempo

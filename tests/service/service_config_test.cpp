@@ -109,7 +109,7 @@ TEST(ServiceConfigTest, ReadsExactlyTheDocumentedVariables) {
     EXPECT_FALSE(var.meaning.empty()) << var.name;
   }
   EXPECT_EQ(asked, documented);
-  // The SPEC §8 names are a contract.
+  // The variable names are a contract (docs/configuration.md).
   for (const char* name : {"TTS_MAX_SESSIONS", "TTS_MAX_INFLIGHT_SEGMENTS", "TTS_DEFAULT_VOICE", "TTS_LANG_CODE",
                            "TTS_NUM_INFERENCE_STEPS", "TTS_DEBOUNCE_MS", "TTS_CHUNK_SIZE_MS", "LOG_LEVEL"}) {
     EXPECT_TRUE(documented.count(name)) << name;

@@ -2,12 +2,12 @@
 
 Writes the four ONNX graphs with the published interface (names, dtypes,
 ranks, input order, dynamic axes, opset 19, IR 9) and the published layer
-structure and sizes (see ``shared/docs/MODEL-ARCHITECTURE.md``), filled with
+structure and sizes (see docs/engine.md), filled with
 seeded random weights: about 65.7M parameters, about 263 MB of ONNX. Compute
 per call is close to the real model's, so it is the stand-in for benchmarks
 and for engine tests that need realistic shapes and costs.
 
-Padding as the published graphs do it (MODEL-ARCHITECTURE.md, "Shared block:
+Padding as the published graphs do it (docs/engine.md; the shared block:
 ConvNeXt", its padding paragraph): each non-causal ConvNeXt multiplies its input
 by the mask and then pads it with ``Pad(mode="edge")`` over the whole tensor.
 In a padded batch a shorter item therefore sees zeros past its end where,

@@ -1,5 +1,5 @@
 """The Supertonic 2 ONNX interface every generated model directory must have
-(SPEC section 2): each graph's inputs in the published order and its outputs,
+(the published interface): each graph's inputs in the published order and its outputs,
 as (name, element type, dims); None is a dimension of any name."""
 from onnx import TensorProto
 

@@ -2,7 +2,7 @@
 ``--version 3``, Supertonic 3) model directory whose audio encodes the text it
 was given.
 
-It has the published layout and the exact four-graph interface (SPEC section 2:
+It has the published layout and the exact four-graph interface (the published interface:
 input names, order, dtypes, ranks and the dynamic axes ``batch_size``,
 ``text_length``, ``latent_length``), so the engine runs it exactly as it runs
 the real model; but what comes out can be decoded back into text with

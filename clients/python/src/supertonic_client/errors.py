@@ -237,7 +237,7 @@ ERROR_CLASSES: dict[str, type[ServerError]] = {
         VoiceTooLargeError, UploadsDisabledError, VoiceStorageError,
     )
 }
-"""The server's error codes (README, "Error codes") and their exception classes."""
+"""The server's error codes (docs/protocol.md, "Error codes") and their exception classes."""
 
 
 def server_error(code: str, message: str, *, retryable: bool | None = None,
