@@ -5,9 +5,11 @@
     agent = Agent(instructions="...", tts=tts)
 
 ``SupertonicTTS`` is ``livekit.plugins.supertonic.TTS`` (``service_url`` and
-``url``, ``lang_code`` and ``language`` are accepted alike). When the package
-is not installed (``pip install ./clients/python``), it is loaded from
-``clients/python/src`` of this checkout.
+``url``, ``lang_code`` and ``language`` are accepted alike). When the plugin is
+not installed (``pip install ./clients/python/supertonic-client
+./clients/python/livekit-plugins-supertonic``), it is loaded from the sources
+of this checkout: ``clients/python/livekit-plugins-supertonic`` and
+``clients/python/supertonic-client/src``.
 """
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ from pathlib import Path
 try:
     from livekit.plugins.supertonic import TTS as SupertonicTTS
 except ImportError as missing:  # not installed: use the sources next to this file
-    src = Path(__file__).resolve().parent / "python" / "src"
-    if not (src / "supertonic_client").is_dir():
+    here = Path(__file__).resolve().parent / "python"
+    sources = [here / "livekit-plugins-supertonic", here / "supertonic-client" / "src"]
+    if not (sources[0] / "livekit" / "plugins" / "supertonic").is_dir():
         raise
-    if str(src) not in sys.path:
-        sys.path.insert(0, str(src))
+    for src in reversed(sources):
+        if str(src) not in sys.path:
+            sys.path.insert(0, str(src))
     try:
-        import livekit.plugins  # noqa: F401  (a namespace package: picks up src/ now)
+        import livekit.plugins  # noqa: F401  (a namespace package: picks up the sources now)
         from livekit.plugins.supertonic import TTS as SupertonicTTS
     except ImportError:
         raise missing from None

@@ -18,7 +18,9 @@ import sys
 import wave
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clients" / "python" / "src"))
+# The checkout's sources, for a run without `pip install ./clients/python/pipecat-supertonic`.
+_CLIENTS = Path(__file__).resolve().parents[1] / "clients" / "python"
+sys.path[:0] = [str(_CLIENTS / "pipecat-supertonic" / "src"), str(_CLIENTS / "supertonic-client" / "src")]
 
 from pipecat.frames.frames import EndFrame, ErrorFrame, Frame, TTSAudioRawFrame, TTSSpeakFrame, TTSTextFrame  # noqa: E402
 from pipecat.pipeline.pipeline import Pipeline  # noqa: E402
@@ -27,7 +29,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  #
 from pipecat.transcriptions.language import Language  # noqa: E402
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
-from supertonic_client.pipecat import SupertonicTTSService  # noqa: E402
+from pipecat_supertonic import SupertonicTTSService  # noqa: E402
 
 
 class Recorder(FrameProcessor):

@@ -39,6 +39,21 @@ STAMP="$VENV/.requirements.sha"
 want=$(sha256sum "$ROOT/tools/requirements.txt" | cut -d' ' -f1)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
+  # A venv from before the client split (one clients/python distribution,
+  # livekit-plugins-supertonic, that owned bin/supertonic-say): remove it first,
+  # or reinstalling it from its new place would delete the supertonic-say that
+  # supertonic-client has just installed.
+  if "$VENV/bin/python" - <<'PY'
+import importlib.metadata as md, sys
+try:
+    dist = md.distribution("livekit-plugins-supertonic")
+except md.PackageNotFoundError:
+    sys.exit(1)
+sys.exit(0 if any(e.name == "supertonic-say" for e in dist.entry_points) else 1)
+PY
+  then
+    "$VENV/bin/pip" uninstall -q -y livekit-plugins-supertonic
+  fi
   "$VENV/bin/pip" install -q -r "$ROOT/tools/requirements.txt"
   echo "$want" > "$STAMP"
 fi

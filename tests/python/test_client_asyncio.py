@@ -1,4 +1,4 @@
-"""The asyncio client (clients/python, ``supertonic_client``) and the
+"""The asyncio client (clients/python/supertonic-client, ``supertonic_client``) and the
 ``supertonic-say`` command, against a real server on the probe model, whose
 audio decodes back to the text it speaks."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from client_support import heard
 from service_support import FAIL_ABOVE_TOKENS, REPO, VENV_PYTHON, norm_text, requires_server_binary, run
 from tools.probe_decode import decode_wav
 
-stc = pytest.importorskip("supertonic_client", reason="pip install -e ./clients/python")
+stc = pytest.importorskip("supertonic_client", reason="pip install -e ./clients/python/supertonic-client")
 
 pytestmark = requires_server_binary
 

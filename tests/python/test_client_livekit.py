@@ -18,7 +18,8 @@ from service_support import (
 )
 
 agents = pytest.importorskip("livekit.agents", reason="pip install -r tools/requirements.txt")
-supertonic = pytest.importorskip("livekit.plugins.supertonic", reason="pip install -e ./clients/python")
+supertonic = pytest.importorskip("livekit.plugins.supertonic",
+                                 reason="pip install -e ./clients/python/livekit-plugins-supertonic")
 
 from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError  # noqa: E402
 from livekit.agents.metrics import TTSMetrics  # noqa: E402

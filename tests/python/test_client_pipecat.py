@@ -1,4 +1,4 @@
-"""The Pipecat TTS service (``supertonic_client.pipecat.SupertonicTTSService``)
+"""The Pipecat TTS service (``pipecat_supertonic.SupertonicTTSService``)
 in a real ``pipecat-ai`` 1.x pipeline (``Pipeline``, ``PipelineWorker``,
 ``WorkerRunner``), against a real server on the probe model, whose audio
 decodes back to the text it speaks. Frames go in as an LLM service and the
@@ -36,7 +36,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  #
 from pipecat.transcriptions.language import Language  # noqa: E402
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
-from supertonic_client.pipecat import SupertonicTTSService  # noqa: E402
+from pipecat_supertonic import SupertonicTTSService  # noqa: E402
 from tools.probe_decode import FRAME_S  # noqa: E402
 
 pytestmark = requires_server_binary

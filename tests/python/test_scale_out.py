@@ -399,7 +399,7 @@ async def pipecat_service_loses_a_turn_then_speaks(url: str, on_audio) -> str:
     from pipecat.frames.frames import (LLMFullResponseEndFrame, LLMFullResponseStartFrame, LLMTextFrame,
                                        TTSAudioRawFrame, TTSSpeakFrame)
     from pipecat.transcriptions.language import Language
-    from supertonic_client.pipecat import SupertonicTTSService
+    from pipecat_supertonic import SupertonicTTSService
     from test_client_pipecat import Bot, tokens
 
     tts = SupertonicTTSService(url=url, settings=SupertonicTTSService.Settings(language=Language.EN),

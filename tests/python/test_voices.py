@@ -647,7 +647,7 @@ def test_cli_synth_takes_blends_and_voice_files(tmp_path, tempo_model, tempo_f1)
     assert frames == -1 and "unknown voice 'Nobody'" in err, err
 
 
-stc = pytest.importorskip("supertonic_client", reason="pip install -e ./clients/python")
+stc = pytest.importorskip("supertonic_client", reason="pip install -e ./clients/python/supertonic-client")
 
 
 def test_the_python_client_lists_uploads_blends_and_deletes(start_server, tmp_path):

@@ -76,15 +76,15 @@ try:
     from pipecat.utils.types import NOT_GIVEN, NotGiven
 except ImportError as _e:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "supertonic_client.pipecat needs Pipecat 1.x: pip install 'pipecat-ai>=1.14,<2' "
-        "(or the package's extra: pip install 'livekit-plugins-supertonic[pipecat]')") from _e
+        "pipecat_supertonic needs Pipecat 1.x: pip install 'pipecat-ai>=1.14,<2' "
+        "(a dependency of pipecat-supertonic: pip install pipecat-supertonic)") from _e
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
-from .client import DEFAULT_URL, SUPPORTED_SAMPLE_RATES
-from .errors import server_error
-from .events import (
+from supertonic_client.client import DEFAULT_URL, SUPPORTED_SAMPLE_RATES
+from supertonic_client.errors import server_error
+from supertonic_client.events import (
     Error,
     SegmentStarted,
     parse_error,
