@@ -552,7 +552,9 @@ std::variant<bool, VoiceWriteError> VoiceRegistry::Save(std::size_t model, const
   const std::vector<fs::path> candidates = CandidateFiles(model, name);
   std::vector<fs::path> on_disk;
   std::copy_if(candidates.begin(), candidates.end(), std::back_inserter(on_disk), Exists);
-  if (on_disk.empty() && voices.count(name) == 0 && CountStored(voices) >= config_.max_voices) {
+  // Counted against what this server has read: a file of another replica's
+  // that it has not read yet is one more voice for it once it has.
+  if (voices.count(name) == 0 && CountStored(voices) >= config_.max_voices) {
     return VoiceWriteError{Kind::kTooMany, "model " + model_names_[model] + " has TTS_MAX_VOICES (" +
                                                std::to_string(config_.max_voices) +
                                                ") voices from files and uploads; delete one first"};
