@@ -23,7 +23,7 @@ namespace {
 
 // The variables, their defaults (which must match the member initializers of
 // ServiceConfig; a test checks) and their meanings.
-constexpr std::array<EnvVarInfo, 47> kVariables = {{
+constexpr std::array<EnvVarInfo, 48> kVariables = {{
     {"TTS_HOST", "0.0.0.0", "address to listen on"},
     {"TTS_PORT", "8000", "TCP port of the HTTP and WebSocket server, 0..65535 (0: any free port)"},
     {"TTS_MODEL_DIR", "models/supertonic-2",
@@ -72,6 +72,10 @@ constexpr std::array<EnvVarInfo, 47> kVariables = {{
     {"TTS_MAX_VOICE_BYTES", "2097152",
      "largest voice-style file, 262144..67108864 bytes (a published one is ~420 KB; the server writes ~170 KB); "
      "an upload's body may be 64 KiB more"},
+    {"TTS_VOICES_RESCAN_S", "2",
+     "how often each server re-reads TTS_VOICES_DIR for voices other replicas (or an operator) added, replaced or "
+     "removed, 0..3600 s (0: never; changes then show after a restart). Replicas sharing the folder agree within "
+     "this interval"},
     {"TTS_LANG_CODE", "pt",
      "language when start_session names none; every model must speak it (supertonic-2: en ko es pt fr)"},
     {"TTS_NUM_INFERENCE_STEPS", "",
@@ -142,7 +146,7 @@ struct IntVariable {
   int max;
 };
 
-constexpr std::array<IntVariable, 22> kIntVariables = {{
+constexpr std::array<IntVariable, 23> kIntVariables = {{
     {"TTS_PORT", &ServiceConfig::port, 0, 65535},
     {"TTS_INTRA_OP_THREADS", &ServiceConfig::intra_op_threads, 0, 256},
     {"TTS_MAX_SESSIONS", &ServiceConfig::max_sessions, 1, 100000},
@@ -165,6 +169,7 @@ constexpr std::array<IntVariable, 22> kIntVariables = {{
     {"TTS_SHUTDOWN_GRACE_S", &ServiceConfig::shutdown_grace_s, 0, 3600},
     {"TTS_MAX_VOICES", &ServiceConfig::max_voices, 0, 100000},
     {"TTS_MAX_VOICE_BYTES", &ServiceConfig::max_voice_bytes, 262144, 64 * 1024 * 1024},
+    {"TTS_VOICES_RESCAN_S", &ServiceConfig::voices_rescan_s, 0, 3600},
 }};
 
 struct BoolVariable {
@@ -589,7 +594,8 @@ std::string ServiceConfig::ToString() const {
      << ", scheduler=" << service::ToString(scheduler) << ", default_voice=" << default_voice
      << ", voices_dir=" << (voices_dir.empty() ? "<none>" : voices_dir)
      << ", allow_voice_upload=" << (allow_voice_upload ? "true" : "false") << ", max_voices=" << max_voices
-     << ", max_voice_bytes=" << max_voice_bytes << ", lang_code=" << lang_code
+     << ", max_voice_bytes=" << max_voice_bytes << ", voices_rescan_s=" << voices_rescan_s
+     << ", lang_code=" << lang_code
      << ", num_inference_steps=" << (num_inference_steps ? std::to_string(*num_inference_steps) : "<model default>")
      << ", speed=" << (speed ? Format(*speed) : "<model default>") << ", sample_rate=" << sample_rate
      << ", debounce_ms=" << debounce_ms

@@ -118,6 +118,7 @@ struct ServiceConfig {
   bool allow_voice_upload = false;  // uploads without a token
   int max_voices = 500;             // per model, from files and uploads
   int max_voice_bytes = 2 * 1024 * 1024;
+  int voices_rescan_s = 2;          // replicas sharing voices_dir see each other's writes within this; 0: never
 
   // Access
   std::string auth_token;  // empty: no authentication

@@ -1,9 +1,9 @@
 #include "service/speech_request.h"
 
 #include <algorithm>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <utility>
 
 #include "audio/audio_encoder.h"
 #include "engine/text_chunker.h"
@@ -15,11 +15,8 @@ namespace {
 
 // OpenAI's voice names map onto the Supertonic voices; our own names pass through.
 std::string MapVoice(const std::string& v) {
-  static const std::map<std::string, std::string> kOpenAi = {
-      {"alloy", "F1"}, {"ash", "M1"},  {"ballad", "M2"}, {"coral", "F2"}, {"echo", "M3"},
-      {"fable", "F3"}, {"nova", "F4"}, {"onyx", "M4"},   {"sage", "F5"},  {"shimmer", "M5"}};
-  auto it = kOpenAi.find(v);
-  return it == kOpenAi.end() ? v : it->second;
+  const auto alias = OpenAiVoiceAlias(v);
+  return alias ? std::string(*alias) : v;
 }
 
 constexpr int kOpenAiSampleRate = 24000;  // OpenAI's audio is 24 kHz
@@ -29,6 +26,16 @@ HttpError InvalidRequest(std::string message) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> OpenAiVoiceAlias(std::string_view name) {
+  static constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"alloy", "F1"}, {"ash", "M1"},  {"ballad", "M2"}, {"coral", "F2"}, {"echo", "M3"},
+      {"fable", "F3"}, {"nova", "F4"}, {"onyx", "M4"},   {"sage", "F5"},  {"shimmer", "M5"}};
+  for (const auto& [openai, ours] : kAliases) {
+    if (openai == name) return ours;
+  }
+  return std::nullopt;
+}
 
 // OpenAI's speech model ids, dated snapshots included (tts-1-1106,
 // tts-1-hd-1106, gpt-4o-mini-tts-2025-03-20, ...): clients written for OpenAI

@@ -3,6 +3,7 @@
 // a body parsed and checked into a SpeechRequest, or refused with an
 // OpenAI-style HttpError. Pure functions: no sockets, no sessions, no model
 // (the speech_request fuzz target builds them on their own).
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +41,11 @@ struct HttpError {
 // ("instructions") are ignored. Never throws. Does not check values against
 // the models or TTS_MAX_TEXT_CHARS (PrepareSpeech does).
 std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body) noexcept;
+
+// The Supertonic voice an OpenAI voice name (alloy, ash, ballad, coral,
+// echo, fable, nova, onyx, sage, shimmer) stands for on /v1/audio/speech;
+// nullopt for any other name. No uploaded or file voice may take these names.
+std::optional<std::string_view> OpenAiVoiceAlias(std::string_view name);
 
 // OpenAI's own model names (tts-1, tts-1-hd, gpt-4o-mini-tts and its dated
 // versions), which OpenAI clients send by default.

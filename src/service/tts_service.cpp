@@ -69,7 +69,8 @@ TtsService::TtsService(ServiceConfig config)
       model_voices, VoiceRegistryConfig{.dir = config_.voices_dir,
                                         .max_voices = static_cast<std::size_t>(config_.max_voices),
                                         .max_voice_bytes = static_cast<std::size_t>(config_.max_voice_bytes),
-                                        .default_voice = config_.default_voice});
+                                        .default_voice = config_.default_voice,
+                                        .rescan_interval = std::chrono::seconds(config_.voices_rescan_s)});
   if (config_.allow_voice_upload && config_.auth_token.empty()) {
     spdlog::warn("TTS_ALLOW_VOICE_UPLOAD is on without TTS_AUTH_TOKEN: anyone who can reach the port may add and "
                  "delete voices");

@@ -37,6 +37,7 @@ from service_support import (
     decode_pcm16,
     make_tempo_probe_model,
     norm_text,
+    poll,
     requires_server_binary,
     run,
     run_session,
@@ -332,7 +333,7 @@ def test_upload_list_replace_and_delete(start_server, tmp_path):
 
 @pytest.mark.parametrize("case", [
     "not json", "not an object", "no name", "style and blend", "neither", "bad name", "traversal name",
-    "own voice", "wrong dims", "huge value", "text value", "nan literal", "unknown part", "zero weight",
+    "own voice", "openai name", "wrong dims", "huge value", "text value", "nan literal", "unknown part", "zero weight",
     "five parts", "unknown model", "metadata not an object", "too large",
 ])
 def test_bad_uploads_get_a_clear_json_error(bad_uploads_server, case):
@@ -353,6 +354,7 @@ def test_bad_uploads_get_a_clear_json_error(bad_uploads_server, case):
         "bad name": ({"name": "my voice", "blend": "F1"}, 400, "invalid_voice_name", "letters, digits"),
         "traversal name": ({"name": "../../x", "style": style}, 400, "invalid_voice_name", "'../../x'"),
         "own voice": ({"name": "M2", "style": style}, 409, "voice_protected", "own voices"),
+        "openai name": ({"name": "alloy", "blend": "M3"}, 409, "voice_protected", "maps it to the built-in voice F1"),
         "wrong dims": ({"name": "a", "style": wrong}, 400, "invalid_voice", "style_dp has dims [1,16,8]"),
         "huge value": ({"name": "a", "style": huge}, 400, "invalid_voice", "style_ttl.data[258] is 500000"),
         "text value": ({"name": "a", "style": text}, 400, "invalid_voice", "non-numeric"),
@@ -428,6 +430,45 @@ def test_uploads_and_saved_blends_survive_a_restart(tmp_path):
             assert_session_speaks(log, ["After a restart."], "en")
     finally:
         second.stop()
+
+
+# ---------------------------------------------------------------------------
+# Replicas sharing one folder
+
+# TTS_VOICES_RESCAN_S=1: a replica sees another's write within a second and a
+# re-scan; the rest is slack for a loaded machine.
+REPLICA_DEADLINE_S = 5.0
+
+
+def test_replicas_sharing_a_folder_see_each_others_writes(start_server, tmp_path):
+    """Two servers on one TTS_VOICES_DIR, as replicas on a shared volume: an
+    upload through A is spoken on B, B's upload over it says it replaced it,
+    and a voice deleted through A is refused on B."""
+    voices = tmp_path / "voices"
+    env = dict(TTS_VOICES_DIR=voices, TTS_ALLOW_VOICE_UPLOAD="true", TTS_VOICES_RESCAN_S=1)
+    a, b = start_server(**env), start_server(**env)
+
+    def voice_on(server: ServerProcess, name: str) -> dict | None:
+        _, listing = api(server, "GET", "/v1/voices")
+        return next((v for v in listing["data"] if v["name"] == name), None)
+
+    status, saved = api(a, "POST", "/v1/voices", {"name": "Shared", "style": compact(probe_voice("M3"))})
+    assert status == 201 and saved["replaced"] is False, saved
+    assert poll(lambda: voice_on(b, "Shared"), REPLICA_DEADLINE_S), "B never offered the voice uploaded through A"
+    log = run(speak(b, "Shared", ["Uploaded through the other one."]))
+    assert log.started["resolved_voice"] == "Shared"
+    assert_session_speaks(log, ["Uploaded through the other one."], "en")
+
+    status, saved = api(b, "POST", "/v1/voices",
+                        {"name": "Shared", "style": compact(probe_voice("F2")), "metadata": {"by": "b"}})
+    assert status == 200 and saved["replaced"] is True, saved
+    assert poll(lambda: (voice_on(a, "Shared") or {}).get("metadata") == {"by": "b"}, REPLICA_DEADLINE_S), \
+        "A kept its own version after B replaced it"
+
+    assert api(a, "DELETE", "/v1/voices/Shared")[0] == 200
+    assert poll(lambda: voice_on(b, "Shared") is None, REPLICA_DEADLINE_S), "B still offers the deleted voice"
+    assert run(refused(b, "Shared"))["code"] == "invalid_voice"
+    assert api(b, "DELETE", "/v1/voices/Shared")[0] == 404
 
 
 # ---------------------------------------------------------------------------

@@ -52,6 +52,7 @@ TEST(ServiceConfigTest, Defaults) {
   EXPECT_EQ(c.max_sessions, 100);
   EXPECT_EQ(c.max_inflight_segments, 2);
   EXPECT_EQ(c.default_voice, "F1");
+  EXPECT_EQ(c.voices_rescan_s, 2);
   EXPECT_EQ(c.lang_code, "pt");
   EXPECT_FALSE(c.num_inference_steps.has_value()) << "each model's profile decides (supertonic-2: 2)";
   EXPECT_FALSE(c.speed.has_value()) << "each model's profile decides (1.05)";
@@ -203,6 +204,8 @@ TEST(ServiceConfigTest, EachVariableIsParsed) {
       {"TTS_MAX_VOICES", "0", [](const auto& c) { return c.max_voices == 0; }},
       {"TTS_MAX_VOICES", "100000", [](const auto& c) { return c.max_voices == 100000; }},
       {"TTS_MAX_VOICE_BYTES", "262144", [](const auto& c) { return c.max_voice_bytes == 262144; }},
+      {"TTS_VOICES_RESCAN_S", "0", [](const auto& c) { return c.voices_rescan_s == 0; }},
+      {"TTS_VOICES_RESCAN_S", "3600", [](const auto& c) { return c.voices_rescan_s == 3600; }},
       {"LOG_LEVEL", "debug", [](const auto& c) { return c.log_level == LogLevel::kDebug; }},
       {"LOG_LEVEL", "WARNING", [](const auto& c) { return c.log_level == LogLevel::kWarn; }},
       {"LOG_LEVEL", "Warn", [](const auto& c) { return c.log_level == LogLevel::kWarn; }},
@@ -324,6 +327,9 @@ TEST(ServiceConfigTest, InvalidValuesNameTheVariable) {
       {"TTS_MAX_VOICES", "100001"},
       {"TTS_MAX_VOICE_BYTES", "262143"},
       {"TTS_MAX_VOICE_BYTES", "2MB"},
+      {"TTS_VOICES_RESCAN_S", "-1"},
+      {"TTS_VOICES_RESCAN_S", "3601"},
+      {"TTS_VOICES_RESCAN_S", "0.5"},
       {"LOG_LEVEL", "verbose"},
   };
   std::set<std::string> covered;

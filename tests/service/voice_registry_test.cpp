@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <chrono>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -11,6 +14,7 @@
 #include "engine/voice_style.h"
 #include "service/session_settings.h"
 #include "service/service_config.h"
+#include "service/speech_request.h"
 #include "service/voice_registry.h"
 #include "support/test_paths.h"
 
@@ -71,6 +75,12 @@ ResolvedVoice Resolved(const VoiceRegistry& r, const std::string& voice, std::si
     return {};
   }
   return std::get<ResolvedVoice>(result);
+}
+
+// The first style_ttl value of the voice as `r` resolves it; NaN when it does not.
+float FirstValue(const VoiceRegistry& r, const std::string& voice) {
+  const auto style = Resolved(r, voice).style;
+  return style ? style->ttl[0] : std::nanf("");
 }
 
 std::string ResolveError(const VoiceRegistry& r, const std::string& voice, std::size_t model = 0) {
@@ -344,6 +354,185 @@ TEST(VoiceRegistryTest, ConcurrentResolvesAndWrites) {
   EXPECT_EQ(bad, 0);
   EXPECT_GT(resolved, 0);
   EXPECT_FLOAT_EQ(r->Find(0, "hot")->ttl[0], 29.0f);
+}
+
+// Replicas share one TTS_VOICES_DIR: what one writes, another sees after a
+// re-scan; a re-scan that finds nothing new publishes nothing (the blend
+// cache survives it).
+TEST(VoiceRegistryTest, ReplicasSeeEachOthersWritesAfterARescan) {
+  const fs::path dir = testing::MakeTempDir("voices_replicas");
+  const auto a = OneModel(dir);
+  const auto b = OneModel(dir);
+  ASSERT_TRUE(std::holds_alternative<bool>(a->Save(0, "shared", Style(0.25f))));
+  EXPECT_FALSE(Listed(*b, "shared")) << "not before B looks";
+  EXPECT_TRUE(b->Rescan());
+  EXPECT_EQ(OriginOf(*b, "shared"), VoiceOrigin::kUpload);
+  EXPECT_FLOAT_EQ(FirstValue(*b, "shared"), 0.25f);
+  Resolved(*b, "shared+F1");
+  EXPECT_EQ(b->cached_blends(), 1u);
+  EXPECT_FALSE(b->Rescan()) << "nothing changed";
+  EXPECT_FALSE(a->Rescan()) << "A knows its own write";
+  EXPECT_EQ(b->cached_blends(), 1u) << "no new snapshot, so the blends stay";
+
+  ASSERT_TRUE(std::holds_alternative<bool>(a->Save(0, "shared", Style(0.75f))));
+  EXPECT_TRUE(b->Rescan());
+  EXPECT_FLOAT_EQ(FirstValue(*b, "shared"), 0.75f) << "a replacement";
+  EXPECT_EQ(b->cached_blends(), 0u);
+  EXPECT_FALSE(a->Delete(0, "shared"));
+  EXPECT_TRUE(b->Rescan());
+  EXPECT_NE(ResolveError(*b, "shared").find("unknown voice 'shared'"), std::string::npos) << "a deletion";
+  EXPECT_NE(ResolveError(*b, "shared+F1").find("unknown voice 'shared' in blend"), std::string::npos);
+
+  // A file an operator drops in, and one that turns bad.
+  WriteFile(dir / "supertonic-2" / "dropped.json", ConstantVoice(0.5f).dump());
+  EXPECT_TRUE(a->Rescan());
+  EXPECT_EQ(OriginOf(*a, "dropped"), VoiceOrigin::kFile);
+  WriteFile(dir / "supertonic-2" / "dropped.json", "{not json");
+  EXPECT_TRUE(a->Rescan());
+  EXPECT_FALSE(Listed(*a, "dropped")) << "skipped, as at start";
+}
+
+// A write through a replica that has not seen the other's files yet still
+// acts on the disk: a POST over another's file says it replaced it, a DELETE
+// removes a file it never loaded, and files it sees count against
+// TTS_MAX_VOICES.
+TEST(VoiceRegistryTest, WritesActOnTheDiskNotOnWhatThisReplicaSawLast) {
+  const fs::path dir = testing::MakeTempDir("voices_disk");
+  VoiceRegistryConfig config = Config(dir);
+  config.max_voices = 2;
+  const auto a = OneModel(dir, config);
+  const auto b = OneModel(dir, config);
+  ASSERT_TRUE(std::holds_alternative<bool>(a->Save(0, "v", Style(0.25f))));
+  auto over = b->Save(0, "v", Style(0.75f));
+  ASSERT_TRUE(std::holds_alternative<bool>(over));
+  EXPECT_TRUE(std::get<bool>(over)) << "B replaced A's file";
+  EXPECT_TRUE(a->Rescan());
+  EXPECT_FLOAT_EQ(FirstValue(*a, "v"), 0.75f) << "the last writer wins";
+
+  ASSERT_TRUE(std::holds_alternative<bool>(a->Save(0, "w", Style(0.5f))));
+  EXPECT_TRUE(b->Rescan());
+  auto third = b->Save(0, "x", Style(0.1f));
+  ASSERT_TRUE(std::holds_alternative<VoiceWriteError>(third));
+  EXPECT_EQ(std::get<VoiceWriteError>(third).kind, VoiceWriteError::Kind::kTooMany) << "A's files count";
+
+  EXPECT_TRUE(std::holds_alternative<VoiceWriteError>(a->Save(0, "y", Style(0.5f)))) << "A is full too";
+  EXPECT_FALSE(a->Delete(0, "w"));
+  ASSERT_TRUE(std::holds_alternative<bool>(a->Save(0, "late", Style(0.5f))));
+  EXPECT_FALSE(b->Delete(0, "late")) << "B never loaded it, but its file is there";
+  EXPECT_FALSE(fs::exists(dir / "supertonic-2" / "late.json"));
+  EXPECT_EQ(b->Delete(0, "late")->kind, VoiceWriteError::Kind::kNotFound);
+  EXPECT_TRUE(a->Rescan());
+  EXPECT_FALSE(Listed(*a, "late"));
+}
+
+// The registry re-scans on its own thread every rescan_interval; destroying
+// it stops the thread (TSan runs this suite).
+TEST(VoiceRegistryTest, TheBackgroundRescanFollowsTheFolder) {
+  const fs::path dir = testing::MakeTempDir("voices_background");
+  const auto a = OneModel(dir);
+  VoiceRegistryConfig config = Config(dir);
+  config.rescan_interval = std::chrono::milliseconds(5);
+  auto b = OneModel(dir, config);
+  auto until = [](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  };
+  ASSERT_TRUE(std::holds_alternative<bool>(a->Save(0, "bg", Style(0.25f))));
+  EXPECT_TRUE(until([&] { return b->Find(0, "bg") != nullptr; })) << "B never saw A's upload";
+  Resolved(*b, "bg+F1");
+  EXPECT_FALSE(a->Delete(0, "bg"));
+  EXPECT_TRUE(until([&] { return b->Find(0, "bg") == nullptr; })) << "B kept A's deleted voice";
+  b.reset();
+}
+
+// Files come and go while a replica re-scans: no crash, and once the
+// folder is still the registry offers exactly its good files.
+TEST(VoiceRegistryTest, RescansWhileFilesComeAndGo) {
+  const fs::path dir = testing::MakeTempDir("voices_churn");
+  const auto r = OneModel(dir);
+  const std::string good = ConstantVoice(0.5f).dump();
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    const char* names[] = {"c0.json", "c1.json", "c2.json", "c3.json", "c4.json"};
+    for (int i = 0; !stop || i < 50; ++i) {
+      const fs::path file = dir / "supertonic-2" / names[i % 5];
+      if (i % 3 == 2) {
+        fs::remove(file);
+      } else {
+        WriteFile(file, i % 7 == 0 ? good.substr(0, good.size() / 2) : good);  // half: a file mid-write
+      }
+    }
+  });
+  for (int i = 0; i < 50; ++i) {
+    r->Rescan();
+    Resolved(*r, "F1");
+  }
+  stop = true;
+  churn.join();
+  r->Rescan();
+  std::vector<std::string> want;
+  for (const auto& e : fs::directory_iterator(dir / "supertonic-2")) {
+    std::ifstream in(e.path());
+    if (json::parse(in, nullptr, false).is_object()) want.push_back(e.path().stem().string());
+  }
+  std::sort(want.begin(), want.end());
+  std::vector<std::string> stored;
+  for (const auto& v : r->List(0)) {
+    if (v.origin != VoiceOrigin::kModel) stored.push_back(v.name);
+  }
+  EXPECT_EQ(stored, want);
+}
+
+// With one model a voice may have a file in its model's folder and one in
+// TTS_VOICES_DIR itself: DELETE removes both, so neither a re-scan nor a
+// restart brings it back.
+TEST(VoiceRegistryTest, DeleteRemovesEveryFileThatProvidesTheVoice) {
+  const fs::path dir = testing::MakeTempDir("voices_duplicate");
+  WriteFile(dir / "supertonic-2" / "dup.json", ConstantVoice(0.25f).dump());
+  WriteFile(dir / "dup.json", ConstantVoice(0.5f).dump());
+  WriteFile(dir / "top.json", ConstantVoice(0.5f).dump());
+  const auto r = OneModel(dir);
+  EXPECT_FLOAT_EQ(FirstValue(*r, "dup"), 0.25f) << "the model folder's";
+  EXPECT_FALSE(r->Delete(0, "dup"));
+  EXPECT_FALSE(fs::exists(dir / "supertonic-2" / "dup.json"));
+  EXPECT_FALSE(fs::exists(dir / "dup.json"));
+  r->Rescan();
+  EXPECT_FALSE(Listed(*r, "dup")) << "the re-scan does not bring it back";
+  EXPECT_FALSE(Listed(*OneModel(dir), "dup")) << "nor does a restart";
+
+  auto replaced = r->Save(0, "top", Style(0.75f));
+  ASSERT_TRUE(std::holds_alternative<bool>(replaced));
+  EXPECT_TRUE(std::get<bool>(replaced)) << "a file voice of the top folder";
+  EXPECT_FLOAT_EQ(FirstValue(*OneModel(dir), "top"), 0.75f);
+}
+
+// OpenAI's voice names (alloy, ...) mean a built-in voice on
+// /v1/audio/speech; no upload or file may give them a second meaning.
+TEST(VoiceRegistryTest, OpenAiVoiceNamesAreRefused) {
+  const fs::path dir = testing::MakeTempDir("voices_openai");
+  WriteFile(dir / "supertonic-2" / "nova.json", ConstantVoice(0.5f).dump());
+  WriteFile(dir / "shimmer.json", ConstantVoice(0.5f).dump());
+  const auto r = OneModel(dir);
+  EXPECT_FALSE(Listed(*r, "nova")) << "skipped at load";
+  EXPECT_FALSE(Listed(*r, "shimmer"));
+  for (const char* name : {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer"}) {
+    EXPECT_TRUE(OpenAiVoiceAlias(name)) << name;
+    auto saved = r->Save(0, name, Style(0.1f));
+    ASSERT_TRUE(std::holds_alternative<VoiceWriteError>(saved)) << name;
+    const auto& e = std::get<VoiceWriteError>(saved);
+    EXPECT_EQ(e.kind, VoiceWriteError::Kind::kProtected) << name;
+    EXPECT_NE(e.message.find("OpenAI"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find(std::string(*OpenAiVoiceAlias(name))), std::string::npos) << e.message;
+  }
+  EXPECT_EQ(OpenAiVoiceAlias("alloy"), "F1");
+  EXPECT_FALSE(fs::exists(dir / "supertonic-2" / "alloy.json"));
+  WriteFile(dir / "supertonic-2" / "alloy.json", ConstantVoice(0.5f).dump());
+  r->Rescan();
+  EXPECT_FALSE(Listed(*r, "alloy")) << "skipped at a re-scan too";
 }
 
 }  // namespace
