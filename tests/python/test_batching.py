@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,23 @@ def run_round(server: ServerProcess, specs: list[Spec], tag: str,
               timeout: float) -> tuple[list[SessionLog], BatchFigures]:
     before = batch_histogram(server)
     logs = run(one_round(server, specs, tag, timeout * SLOW), timeout=2 * timeout * SLOW + 30)
-    return logs, batch_delta(before, batch_histogram(server))
+    return logs, batch_delta(before, settled_batch_histogram(server))
+
+
+def settled_batch_histogram(server: ServerProcess) -> tuple[dict[float, float], float]:
+    """The histogram once the round's last call is in it: the worker records a
+    call just after handing its last audio over, so a client can see its
+    session end a moment before /metrics counts the call. Two scrapes 0.3 s
+    apart that agree (within 10 s)."""
+    last = batch_histogram(server)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = batch_histogram(server)
+        if now[1] == last[1]:
+            return now
+        last = now
+    return last
 
 
 def batch_sizes(log: SessionLog) -> list[int]:
