@@ -5,7 +5,7 @@ PY := build/venv/bin/python
 JOBS ?= $(shell nproc)
 MODEL_DIR ?= models/faithful
 
-.PHONY: setup build models test test-cpp test-python run demo bench clean test-asan test-tsan fuzz ci docs
+.PHONY: setup build models test test-cpp test-python run demo bench clean test-asan test-tsan fuzz ci docs build-asan build-tsan build-fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -37,7 +37,7 @@ test: build models
 	exit $$status
 
 test-cpp:
-	@cd $(BUILD_DIR) && ctest --output-on-failure
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The playground test drives a headless Chromium and the scale-out test runs the
 # replicas behind HAProxy: installed for the tests only, so that `make build`
@@ -101,15 +101,13 @@ SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSUPERTONIC_BUILD_BENCH=OFF -DSU
 # Every GoogleTest suite and the service integration tests, against an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (build/asan).
 test-asan: setup models
-	@cmake -S . -B build/asan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O0 -g1" -DSUPERTONIC_SANITIZE=address,undefined > /dev/null
-	@cmake --build build/asan -j $(JOBS)
+	@$(MAKE) --no-print-directory build-asan
 	@bash tests/sanitizers/run.sh asan
 
 # The concurrency tests against a ThreadSanitizer build (build/tsan): only the
 # targets they run are built.
 test-tsan: setup models
-	@cmake -S . -B build/tsan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSUPERTONIC_SANITIZE=thread > /dev/null
-	@cmake --build build/tsan -j $(JOBS) --target supertonic-tts service_tests concurrency_tests
+	@$(MAKE) --no-print-directory build-tsan
 	@bash tests/sanitizers/run.sh tsan
 
 # libFuzzer targets (clang; build/fuzz), FUZZ_SECONDS each. The long form, by hand:
@@ -117,22 +115,25 @@ test-tsan: setup models
 FUZZ_SECONDS ?= 30
 fuzz: setup
 	@bash tests/fuzz/setup.sh
-	@CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSUPERTONIC_FUZZ=ON > /dev/null
-	@cmake --build build/fuzz -j $(JOBS)
+	@$(MAKE) --no-print-directory build-fuzz
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# What CI runs (.ci/run): `make test` first, then the sanitizer and fuzzing
-# runs. Every step runs; the target fails if any did, and ends with each
-# step's result and time.
+# The three builds alone, once `make setup` (and for build-fuzz tests/fuzz/setup.sh)
+# has run: what CI builds in the background while tests run.
+build-asan:
+	@cmake -S . -B build/asan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O0 -g1" -DSUPERTONIC_SANITIZE=address,undefined > /dev/null
+	@cmake --build build/asan -j $(JOBS)
+build-tsan:
+	@cmake -S . -B build/tsan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSUPERTONIC_SANITIZE=thread > /dev/null
+	@cmake --build build/tsan -j $(JOBS) --target supertonic-tts service_tests concurrency_tests
+build-fuzz:
+	@CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSUPERTONIC_FUZZ=ON > /dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+
+# What CI runs (.ci/run): `make test`, then the sanitizer and fuzzing runs,
+# every one even when an earlier one failed; fails if any did, and ends with
+# each step's result and time. The sanitizer and fuzz builds run in the
+# background at the lowest CPU priority while the tests before them run
+# (those mostly wait on servers and sockets): see scripts/ci.sh.
 ci:
-	@status=0; summary=""; t0=$$(date +%s); \
-	for step in test test-asan test-tsan fuzz; do \
-	  start=$$(date +%s); \
-	  if $(MAKE) --no-print-directory $$step; then result=ok; else result=FAILED; status=1; echo "ci: $$step FAILED"; fi; \
-	  took=$$(( $$(date +%s) - start )); \
-	  echo "ci: $$step took $$took s"; \
-	  summary="$$summary$$(printf '\nci:   %-10s %-6s %5d s' $$step $$result $$took)"; \
-	done; \
-	echo "ci: summary$$summary"; \
-	echo "ci: total $$(( $$(date +%s) - t0 )) s"; \
-	exit $$status
+	@bash scripts/ci.sh
