@@ -309,45 +309,50 @@ async def first_audio_ms(server, sid: str) -> float:
 
 async def flood(server, stop: asyncio.Event, n: int) -> None:
     """A client that sends 19,000 characters of money text in one message,
-    again and again (a cancel between them)."""
+    again and again, each cancelled once the server has taken it (so the
+    server always has the next one to work on, and never a backlog that
+    would leave the client blocked in a send)."""
     text = MONEY[:19000]
     async with await WsClient.open(server.url) as client:
         await client.send(start_msg(f"flood-{n}", lang_code="en"))
         while not stop.is_set():
             await client.send_all([text_msg(text), {"type": "cancel"}])
-            await asyncio.sleep(0.05)
-            while True:  # drain what came, without waiting for more
-                try:
-                    await client.recv(0.01)
-                except AssertionError:
-                    break
+            while (event := await client.recv(60)).binary or event.data["type"] != "cancelled":
+                pass
 
 
 def test_long_text_does_not_delay_another_sessions_first_audio(start_server):
     """Four clients each sending 19,000 characters of money text per message:
     another session's first audio stays about what it is without them. Old:
     each message was normalized at once on the network thread (~54 ms), and a
-    bystander's first audio went from 6 ms to 135 ms (median)."""
+    bystander's first audio went from 4 ms to 176 ms (median)."""
     server = start_server(TTS_MAX_TEXT_CHARS=100000, TTS_MAX_MESSAGE_BYTES=262144)
+
+    # Under a sanitizer one flood is enough to run the paths (the server is
+    # ~20x slower there, and the bound is not checked).
+    floods_n, bystanders = (1, 2) if SANITIZER else (4, 8)
 
     async def measure() -> tuple[list[float], list[float]]:
         quiet = [await first_audio_ms(server, f"quiet-{i}") for i in range(5)]
         stop = asyncio.Event()
-        floods = [asyncio.create_task(flood(server, stop, n)) for n in range(4)]
+        floods = [asyncio.create_task(flood(server, stop, n)) for n in range(floods_n)]
         await asyncio.sleep(1.0)
         loud = []
-        for i in range(8):
+        for i in range(bystanders):
             loud.append(await first_audio_ms(server, f"bystander-{i}"))
             await asyncio.sleep(0.1)
         stop.set()
         await asyncio.gather(*floods)
         return quiet, loud
 
-    quiet, loud = run(measure(), timeout=120)
+    quiet, loud = run(measure(), timeout=300 if SANITIZER else 120)
     print(f"first audio, quiet: {statistics.median(quiet):.1f} ms median; "
-          f"beside 4 floods: {statistics.median(loud):.1f} ms median, {max(loud):.1f} ms max")
+          f"beside {floods_n} floods: {statistics.median(loud):.1f} ms median, {max(loud):.1f} ms max")
+    # What is left is cutting each message into segments as it arrives (a few
+    # ms per 19,000 characters); the normalization of every segment at once
+    # cost ~54 ms per message (176 ms median here before).
     if not SANITIZER:
-        assert statistics.median(loud) < statistics.median(quiet) + 40, (quiet, loud)
+        assert statistics.median(loud) < statistics.median(quiet) + 60, (quiet, loud)
 
 
 # ---------------------------------------------------------------------------
