@@ -42,8 +42,10 @@ test-cpp:
 # The playground test drives a headless Chromium and the scale-out test runs the
 # replicas behind HAProxy: installed for the tests only, so that `make build`
 # (and the Docker build stage) does without them.
+# ruff (ruff.toml) first: it takes a second.
 test-python:
 	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
+	@build/venv/bin/ruff check --quiet .
 	@$(PY) -m pytest tests/python -q
 
 # The service on port 8000 (TTS_* variables configure it). Uses the real model

@@ -323,7 +323,7 @@ def _first_segment_complete_index(text: str, tokens: list[str], segment: str) ->
     cum = 0
     cut = last = None
     for i, tok in enumerate(tokens):
-        start, cum = cum, cum + len(tok)
+        cum += len(tok)
         if last is None and cum >= end:
             last = i
         if cut is None and cum >= need:

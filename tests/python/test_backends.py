@@ -69,7 +69,7 @@ def test_openvino_sessions_speak_their_text(openvino_server):
 
     log = run(body())
     assert_session_speaks(log, texts, "en")
-    assert f"engine backend: openvino" in server.log_tail(20000)
+    assert "engine backend: openvino" in server.log_tail(20000)
     assert f"precision {precision}" in server.log_tail(20000)
 
 

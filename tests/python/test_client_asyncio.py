@@ -3,7 +3,6 @@
 audio decodes back to the text it speaks."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path

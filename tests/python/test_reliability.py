@@ -38,11 +38,9 @@ import statistics
 import struct
 import threading
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pytest
 
 from service_support import (
     END, REPO, SessionLog, WsClient, assert_error, assert_session_speaks, collect, collect_session, decode_pcm16,

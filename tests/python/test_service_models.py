@@ -23,9 +23,9 @@ import openai
 import pytest
 
 from service_support import (
-    END, FLUSH, REPO, VENV_PYTHON, SessionLog, WsClient, assert_error, assert_session_speaks, assert_start_fails,
+    END, REPO, VENV_PYTHON, SessionLog, WsClient, assert_session_speaks, assert_start_fails,
     collect_session, decode_pcm16, ensure_probe_model, http_get, requires_server_binary, run, run_session, spoken,
-    start_msg, text_msg,
+    start_msg,
 )
 
 pytestmark = requires_server_binary

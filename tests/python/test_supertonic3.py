@@ -13,7 +13,6 @@ to the right number of characters (as other characters).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -53,11 +53,9 @@ from .errors import (
 )
 from .events import (
     AudioFrame,
-    Cancelled,
     Error,
     Event,
     SegmentDone,
-    SegmentStarted,
     SessionEnded,
     SessionStarted,
     parse_cancelled,
