@@ -733,9 +733,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         // Nothing is read meanwhile: the connection's next request waits for this reply.
         stream_.expires_never();
         auto request = std::make_shared<http::request<http::string_body>>(std::move(req));
-        asio::post(context_->blocking, [self = shared_from_this(), request, route = route_] {
+        asio::post(context_->blocking, [self = shared_from_this(), request, route = route_]() mutable {
           auto reply = std::make_shared<service::HttpReply>(self->Reply(*route, *request));
-          asio::post(self->stream_.get_executor(), [self, request, reply] { self->Respond(*request, *reply); });
+          auto executor = self->stream_.get_executor();
+          // Every reference goes back with the reply: the session must end on
+          // the network thread, which owns its socket and its connection slot.
+          asio::post(executor, [self = std::move(self), request = std::move(request), reply = std::move(reply)] {
+            self->Respond(*request, *reply);
+          });
         });
         return;
       }
