@@ -86,20 +86,6 @@ nlohmann::json VoiceObject(const VoiceInfo& v) {
   return j;
 }
 
-// The value of `key` in a query string ("a=1&model=x"), as written.
-std::optional<std::string> QueryValue(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') {
-      return std::string(pair.substr(key.size() + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    query = query.substr(amp + 1);
-  }
-  return std::nullopt;
-}
-
 // A page of GET /v1/voices holds at most this many voices, and stops early
 // once its voice objects pass kVoicePageBytes (metadata can be 16 KB each):
 // one answer never makes the server build or hold megabytes.
@@ -119,17 +105,14 @@ std::string VoiceId(std::string_view model, std::string_view name) {
 // under "data" (OpenAI's list paging: ?limit=, ?after=<last_id>, has_more).
 HttpReply Voices(TtsService& service, const ApiRequest& request) {
   int limit = kDefaultVoicePage;
-  if (const auto v = QueryValue(request.query, "limit")) {
+  if (const auto v = QueryParameter(request.query, "limit")) {
     const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
     if (ec != std::errc() || end != v->data() + v->size() || limit < 1 || limit > kMaxVoicePage) {
       return Error(400, "invalid_request_error",
                    "'limit' must be an integer in 1.." + std::to_string(kMaxVoicePage) + ", got '" + v->substr(0, 32) + "'");
     }
   }
-  std::string after = QueryValue(request.query, "after").value_or("");
-  for (auto at = after.find("%3"); at != std::string::npos; at = after.find("%3", at + 1)) {
-    if (at + 2 < after.size() && (after[at + 2] == 'A' || after[at + 2] == 'a')) after.replace(at, 3, ":");
-  }
+  const std::string after = QueryParameter(request.query, "after").value_or("");
   const auto models = service.model_choices();
   const VoiceRegistry& registry = service.voices();
   nlohmann::json by_model = nlohmann::json::array();
@@ -293,7 +276,7 @@ constexpr std::string_view kVoicePrefix = "/v1/voices/";
 HttpReply DeleteVoice(TtsService& service, const ApiRequest& request) {
   const std::string name(request.path.substr(kVoicePrefix.size()));
   const auto models = service.model_choices();
-  const auto model_name = QueryValue(request.query, "model");
+  const auto model_name = QueryParameter(request.query, "model");
   const auto model = FindModel(models, model_name);
   if (!model) return UnknownModel(models, *model_name);
   if (auto error = service.voices().Delete(*model, name)) return WriteRefused(*error);
@@ -371,6 +354,47 @@ HttpReply Refuse(std::string_view path, int status, std::string_view code, const
 
 std::size_t BodyLimit(const TtsService& service, const Route& route) {
   return route.body_limit ? route.body_limit(service) : kDefaultBodyLimit;
+}
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') {
+      return PercentDecode(pair.substr(key.size() + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return std::nullopt;
 }
 
 bool SecretsEqual(std::string_view a, std::string_view b) {

@@ -111,6 +111,11 @@ bool IsJsonContentType(std::string_view content_type);
 // over its address's share (429 capacity), for a route not served at capacity.
 HttpReply CapacityRefusal(const TtsService& service, std::string_view path, bool per_address);
 
+// The value of `key` in a query string ("a=1&model=x"), percent-decoded (%XX;
+// a malformed one is kept as written, and '+' is a '+': RFC 3986, not a form), the
+// first occurrence's (empty when written "key="); nullopt when the key is absent.
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view key);
+
 // Constant-time comparison for secrets (auth tokens).
 bool SecretsEqual(std::string_view a, std::string_view b);
 

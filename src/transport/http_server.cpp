@@ -46,32 +46,6 @@ constexpr auto kBodyTimeout = std::chrono::seconds(30);
 constexpr std::size_t kMaxProbeOnlyConnections = 64;
 constexpr std::size_t kMaxProbeOnlyPerAddress = 8;
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX sequences decoded; a malformed one is kept as it is ('+' is a '+':
-// RFC 3986, not a form).
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
 }  // namespace
 
 // The token from "Authorization: Bearer <token>" (the scheme in any case, as
@@ -88,15 +62,7 @@ std::string PresentedToken(std::string_view authorization, std::string_view targ
   }
   const auto q = target.find('?');
   if (q == std::string_view::npos) return {};
-  std::string_view query = target.substr(q + 1);
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    if (pair.starts_with("token=")) return PercentDecode(pair.substr(6));
-    if (amp == std::string_view::npos) break;
-    query = query.substr(amp + 1);
-  }
-  return {};
+  return service::QueryParameter(target.substr(q + 1), "token").value_or("");
 }
 
 namespace {
@@ -639,7 +605,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(boost::none);  // the route's limit is set, and a Content-Length checked, once it is known
     parser_->header_limit(kMaxRequestHeaderBytes);
     stream_.expires_after(probe_only() ? kProbeOnlyHeaderTimeout
-                          : requests_ == 0 ? std::chrono::duration_cast<std::chrono::seconds>(kFirstHeaderTimeout)
+                          : requests_ == 0 ? kFirstHeaderTimeout
                                            : kKeepAliveTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });

@@ -52,3 +52,20 @@ TEST(IsJsonContentType, MediaTypeWithAnyParameters) {
 
 }  // namespace
 }  // namespace supertonic::service
+
+namespace supertonic::service {
+namespace {
+
+TEST(QueryParameter, FindsTheKeyAndPercentDecodesItsValue) {
+  EXPECT_EQ(QueryParameter("limit=7&after=supertonic-2%3AF1", "after"), "supertonic-2:F1");
+  EXPECT_EQ(QueryParameter("after=supertonic-2:F1", "after"), "supertonic-2:F1");
+  EXPECT_EQ(QueryParameter("token=a%2Bb+c%zz%4", "token"), "a+b+c%zz%4");  // '+' stays; malformed kept
+  EXPECT_EQ(QueryParameter("tokens=x&token=y", "token"), "y");
+  EXPECT_EQ(QueryParameter("token=&token=y", "token"), "");
+  EXPECT_EQ(QueryParameter("model=", "model"), "");
+  EXPECT_EQ(QueryParameter("", "model"), std::nullopt);
+  EXPECT_EQ(QueryParameter("a=1", "model"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace supertonic::service
