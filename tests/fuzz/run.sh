@@ -7,6 +7,8 @@
 # (> 10 s per input) or memory blow-up (> 2 GB) is written to
 # build/fuzz/artifacts/<target>/; the script then fails and says how to keep
 # the input as a regression test. Figures: build/fuzz/summary.txt.
+# Targets run FUZZ_JOBS at a time (default: one per core): a libFuzzer process
+# uses one core, so on two cores two targets fuzz for the price of one.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${1:-${FUZZ_SECONDS:-30}}
@@ -17,30 +19,44 @@ BIN=build/fuzz/bin
 SUMMARY=build/fuzz/summary.txt
 mkdir -p build/fuzz
 : > "$SUMMARY"
-failed=()
-for t in "${TARGETS[@]}"; do
-  work=build/fuzz/corpus/$t
-  artifacts=build/fuzz/artifacts/$t
+JOBS=${FUZZ_JOBS:-$(nproc)}
+
+fuzz_one() {  # target: fuzzes it, prints its line of figures; exit status as libFuzzer's
+  local t=$1 work=build/fuzz/corpus/$1 artifacts=build/fuzz/artifacts/$1 log=build/fuzz/$1.log
   mkdir -p "$work" "$artifacts"
-  extra=()
+  local extra=()
   [ -f "tests/fuzz/$t.dict" ] && extra+=("-dict=tests/fuzz/$t.dict")
-  log=build/fuzz/$t.log
-  echo "fuzz: $t for ${SECONDS_PER_TARGET} s"
   # UBSan and ASan findings abort, so libFuzzer saves the input.
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
     "$BIN/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
       -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" "$work" "tests/fuzz/corpus/$t" > "$log" 2>&1
-  rc=$?
+  local rc=$?
+  local execs rate cov corpus
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
   corpus=$(find "$work" -type f | wc -l)
-  line="$t: ${execs:-?} inputs in ${SECONDS_PER_TARGET} s (${rate:-?}/s), coverage ${cov:-?} edges, corpus $corpus, exit $rc"
+  echo "$t: ${execs:-?} inputs in ${SECONDS_PER_TARGET} s (${rate:-?}/s), coverage ${cov:-?} edges, corpus $corpus, exit $rc"
+  return $rc
+}
+
+# Each target's line and exit status land in build/fuzz/<target>.{line,rc}.
+running=0
+for t in "${TARGETS[@]}"; do
+  if ((running >= JOBS)); then wait -n; running=$((running - 1)); fi
+  echo "fuzz: $t for ${SECONDS_PER_TARGET} s"
+  (fuzz_one "$t" > "build/fuzz/$t.line"; echo $? > "build/fuzz/$t.rc") &
+  running=$((running + 1))
+done
+wait
+failed=()
+for t in "${TARGETS[@]}"; do
+  line=$(cat "build/fuzz/$t.line")
   echo "  $line"
   echo "$line" >> "$SUMMARY"
-  if [ "$rc" -ne 0 ]; then
+  if [ "$(cat "build/fuzz/$t.rc")" -ne 0 ]; then
     failed+=("$t")
-    grep -E 'INVARIANT|ERROR: |SUMMARY: |runtime error|Test unit written|==[0-9]+==' "$log" | head -20 | sed 's/^/    /'
+    grep -E 'INVARIANT|ERROR: |SUMMARY: |runtime error|Test unit written|==[0-9]+==' "build/fuzz/$t.log" | head -20 | sed 's/^/    /'
   fi
 done
 if ((${#failed[@]})); then
