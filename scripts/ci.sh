@@ -21,9 +21,23 @@ t0=$SECONDS
 status=0
 summary=""
 
+# CPU seconds the whole machine has spent busy so far (from /proc/stat): what
+# a step used, the background builds included, and so how much was left idle.
+cpu_busy_seconds() {
+  local _cpu user nice system idle iowait irq softirq steal _rest
+  read -r _cpu user nice system idle iowait irq softirq steal _rest < /proc/stat
+  echo $(((user + nice + system + irq + softirq + steal) / $(getconf CLK_TCK)))
+}
+cpu_t0=$(cpu_busy_seconds)
+step_cpu0=$cpu_t0
+
 step_done() {  # name, result, seconds
-  summary+=$(printf '\nci:   %-16s %-6s %5d s' "$1" "$2" "$3")
-  echo "ci: $1 took $3 s"
+  local cpu=$(($(cpu_busy_seconds) - step_cpu0))
+  local cores=$(nproc)
+  local busy=$((100 * cpu / (cores * ($3 > 0 ? $3 : 1))))
+  summary+=$(printf '\nci:   %-16s %-6s %5d s  (CPU %5d s, %3d%% of %d cores)' "$1" "$2" "$3" "$cpu" "$busy" "$cores")
+  echo "ci: $1 took $3 s (CPU $cpu s, $busy% of $cores cores busy)"
+  step_cpu0=$(cpu_busy_seconds)
 }
 
 start=$SECONDS
@@ -78,5 +92,6 @@ run_step fuzz fuzz fuzz
 wait "$builder"
 
 echo "ci: summary (a step's time includes waiting for its background build)$summary"
-echo "ci: total $((SECONDS - t0)) s"
+cpu_total=$(($(cpu_busy_seconds) - cpu_t0))
+echo "ci: total $((SECONDS - t0)) s (CPU $cpu_total s on $(nproc) cores)"
 exit $status
