@@ -47,8 +47,9 @@ constexpr std::array<ErrorCodeInfo, 33> kErrorCodes = {{
     {kUnauthorized, "unauthorized", false, 401, 0, kBoth,
      "missing or wrong token (on `/ws/tts`: HTTP 401 on the upgrade, before any WebSocket message)"},
     {kInternal, "internal", true, 500, 0, kBoth,
-     "a server-side failure, e.g. inference failed for the segment named in `segment`: that segment is skipped (if "
-     "its audio had started, it is closed with `segment_done`) and the session goes on with the next one"},
+     "a server-side failure, e.g. inference failed; on the WebSocket, for the segment named in `segment`: that "
+     "segment is skipped (if its audio had started, it is closed with `segment_done`) and the session goes on with "
+     "the next one"},
     {kInvalidModel, "invalid_model", false, 400, 0, kBoth,
      "`config.model` (or the OpenAI `model`, or a voice route's `model`) names no served model; the message lists "
      "the served ones"},
@@ -83,7 +84,11 @@ constexpr std::array<ErrorCodeInfo, 33> kErrorCodes = {{
      "the voice's file could not be written or removed (the message says why); nothing changed"},
 }};
 
-std::string Code(std::string_view wire_name) { return "`" + std::string(wire_name) + "`"; }
+std::string Code(std::string_view wire_name) {
+  std::string s(1, '`');
+  s.append(wire_name).push_back('`');
+  return s;
+}
 
 std::string Status(const ErrorCodeInfo& info) {
   std::string s = std::to_string(info.http_status);
