@@ -82,9 +82,12 @@ bench: build models
 	@$(PY) bench/engine_bench.py --model-dir models/faithful --out bench/results/engine.json
 	@build/bin/normalization_bench --model-dir models/faithful --texts bench/normalization_texts.json --out bench/results/normalization.json > /dev/null
 
-# docs/configuration.md's table, from the server's own variable table (a test checks it).
+# docs/configuration.md's table, from the server's own variable table, and the
+# error tables of docs/protocol.md and docs/http-api.md, from its error table
+# (a test checks each).
 docs: build
 	@$(PY) -m tools.docs.configuration_table
+	@$(PY) -m tools.docs.error_tables
 
 clean:
 	rm -rf $(BUILD_DIR) build/bin

@@ -21,6 +21,7 @@
 #include "app/model_download.h"
 #include "app/npy_file.h"
 #include "app/serve.h"
+#include "service/errors.h"
 #include "service/service_config.h"
 #include "audio/resampler.h"
 #include "audio/wav_file.h"
@@ -394,6 +395,16 @@ int main(int argc, char** argv) {
   serve->add_flag("--help-env-markdown", help_env_markdown,
                   "the same as a Markdown table (docs/configuration.md is made from it) and exit");
 
+  auto* errors = app.add_subcommand(
+      "errors", "print every error code the server sends (WebSocket and HTTP) with its retryable flag, HTTP status "
+                "and meaning, as JSON");
+  std::string errors_markdown;
+  errors
+      ->add_option("--markdown", errors_markdown,
+                   "instead, one protocol's codes as the Markdown table of docs/protocol.md (websocket) or "
+                   "docs/http-api.md (http)")
+      ->check(CLI::IsMember({"websocket", "http"}));
+
   app::DownloadFlags download_flags;
   auto* download = app.add_subcommand(
       "download", "fetch a Supertonic model (supertonic-2 or supertonic-3, at its pinned revision; resumable, "
@@ -411,6 +422,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     return app::Serve();
+  }
+  if (*errors) {
+    std::cout << (errors_markdown == "websocket" ? service::WebSocketErrorsMarkdown()
+                  : errors_markdown == "http"    ? service::HttpErrorsMarkdown()
+                                                 : service::ErrorTableJson());
+    return 0;
   }
   if (*download) return app::RunDownload(download_flags);
   // synth --batch and ids print JSON on standard output: the engine's log goes

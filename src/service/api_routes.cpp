@@ -55,8 +55,8 @@ HttpReply Models(TtsService& service, const ApiRequest&) {
   return Json(200, {{"object", "list"}, {"data", std::move(data)}});
 }
 
-HttpReply Error(int status, std::string_view code, const std::string& message) {
-  return HttpReply{status, "application/json", JsonErrorBody(code, message)};
+HttpReply Error(ErrorCode code, const std::string& message) {
+  return HttpReply{HttpStatusFor(code), "application/json", JsonErrorBody(code, message)};
 }
 
 // Why this server takes no voice changes now, or nothing when it does.
@@ -108,7 +108,7 @@ HttpReply Voices(TtsService& service, const ApiRequest& request) {
   if (const auto v = QueryParameter(request.query, "limit")) {
     const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
     if (ec != std::errc() || end != v->data() + v->size() || limit < 1 || limit > kMaxVoicePage) {
-      return Error(400, "invalid_request_error",
+      return Error(ErrorCode::kInvalidRequest,
                    "'limit' must be an integer in 1.." + std::to_string(kMaxVoicePage) + ", got '" + v->substr(0, 32) + "'");
     }
   }
@@ -184,29 +184,31 @@ std::optional<std::size_t> FindModel(std::span<const ModelChoices> models, const
 }
 
 HttpReply UnknownModel(std::span<const ModelChoices> models, const std::string& name) {
-  return Error(400, "invalid_model",
+  return Error(ErrorCode::kInvalidModel,
                "unknown model '" + name.substr(0, 64) + "' (served: " + ModelNames(models) + ")");
 }
 
-HttpReply WriteRefused(const VoiceWriteError& e) {
+ErrorCode CodeOf(VoiceWriteError::Kind kind) {
   using Kind = VoiceWriteError::Kind;
-  switch (e.kind) {
-    case Kind::kInvalidName: return Error(400, "invalid_voice_name", e.message);
-    case Kind::kInvalidVoice: return Error(400, "invalid_voice", e.message);
-    case Kind::kProtected: return Error(409, "voice_protected", e.message);
-    case Kind::kTooMany: return Error(409, "too_many_voices", e.message);
-    case Kind::kTooLarge: return Error(413, "voice_too_large", e.message);
-    case Kind::kNotFound: return Error(404, "voice_not_found", e.message);
-    case Kind::kNoStorage: return Error(403, "uploads_disabled", e.message);
-    case Kind::kStorage: return Error(500, "voice_storage_failed", e.message);
+  switch (kind) {
+    case Kind::kInvalidName: return ErrorCode::kInvalidVoiceName;
+    case Kind::kInvalidVoice: return ErrorCode::kInvalidVoice;
+    case Kind::kProtected: return ErrorCode::kVoiceProtected;
+    case Kind::kTooMany: return ErrorCode::kTooManyVoices;
+    case Kind::kTooLarge: return ErrorCode::kVoiceTooLarge;
+    case Kind::kNotFound: return ErrorCode::kVoiceNotFound;
+    case Kind::kNoStorage: return ErrorCode::kUploadsDisabled;
+    case Kind::kStorage: return ErrorCode::kVoiceStorageFailed;
   }
-  return Error(500, "internal", e.message);
+  return ErrorCode::kInternal;
 }
+
+HttpReply WriteRefused(const VoiceWriteError& e) { return Error(CodeOf(e.kind), e.message); }
 
 // POST /v1/voices: {"name", "style": {voice-style JSON}} or {"name", "blend":
 // "F1:0.5+M2:0.5"}, optional "model" and "metadata".
 HttpReply SaveVoice(TtsService& service, const ApiRequest& request) {
-  auto invalid = [](const std::string& message) { return Error(400, "invalid_request_error", message); };
+  auto invalid = [](const std::string& message) { return Error(ErrorCode::kInvalidRequest, message); };
   if (!JsonNestingWithin(request.body)) {
     return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
@@ -218,7 +220,7 @@ HttpReply SaveVoice(TtsService& service, const ApiRequest& request) {
   if (name == root.end() || !name->is_string()) return invalid("'name' must be a string");
   const std::string& voice_name = name->get_ref<const std::string&>();
   if (!IsVoiceName(voice_name)) {
-    return Error(400, "invalid_voice_name",
+    return Error(ErrorCode::kInvalidVoiceName,
                  "voice name '" + voice_name.substr(0, 64) + "' must be 1..64 letters, digits, '_' or '-'");
   }
   std::optional<std::string> model_name;
@@ -242,12 +244,12 @@ HttpReply SaveVoice(TtsService& service, const ApiRequest& request) {
     try {
       style = VoiceStyle::FromJson(*style_field, voice_name, "style");
     } catch (const ModelError& e) {
-      return Error(400, "invalid_voice", e.what());
+      return Error(ErrorCode::kInvalidVoice, e.what());
     }
   } else {
     if (!blend_field->is_string()) return invalid("'blend' must be a string such as \"F1:0.5+M2:0.5\"");
     auto resolved = service.voices().Resolve(*model, blend_field->get<std::string>());
-    if (auto* error = std::get_if<ProtocolError>(&resolved)) return Error(400, "invalid_voice", error->message);
+    if (auto* error = std::get_if<ProtocolError>(&resolved)) return Error(ErrorCode::kInvalidVoice, error->message);
     auto& voice = std::get<ResolvedVoice>(resolved);
     style = *voice.style;
     style.upload.clear();
@@ -345,7 +347,9 @@ bool PathMatches(const Route& r, std::string_view path) {
   return !rest.empty() && rest.find('/') == std::string_view::npos;
 }
 
-HttpReply Refuse(std::string_view path, int status, std::string_view code, const std::string& message) {
+// `status`: the table's own unless given (capacity's other status).
+HttpReply Refuse(std::string_view path, ErrorCode code, const std::string& message, int status = 0) {
+  if (status == 0) status = HttpStatusFor(code);
   if (IsApiPath(path)) return HttpReply{status, "application/json", JsonErrorBody(code, message)};
   return Text(status, message + "\n");
 }
@@ -454,12 +458,13 @@ HttpReply CapacityRefusal(const TtsService& service, std::string_view path, bool
   const auto& cfg = service.config();
   HttpReply reply =
       per_address
-          ? Refuse(path, 429, "capacity",
+          ? Refuse(path, ErrorCode::kCapacity,
                    "this client address has " + std::to_string(cfg.ResolvedMaxConnectionsPerAddress()) +
                        " connections open, its share (TTS_MAX_CONNECTIONS_PER_ADDRESS); close one or retry later")
-          : Refuse(path, 503, "capacity",
+          : Refuse(path, ErrorCode::kCapacity,
                    "the server has TTS_MAX_CONNECTIONS (" + std::to_string(cfg.max_connections) +
-                       ") connections open; retry later or on another replica");
+                       ") connections open; retry later or on another replica",
+                   InfoFor(ErrorCode::kCapacity).http_status_server_full);
   reply.headers.emplace_back("Retry-After", "1");
   return reply;
 }
@@ -478,13 +483,13 @@ RouteMatch MatchRoute(TtsService& service, const RequestHead& request) {
   }
   if (found == nullptr) {
     if (request.websocket_upgrade) {
-      return {nullptr, Refuse(path, 404, "not_found", "no WebSocket endpoint here; use /ws/tts")};
+      return {nullptr, Refuse(path, ErrorCode::kNotFound, "no WebSocket endpoint here; use /ws/tts")};
     }
-    if (same_path == nullptr) return {nullptr, Refuse(path, 404, "not_found", "not found")};
+    if (same_path == nullptr) return {nullptr, Refuse(path, ErrorCode::kNotFound, "not found")};
     if (same_path->endpoint == Endpoint::kWebSocket) {
-      return {nullptr, Refuse(path, 426, "upgrade_required", "this is a WebSocket endpoint: connect with a WebSocket client")};
+      return {nullptr, Refuse(path, ErrorCode::kUpgradeRequired, "this is a WebSocket endpoint: connect with a WebSocket client")};
     }
-    HttpReply reply = Refuse(path, 405, "method_not_allowed", allowed + " only on " + std::string(path));
+    HttpReply reply = Refuse(path, ErrorCode::kMethodNotAllowed, allowed + " only on " + std::string(path));
     return {nullptr, std::move(reply)};
   }
   const auto& cfg = service.config();
@@ -493,8 +498,8 @@ RouteMatch MatchRoute(TtsService& service, const RequestHead& request) {
   // server's own pages and the origins the operator lists may.
   if ((request.websocket_upgrade || ChangesState(request.method)) &&
       !OriginAllowed(cfg.allowed_origins, request.origin, request.host)) {
-    service.metrics().Error("origin_not_allowed");
-    return {nullptr, Refuse(path, 403, "origin_not_allowed",
+    service.metrics().Error(WireName(ErrorCode::kOriginNotAllowed));
+    return {nullptr, Refuse(path, ErrorCode::kOriginNotAllowed,
                             "requests from the web page origin '" + std::string(request.origin.substr(0, 100)) +
                                 "' are not allowed here; the operator can list it in TTS_ALLOWED_ORIGINS")};
   }
@@ -502,14 +507,14 @@ RouteMatch MatchRoute(TtsService& service, const RequestHead& request) {
                            (found->access == Access::kToken || found->access == Access::kVoiceWrite ||
                             (found->access == Access::kMetricsToken && cfg.metrics_require_auth));
   if (needs_token && !SecretsEqual(request.presented_token, cfg.auth_token)) {
-    if (found->access != Access::kMetricsToken) service.metrics().Error("unauthorized");
-    return {nullptr, Refuse(path, 401, "unauthorized", "missing or wrong token")};
+    if (found->access != Access::kMetricsToken) service.metrics().Error(WireName(ErrorCode::kUnauthorized));
+    return {nullptr, Refuse(path, ErrorCode::kUnauthorized, "missing or wrong token")};
   }
   if (found->access == Access::kVoiceWrite) {
-    if (auto refused = VoiceWritesRefused(service)) return {nullptr, Refuse(path, 403, "uploads_disabled", *refused)};
+    if (auto refused = VoiceWritesRefused(service)) return {nullptr, Refuse(path, ErrorCode::kUploadsDisabled, *refused)};
   }
   if (found->json_body && !IsJsonContentType(request.content_type)) {
-    return {nullptr, Refuse(path, 415, "unsupported_media_type",
+    return {nullptr, Refuse(path, ErrorCode::kUnsupportedMediaType,
                             "send the body as JSON with Content-Type: application/json (got '" +
                                 std::string(request.content_type.substr(0, 100)) + "')")};
   }

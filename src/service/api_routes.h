@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "service/speech_request.h"  // JsonErrorBody, for the errors the transport answers itself
+#include "service/errors.h"  // for the errors the transport answers itself
 
 namespace supertonic::service {
 

@@ -74,8 +74,11 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                         .Register(r);
   // Every series exists from the start at 0: rate() and increase() miss the
   // first event of a series that appears with it, so an alert on the first
-  // internal error would otherwise never fire.
-  for (const auto& info : AllErrorCodes()) errors_->Add({{"code", std::string(info.wire_name)}});
+  // internal error would otherwise never fire. Of the HTTP-only codes, the few
+  // counted (origin_not_allowed) appear when first sent.
+  for (const auto& info : AllErrorCodes()) {
+    if (SentOverWebSocket(info.code)) errors_->Add({{"code", std::string(info.wire_name)}});
+  }
 }
 
 ServiceMetrics::~ServiceMetrics() = default;

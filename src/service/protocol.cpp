@@ -19,40 +19,6 @@ using OrderedJson = nlohmann::ordered_json;
 constexpr std::size_t kQuotedInputMaxBytes = 64;
 constexpr std::size_t kParseErrorMaxBytes = 160;
 
-constexpr std::array<ErrorCodeInfo, 17> kErrorCodes = {{
-    {ErrorCode::kInvalidMessage, "invalid_message", false,
-     "not JSON, not an object, or a field is missing or of the wrong type"},
-    {ErrorCode::kUnknownMessageType, "unknown_message_type", false,
-     "\"type\" is not one this server knows (the session is kept)"},
-    {ErrorCode::kNoSession, "no_session", false, "send_text/flush/end_session/cancel with no session open"},
-    {ErrorCode::kSessionActive, "session_active", false, "start_session while a session is open on the connection"},
-    {ErrorCode::kInvalidVoice, "invalid_voice", false, "the voice (or a part of a blend) is not one the model has"},
-    {ErrorCode::kInvalidLanguage, "invalid_language", false, "the language is not one the model supports"},
-    {ErrorCode::kInvalidSampleRate, "invalid_sample_rate", false,
-     "sample_rate is not 8000/16000/22050/24000/44100/48000"},
-    {ErrorCode::kInvalidConfig, "invalid_config", false, "speed or num_inference_steps out of range"},
-    {ErrorCode::kTextTooLong, "text_too_long", false, "the session's pending text would exceed TTS_MAX_TEXT_CHARS"},
-    {ErrorCode::kMessageTooLarge, "message_too_large", false, "a frame exceeds TTS_MAX_MESSAGE_BYTES"},
-    {ErrorCode::kBinaryNotSupported, "binary_not_supported", false,
-     "the client sent a binary frame; the protocol is JSON text frames"},
-    {ErrorCode::kCapacity, "capacity", true, "TTS_MAX_SESSIONS sessions are open; retry later or elsewhere"},
-    {ErrorCode::kShuttingDown, "shutting_down", true, "the server is draining; retry on another replica"},
-    {ErrorCode::kSlowConsumer, "slow_consumer", true,
-     "the client fell more than TTS_MAX_OUTPUT_BUFFER_MS behind its audio"},
-    {ErrorCode::kUnauthorized, "unauthorized", false, "missing or wrong auth token"},
-    {ErrorCode::kInternal, "internal", true, "a server-side failure (e.g. inference failed)"},
-    {ErrorCode::kInvalidModel, "invalid_model", false, "the model is not one this server serves"},
-}};
-
-const ErrorCodeInfo& InfoFor(ErrorCode code) {
-  const auto index = static_cast<std::size_t>(code);
-  if (index < kErrorCodes.size() && kErrorCodes[index].code == code) return kErrorCodes[index];
-  for (const auto& info : kErrorCodes) {
-    if (info.code == code) return info;
-  }
-  return kErrorCodes[static_cast<std::size_t>(ErrorCode::kInternal)];  // unreachable for a valid enumerator
-}
-
 // Nesting depth of arrays/objects outside strings, without parsing: rejects
 // deep input in one linear pass before the parser allocates anything. On
 // malformed input the count may be off, which is harmless: the parser then
@@ -268,19 +234,6 @@ bool IsSupportedSampleRate(int rate) {
 bool IsValidSpeed(double speed) { return std::isfinite(speed) && speed >= kMinSpeed && speed <= kMaxSpeed; }
 
 bool IsValidInferenceSteps(int steps) { return steps >= kMinInferenceSteps && steps <= kMaxInferenceSteps; }
-
-std::span<const ErrorCodeInfo> AllErrorCodes() { return kErrorCodes; }
-
-std::string_view WireName(ErrorCode code) { return InfoFor(code).wire_name; }
-
-bool IsRetryable(ErrorCode code) { return InfoFor(code).retryable; }
-
-std::optional<ErrorCode> ErrorCodeFromWireName(std::string_view wire_name) {
-  for (const auto& info : kErrorCodes) {
-    if (info.wire_name == wire_name) return info.code;
-  }
-  return std::nullopt;
-}
 
 std::string_view MessageTypeName(const ClientMessage& message) {
   struct Visitor {

@@ -1,7 +1,7 @@
 #pragma once
 // The WebSocket protocol of /ws/tts (docs/protocol.md): client messages parsed from
-// JSON text frames, server messages serialized to JSON text frames, and the
-// table of error codes. Pure functions: no sockets, no sessions, no model.
+// JSON text frames and server messages serialized to JSON text frames (their
+// error codes: service/errors.h). Pure functions: no sockets, no sessions, no model.
 //
 // Forward compatibility: clients and servers evolve independently, so
 //  - unknown fields in a client message are ignored (a newer client may add
@@ -26,6 +26,8 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "service/errors.h"
 
 namespace supertonic::service {
 
@@ -54,62 +56,6 @@ bool JsonNestingWithin(std::string_view text, int max_depth = kMaxJsonDepth);
 bool IsSupportedSampleRate(int rate);
 bool IsValidSpeed(double speed);           // finite and in [kMinSpeed, kMaxSpeed]
 bool IsValidInferenceSteps(int steps);     // in [kMinInferenceSteps, kMaxInferenceSteps]
-
-// ---------------------------------------------------------------------------
-// Error codes. The wire name and the retryable flag are a contract with
-// clients: never change or reuse one, only add.
-//
-// | code                   | retryable | meaning                                                              |
-// |------------------------|-----------|----------------------------------------------------------------------|
-// | `invalid_message`      | no        | not JSON, not an object, or a field is missing or of the wrong type  |
-// | `unknown_message_type` | no        | "type" is not one this server knows (the session is kept)            |
-// | `no_session`           | no        | send_text/flush/end_session/cancel with no session open              |
-// | `session_active`       | no        | start_session while a session is open on the connection             |
-// | `invalid_voice`        | no        | the voice (or a part of a blend) is not one the model has            |
-// | `invalid_language`     | no        | the language is not one the model supports                           |
-// | `invalid_sample_rate`  | no        | sample_rate is not 8000/16000/22050/24000/44100/48000                |
-// | `invalid_config`       | no        | speed or num_inference_steps out of range                            |
-// | `text_too_long`        | no        | the session's pending text would exceed TTS_MAX_TEXT_CHARS           |
-// | `message_too_large`    | no        | a frame exceeds TTS_MAX_MESSAGE_BYTES                                |
-// | `binary_not_supported` | no        | the client sent a binary frame; the protocol is JSON text frames     |
-// | `capacity`             | yes       | TTS_MAX_SESSIONS sessions are open; retry later or elsewhere         |
-// | `shutting_down`        | yes       | the server is draining; retry on another replica                     |
-// | `slow_consumer`        | yes       | the client fell more than TTS_MAX_OUTPUT_BUFFER_MS behind its audio  |
-// | `unauthorized`         | no        | missing or wrong auth token                                          |
-// | `internal`             | yes       | a server-side failure (e.g. inference failed)                        |
-// | `invalid_model`        | no        | the model is not one this server serves                              |
-enum class ErrorCode {
-  kInvalidMessage,
-  kUnknownMessageType,
-  kNoSession,
-  kSessionActive,
-  kInvalidVoice,
-  kInvalidLanguage,
-  kInvalidSampleRate,
-  kInvalidConfig,
-  kTextTooLong,
-  kMessageTooLarge,
-  kBinaryNotSupported,
-  kCapacity,
-  kShuttingDown,
-  kSlowConsumer,
-  kUnauthorized,
-  kInternal,
-  kInvalidModel,
-};
-
-struct ErrorCodeInfo {
-  ErrorCode code;
-  std::string_view wire_name;
-  bool retryable;
-  std::string_view meaning;
-};
-
-// Every code, in declaration order (for docs, metrics labels and tests).
-std::span<const ErrorCodeInfo> AllErrorCodes();
-std::string_view WireName(ErrorCode code);
-bool IsRetryable(ErrorCode code);
-std::optional<ErrorCode> ErrorCodeFromWireName(std::string_view wire_name);
 
 // ---------------------------------------------------------------------------
 // Client -> server.

@@ -21,9 +21,7 @@ std::string MapVoice(const std::string& v) {
 
 constexpr int kOpenAiSampleRate = 24000;  // OpenAI's audio is 24 kHz
 
-HttpError InvalidRequest(std::string message) {
-  return HttpError{400, "invalid_request_error", std::move(message)};
-}
+HttpError InvalidRequest(std::string message) { return HttpErrorFor(ErrorCode::kInvalidRequest, std::move(message)); }
 
 }  // namespace
 
@@ -43,29 +41,6 @@ std::optional<std::string_view> OpenAiVoiceAlias(std::string_view name) {
 bool IsOpenAiModelName(std::string_view model) {
   return model == "tts-1" || model.starts_with("tts-1-") ||
          (model.starts_with("gpt-") && model.find("tts") != std::string_view::npos);
-}
-
-std::string JsonErrorBody(std::string_view code, std::string_view message) {
-  return nlohmann::json{{"error", {{"message", message}, {"type", code}, {"code", code}}}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string HttpError::Body() const { return JsonErrorBody(code, message); }
-
-HttpError HttpErrorFor(ErrorCode code, std::string message) {
-  return HttpError{HttpStatusFor(code), std::string(WireName(code)), std::move(message)};
-}
-
-int HttpStatusFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kCapacity: return 429;
-    case ErrorCode::kShuttingDown:
-    case ErrorCode::kSlowConsumer: return 503;
-    case ErrorCode::kUnauthorized: return 401;
-    case ErrorCode::kMessageTooLarge: return 413;
-    case ErrorCode::kInternal: return 500;
-    default: return 400;
-  }
 }
 
 std::variant<SpeechRequest, HttpError> ParseSpeechRequest(std::string_view body) noexcept {

@@ -1,7 +1,7 @@
 #pragma once
 // The request side of POST /v1/audio/speech (OpenAiSpeech, openai_speech.h):
 // a body parsed and checked into a SpeechRequest, or refused with an
-// OpenAI-style HttpError. Pure functions: no sockets, no sessions, no model
+// OpenAI-style HttpError (service/errors.h). Pure functions: no sockets, no sessions, no model
 // (the speech_request fuzz target builds them on their own).
 #include <optional>
 #include <span>
@@ -20,17 +20,6 @@ struct SpeechRequest {
   std::string input;
   std::string format = "mp3";  // as OpenAI: mp3 when absent
   StartSession session;        // settings only; session_id empty (the server names it)
-};
-
-// OpenAI's JSON error body: {"error":{"message","type","code"}}.
-std::string JsonErrorBody(std::string_view code, std::string_view message);
-
-// An HTTP error with that body.
-struct HttpError {
-  int status = 400;
-  std::string code;
-  std::string message;
-  std::string Body() const;
 };
 
 // Parses a request body: a JSON object with a non-empty string "input" and
@@ -59,12 +48,5 @@ bool IsOpenAiModelName(std::string_view model);
 std::variant<SpeechRequest, HttpError> PrepareSpeech(std::string_view body, const ServiceConfig& config,
                                                      std::span<const ModelChoices> models,
                                                      const VoiceResolver* voices = nullptr);
-
-// The HTTP status of a protocol error code on this endpoint.
-int HttpStatusFor(ErrorCode code);
-
-// A protocol error as this endpoint answers it: HttpStatusFor(code), the
-// code's wire name as OpenAI's "type" and "code".
-HttpError HttpErrorFor(ErrorCode code, std::string message);
 
 }  // namespace supertonic::service

@@ -616,11 +616,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!ec) return false;
     if (ec == http::error::body_limit) {
       const std::size_t limit = route_ ? service::BodyLimit(service_, *route_) : service::kDefaultBodyLimit;
-      RespondError(413, "request_too_large", "the body exceeds " + std::to_string(limit) + " bytes");
+      RespondError(service::ErrorCode::kRequestTooLarge, "the body exceeds " + std::to_string(limit) + " bytes");
       return true;
     }
     if (ec == http::error::header_limit) {
-      RespondError(431, "headers_too_large",
+      RespondError(service::ErrorCode::kHeadersTooLarge,
                    "the request headers exceed " + std::to_string(kMaxRequestHeaderBytes) + " bytes");
       return true;
     }
@@ -630,7 +630,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       return true;
     }
-    RespondError(400, "bad_request", "malformed HTTP request: " + ec.message());
+    RespondError(service::ErrorCode::kBadRequest, "malformed HTTP request: " + ec.message());
     return true;
   }
 
@@ -649,7 +649,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                        .host = req[http::field::host],
                                        .content_type = req[http::field::content_type]});
     if (probe_only() && (match.route == nullptr || !match.route->served_at_capacity)) {
-      service_.metrics().Error("capacity");
+      service_.metrics().Error(service::WireName(service::ErrorCode::kCapacity));
       return Respond(req, service::CapacityRefusal(service_, path,
                                                    over_capacity_ == ConnectionCount::Admission::kAddressFull));
     }
@@ -720,12 +720,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return route.reply(service_, api);
     } catch (const std::exception& e) {
       spdlog::error("{} {} failed: {}", std::string_view(req.method_string()), PathOf(req.target()), e.what());
-      return service::HttpReply{500, "application/json", service::JsonErrorBody("internal", "internal error")};
+      constexpr auto kInternal = service::ErrorCode::kInternal;
+      return service::HttpReply{service::HttpStatusFor(kInternal), "application/json",
+                                service::JsonErrorBody(kInternal, "internal error")};
     }
   }
 
-  void RespondError(int status, std::string_view code, const std::string& message) {
-    service::HttpReply reply{status, "application/json", service::JsonErrorBody(code, message)};
+  void RespondError(service::ErrorCode code, const std::string& message) {
+    service::HttpReply reply{service::HttpStatusFor(code), "application/json", service::JsonErrorBody(code, message)};
     http::request<http::string_body> req;
     req.version(11);
     req.keep_alive(false);
@@ -821,7 +823,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                    refused_connections);
     }
     if (admission == Admission::kRefused) {
-      service.metrics().Error("capacity");
+      service.metrics().Error(service::WireName(service::ErrorCode::kCapacity));
       return HttpSession::RefuseAtCapacity(std::move(socket), service);
     }
     const bool probe_only = admission != Admission::kAdmitted;

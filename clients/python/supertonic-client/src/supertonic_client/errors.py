@@ -90,8 +90,11 @@ class ServerError(SupertonicError):
 
 
 class InvalidRequestError(ServerError):
-    """The request itself is wrong; sending it again will fail again."""
+    """The request itself is wrong; sending it again will fail again (the
+    base of the more specific request errors; the HTTP API sends it as
+    ``invalid_request_error``)."""
 
+    code = "invalid_request_error"
     retryable = False
 
 
@@ -193,6 +196,47 @@ class VoiceStorageError(ServerError):
     retryable = True
 
 
+# --- HTTP refusals (docs/http-api.md, "Error codes") ---------------------------------
+
+
+class BadRequestError(InvalidRequestError):
+    """Not an HTTP request the server can parse."""
+
+    code = "bad_request"
+
+
+class NotFoundError(InvalidRequestError):
+    code = "not_found"
+
+
+class MethodNotAllowedError(InvalidRequestError):
+    code = "method_not_allowed"
+
+
+class UpgradeRequiredError(InvalidRequestError):
+    """``/ws/tts`` asked for without a WebSocket upgrade."""
+
+    code = "upgrade_required"
+
+
+class OriginNotAllowedError(InvalidRequestError):
+    """A browser page of an origin the server does not allow (``TTS_ALLOWED_ORIGINS``)."""
+
+    code = "origin_not_allowed"
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    code = "unsupported_media_type"
+
+
+class RequestTooLargeError(InvalidRequestError):
+    code = "request_too_large"
+
+
+class HeadersTooLargeError(InvalidRequestError):
+    code = "headers_too_large"
+
+
 class UnauthorizedError(ServerError):
     """Missing or wrong token (HTTP 401 on the upgrade)."""
 
@@ -235,9 +279,20 @@ ERROR_CLASSES: dict[str, type[ServerError]] = {
         CapacityError, ShuttingDownError, SlowConsumerError, InternalServerError,
         InvalidVoiceNameError, VoiceNotFoundError, VoiceProtectedError, TooManyVoicesError,
         VoiceTooLargeError, UploadsDisabledError, VoiceStorageError,
+        InvalidRequestError, BadRequestError, NotFoundError, MethodNotAllowedError, UpgradeRequiredError,
+        OriginNotAllowedError, UnsupportedMediaTypeError, RequestTooLargeError, HeadersTooLargeError,
     )
 }
-"""The server's error codes (docs/protocol.md, "Error codes") and their exception classes."""
+"""The server's error codes (docs/protocol.md and docs/http-api.md, "Error
+codes") and their exception classes; tests/python/test_error_table.py holds
+it to the server's own table."""
+
+
+def http_retryable(status: int) -> bool:
+    """Whether an HTTP error with this status may succeed when retried: HTTP
+    error bodies carry no ``retryable`` flag, and the server's table makes it
+    true exactly for 429 and 5xx."""
+    return status >= 500 or status == 429
 
 
 def server_error(code: str, message: str, *, retryable: bool | None = None,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConnectError, ConnectTimeoutError, ProtocolError, server_error
+from .errors import ConnectError, ConnectTimeoutError, ProtocolError, http_retryable, server_error
 
 DEFAULT_URL = "ws://localhost:8000/ws/tts"
 MAX_BLEND_PARTS = 4
@@ -98,7 +98,7 @@ def _request(method: str, url: str, token: str | None, body: Any, timeout: float
         error = answer.get("error") if isinstance(answer, dict) else None
         if isinstance(error, dict):
             code = str(error.get("code") or error.get("type") or "unknown")
-            raise server_error(code, str(error.get("message", "")), retryable=e.code >= 500 or e.code == 429,
+            raise server_error(code, str(error.get("message", "")), retryable=http_retryable(e.code),
                                body=answer) from None
         raise ProtocolError(f"{method} {url}: HTTP {e.code}: {raw[:200]!r}") from None
     except (TimeoutError, OSError) as e:
