@@ -17,7 +17,7 @@ namespace supertonic::service {
 namespace {
 
 HttpReply Text(int status, std::string body) { return HttpReply{status, "text/plain", std::move(body)}; }
-HttpReply Json(int status, const nlohmann::json& body) {
+HttpReply JsonReply(int status, const nlohmann::json& body) {
   return HttpReply{status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
@@ -52,7 +52,7 @@ HttpReply Models(TtsService& service, const ApiRequest&) {
   for (std::size_t i = 0; i < models.size(); ++i) {
     data.push_back(ModelObject(models[i], service.voices().Names(i), i == 0, service.loaded_at()));
   }
-  return Json(200, {{"object", "list"}, {"data", std::move(data)}});
+  return JsonReply(200, {{"object", "list"}, {"data", std::move(data)}});
 }
 
 HttpReply Error(ErrorCode code, const std::string& message) {
@@ -159,7 +159,7 @@ HttpReply Voices(TtsService& service, const ApiRequest& request) {
                             {"max_voice_bytes", registry.config().max_voice_bytes},
                             {"max_blend_parts", kMaxBlendParts}};
   if (refused) uploads["reason"] = *refused;
-  return Json(200, {{"object", "list"},
+  return JsonReply(200, {{"object", "list"},
                     {"voices", by_model.front()["voices"]},
                     {"languages", first.languages()},
                     {"model", first.name},
@@ -269,7 +269,7 @@ HttpReply SaveVoice(TtsService& service, const ApiRequest& request) {
   VoiceInfo info{voice_name, models[*model].name, VoiceOrigin::kUpload, service.voices().Find(*model, voice_name)};
   nlohmann::json body = VoiceObject(info);
   body["replaced"] = replaced;
-  return Json(replaced ? 200 : 201, body);
+  return JsonReply(replaced ? 200 : 201, body);
 }
 
 constexpr std::string_view kVoicePrefix = "/v1/voices/";
@@ -282,7 +282,7 @@ HttpReply DeleteVoice(TtsService& service, const ApiRequest& request) {
   const auto model = FindModel(models, model_name);
   if (!model) return UnknownModel(models, *model_name);
   if (auto error = service.voices().Delete(*model, name)) return WriteRefused(*error);
-  return Json(200, {{"deleted", true}, {"name", name}, {"model", models[*model].name}});
+  return JsonReply(200, {{"deleted", true}, {"name", name}, {"model", models[*model].name}});
 }
 
 std::size_t VoiceBodyLimit(const TtsService& service) {

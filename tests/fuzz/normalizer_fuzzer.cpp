@@ -26,7 +26,7 @@ namespace supertonic::fuzz {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kLanguages = {"en", "ko", "es", "pt", "fr", "de", "ja"};
+constexpr std::array<std::string_view, 7> kNormalizerLanguages = {"en", "ko", "es", "pt", "fr", "de", "ja"};
 
 // An indexer that knows the Latin, Hangul syllable and Hiragana blocks partly, so that some
 // characters are dropped, as a real model's indexer drops what it does not read.
@@ -46,7 +46,7 @@ const UnicodeIndexer& Indexer() {
 int FuzzNormalizer(const uint8_t* data, std::size_t size) {
   static const TextNormalizer normalizer;
   ByteReader in(data, size);
-  const std::string_view lang = kLanguages[in.Byte() % kLanguages.size()];
+  const std::string_view lang = kNormalizerLanguages[in.Byte() % kNormalizerLanguages.size()];
   const std::string_view text = in.Rest();
   const std::string spoken = normalizer.Normalize(text, lang);
   FUZZ_CHECK(spoken.size() <= TextNormalizer::kMaxExpansion * text.size(),

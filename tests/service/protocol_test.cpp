@@ -27,7 +27,7 @@ ProtocolError ParseError(std::string_view frame) {
 ErrorCode ParseErrorCode(std::string_view frame) { return ParseError(frame).code; }
 
 // A start_session with only its id.
-StartSession Start(std::string session_id) {
+StartSession DefaultStart(std::string session_id) {
   StartSession s;
   s.session_id = std::move(session_id);
   return s;
@@ -138,12 +138,12 @@ TEST(ParseClientMessageTest, FullConfig) {
 }
 
 TEST(ParseClientMessageTest, ConfigIsOptionalAndNullMeansAbsent) {
-  EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a"})"), Start("a"));
-  EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":null})"), Start("a"));
-  EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":{}})"), Start("a"));
+  EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a"})"), DefaultStart("a"));
+  EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":null})"), DefaultStart("a"));
+  EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":{}})"), DefaultStart("a"));
   EXPECT_EQ(ParseStart(R"({"type":"start_session","session_id":"a","config":{"voice":null,"lang_code":null,)"
                        R"("speed":null,"num_inference_steps":null,"sample_rate":null,"model":null}})"),
-            Start("a"));
+            DefaultStart("a"));
 }
 
 TEST(ParseClientMessageTest, UnknownFieldsAreIgnored) {
@@ -364,10 +364,10 @@ TEST(ParseClientMessageTest, DeepNestingIsRejectedQuickly) {
 TEST(SerializeClientMessageTest, EveryTypeRoundTrips) {
   StartSession full{"sess-1", "F3", "ko", 0.8, 7, 16000, "supertonic-3"};
   const std::vector<ClientMessage> messages = {
-      Start("minimal"),
+      DefaultStart("minimal"),
       full,
       [] {
-        StartSession s = Start("voice-only");
+        StartSession s = DefaultStart("voice-only");
         s.voice = "M1";
         return s;
       }(),
@@ -384,7 +384,7 @@ TEST(SerializeClientMessageTest, EveryTypeRoundTrips) {
     EXPECT_EQ(r.message(), message) << frame;
     EXPECT_EQ(Json::parse(frame)["type"], std::string(MessageTypeName(message)));
   }
-  EXPECT_EQ(SerializeClientMessage(Start("a")), R"({"type":"start_session","session_id":"a"})");
+  EXPECT_EQ(SerializeClientMessage(DefaultStart("a")), R"({"type":"start_session","session_id":"a"})");
   EXPECT_EQ(SerializeClientMessage(Flush{}), R"({"type":"flush"})");
 }
 

@@ -17,9 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using Segments = std::vector<std::string>;
 
-const TimePoint kT0 = TimePoint{} + 1000s;
+const TimePoint kAccumulatorT0 = TimePoint{} + 1000s;
 
-TimePoint At(std::chrono::milliseconds ms) { return kT0 + ms; }
+TimePoint At(std::chrono::milliseconds ms) { return kAccumulatorT0 + ms; }
 
 bool IsAsciiSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
@@ -71,7 +71,7 @@ void Append(Segments& out, const Segments& more) { out.insert(out.end(), more.be
 // rules apply.
 TextAccumulator PastFirstSegment(TextAccumulatorConfig config = {}) {
   TextAccumulator acc(config);
-  EXPECT_EQ(acc.Append("Hi. ", kT0), Segments{"Hi."});
+  EXPECT_EQ(acc.Append("Hi. ", kAccumulatorT0), Segments{"Hi."});
   EXPECT_FALSE(acc.next_is_first());
   return acc;
 }
@@ -433,7 +433,7 @@ TEST(TextAccumulatorTest, WhitespaceFloodIsHeldCollapsed) {
   TextAccumulatorConfig config;  // max_chars 300
   const std::size_t bound = 4 * config.max_chars + 2;
   for (const Flood& f : floods) {
-    SCOPED_TRACE(testing::PrintToString(f.run));
+    SCOPED_TRACE(::testing::PrintToString(f.run));
     std::string message = f.first;
     while (message.size() < 19000) message += f.run;
     TextAccumulator acc(config);
@@ -490,7 +490,7 @@ TEST(TextAccumulatorTest, BlankLineSplitAcrossAppendsEndsASentence) {
                                                        {"Hello\r\n", "\r\nWorld"},
                                                        {"Hello\n", "\n", "\n", "World"},
                                                        {"Hello\n\t", "\xE3\x80\x80", "\nWorld"}}) {
-    SCOPED_TRACE(testing::PrintToString(pieces));
+    SCOPED_TRACE(::testing::PrintToString(pieces));
     TextAccumulator acc = PastFirstSegment();
     EXPECT_TRUE(acc.Append(pieces.front(), At(0ms)).empty());
     EXPECT_EQ(acc.pending_chars(), 5u);
@@ -632,7 +632,7 @@ TEST(TextAccumulatorTest, PropertySegmentsReproduceTheInput) {
 
     std::vector<std::size_t> sizes;
     for (std::size_t k = 0; k < input.size(); ++k) sizes.push_back(1 + rng() % 8);
-    TimePoint now = kT0;
+    TimePoint now = kAccumulatorT0;
     Segments got;
     std::size_t consumed = 0;            // input bytes appended so far
     std::vector<std::size_t> open_cuts;  // input offsets of debounce cuts at the very end of the text
