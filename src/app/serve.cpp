@@ -12,7 +12,7 @@
 #include <iostream>
 #include <thread>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "service/service_config.h"
 #include "service/tts_service.h"
 #include "transport/http_server.h"

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "engine/voice_blend.h"
 #include "service/playground/playground.h"
 #include "service/speech_request.h"

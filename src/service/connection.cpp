@@ -4,7 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "audio/frame_writer.h"
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 #include "service/tts_service.h"
 
 namespace supertonic::service {

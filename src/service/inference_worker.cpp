@@ -5,7 +5,7 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "service/metrics.h"
 
 namespace supertonic::service {

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "audio/audio_encoder.h"
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 #include "service/service_config.h"
 
 namespace supertonic::service {

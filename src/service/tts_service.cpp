@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "engine/supertonic_model.h"
 #include "service/connection.h"
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/synthesizer.h"
-#include "engine/text_normalizer.h"
+#include "text/text_normalizer.h"
 #include "service/gpu_monitor.h"
 #include "service/inference_worker.h"
 #include "service/metrics.h"

@@ -18,7 +18,7 @@
 #include <random>
 #include <system_error>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "engine/voice_blend.h"
 #include "service/speech_request.h"
 

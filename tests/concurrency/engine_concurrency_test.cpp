@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/synthesizer.h"
-#include "engine/text_normalizer.h"
+#include "text/text_normalizer.h"
 #include "support/engine_config.h"
 #include "support/probe.h"
 #include "support/test_paths.h"

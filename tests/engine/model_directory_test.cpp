@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "engine/synthesizer.h"
 #include "support/test_paths.h"
 

@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "engine/model_config.h"
-#include "engine/text_chunker.h"
-#include "engine/unicode_indexer.h"
+#include "text/text_chunker.h"
+#include "text/unicode_indexer.h"
 #include "support/test_paths.h"
 
 namespace supertonic {

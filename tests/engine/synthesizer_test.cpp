@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "support/probe.h"
 #include "support/engine_config.h"
 #include "support/test_paths.h"

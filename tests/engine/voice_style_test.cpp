@@ -8,7 +8,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 #include "engine/voice_blend.h"
 #include "engine/voice_style.h"
 #include "support/test_paths.h"

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/text_normalizer.h"
-#include "engine/text_preprocessor.h"
-#include "engine/unicode_indexer.h"
-#include "engine/word_timing.h"
+#include "text/text_normalizer.h"
+#include "text/reference_preprocessor.h"
+#include "text/unicode_indexer.h"
+#include "text/word_timing.h"
 #include "fuzz/fuzz_support.h"
 
 namespace supertonic::fuzz {

@@ -35,7 +35,7 @@
 #include <variant>
 
 #include "audio/audio_encoder.h"
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 #include "engine/voice_blend.h"
 #include "fuzz/fuzz_support.h"
 #include "service/service_config.h"

@@ -23,7 +23,7 @@
 #include <variant>
 #include <vector>
 
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 #include "service/protocol.h"
 #include "service/service_config.h"
 #include "service/tts_service.h"

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/engine_config.h"
-#include "engine/graph_session.h"
+#include "engine/backends/graph_session.h"
 
 namespace supertonic {
 
