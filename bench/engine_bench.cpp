@@ -13,8 +13,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "matmul_peak.h"
 #include "engine/synthesizer.h"
+#include "matmul_peak.h"
 #include "text/text_chunker.h"
 
 namespace {

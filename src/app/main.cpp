@@ -21,16 +21,16 @@
 #include "app/model_download.h"
 #include "app/npy_file.h"
 #include "app/serve.h"
-#include "service/service_config.h"
 #include "audio/resampler.h"
 #include "audio/wav_file.h"
-#include "text/errors.h"
 #include "engine/model_profile.h"
 #include "engine/synthesizer.h"
+#include "engine/voice_blend.h"
+#include "service/service_config.h"
+#include "text/errors.h"
+#include "text/reference_preprocessor.h"
 #include "text/text_chunker.h"
 #include "text/text_normalizer.h"
-#include "text/reference_preprocessor.h"
-#include "engine/voice_blend.h"
 
 namespace {
 

@@ -12,9 +12,9 @@
 #include <optional>
 #include <unordered_map>
 
-#include "text/errors.h"
 #include "engine/model_config.h"
 #include "engine/model_profile.h"
+#include "text/errors.h"
 #include "text/unicode_indexer.h"
 
 namespace supertonic {

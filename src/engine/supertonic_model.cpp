@@ -8,10 +8,10 @@
 #include <atomic>
 #include <mutex>
 
-#include "text/errors.h"
 #include "engine/backends/graph_session.h"
 #include "engine/backends/onnxruntime_backend.h"
 #include "engine/backends/openvino_backend.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "text/errors.h"
-#include "text/text_chunker.h"
 #include "text/reference_preprocessor.h"
+#include "text/text_chunker.h"
 
 namespace supertonic {
 namespace {

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "text/errors.h"
 #include "service/metrics.h"
+#include "text/errors.h"
 
 namespace supertonic::service {
 

@@ -18,12 +18,12 @@
 #include <thread>
 
 #include "engine/backends/cpu_features.h"
-#include "text/errors.h"
-#include "matmul_peak.h"
 #include "engine/synthesizer.h"
+#include "matmul_peak.h"
 #include "support/engine_config.h"
 #include "support/probe.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "text/text_chunker.h"
-#include "text/reference_preprocessor.h"
-#include "text/unicode_indexer.h"
 #include "fuzz/fuzz_support.h"
+#include "text/reference_preprocessor.h"
+#include "text/text_chunker.h"
+#include "text/unicode_indexer.h"
 
 namespace supertonic::fuzz {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "support/test_paths.h"
 #include "text/errors.h"
 #include "text/reference_preprocessor.h"
-#include "support/test_paths.h"
 
 namespace supertonic {
 namespace {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/engine_config.h"
 #include "engine/backends/graph_session.h"
+#include "engine/engine_config.h"
 
 namespace supertonic {
 
