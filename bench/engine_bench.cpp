@@ -13,9 +13,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "engine/matmul_peak.h"
 #include "engine/synthesizer.h"
-#include "engine/text_chunker.h"
+#include "matmul_peak.h"
+#include "text/text_chunker.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/synthesizer.h"
-#include "engine/text_normalizer.h"
+#include "text/text_normalizer.h"
 
 namespace {
 

@@ -21,17 +21,17 @@
 #include "app/model_download.h"
 #include "app/npy_file.h"
 #include "app/serve.h"
-#include "service/errors.h"
-#include "service/service_config.h"
 #include "audio/resampler.h"
 #include "audio/wav_file.h"
-#include "engine/errors.h"
 #include "engine/model_profile.h"
 #include "engine/synthesizer.h"
-#include "engine/text_chunker.h"
-#include "engine/text_normalizer.h"
-#include "engine/text_preprocessor.h"
 #include "engine/voice_blend.h"
+#include "service/errors.h"
+#include "service/service_config.h"
+#include "text/errors.h"
+#include "text/reference_preprocessor.h"
+#include "text/text_chunker.h"
+#include "text/text_normalizer.h"
 
 namespace {
 
@@ -320,7 +320,7 @@ int RunIds(const IdsFlags& flags) {
   const TextNormalizer normalizer;
   for (const auto& chunk : ChunkText(text, profile.ChunkLimit(lang))) {
     const std::string spoken = flags.normalize ? normalizer.Normalize(chunk, lang) : chunk;
-    PreprocessedText pre = PreprocessText(spoken, lang, profile);
+    PreprocessedText pre = PreprocessText(spoken, lang, profile.expression_tags);
     EncodedText enc = indexer.Encode(pre.text);
     out.push_back({{"chunk", chunk},
                    {"normalized", spoken},

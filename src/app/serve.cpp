@@ -12,9 +12,9 @@
 #include <iostream>
 #include <thread>
 
-#include "engine/errors.h"
 #include "service/service_config.h"
 #include "service/tts_service.h"
+#include "text/errors.h"
 #include "transport/http_server.h"
 
 namespace supertonic::app {

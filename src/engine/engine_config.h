@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "engine/cpu_features.h"
+#include "engine/backends/cpu_features.h"
 
 namespace supertonic {
 

@@ -13,7 +13,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

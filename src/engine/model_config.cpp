@@ -4,7 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 
 namespace supertonic {
 

@@ -12,10 +12,10 @@
 #include <optional>
 #include <unordered_map>
 
-#include "engine/errors.h"
 #include "engine/model_config.h"
 #include "engine/model_profile.h"
-#include "engine/unicode_indexer.h"
+#include "text/errors.h"
+#include "text/unicode_indexer.h"
 
 namespace supertonic {
 

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "engine/text_preprocessor.h"
+#include "text/reference_preprocessor.h"
 
 namespace supertonic {
 

@@ -28,7 +28,7 @@ struct ModelProfile {
   float default_speed = 1.05f, min_speed = 0.0f, max_speed = 10.0f;
   // Tags the model reads inside the text (v3's <laugh>, ...): kept by the text
   // frontend. The known expression tags a model does not read are removed
-  // (ExpressionTags() in text_preprocessor.h), so that it never spells them out.
+  // (ExpressionTags() in text/reference_preprocessor.h), so that it never spells them out.
   std::vector<std::string> expression_tags;
   // The duration predictor's output above this many seconds per text id (before
   // the speed factor) is a runaway: clamped to it. Supertonic 2 speaks about

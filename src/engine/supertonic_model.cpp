@@ -8,10 +8,10 @@
 #include <atomic>
 #include <mutex>
 
-#include "engine/errors.h"
-#include "engine/graph_session.h"
-#include "engine/onnxruntime_backend.h"
-#include "engine/openvino_backend.h"
+#include "engine/backends/graph_session.h"
+#include "engine/backends/onnxruntime_backend.h"
+#include "engine/backends/openvino_backend.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

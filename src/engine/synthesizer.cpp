@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "engine/errors.h"
-#include "engine/text_chunker.h"
-#include "engine/text_preprocessor.h"
+#include "text/errors.h"
+#include "text/reference_preprocessor.h"
+#include "text/text_chunker.h"
 
 namespace supertonic {
 namespace {
@@ -129,7 +129,7 @@ std::vector<FrameRange> Synthesizer::VocoderPlan(int64_t latent_frames, int64_t 
 Synthesizer::~Synthesizer() = default;
 
 EncodedText Synthesizer::Encode(const std::string& text, const std::string& lang) const {
-  PreprocessedText pre = PreprocessText(text, lang, profile_);
+  PreprocessedText pre = PreprocessText(text, lang, profile_.expression_tags);
   EncodedText enc = indexer_.Encode(pre.text);
   enc.unknown_chars += pre.invalid_bytes;
   return enc;
@@ -147,7 +147,7 @@ TokenTimeline Synthesizer::TokenTimelineOf(int64_t latent_frames, std::size_t nu
 
 std::vector<WordTime> Synthesizer::TimeWords(std::string_view written, std::string_view spoken, const std::string& lang,
                                              const TokenTimeline& timeline) const {
-  const PreprocessedText model_text = PreprocessText(spoken, lang, profile_);
+  const PreprocessedText model_text = PreprocessText(spoken, lang, profile_.expression_tags);
   // Rewritten words weigh what each says alone.
   auto spoken_length = [&](std::string_view word) { return CountCodePoints(normalizer_.Normalize(word, lang)); };
   return supertonic::TimeWords(written, model_text.text, indexer_, timeline, spoken_length);

@@ -16,10 +16,10 @@
 #include "engine/model_profile.h"
 #include "engine/streaming_vocoder.h"
 #include "engine/supertonic_model.h"
-#include "engine/text_normalizer.h"
-#include "engine/unicode_indexer.h"
 #include "engine/voice_style.h"
-#include "engine/word_timing.h"
+#include "text/text_normalizer.h"
+#include "text/unicode_indexer.h"
+#include "text/word_timing.h"
 
 namespace supertonic {
 

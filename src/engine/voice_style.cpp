@@ -10,7 +10,7 @@
 #include <sstream>
 #include <system_error>
 
-#include "engine/errors.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

@@ -6,11 +6,11 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-#include "engine/errors.h"
 #include "engine/voice_blend.h"
 #include "service/playground/playground.h"
 #include "service/speech_request.h"
 #include "service/tts_service.h"
+#include "text/errors.h"
 
 namespace supertonic::service {
 

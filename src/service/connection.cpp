@@ -4,8 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include "audio/frame_writer.h"
-#include "engine/text_chunker.h"
 #include "service/tts_service.h"
+#include "text/text_chunker.h"
 
 namespace supertonic::service {
 

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "engine/errors.h"
 #include "service/metrics.h"
+#include "text/errors.h"
 
 namespace supertonic::service {
 

@@ -9,6 +9,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "text/utf8.h"
+
 namespace supertonic::service {
 
 namespace {
@@ -55,15 +57,7 @@ bool NestingWithin(std::string_view text, int max_depth) {
 // At most max_bytes of `s`, cut at a UTF-8 character boundary, "..." appended when cut.
 std::string Quote(std::string_view s, std::size_t max_bytes = kQuotedInputMaxBytes) {
   if (s.size() <= max_bytes) return std::string(s);
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(s.substr(0, cut)) + "...";
-}
-
-std::size_t CountCodePoints(std::string_view utf8) {
-  return static_cast<std::size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return std::string(utf8::Truncate(s, max_bytes)) + "...";
 }
 
 bool HasControlCharacter(std::string_view s) {

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 
 namespace supertonic::service {
 

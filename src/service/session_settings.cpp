@@ -8,6 +8,7 @@
 #include <string>
 
 #include "service/service_config.h"
+#include "text/utf8.h"
 
 namespace supertonic::service {
 
@@ -81,9 +82,7 @@ namespace {
 // A client's string, echoed in an error: bounded, so an error stays small.
 std::string Truncated(std::string_view s, std::size_t max_bytes = 64) {
   if (s.size() <= max_bytes) return std::string(s);
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
-  return std::string(s.substr(0, cut)) + "...";
+  return std::string(utf8::Truncate(s, max_bytes)) + "...";
 }
 }  // namespace
 

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "audio/audio_encoder.h"
-#include "engine/text_chunker.h"
 #include "service/service_config.h"
+#include "text/text_chunker.h"
 
 namespace supertonic::service {
 

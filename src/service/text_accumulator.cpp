@@ -4,25 +4,14 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
+#include "text/utf8.h"
 
 namespace supertonic::service {
 
 namespace {
 
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-
-bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-
-// Byte length of the first `chars` code points of `text` (lead bytes counted).
-std::size_t BytesOfFirstChars(std::string_view text, std::size_t chars) {
-  std::size_t pos = 0;
-  for (std::size_t n = 0; n < chars && pos < text.size(); ++n) {
-    ++pos;
-    while (pos < text.size() && IsUtf8Continuation(text[pos])) ++pos;
-  }
-  return pos;
-}
 
 }  // namespace
 
@@ -101,8 +90,7 @@ std::vector<std::string> TextAccumulator::Append(std::string_view text, TimePoin
   const std::size_t slice_bytes = std::max<std::size_t>(4096, 8 * config_.max_chars);
   std::size_t pos = 0;
   while (pos < text.size()) {
-    std::size_t end = std::min(text.size(), pos + slice_bytes);
-    while (end < text.size() && IsUtf8Continuation(text[end])) ++end;
+    const std::size_t end = utf8::CeilBoundary(text, pos + slice_bytes);
     AppendCollapsed(text.substr(pos, end - pos));
     pos = end;
     CutReady(out);
@@ -125,7 +113,7 @@ void TextAccumulator::AppendCollapsed(std::string_view text) {
   // than 4 bytes.
   std::size_t from = pending_.size();
   for (std::size_t i = pending_.size(); i > 0 && pending_.size() - i < 4; --i) {
-    if (!IsUtf8Continuation(pending_[i - 1])) {
+    if (!utf8::IsContinuationByte(pending_[i - 1])) {
       from = i - 1;
       break;
     }
@@ -210,7 +198,7 @@ std::string TextAccumulator::CutAtLimit(const Scan& scan) {
       window.starts_with(pieces.front())) {
     cut_bytes = pieces.front().size();
   } else {
-    cut_bytes = BytesOfFirstChars(word, config_.max_chars);
+    cut_bytes = utf8::PrefixBytes(word, config_.max_chars);
   }
   std::string segment = pending_.substr(0, cut_bytes);
   pending_.erase(0, cut_bytes);

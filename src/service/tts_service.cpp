@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "engine/errors.h"
 #include "engine/supertonic_model.h"
 #include "service/connection.h"
+#include "text/errors.h"
 
 namespace supertonic::service {
 

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "engine/synthesizer.h"
-#include "engine/text_normalizer.h"
 #include "service/gpu_monitor.h"
 #include "service/inference_worker.h"
 #include "service/metrics.h"
 #include "service/service_config.h"
 #include "service/session_settings.h"
 #include "service/voice_registry.h"
+#include "text/text_normalizer.h"
 
 namespace supertonic::service {
 

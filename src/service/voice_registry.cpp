@@ -18,9 +18,9 @@
 #include <random>
 #include <system_error>
 
-#include "engine/errors.h"
 #include "engine/voice_blend.h"
 #include "service/speech_request.h"
+#include "text/errors.h"
 
 namespace supertonic::service {
 

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "engine/synthesizer.h"
-#include "engine/text_normalizer.h"
 #include "support/engine_config.h"
 #include "support/probe.h"
 #include "support/test_paths.h"
+#include "text/text_normalizer.h"
 
 namespace supertonic {
 namespace {

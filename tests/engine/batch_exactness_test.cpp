@@ -15,16 +15,16 @@
 #include "engine/supertonic_model.h"
 #include "engine/synthesizer.h"
 #include "engine/voice_style.h"
+#include "support/engine_config.h"
 #include "support/probe.h"
 #include "support/test_paths.h"
 
 namespace supertonic {
 namespace {
 
+// The shared test configuration, with the batch padding rewrite on or off.
 EngineConfig ConfigFor(const std::filesystem::path& dir, bool rewrite = true) {
-  EngineConfig c;
-  c.model_dir = dir;
-  c.intra_op_threads = 2;
+  EngineConfig c = testing::ConfigFor(dir);
   c.rewrite_batch_padding = rewrite;
   return c;
 }

@@ -17,12 +17,13 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/cpu_features.h"
-#include "engine/errors.h"
-#include "engine/matmul_peak.h"
+#include "engine/backends/cpu_features.h"
 #include "engine/synthesizer.h"
+#include "matmul_peak.h"
+#include "support/engine_config.h"
 #include "support/probe.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {
@@ -41,14 +42,7 @@ constexpr double kFp32Relative = 1e-4;
   REQUIRE_OPENVINO();                                                                     \
   if (!DetectCpuFeatures().bf16()) GTEST_SKIP() << "this CPU has no bf16 (" << DetectCpuFeatures().ToString() << ")"
 
-EngineConfig ConfigFor(const std::filesystem::path& dir, Backend backend, Precision precision = Precision::kFp32) {
-  EngineConfig c;
-  c.model_dir = dir;
-  c.intra_op_threads = 2;
-  c.backend = backend;
-  c.precision = precision;
-  return c;
-}
+using testing::ConfigFor;
 
 double Peak(const std::vector<float>& v) {
   double m = 0;

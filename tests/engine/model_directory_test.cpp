@@ -3,9 +3,9 @@
 
 #include <fstream>
 
-#include "engine/errors.h"
 #include "engine/synthesizer.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

@@ -13,11 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/errors.h"
 #include "engine/model_config.h"
-#include "engine/text_chunker.h"
-#include "engine/unicode_indexer.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
+#include "text/text_chunker.h"
+#include "text/unicode_indexer.h"
 
 namespace supertonic {
 namespace {

@@ -6,12 +6,12 @@
 
 #include <cmath>
 
-#include "engine/errors.h"
 #include "engine/synthesizer.h"
-#include "engine/text_chunker.h"
-#include "support/probe.h"
 #include "support/engine_config.h"
+#include "support/probe.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
+#include "text/text_chunker.h"
 
 namespace supertonic {
 namespace {

@@ -6,10 +6,10 @@
 
 #include <cmath>
 
-#include "engine/errors.h"
-#include "support/probe.h"
 #include "support/engine_config.h"
+#include "support/probe.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

@@ -8,10 +8,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "engine/errors.h"
 #include "engine/voice_blend.h"
 #include "engine/voice_style.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
 
 namespace supertonic {
 namespace {

@@ -31,10 +31,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/text_chunker.h"
-#include "engine/text_preprocessor.h"
 #include "fuzz/fuzz_support.h"
 #include "service/text_accumulator.h"
+#include "text/reference_preprocessor.h"
+#include "text/text_chunker.h"
 
 namespace supertonic::fuzz {
 

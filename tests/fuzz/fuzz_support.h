@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/text_preprocessor.h"  // IsPythonWhitespace
+#include "text/reference_preprocessor.h"  // IsPythonWhitespace
 
 namespace supertonic::fuzz {
 
@@ -22,6 +22,7 @@ int FuzzText(const uint8_t* data, std::size_t size);
 int FuzzAccumulator(const uint8_t* data, std::size_t size);
 int FuzzSpeechRequest(const uint8_t* data, std::size_t size);
 int FuzzNormalizer(const uint8_t* data, std::size_t size);
+int FuzzUtf8(const uint8_t* data, std::size_t size);
 
 [[noreturn]] inline void Fail(const char* file, int line, const char* condition, const std::string& detail) {
   std::fprintf(stderr, "\nFUZZ INVARIANT VIOLATED at %s:%d: %s\n  %s\n", file, line, condition, detail.c_str());

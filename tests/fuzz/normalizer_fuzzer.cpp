@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/text_normalizer.h"
-#include "engine/text_preprocessor.h"
-#include "engine/unicode_indexer.h"
-#include "engine/word_timing.h"
 #include "fuzz/fuzz_support.h"
+#include "text/reference_preprocessor.h"
+#include "text/text_normalizer.h"
+#include "text/unicode_indexer.h"
+#include "text/word_timing.h"
 
 namespace supertonic::fuzz {
 

@@ -62,6 +62,11 @@ TEST(FuzzRegression, Normalizer) {
   RunAll("normalizer", "regressions", FuzzNormalizer);
 }
 
+TEST(FuzzRegression, Utf8) {
+  EXPECT_GT(RunAll("utf8", "corpus", FuzzUtf8), 0u) << "no seed corpus";
+  RunAll("utf8", "regressions", FuzzUtf8);
+}
+
 TEST(FuzzRegression, SpeechRequest) {
   EXPECT_GT(RunAll("speech_request", "corpus", FuzzSpeechRequest), 0u) << "no seed corpus";
   RunAll("speech_request", "regressions", FuzzSpeechRequest);

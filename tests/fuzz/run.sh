@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${1:-${FUZZ_SECONDS:-30}}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(protocol text accumulator speech_request normalizer)
+((${#TARGETS[@]})) || TARGETS=(protocol text accumulator speech_request normalizer utf8)
 BIN=build/fuzz/bin
 SUMMARY=build/fuzz/summary.txt
 mkdir -p build/fuzz

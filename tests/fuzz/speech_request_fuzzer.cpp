@@ -35,12 +35,12 @@
 #include <variant>
 
 #include "audio/audio_encoder.h"
-#include "engine/text_chunker.h"
 #include "engine/voice_blend.h"
 #include "fuzz/fuzz_support.h"
 #include "service/service_config.h"
 #include "service/session_settings.h"
 #include "service/speech_request.h"
+#include "text/text_chunker.h"
 
 namespace supertonic::fuzz {
 

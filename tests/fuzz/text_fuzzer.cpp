@@ -21,11 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/model_profile.h"
-#include "engine/text_chunker.h"
-#include "engine/text_preprocessor.h"
-#include "engine/unicode_indexer.h"
 #include "fuzz/fuzz_support.h"
+#include "text/reference_preprocessor.h"
+#include "text/text_chunker.h"
+#include "text/unicode_indexer.h"
 
 namespace supertonic::fuzz {
 
@@ -45,8 +44,8 @@ const UnicodeIndexer& SyntheticIndexer() {
   return indexer;
 }
 
-void CheckPreprocess(std::string_view text, std::string_view lang, const ModelProfile* profile) {
-  const PreprocessedText out = profile ? PreprocessText(text, lang, *profile) : PreprocessText(text, lang);
+void CheckPreprocess(std::string_view text, std::string_view lang, const std::vector<std::string>* kept_tags) {
+  const PreprocessedText out = kept_tags ? PreprocessText(text, lang, *kept_tags) : PreprocessText(text, lang);
   const std::string open = "<" + std::string(lang) + ">", close = "</" + std::string(lang) + ">";
   const std::string& s = out.text;
   FUZZ_CHECK(s.size() > open.size() + close.size() && s.starts_with(open) && s.ends_with(close),
@@ -112,14 +111,9 @@ int FuzzText(const uint8_t* data, std::size_t size) {
   // Mostly small limits (every cutting path is reached with short inputs), sometimes the real ones.
   const std::size_t max_chars = limit_byte >= 250 ? (limit_byte % 2 ? 300 : 120) : limit_byte % 64;
   const std::string_view text = in.Rest();
-  // What the text frontend reads of a profile, without model_profile.cpp (and
-  // its ONNX parsing) in the fuzz build: the tags kept.
-  static const ModelProfile v2;
-  static const ModelProfile v3 = [] {
-    ModelProfile p;
-    p.expression_tags = ExpressionTags();
-    return p;
-  }();
+  // The tags Supertonic 2 and 3 keep (ModelProfile::expression_tags).
+  static const std::vector<std::string> v2;
+  const std::vector<std::string>& v3 = ExpressionTags();
   CheckPreprocess(text, lang, nullptr);
   CheckPreprocess(text, lang, &v2);
   CheckPreprocess(text, lang, &v3);

@@ -23,12 +23,12 @@
 #include <variant>
 #include <vector>
 
-#include "engine/text_chunker.h"
 #include "service/protocol.h"
 #include "service/service_config.h"
 #include "service/tts_service.h"
 #include "support/probe.h"
 #include "support/test_paths.h"
+#include "text/text_chunker.h"
 
 namespace supertonic::service {
 namespace {

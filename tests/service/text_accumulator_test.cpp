@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 
 namespace supertonic::service {
 namespace {

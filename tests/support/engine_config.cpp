@@ -9,4 +9,11 @@ EngineConfig ConfigFor(const std::filesystem::path& dir) {
   return c;
 }
 
+EngineConfig ConfigFor(const std::filesystem::path& dir, Backend backend, Precision precision) {
+  EngineConfig c = ConfigFor(dir);
+  c.backend = backend;
+  c.precision = precision;
+  return c;
+}
+
 }  // namespace supertonic::testing

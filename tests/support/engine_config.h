@@ -8,5 +8,7 @@ namespace supertonic::testing {
 
 // `dir` on the CPU with two intra-op threads (the CI machines' cores).
 EngineConfig ConfigFor(const std::filesystem::path& dir);
+// The same on another backend or precision (the backend tests).
+EngineConfig ConfigFor(const std::filesystem::path& dir, Backend backend, Precision precision = Precision::kFp32);
 
 }  // namespace supertonic::testing

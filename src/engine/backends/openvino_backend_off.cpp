@@ -1,6 +1,6 @@
 // The OpenVINO backend's stand-in for builds without it (-DSUPERTONIC_OPENVINO=OFF,
 // e.g. the sanitizer builds): it says so when asked to open a graph.
-#include "engine/openvino_backend.h"
+#include "engine/backends/openvino_backend.h"
 
 namespace supertonic {
 

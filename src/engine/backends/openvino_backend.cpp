@@ -1,4 +1,4 @@
-#include "engine/openvino_backend.h"
+#include "engine/backends/openvino_backend.h"
 
 #include <openvino/openvino.hpp>
 #include <openvino/runtime/exception.hpp>

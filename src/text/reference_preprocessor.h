@@ -8,8 +8,6 @@
 
 namespace supertonic {
 
-struct ModelProfile;
-
 struct PreprocessedText {
   std::string text;                 // "<lang>normalized text</lang>", NFKD, UTF-8
   std::size_t invalid_bytes = 0;    // bytes of invalid UTF-8 that were dropped
@@ -21,13 +19,15 @@ struct PreprocessedText {
 // Exactly the Supertonic 2 reference: expression tags are text like any other.
 PreprocessedText PreprocessText(std::string_view text, std::string_view lang);
 
-// The same for the model `profile` describes. Its expression tags (after NFKD,
+// The same for a model that reads the expression tags `kept_tags` (those of
+// ExpressionTags() it reads: ModelProfile::expression_tags). They (after NFKD,
 // in any letter case) are kept, lower-cased, and the final period goes after
 // the last word, before trailing tags ("So funny <laugh>" -> "So funny.
 // <laugh>"; a text of tags alone gets none). The known tags it does not read
 // are removed (a space is left only between two words). Supertonic 2 text
 // without tags comes out exactly as from the reference.
-PreprocessedText PreprocessText(std::string_view text, std::string_view lang, const ModelProfile& profile);
+PreprocessedText PreprocessText(std::string_view text, std::string_view lang,
+                                const std::vector<std::string>& kept_tags);
 
 // The expression tags Supertonic 3 reads inside the text: <laugh> <breath>
 // <surprise> <sigh> <scream> <throatclear> <sad> <angry> <cough> <yawn>.

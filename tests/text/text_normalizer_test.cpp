@@ -1,7 +1,7 @@
 // What the normalizer says for what LLMs and people write, per language: the
 // table is the specification (each row reviewed by a speaker's reading, not
 // copied from the output).
-#include "engine/text_normalizer.h"
+#include "text/text_normalizer.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 
 namespace supertonic {
 namespace {

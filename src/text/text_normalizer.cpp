@@ -1,4 +1,4 @@
-#include "engine/text_normalizer.h"
+#include "text/text_normalizer.h"
 
 #include <re2/re2.h>
 #include <unicode/dcfmtsym.h>
@@ -21,9 +21,10 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/language_rules.h"
-#include "engine/markdown_text.h"
-#include "engine/number_speller.h"
+#include "text/language_rules.h"
+#include "text/markdown_text.h"
+#include "text/number_speller.h"
+#include "text/utf8.h"
 
 // The passes run in a fixed order, each over the whole text: markdown, e-mail
 // and web addresses, abbreviations, times, dates, phone numbers, dotted
@@ -38,27 +39,20 @@ using Kind = NumberSuffix::Kind;
 
 // --- UTF-8 ---------------------------------------------------------------------
 
-// The code point at s[i] and its length; an invalid byte reads as U+FFFD, length 1.
+// The code point at s[i] and its length; an invalid byte reads as U+FFFD,
+// length 1 (text/utf8.h); 0 past the end.
 char32_t CodePointAt(std::string_view s, std::size_t i, std::size_t* length = nullptr) {
-  utf8proc_int32_t cp = -1;
-  utf8proc_ssize_t n = i < s.size() ? utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
-                                                       static_cast<utf8proc_ssize_t>(s.size() - i), &cp)
-                                    : 0;
-  if (n <= 0 || cp < 0) {
+  if (i >= s.size()) {
     if (length) *length = 1;
-    return i < s.size() ? U'\uFFFD' : 0;
+    return 0;
   }
-  if (length) *length = static_cast<std::size_t>(n);
-  return static_cast<char32_t>(cp);
+  const utf8::Decoded d = utf8::DecodeAt(s, i);
+  if (length) *length = d.length;
+  return d.cp;
 }
 
 // The code point that ends just before s[i]; 0 at the start.
-char32_t CodePointBefore(std::string_view s, std::size_t i) {
-  if (i == 0) return 0;
-  std::size_t start = i - 1;
-  while (start > 0 && i - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
-  return CodePointAt(s, start);
-}
+char32_t CodePointBefore(std::string_view s, std::size_t i) { return i == 0 ? 0 : utf8::DecodeBefore(s, i).cp; }
 
 bool IsLetter(char32_t c) {
   if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

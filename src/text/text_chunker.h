@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "text/utf8.h"  // CountCodePoints, Utf8Unit: what the chunker's callers count and walk by
+
 namespace supertonic {
 
 // Supertonic 2's published limits: 300 characters, 120 for Korean. A model's
@@ -26,21 +28,6 @@ std::size_t ChunkLimitFor(std::string_view lang);
 // UTF-8 bytes are kept (one code point each) for the preprocessor to count.
 // max_chars 0 is treated as 1.
 std::vector<std::string> ChunkText(std::string_view text, std::size_t max_chars);
-
-// Number of Unicode code points in valid UTF-8 (invalid bytes count as one).
-std::size_t CountCodePoints(std::string_view utf8);
-
-// One code point of UTF-8 text and its bytes [begin, end); an invalid byte is
-// a unit of its own, kInvalidUtf8Byte. What the chunker and the word timings
-// walk text by.
-inline constexpr char32_t kInvalidUtf8Byte = 0xFFFFFFFF;
-struct Utf8Unit {
-  char32_t cp;
-  std::size_t begin;
-  std::size_t end;
-  bool valid() const { return cp != kInvalidUtf8Byte; }
-};
-std::vector<Utf8Unit> DecodeUtf8Units(std::string_view utf8);
 
 // Where text that is still streaming in may be cut, ranked by what precedes
 // the cut. Uses ChunkText's rules: a sentence end is one of . ! ? and their

@@ -1,4 +1,4 @@
-#include "engine/unicode_indexer.h"
+#include "text/unicode_indexer.h"
 
 #include <gtest/gtest.h>
 
@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/errors.h"
-#include "engine/text_preprocessor.h"
 #include "support/test_paths.h"
+#include "text/errors.h"
+#include "text/reference_preprocessor.h"
 
 namespace supertonic {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/number_speller.h"
+#include "text/number_speller.h"
 
 #include <unicode/locid.h>
 #include <unicode/rbnf.h>

@@ -1,4 +1,4 @@
-#include "engine/matmul_peak.h"
+#include "matmul_peak.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -7,8 +7,8 @@
 #include <chrono>
 #include <random>
 
-#include "engine/onnxruntime_backend.h"
-#include "engine/openvino_backend.h"
+#include "engine/backends/onnxruntime_backend.h"
+#include "engine/backends/openvino_backend.h"
 
 namespace supertonic {
 namespace {

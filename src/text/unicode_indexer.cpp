@@ -1,7 +1,6 @@
-#include "engine/unicode_indexer.h"
+#include "text/unicode_indexer.h"
 
 #include <nlohmann/json.hpp>
-#include <utf8proc.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -10,7 +9,8 @@
 #include <string>
 #include <utility>
 
-#include "engine/errors.h"
+#include "text/errors.h"
+#include "text/utf8.h"
 
 namespace supertonic {
 
@@ -72,24 +72,11 @@ UnicodeIndexer::UnicodeIndexer(std::vector<int32_t> table) : table_(std::move(ta
 EncodedText UnicodeIndexer::Encode(std::string_view utf8) const {
   EncodedText out;
   out.ids.reserve(utf8.size());
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
-  std::size_t pos = 0;
-  while (pos < utf8.size()) {
-    utf8proc_int32_t cp = 0;
-    utf8proc_ssize_t len = 1;
-    if (bytes[pos] < 0x80) {
-      cp = bytes[pos];
-    } else {
-      len = utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
-      if (len <= 0 || cp < 0) {  // invalid byte: never reaches the model
-        ++out.unknown_chars;
-        ++pos;
-        continue;
-      }
-    }
-    pos += static_cast<std::size_t>(len);
-    const auto index = static_cast<std::size_t>(cp);
-    if (index > 0xFFFF || index >= table_.size() || table_[index] < 0) {
+  for (std::size_t pos = 0; pos < utf8.size();) {
+    const utf8::Decoded d = utf8::DecodeAt(utf8, pos);
+    pos += d.length;
+    const auto index = static_cast<std::size_t>(d.cp);
+    if (!d.valid || index > 0xFFFF || index >= table_.size() || table_[index] < 0) {
       ++out.unknown_chars;
       continue;
     }

@@ -1,4 +1,4 @@
-#include "engine/onnxruntime_backend.h"
+#include "engine/backends/onnxruntime_backend.h"
 
 #include <onnxruntime_cxx_api.h>
 

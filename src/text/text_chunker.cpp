@@ -1,4 +1,4 @@
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 
 #include <utf8proc.h>
 
@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/language_rules.h"
-#include "engine/text_preprocessor.h"
+#include "text/language_rules.h"
+#include "text/reference_preprocessor.h"
 
 // The common case reproduces the reference chunk_text():
 //   paragraphs = re.split(r"\n\s*\n+", text.strip()), each stripped
@@ -93,23 +93,9 @@ bool EndsWith(const std::vector<Unit>& units, std::size_t begin, std::size_t las
   return true;
 }
 
-std::u32string CodePoints(std::string_view utf8) {
-  std::u32string out;
-  std::size_t pos = 0;
-  while (pos < utf8.size()) {
-    utf8proc_int32_t cp = 0;
-    const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data() + pos),
-                                    static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
-    if (n <= 0) break;
-    out.push_back(static_cast<char32_t>(cp));
-    pos += static_cast<std::size_t>(n);
-  }
-  return out;
-}
-
 std::vector<std::u32string> CodePointsOfEach(const auto& list) {
   std::vector<std::u32string> out;
-  for (std::string_view a : list) out.push_back(CodePoints(a));
+  for (std::string_view a : list) out.push_back(utf8::Decode(a));
   return out;
 }
 
@@ -434,50 +420,6 @@ BreakKind BreakKindAtEnd(std::string_view text) {
   std::size_t end = units.size();
   while (end > 0 && IsSpace(units[end - 1].cp)) --end;
   return end == 0 ? BreakKind::kSpace : KindBefore(units, end);
-}
-
-std::vector<Utf8Unit> DecodeUtf8Units(std::string_view utf8) {
-  std::vector<Utf8Unit> units;
-  units.reserve(utf8.size());
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
-  std::size_t pos = 0;
-  while (pos < utf8.size()) {
-    const std::size_t begin = pos;
-    if (bytes[pos] < 0x80) {
-      units.push_back({bytes[pos], begin, begin + 1});
-      ++pos;
-      continue;
-    }
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t len =
-        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
-    if (len <= 0 || cp < 0) {
-      units.push_back({kInvalidByte, begin, begin + 1});
-      ++pos;
-      continue;
-    }
-    pos += static_cast<std::size_t>(len);
-    units.push_back({static_cast<char32_t>(cp), begin, pos});
-  }
-  return units;
-}
-
-std::size_t CountCodePoints(std::string_view utf8) {
-  std::size_t count = 0;
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
-  std::size_t pos = 0;
-  while (pos < utf8.size()) {
-    ++count;
-    if (bytes[pos] < 0x80) {
-      ++pos;
-      continue;
-    }
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t len =
-        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
-    pos += (len <= 0 || cp < 0) ? 1 : static_cast<std::size_t>(len);
-  }
-  return count;
 }
 
 }  // namespace supertonic

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "engine/backends/graph_session.h"
 #include "engine/engine_config.h"
-#include "engine/graph_session.h"
 
 namespace supertonic {
 

@@ -1,4 +1,4 @@
-#include "engine/word_timing.h"
+#include "text/word_timing.h"
 
 #include <utf8proc.h>
 
@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <optional>
 
-#include "engine/text_chunker.h"
-#include "engine/text_preprocessor.h"
-#include "engine/unicode_indexer.h"
+#include "text/reference_preprocessor.h"
+#include "text/unicode_indexer.h"
+#include "text/utf8.h"
 
 namespace supertonic {
 

@@ -1,7 +1,7 @@
 // Reference-compatible cases: expectations produced by the published Python
 // chunk_text() on the same inputs. Cases beyond the reference (over-long
 // sentences, CJK ends, ellipsis) are written out by hand.
-#include "engine/text_chunker.h"
+#include "text/text_chunker.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "engine/text_preprocessor.h"
+#include "text/reference_preprocessor.h"
 
 #include <utf8proc.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/model_profile.h"
+#include "text/utf8.h"
 
 // Each step below mirrors one line of the Python reference's
 // UnicodeProcessor._preprocess_text, in the same order. The text is held as
@@ -64,32 +64,19 @@ void CanonicalOrder(std::u32string& text) {
   }
 }
 
-// Decodes UTF-8, dropping (and counting) every byte that is not part of a
-// well-formed sequence, and applies NFKD.
+// Decodes UTF-8, dropping (and counting) every invalid byte (text/utf8.h's
+// policy: one byte each), and applies NFKD.
 std::u32string DecodeNfkd(std::string_view utf8, std::size_t& invalid_bytes) {
   std::u32string out;
   out.reserve(utf8.size() + utf8.size() / 4);
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
-  std::size_t pos = 0;
-  while (pos < utf8.size()) {
-    if (bytes[pos] < 0x80) {
-      out.push_back(bytes[pos]);
-      ++pos;
-      continue;
-    }
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t len =
-        utf8proc_iterate(bytes + pos, static_cast<utf8proc_ssize_t>(utf8.size() - pos), &cp);
-    if (len <= 0 || cp < 0) {
-      // Rejects overlong forms, surrogates (ED A0..BF ..), > U+10FFFF and
-      // truncated sequences. Drop one byte and resynchronise; any stray
-      // continuation bytes that follow are dropped one by one.
+  for (std::size_t pos = 0; pos < utf8.size();) {
+    const utf8::Decoded d = utf8::DecodeAt(utf8, pos);
+    pos += d.length;
+    if (!d.valid) {
       ++invalid_bytes;
-      ++pos;
       continue;
     }
-    AppendDecomposition(static_cast<char32_t>(cp), out);
-    pos += static_cast<std::size_t>(len);
+    AppendDecomposition(d.cp, out);
   }
   CanonicalOrder(out);
   return out;
@@ -200,24 +187,6 @@ void CollapseWhitespace(std::u32string& text) {
     text[w++] = c;
   }
   text.resize(w);
-}
-
-void AppendUtf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // --- Expression tags ----------------------------------------------------------
@@ -361,7 +330,7 @@ PreprocessedText Preprocess(std::string_view input, std::string_view lang, const
   out.push_back('<');
   out.append(lang);
   out.push_back('>');
-  for (char32_t c : text) AppendUtf8(out, c);
+  for (char32_t c : text) utf8::Append(out, c);
   out.append("</");
   out.append(lang);
   out.push_back('>');
@@ -374,8 +343,9 @@ PreprocessedText PreprocessText(std::string_view input, std::string_view lang) {
   return Preprocess(input, lang, nullptr);
 }
 
-PreprocessedText PreprocessText(std::string_view input, std::string_view lang, const ModelProfile& profile) {
-  return Preprocess(input, lang, &profile.expression_tags);
+PreprocessedText PreprocessText(std::string_view input, std::string_view lang,
+                                const std::vector<std::string>& kept_tags) {
+  return Preprocess(input, lang, &kept_tags);
 }
 
 const std::vector<std::string>& ExpressionTags() {

@@ -1,4 +1,4 @@
-#include "engine/markdown_text.h"
+#include "text/markdown_text.h"
 
 #include <re2/re2.h>
 

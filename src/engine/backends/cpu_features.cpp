@@ -1,4 +1,4 @@
-#include "engine/cpu_features.h"
+#include "engine/backends/cpu_features.h"
 
 #include <vector>
 

@@ -1,12 +1,12 @@
-#include "engine/word_timing.h"
+#include "text/word_timing.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "engine/text_chunker.h"
-#include "engine/unicode_indexer.h"
+#include "text/text_chunker.h"
+#include "text/unicode_indexer.h"
 
 namespace supertonic {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/language_rules.h"
+#include "text/language_rules.h"
 
 #include <algorithm>
 #include <array>
