@@ -101,7 +101,11 @@ clean:
 # which is not instrumented either way. Asserts stay on (no NDEBUG).
 # OpenVINO is left out of them (its TBB dlopens tbbbind with RTLD_DEEPBIND, which
 # the sanitizer runtimes refuse): the backend's tests skip there and run in `make test`.
-SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSUPERTONIC_BUILD_BENCH=OFF -DSUPERTONIC_OPENVINO=OFF
+# Unity builds (several sources per compiler run): at -O0 with sanitizers most
+# of a file's compile time is emitting the JSON and GoogleTest templates it
+# uses, which a unity batch emits once for all its files. The normal build
+# stays one file per compiler run, so a missing include still shows there.
+SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSUPERTONIC_BUILD_BENCH=OFF -DSUPERTONIC_OPENVINO=OFF -DCMAKE_UNITY_BUILD=ON
 
 # Every GoogleTest suite and the service integration tests, against an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (build/asan).

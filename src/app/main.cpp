@@ -28,7 +28,7 @@
 #include "engine/voice_blend.h"
 #include "service/errors.h"
 #include "service/service_config.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 #include "text/reference_preprocessor.h"
 #include "text/text_chunker.h"
 #include "text/text_normalizer.h"

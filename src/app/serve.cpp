@@ -14,7 +14,7 @@
 
 #include "service/service_config.h"
 #include "service/tts_service.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 #include "transport/http_server.h"
 
 namespace supertonic::app {

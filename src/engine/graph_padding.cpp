@@ -13,7 +13,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic {
 namespace {

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic {
 

@@ -14,7 +14,7 @@
 
 #include "engine/model_config.h"
 #include "engine/model_profile.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 #include "text/unicode_indexer.h"
 
 namespace supertonic {

@@ -11,7 +11,7 @@
 #include "engine/backends/graph_session.h"
 #include "engine/backends/onnxruntime_backend.h"
 #include "engine/backends/openvino_backend.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic {
 namespace {

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "text/errors.h"
+#include "text/exceptions.h"
 #include "text/reference_preprocessor.h"
 #include "text/text_chunker.h"
 

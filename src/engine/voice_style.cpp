@@ -10,7 +10,7 @@
 #include <sstream>
 #include <system_error>
 
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic {
 namespace {

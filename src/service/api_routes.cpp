@@ -10,7 +10,7 @@
 #include "service/playground/playground.h"
 #include "service/speech_request.h"
 #include "service/tts_service.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic::service {
 

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "service/metrics.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic::service {
 

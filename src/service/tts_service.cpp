@@ -10,7 +10,7 @@
 
 #include "engine/supertonic_model.h"
 #include "service/connection.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic::service {
 

@@ -20,7 +20,7 @@
 
 #include "engine/voice_blend.h"
 #include "service/speech_request.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic::service {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "text/errors.h"
+#include "text/exceptions.h"
 #include "text/utf8.h"
 
 namespace supertonic {

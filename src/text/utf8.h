@@ -1,7 +1,7 @@
 #pragma once
 // UTF-8 as the whole server reads it. One policy for bytes that are not UTF-8:
 //
-//   A well-formed sequence (RFC 3629: no overlong forms, no surrogates
+//   A well-formed sequence (no overlong forms, no surrogates
 //   U+D800..U+DFFF, nothing above U+10FFFF) is one code point. Every other
 //   byte -- a stray continuation byte, a lead byte whose sequence is
 //   truncated (also at the end of the text), overlong, a surrogate or out of

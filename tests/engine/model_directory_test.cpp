@@ -5,7 +5,7 @@
 
 #include "engine/synthesizer.h"
 #include "support/test_paths.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic {
 namespace {

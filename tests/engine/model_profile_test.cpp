@@ -15,7 +15,7 @@
 
 #include "engine/model_config.h"
 #include "support/test_paths.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 #include "text/text_chunker.h"
 #include "text/unicode_indexer.h"
 

@@ -9,7 +9,7 @@
 #include "support/engine_config.h"
 #include "support/probe.h"
 #include "support/test_paths.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic {
 namespace {

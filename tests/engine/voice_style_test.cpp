@@ -11,7 +11,7 @@
 #include "engine/voice_blend.h"
 #include "engine/voice_style.h"
 #include "support/test_paths.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 
 namespace supertonic {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "support/test_paths.h"
-#include "text/errors.h"
+#include "text/exceptions.h"
 #include "text/reference_preprocessor.h"
 
 namespace supertonic {
