@@ -44,7 +44,7 @@ struct Gap {
 bool IsSpace(char32_t cp) { return cp != kInvalidByte && IsPythonWhitespace(cp); }
 
 // Python's \w: str.isalnum() or "_" (letters and numbers by category).
-bool IsWordChar(char32_t cp) {
+bool IsPythonWordChar(char32_t cp) {
   if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
   return cp != kInvalidByte && IsLetterOrNumber(cp);
 }
@@ -111,7 +111,7 @@ bool IsAbbreviationAt(const std::vector<Unit>& units, std::size_t begin, std::si
     if (EndsWith(units, begin, dot, a)) return true;
   }
   for (const std::u32string& a : tables) {
-    if (EndsWith(units, begin, dot, a) && (dot + 1 - begin == a.size() || !IsWordChar(units[dot - a.size()].cp))) {
+    if (EndsWith(units, begin, dot, a) && (dot + 1 - begin == a.size() || !IsPythonWordChar(units[dot - a.size()].cp))) {
       return true;
     }
   }
@@ -119,7 +119,7 @@ bool IsAbbreviationAt(const std::vector<Unit>& units, std::size_t begin, std::si
   if (dot > begin) {
     const char32_t letter = units[dot - 1].cp;
     if (letter >= U'A' && letter <= U'Z') {
-      if (dot - 1 == begin || !IsWordChar(units[dot - 2].cp)) return true;
+      if (dot - 1 == begin || !IsPythonWordChar(units[dot - 2].cp)) return true;
     }
   }
   return false;
