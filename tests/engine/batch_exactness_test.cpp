@@ -23,7 +23,7 @@ namespace supertonic {
 namespace {
 
 // The shared test configuration, with the batch padding rewrite on or off.
-EngineConfig ConfigFor(const std::filesystem::path& dir, bool rewrite = true) {
+EngineConfig ConfigWithRewrite(const std::filesystem::path& dir, bool rewrite = true) {
   EngineConfig c = testing::ConfigFor(dir);
   c.rewrite_batch_padding = rewrite;
   return c;
@@ -122,8 +122,8 @@ class FaithfulGraphs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     voices_ = new VoiceLibrary(VoiceLibrary::Load(testing::FaithfulModelDir() / "voice_styles"));
-    rewritten_ = new SupertonicModel(ConfigFor(testing::FaithfulModelDir(), true));
-    published_ = new SupertonicModel(ConfigFor(testing::FaithfulModelDir(), false));
+    rewritten_ = new SupertonicModel(ConfigWithRewrite(testing::FaithfulModelDir(), true));
+    published_ = new SupertonicModel(ConfigWithRewrite(testing::FaithfulModelDir(), false));
   }
   static void TearDownTestSuite() {
     delete rewritten_;
@@ -180,15 +180,15 @@ TEST_F(FaithfulGraphs, RewrittenGraphsGiveEveryItemOfAMixedBatchItsAloneOutput) 
 }
 
 TEST(BatchProbe, TellsPublishedPaddingFromRewritten) {
-  Synthesizer rewritten(ConfigFor(testing::FaithfulModelDir(), true));
+  Synthesizer rewritten(ConfigWithRewrite(testing::FaithfulModelDir(), true));
   EXPECT_TRUE(rewritten.mixed_length_batches_exact()) << rewritten.batch_probe().reason;
   EXPECT_LT(rewritten.batch_probe().max_deviation, 1e-4);
-  Synthesizer published(ConfigFor(testing::FaithfulModelDir(), false));
+  Synthesizer published(ConfigWithRewrite(testing::FaithfulModelDir(), false));
   EXPECT_FALSE(published.mixed_length_batches_exact());
   EXPECT_GT(published.batch_probe().max_deviation, 1e-2);
   EXPECT_NE(published.batch_probe().reason.find(published.batch_probe().worst_graph), std::string::npos);
   // The probe model pads with zeros only: nothing to rewrite, exact as it is.
-  Synthesizer probe(ConfigFor(testing::ProbeModelDir(), true));
+  Synthesizer probe(ConfigWithRewrite(testing::ProbeModelDir(), true));
   EXPECT_TRUE(probe.mixed_length_batches_exact()) << probe.batch_probe().reason;
   for (size_t g = 0; g < kGraphCount; ++g) EXPECT_EQ(probe.model().padding(static_cast<Graph>(g)).edge_pads, 0);
 }
@@ -246,7 +246,7 @@ std::vector<std::vector<float>> EachAlone(const Synthesizer& synth, const std::v
 }
 
 TEST(FaithfulBatchAudio, EveryItemSoundsAsAloneWithTheFullAndTheStreamingVocoder) {
-  EngineConfig config = ConfigFor(testing::FaithfulModelDir());
+  EngineConfig config = ConfigWithRewrite(testing::FaithfulModelDir());
   config.vocoder_first_chunk_frames = 5;
   config.vocoder_chunk_frames = 13;
   Synthesizer synth(config);
@@ -262,7 +262,7 @@ TEST(FaithfulBatchAudio, EveryItemSoundsAsAloneWithTheFullAndTheStreamingVocoder
 }
 
 TEST(FaithfulBatchAudio, PublishedPaddingChangesDurationsAndAudio) {
-  Synthesizer synth(ConfigFor(testing::FaithfulModelDir(), false));
+  Synthesizer synth(ConfigWithRewrite(testing::FaithfulModelDir(), false));
   const AudioDeviation d = Compare(Whole(synth, kMixedSynthesis), EachAlone(synth, kMixedSynthesis));
   std::cout << "published padding, batched vs alone: equal lengths " << d.equal_lengths << ", max |diff| "
             << d.max_diff << ", lowest SNR " << d.min_snr_db << " dB\n";
@@ -271,7 +271,7 @@ TEST(FaithfulBatchAudio, PublishedPaddingChangesDurationsAndAudio) {
 
 // The probe model (tiny, decodable): the same guarantee, heard as text.
 TEST(ProbeBatchAudio, EveryItemDecodesAndEqualsAloneWithTheFullAndTheStreamingVocoder) {
-  EngineConfig config = ConfigFor(testing::ProbeModelDir());
+  EngineConfig config = ConfigWithRewrite(testing::ProbeModelDir());
   config.vocoder_first_chunk_frames = 4;
   config.vocoder_chunk_frames = 7;
   Synthesizer synth(config);
@@ -302,7 +302,7 @@ TEST(BatchProbe, GraphsThatFailOnItsInputsLoadWithBatchingOff) {
   const auto dir = testing::MakeTempDir("failing_probe");
   testing::RunCommand("cd " + testing::SourceDir().string() + " && " + testing::PythonExecutable().string() +
                       " -m tools.models.probe --fail-above-tokens 3 --out " + dir.string() + " > /dev/null");
-  Synthesizer synth(ConfigFor(dir));
+  Synthesizer synth(ConfigWithRewrite(dir));
   EXPECT_FALSE(synth.mixed_length_batches_exact());
   EXPECT_NE(synth.batch_probe().reason.find("failed on the probe's inputs"), std::string::npos)
       << synth.batch_probe().reason;

@@ -181,17 +181,17 @@ TEST(BackendConfig, MatmulPeakRunsOnEveryBackend) {
 
 // The four graphs' outputs on one set of inputs, each graph fed the
 // reference's outputs of the graph before, so each is measured alone.
-struct GraphOutputs {
+struct BackendGraphOutputs {
   std::vector<float> duration, text_emb, latent, wav;
 };
 
-struct GraphInputs {
+struct BackendGraphInputs {
   std::vector<int64_t> ids;
   FloatTensor text_mask, style_dp, style_ttl, noisy, latent_mask;
 };
 
-GraphInputs MakeInputs(const Synthesizer& synth) {
-  GraphInputs in;
+BackendGraphInputs MakeInputs(const Synthesizer& synth) {
+  BackendGraphInputs in;
   in.ids = synth.Encode("The backend must not change what is said, nor for how long it is said.", "en").ids;
   const int64_t T = static_cast<int64_t>(in.ids.size());
   in.text_mask = {std::vector<float>(static_cast<size_t>(T), 1.0f), {1, 1, T}};
@@ -207,8 +207,8 @@ GraphInputs MakeInputs(const Synthesizer& synth) {
   return in;
 }
 
-GraphOutputs RunGraphs(const SupertonicModel& model, const GraphInputs& in, const GraphOutputs* feed) {
-  GraphOutputs out;
+BackendGraphOutputs RunGraphs(const SupertonicModel& model, const BackendGraphInputs& in, const BackendGraphOutputs* feed) {
+  BackendGraphOutputs out;
   out.duration = model.PredictDuration(in.ids, in.style_dp, in.text_mask, nullptr);
   FloatTensor emb = model.EncodeText(in.ids, in.style_ttl, in.text_mask, nullptr);
   out.text_emb = emb.data;
@@ -245,9 +245,9 @@ TEST_F(FaithfulBackends, OpenVinoFp32MatchesOnnxRuntimePerGraph) {
   REQUIRE_OPENVINO();
   SupertonicModel ov(ConfigFor(testing::FaithfulModelDir(), Backend::kOpenVino));
   EXPECT_EQ(ov.execution_provider(), "OpenVINO CPU fp32");
-  const GraphInputs in = MakeInputs(*reference_);
-  const GraphOutputs ref = RunGraphs(reference_->model(), in, nullptr);
-  const GraphOutputs got = RunGraphs(ov, in, &ref);
+  const BackendGraphInputs in = MakeInputs(*reference_);
+  const BackendGraphOutputs ref = RunGraphs(reference_->model(), in, nullptr);
+  const BackendGraphOutputs got = RunGraphs(ov, in, &ref);
   EXPECT_LT(RelativeMaxDiff(got.duration, ref.duration), kFp32Relative);
   EXPECT_LT(RelativeMaxDiff(got.text_emb, ref.text_emb), kFp32Relative);
   EXPECT_LT(RelativeMaxDiff(got.latent, ref.latent), kFp32Relative);
@@ -274,9 +274,9 @@ TEST_F(FaithfulBackends, OpenVinoBf16DeviationIsBoundedPerGraph) {
   REQUIRE_BF16();
   SupertonicModel ov(ConfigFor(testing::FaithfulModelDir(), Backend::kOpenVino, Precision::kBf16));
   EXPECT_EQ(ov.execution_provider(), "OpenVINO CPU bf16");
-  const GraphInputs in = MakeInputs(*reference_);
-  const GraphOutputs ref = RunGraphs(reference_->model(), in, nullptr);
-  const GraphOutputs got = RunGraphs(ov, in, &ref);
+  const BackendGraphInputs in = MakeInputs(*reference_);
+  const BackendGraphOutputs ref = RunGraphs(reference_->model(), in, nullptr);
+  const BackendGraphOutputs got = RunGraphs(ov, in, &ref);
   // The duration predictor and the text encoder stay fp32.
   EXPECT_LT(RelativeMaxDiff(got.duration, ref.duration), kFp32Relative);
   EXPECT_LT(RelativeMaxDiff(got.text_emb, ref.text_emb), kFp32Relative);

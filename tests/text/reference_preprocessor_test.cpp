@@ -17,7 +17,7 @@ namespace {
 
 using namespace std::string_literals;
 
-struct Case {
+struct PreprocessCase {
   std::string input;
   std::string lang;
   std::string expected;
@@ -37,8 +37,8 @@ std::string Escaped(const std::string& s) {
   return out;
 }
 
-void ExpectAll(const std::vector<Case>& cases) {
-  for (const Case& c : cases) {
+void ExpectAll(const std::vector<PreprocessCase>& cases) {
+  for (const PreprocessCase& c : cases) {
     const PreprocessedText got = PreprocessText(c.input, c.lang);
     EXPECT_EQ(got.text, c.expected) << "input: " << Escaped(c.input) << "\n got: " << Escaped(got.text)
                                     << "\nwant: " << Escaped(c.expected);
