@@ -1,10 +1,15 @@
-"""Puts the repository root on sys.path so tests can import ``tools.*``."""
+"""Puts the repository root on sys.path so tests can import ``tools.*``, and
+this folder, so the tests in its subfolders (service/, clients/, engine/,
+deploy/, docs/, bench/) import the shared ``service_support`` and
+``client_support``."""
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parents[1]
+for path in (TESTS_DIR, REPO_ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 
 # --- Service integration tests (test_service_*.py) --------------------------

@@ -45,11 +45,11 @@ case "$KIND" in
     export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=1"
     run_step "GoogleTest suites (ctest)" ctest --test-dir "$BUILD" --output-on-failure -j 2
     run_step "service integration tests (pytest)" \
-      "$PY" -m pytest -q -p no:cacheprovider tests/python/test_service_protocol.py tests/python/test_service_streaming.py \
-        tests/python/test_service_ops.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
-        tests/python/test_batching.py tests/python/test_service_models.py tests/python/test_supertonic3.py \
-        tests/python/test_silence_trim.py tests/python/test_normalization.py tests/python/test_voices.py \
-        tests/python/test_word_timings.py tests/python/test_connection_guards.py
+      "$PY" -m pytest -q -p no:cacheprovider tests/python/service/test_service_protocol.py tests/python/service/test_service_streaming.py \
+        tests/python/service/test_service_ops.py tests/python/service/test_reliability.py tests/python/service/test_hostile_clients.py \
+        tests/python/service/test_batching.py tests/python/service/test_service_models.py tests/python/service/test_supertonic3.py \
+        tests/python/service/test_silence_trim.py tests/python/service/test_normalization.py tests/python/service/test_voices.py \
+        tests/python/service/test_word_timings.py tests/python/service/test_connection_guards.py
     ;;
   tsan)
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
@@ -59,9 +59,9 @@ case "$KIND" in
       "$BUILD/bin/concurrency_tests" --gtest_brief=1
     run_step "streaming and concurrency integration tests (pytest)" \
       "$PY" -m pytest -q -p no:cacheprovider \
-        tests/python/test_service_streaming.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
-        tests/python/test_service_models.py tests/python/test_normalization.py tests/python/test_voices.py \
-        tests/python/test_word_timings.py tests/python/test_connection_guards.py
+        tests/python/service/test_service_streaming.py tests/python/service/test_reliability.py tests/python/service/test_hostile_clients.py \
+        tests/python/service/test_service_models.py tests/python/service/test_normalization.py tests/python/service/test_voices.py \
+        tests/python/service/test_word_timings.py tests/python/service/test_connection_guards.py
     ;;
   *) echo "unknown kind $KIND (asan or tsan)"; exit 2 ;;
 esac

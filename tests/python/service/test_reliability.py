@@ -20,7 +20,7 @@
 Figures (sessions, faults, frames, RSS) are printed and appended as JSON lines
 to build/reliability/figures.jsonl. Long form, e.g.:
     SOAK_SESSIONS=20000 RELIABILITY_STORM=2000 build/venv/bin/python -m pytest \\
-        tests/python/test_reliability.py -q -s
+        tests/python/service/test_reliability.py -q -s
 Under a sanitizer build (SUPERTONIC_SANITIZER set, see tests/sanitizers/run.sh)
 the memory and timing bounds, which would measure the sanitizer's allocator
 and slowdown rather than the server, are reported but not asserted (and under

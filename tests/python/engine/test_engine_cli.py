@@ -14,7 +14,7 @@ import soundfile as sf
 
 from tools.reference_pipeline import ReferencePipeline
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BINARY = REPO / "build" / "bin" / "supertonic-tts"
 FAITHFUL = REPO / "models" / "faithful"
 PROBE = REPO / "models" / "probe"

@@ -18,7 +18,7 @@ from test_openai_api import client
 
 pytestmark = requires_server_binary
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BINARY = REPO / "build" / "bin" / "supertonic-tts"
 PROBE = REPO / "models" / "probe"
 

@@ -689,7 +689,7 @@ def test_the_example_pipeline_writes_the_speech_and_its_timed_words(server, tmp_
     from pathlib import Path
     import wave
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     out = tmp_path / "say.wav"
     done = subprocess.run(
         [sys.executable, str(repo / "examples" / "pipecat_say.py"), "It costs $5.50 today. See you soon!",
