@@ -5,7 +5,7 @@ PY := build/venv/bin/python
 JOBS ?= $(shell nproc)
 MODEL_DIR ?= models/faithful
 
-.PHONY: setup build models test test-cpp test-python run demo bench clean test-asan test-tsan fuzz ci docs build-asan build-tsan build-fuzz
+.PHONY: setup build models test test-cpp test-python test-fast run demo bench clean test-asan test-tsan fuzz ci docs build-asan build-tsan build-fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -47,6 +47,13 @@ test-python:
 	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
 	@build/venv/bin/ruff check --quiet .
 	@$(PY) -m pytest tests/python -q
+
+# The inner loop: the pytest suites without the tests marked `slow` (more than
+# ~5 s each; pytest.ini). `make test` runs everything.
+test-fast:
+	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
+	@build/venv/bin/ruff check --quiet .
+	@$(PY) -m pytest tests/python -q -m "not slow"
 
 # The service on port 8000 (TTS_* variables configure it). Uses the real model
 # TTS_MODEL (supertonic-2, the default, or supertonic-3) in TTS_MODEL_DIR
