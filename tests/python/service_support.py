@@ -261,10 +261,10 @@ class ServerProcess:
 
     @property
     def port(self) -> int:
-        """The server's port; for one started on port 0, waits (20 s at most)
+        """The server's port; for one started on port 0, waits (60 s at most)
         for the log line that says which port it bound."""
         if self._port is None:
-            self._port = self._wait_for_port(20.0)
+            self._port = self._wait_for_port(60.0)
         return self._port
 
     @port.setter
@@ -305,11 +305,12 @@ class ServerProcess:
         """Launches the server and waits for /health/startup to answer 200."""
         self.launch()
         deadline = time.monotonic() + timeout
-        try:
-            self.port
-        except ServerStartError:
-            self.stop()
-            raise
+        if self._port is None:
+            try:
+                self._port = self._wait_for_port(timeout)
+            except ServerStartError:
+                self.stop()
+                raise
         last = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
