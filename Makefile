@@ -5,7 +5,7 @@ PY := build/venv/bin/python
 JOBS ?= $(shell nproc)
 MODEL_DIR ?= models/faithful
 
-.PHONY: setup build models test test-cpp test-python run demo bench clean test-asan test-tsan fuzz ci docs build-asan build-tsan build-fuzz
+.PHONY: setup build models test test-cpp test-python test-fast run demo bench clean test-asan test-tsan fuzz ci docs build-asan build-tsan build-fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -42,11 +42,20 @@ test-cpp:
 # The playground test drives a headless Chromium and the scale-out test runs the
 # replicas behind HAProxy: installed for the tests only, so that `make build`
 # (and the Docker build stage) does without them.
-# ruff (ruff.toml) first: it takes a second.
+# ruff (ruff.toml) first: it takes a second. Serial: two workers (-n 2) save
+# ~45% on a 2-core machine, but the first-audio bounds then measure the other
+# worker's load (docs/testing.md).
 test-python:
 	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
 	@build/venv/bin/ruff check --quiet .
 	@$(PY) -m pytest tests/python -q
+
+# The inner loop: the pytest suites without the tests marked `slow` (more than
+# ~5 s each; pytest.ini). `make test` runs everything.
+test-fast:
+	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
+	@build/venv/bin/ruff check --quiet .
+	@$(PY) -m pytest tests/python -q -m "not slow"
 
 # The service on port 8000 (TTS_* variables configure it). Uses the real model
 # TTS_MODEL (supertonic-2, the default, or supertonic-3) in TTS_MODEL_DIR

@@ -1,10 +1,18 @@
-"""Puts the repository root on sys.path so tests can import ``tools.*``."""
+"""Puts the repository root on sys.path so tests can import ``tools.*``, and
+this folder, so the tests in its subfolders (service/, clients/, engine/,
+deploy/, docs/, bench/) import the shared ``service_support`` and
+``client_support``."""
+import asyncio
+import functools
+import inspect
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parents[1]
+for path in (TESTS_DIR, REPO_ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 
 # --- Service integration tests (test_service_*.py) --------------------------
@@ -16,7 +24,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="module")
 def start_server(tmp_path_factory):
     """Factory: start_server(**env) starts `supertonic-tts serve` on the probe
-    model with these environment overrides (TTS_PORT is chosen), waits for
+    model with these environment overrides (TTS_PORT=0: the server picks its port), waits for
     /health/startup and returns the ServerProcess (.url, .http, .proc). Every
     server it started is stopped (SIGTERM, then SIGKILL after 10 s) when the
     module's tests are done."""
@@ -54,10 +62,33 @@ def failing_model_server(start_server, tmp_path_factory):
     return start_server(TTS_MODEL_DIR=make_failing_probe_model(tmp_path_factory.mktemp("failing-probe")))
 
 
+# --- Coroutine tests ---------------------------------------------------------
+# `async def test_...` runs in its own event loop (pytest-asyncio, pytest.ini's
+# asyncio_mode = auto). Nothing waits without a bound: each one fails with
+# TimeoutError after ASYNC_TEST_TIMEOUT_S, or the seconds of its
+# @pytest.mark.async_timeout(S).
+ASYNC_TEST_TIMEOUT_S = 60.0
+
+
+def _bounded(test, timeout: float):
+    @functools.wraps(test)
+    async def bounded(*args, **kwargs):
+        return await asyncio.wait_for(test(*args, **kwargs), timeout)
+    return bounded
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        test = getattr(item, "obj", None)
+        if inspect.iscoroutinefunction(test):
+            marker = item.get_closest_marker("async_timeout")
+            item.obj = _bounded(test, float(marker.args[0]) if marker else ASYNC_TEST_TIMEOUT_S)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and "service_support" in sys.modules:
         for live in list(sys.modules["service_support"].LIVE_SERVERS):
-            report.sections.append((f"server on port {live.port}", live.log_tail(3000)))
+            report.sections.append((f"server on port {live._port or '?'}", live.log_tail(3000)))

@@ -20,6 +20,7 @@ message (and the server's log, see conftest.py), never hang.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -215,9 +216,25 @@ LIVE_SERVERS: list["ServerProcess"] = []
 
 
 def free_port() -> int:
+    """A port free now. Another process may take it before it is used: only
+    for what cannot bind port 0 itself (a server that must come back on a
+    known address); ServerProcess lets the server pick its own."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# The line `supertonic-tts serve` logs once it has bound its port (src/app/serve.cpp).
+_LISTENING = re.compile(r"listening on \S+:(\d+) \(")
+_LOG_NUMBERS = itertools.count(1)
+
+
+def _unique_log_path(log_dir: Path) -> Path:
+    """server-N.log, N the first number this process has not used in log_dir."""
+    while True:
+        path = log_dir / f"server-{next(_LOG_NUMBERS)}.log"
+        if not path.exists():
+            return path
 
 
 class ServerStartError(RuntimeError):
@@ -225,15 +242,56 @@ class ServerStartError(RuntimeError):
 
 
 class ServerProcess:
-    """One `supertonic-tts serve` process on the probe model."""
+    """One `supertonic-tts serve` process on the probe model.
 
-    def __init__(self, log_dir: Path, **env: Any) -> None:
-        self.port = free_port()
+    Its port is the one the server binds itself (TTS_PORT=0), read from its
+    log line ``listening on 127.0.0.1:PORT (...)`` once it is up, so servers
+    started side by side (pytest -n 2) never race for a port. Pass `port`, or
+    set ``.port`` before starting, for a server that must be on a known port
+    (one that comes back on the address of another, one a client is pointed
+    at before it runs)."""
+
+    def __init__(self, log_dir: Path, port: int | None = None, **env: Any) -> None:
+        self._port = port
         self.host = "127.0.0.1"
         self.env_overrides = {k: str(v) for k, v in env.items()}
-        self.log_path = Path(log_dir) / f"server-{self.port}.log"
+        self.log_path = _unique_log_path(Path(log_dir))
         self.proc: subprocess.Popen | None = None
         self.returncode: int | None = None
+
+    @property
+    def port(self) -> int:
+        """The server's port; for one started on port 0, waits (60 s at most)
+        for the log line that says which port it bound."""
+        if self._port is None:
+            self._port = self._wait_for_port(60.0)
+        return self._port
+
+    @port.setter
+    def port(self, value: int) -> None:
+        self._port = value
+
+    def _wait_for_port(self, timeout: float) -> int:
+        if self.proc is None:
+            raise ServerStartError("the server's port is not known before it is launched (pass port= to fix one)")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                found = _LISTENING.search(self.log_path.read_bytes().decode("utf-8", errors="replace"))
+            except OSError:
+                found = None
+            if found:
+                return int(found.group(1))
+            if self.proc.poll() is not None:
+                self._forget()
+                raise ServerStartError(
+                    f"`supertonic-tts serve` exited with code {self.proc.returncode} before it said which port "
+                    f"it listens on (env {self.env_overrides}).\n{self.log_tail()}")
+            if time.monotonic() >= deadline:
+                raise ServerStartError(
+                    f"`supertonic-tts serve` did not log 'listening on' within {timeout:.0f} s "
+                    f"(env {self.env_overrides}).\n{self.log_tail()}")
+            time.sleep(0.02)
 
     @property
     def url(self) -> str:
@@ -247,6 +305,12 @@ class ServerProcess:
         """Launches the server and waits for /health/startup to answer 200."""
         self.launch()
         deadline = time.monotonic() + timeout
+        if self._port is None:
+            try:
+                self._port = self._wait_for_port(timeout)
+            except ServerStartError:
+                self.stop()
+                raise
         last = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -270,7 +334,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not (k.startswith("TTS_") or k == "LOG_LEVEL")}
         env.update(BASE_ENV)
         env["TTS_MODEL_DIR"] = str(PROBE_DIR)
-        env["TTS_PORT"] = str(self.port)
+        env["TTS_PORT"] = str(self._port or 0)
         env.update(self.env_overrides)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:

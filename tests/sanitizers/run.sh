@@ -10,6 +10,9 @@
 #                                  one queue; voices uploaded and deleted during synthesis; replies
 #                                  made on the HTTP worker thread) against
 #                                  the TSan server
+# The pytest runs use two workers (pytest-xdist, -n 2 --dist loadfile: each file's
+# tests, and its module-scoped servers, stay on one worker): a sanitizer server
+# leaves the CPU mostly idle, so two files at a time about halve these runs.
 # Every sanitizer report (from a test binary or from a server the Python tests
 # start) goes to build/<kind>/reports/; the run fails if any is there, and
 # prints them. Suppressions: tests/sanitizers/*.supp (each entry explained there).
@@ -45,11 +48,12 @@ case "$KIND" in
     export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=1"
     run_step "GoogleTest suites (ctest)" ctest --test-dir "$BUILD" --output-on-failure -j 2
     run_step "service integration tests (pytest)" \
-      "$PY" -m pytest -q -p no:cacheprovider tests/python/test_service_protocol.py tests/python/test_service_streaming.py \
-        tests/python/test_service_ops.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
-        tests/python/test_batching.py tests/python/test_service_models.py tests/python/test_supertonic3.py \
-        tests/python/test_silence_trim.py tests/python/test_normalization.py tests/python/test_voices.py \
-        tests/python/test_word_timings.py tests/python/test_connection_guards.py
+      "$PY" -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+        tests/python/service/test_service_protocol.py tests/python/service/test_service_streaming.py \
+        tests/python/service/test_service_ops.py tests/python/service/test_reliability.py tests/python/service/test_hostile_clients.py \
+        tests/python/service/test_batching.py tests/python/service/test_service_models.py tests/python/service/test_supertonic3.py \
+        tests/python/service/test_silence_trim.py tests/python/service/test_normalization.py tests/python/service/test_voices.py \
+        tests/python/service/test_word_timings.py tests/python/service/test_connection_guards.py
     ;;
   tsan)
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
@@ -58,10 +62,10 @@ case "$KIND" in
     run_step "concurrency_tests (the engine objects the service shares between threads)" \
       "$BUILD/bin/concurrency_tests" --gtest_brief=1
     run_step "streaming and concurrency integration tests (pytest)" \
-      "$PY" -m pytest -q -p no:cacheprovider \
-        tests/python/test_service_streaming.py tests/python/test_reliability.py tests/python/test_hostile_clients.py \
-        tests/python/test_service_models.py tests/python/test_normalization.py tests/python/test_voices.py \
-        tests/python/test_word_timings.py tests/python/test_connection_guards.py
+      "$PY" -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+        tests/python/service/test_service_streaming.py tests/python/service/test_reliability.py tests/python/service/test_hostile_clients.py \
+        tests/python/service/test_service_models.py tests/python/service/test_normalization.py tests/python/service/test_voices.py \
+        tests/python/service/test_word_timings.py tests/python/service/test_connection_guards.py
     ;;
   *) echo "unknown kind $KIND (asan or tsan)"; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 """docs/configuration.md's variable table is the server's own
 (`supertonic-tts serve --help-env-markdown`, made from the table in
 src/service/service_config.cpp): this writes it between the markers, or with
---check fails when the file differs (tests/python/test_docs_links.py runs
+--check fails when the file differs (tests/python/docs/test_docs_links.py runs
 the check).
 
     build/venv/bin/python -m tools.docs.configuration_table [--check] [--binary PATH]

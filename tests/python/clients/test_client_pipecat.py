@@ -18,7 +18,7 @@ import pytest
 
 from client_support import client_ports, heard
 from service_support import (
-    ServerProcess, apoll, decode_pcm16, heard_word_times, number_words, requires_server_binary, run,
+    ServerProcess, apoll, decode_pcm16, free_port, heard_word_times, number_words, requires_server_binary, run,
 )
 
 pipecat = pytest.importorskip("pipecat", reason="pip install -r tools/requirements.txt (pipecat-ai)")
@@ -211,16 +211,13 @@ def new_tts(server: ServerProcess, **kwargs: Any) -> SupertonicTTSService:
 # ---------------------------------------------------------------------------
 
 
-def test_a_streamed_turn_speaks_its_text_in_order_at_the_pipeline_rate(server):
+async def test_a_streamed_turn_speaks_its_text_in_order_at_the_pipeline_rate(server):
     text = "Hello there. How are you today? I am fine, thank you."
 
-    async def body():
-        async with Bot(new_tts(server), sample_rate=16000) as bot:
-            await bot.say_streamed(text)
-            await bot.until(lambda: bot.stopped(1), "the turn's TTSStoppedFrame")
-            return bot
+    async with Bot(new_tts(server), sample_rate=16000) as bot:
+        await bot.say_streamed(text)
+        await bot.until(lambda: bot.stopped(1), "the turn's TTSStoppedFrame")
 
-    bot = run(body(), timeout=60)
     audio = bot.of_type(TTSAudioRawFrame)
     assert {(f.sample_rate, f.num_channels) for f in audio} == {(16000, 1)}
     assert len(bot.contexts()) == 1, "one turn is one audio context"
@@ -228,16 +225,13 @@ def test_a_streamed_turn_speaks_its_text_in_order_at_the_pipeline_rate(server):
     assert not bot.errors(), bot.errors()
 
 
-def test_word_timestamps_come_in_order_and_say_when_each_word_is_heard(server):
+async def test_word_timestamps_come_in_order_and_say_when_each_word_is_heard(server):
     text = "Hello there, brave new world. The quick brown fox jumps over the lazy dog!"
 
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.say_streamed(text)
-            await bot.until(lambda: bot.stopped(1), "the turn's TTSStoppedFrame")
-            return bot
+    async with Bot(new_tts(server)) as bot:
+        await bot.say_streamed(text)
+        await bot.until(lambda: bot.stopped(1), "the turn's TTSStoppedFrame")
 
-    bot = run(body(), timeout=60)
     words = bot.of_type(TTSTextFrame)
     assert [w.text for w in words] == text.split()
     assert all(w.pts is not None for w in words)
@@ -253,31 +247,29 @@ def test_word_timestamps_come_in_order_and_say_when_each_word_is_heard(server):
         assert abs(at - start) <= FRAME_S, f"{word!r}: pts says {at:.3f} s, the audio {start:.3f} s"
 
 
-def test_an_interruption_cancels_at_once_and_the_next_turn_speaks_only_its_own_text(server):
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.until(lambda: len(client_ports(server)) == 1, "the service's socket")
-            ports = client_ports(server)
-            cancels = server.metrics().get("tts_cancellations_total")
-            # The LLM is still writing (no LLMFullResponseEndFrame yet) when the user barges in.
-            await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens(LONG_ANSWER)])
-            await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first audio")
-            interrupted = bot.contexts()[0]
-            t0 = time.monotonic()
-            await bot.send(InterruptionFrame(), LLMFullResponseEndFrame())
-            await bot.until(lambda: bot.of_type(InterruptionFrame), "the InterruptionFrame downstream")
-            passed_s = time.monotonic() - t0
-            cut_at = bot.sink.frames.index(bot.of_type(InterruptionFrame)[0])
-            # The server confirms the cancel and the session ends.
-            assert await apoll(lambda: server.metrics().get("tts_cancellations_total") == cancels + 1, 5)
-            assert await apoll(lambda: server.metrics().get("tts_active_sessions") == 0, 5)
-            await bot.send(TTSSpeakFrame("Right after the interruption."))
-            await bot.until(lambda: bot.stopped(1) and len(bot.contexts()) == 2, "the next turn")
-            await bot.say_streamed("And one more turn.")
-            await bot.until(lambda: bot.stopped(2), "the third turn")
-            return bot, ports, client_ports(server), interrupted, cut_at, passed_s
+async def test_an_interruption_cancels_at_once_and_the_next_turn_speaks_only_its_own_text(server):
+    async with Bot(new_tts(server)) as bot:
+        await bot.until(lambda: len(client_ports(server)) == 1, "the service's socket")
+        ports = client_ports(server)
+        cancels = server.metrics().get("tts_cancellations_total")
+        # The LLM is still writing (no LLMFullResponseEndFrame yet) when the user barges in.
+        await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens(LONG_ANSWER)])
+        await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first audio")
+        interrupted = bot.contexts()[0]
+        t0 = time.monotonic()
+        await bot.send(InterruptionFrame(), LLMFullResponseEndFrame())
+        await bot.until(lambda: bot.of_type(InterruptionFrame), "the InterruptionFrame downstream")
+        passed_s = time.monotonic() - t0
+        cut_at = bot.sink.frames.index(bot.of_type(InterruptionFrame)[0])
+        # The server confirms the cancel and the session ends.
+        assert await apoll(lambda: server.metrics().get("tts_cancellations_total") == cancels + 1, 5)
+        assert await apoll(lambda: server.metrics().get("tts_active_sessions") == 0, 5)
+        await bot.send(TTSSpeakFrame("Right after the interruption."))
+        await bot.until(lambda: bot.stopped(1) and len(bot.contexts()) == 2, "the next turn")
+        await bot.say_streamed("And one more turn.")
+        await bot.until(lambda: bot.stopped(2), "the third turn")
+        bot, ports, ports_after, interrupted, cut_at, passed_s = bot, ports, client_ports(server), interrupted, cut_at, passed_s
 
-    bot, ports, ports_after, interrupted, cut_at, passed_s = run(body(), timeout=60)
     assert passed_s < 0.5, f"the interruption took {passed_s * 1000:.0f} ms to pass the service"
     late = [f for f in bot.sink.frames[cut_at:] if isinstance(f, TTSAudioRawFrame) and f.context_id == interrupted]
     assert not late, f"{len(late)} audio frames of the interrupted turn after the interruption"
@@ -290,30 +282,28 @@ def test_an_interruption_cancels_at_once_and_the_next_turn_speaks_only_its_own_t
     assert not bot.errors(), bot.errors()
 
 
-def test_interruptions_before_any_audio_and_twice_in_a_row_leave_nothing_behind(server):
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.until(lambda: len(client_ports(server)) == 1, "the service's socket")
-            ports = client_ports(server)
-            # Cut before any audio: the text has reached the server, which holds
-            # it (no sentence end yet) until more comes.
-            await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("Never heard at all")])
-            await bot.until(lambda: bot.of_type(TTSStartedFrame), "the first turn's TTSStartedFrame")
-            assert not bot.of_type(TTSAudioRawFrame)
-            # (an InterruptionFrame is a system frame: queued with the text, it would overtake it)
-            await bot.send(InterruptionFrame(), LLMFullResponseEndFrame())
-            await bot.until(lambda: bot.of_type(InterruptionFrame), "the first interruption")
-            # A turn, interrupted twice.
-            await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens(LONG_ANSWER)])
-            await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "audio of the second turn")
-            await bot.send(InterruptionFrame(), InterruptionFrame(), LLMFullResponseEndFrame())
-            await bot.until(lambda: len(bot.of_type(InterruptionFrame)) == 3, "the interruptions downstream")
-            assert await apoll(lambda: server.metrics().get("tts_active_sessions") == 0, 5)
-            await bot.say_streamed("Only this is heard.")
-            await bot.until(lambda: bot.stopped(1), "the last turn")
-            return bot, ports, client_ports(server)
+async def test_interruptions_before_any_audio_and_twice_in_a_row_leave_nothing_behind(server):
+    async with Bot(new_tts(server)) as bot:
+        await bot.until(lambda: len(client_ports(server)) == 1, "the service's socket")
+        ports = client_ports(server)
+        # Cut before any audio: the text has reached the server, which holds
+        # it (no sentence end yet) until more comes.
+        await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("Never heard at all")])
+        await bot.until(lambda: bot.of_type(TTSStartedFrame), "the first turn's TTSStartedFrame")
+        assert not bot.of_type(TTSAudioRawFrame)
+        # (an InterruptionFrame is a system frame: queued with the text, it would overtake it)
+        await bot.send(InterruptionFrame(), LLMFullResponseEndFrame())
+        await bot.until(lambda: bot.of_type(InterruptionFrame), "the first interruption")
+        # A turn, interrupted twice.
+        await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens(LONG_ANSWER)])
+        await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "audio of the second turn")
+        await bot.send(InterruptionFrame(), InterruptionFrame(), LLMFullResponseEndFrame())
+        await bot.until(lambda: len(bot.of_type(InterruptionFrame)) == 3, "the interruptions downstream")
+        assert await apoll(lambda: server.metrics().get("tts_active_sessions") == 0, 5)
+        await bot.say_streamed("Only this is heard.")
+        await bot.until(lambda: bot.stopped(1), "the last turn")
+        bot, ports, ports_after = bot, ports, client_ports(server)
 
-    bot, ports, ports_after = run(body(), timeout=60)
     assert len(bot.contexts()) == 2, "the first turn had no audio"
     last = bot.contexts()[-1]
     assert heard(bot.audio(last), 24000) == "Only this is heard."
@@ -322,34 +312,28 @@ def test_interruptions_before_any_audio_and_twice_in_a_row_leave_nothing_behind(
     assert not bot.errors(), bot.errors()
 
 
-def test_a_speak_frame_while_a_turn_is_on_the_wire_is_queued_and_spoken_after_it(server):
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("The first reply.")],
-                           TTSSpeakFrame("A speak frame in between."),
-                           *[LLMTextFrame(t) for t in tokens(" Still the first reply.")],
-                           LLMFullResponseEndFrame(), TTSSpeakFrame("And a last one."))
-            await bot.until(lambda: bot.stopped(3), "three contexts")
-            return bot
+async def test_a_speak_frame_while_a_turn_is_on_the_wire_is_queued_and_spoken_after_it(server):
+    async with Bot(new_tts(server)) as bot:
+        await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("The first reply.")],
+                       TTSSpeakFrame("A speak frame in between."),
+                       *[LLMTextFrame(t) for t in tokens(" Still the first reply.")],
+                       LLMFullResponseEndFrame(), TTSSpeakFrame("And a last one."))
+        await bot.until(lambda: bot.stopped(3), "three contexts")
 
-    bot = run(body(), timeout=60)
     texts = [heard(bot.audio(c), 24000) for c in bot.contexts()]
     assert texts == ["The first reply. Still the first reply.", "A speak frame in between.", "And a last one."]
     assert not bot.errors(), bot.errors()
 
 
-def test_metrics_report_ttfb_and_the_characters_of_each_turn(server):
+async def test_metrics_report_ttfb_and_the_characters_of_each_turn(server):
     first, second = "Metrics please. Thank you.", "A second turn."
 
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.say_streamed(first)
-            await bot.until(lambda: bot.stopped(1), "the first turn")
-            await bot.send(TTSSpeakFrame(second))
-            await bot.until(lambda: bot.stopped(2), "the second turn")
-            return bot
+    async with Bot(new_tts(server)) as bot:
+        await bot.say_streamed(first)
+        await bot.until(lambda: bot.stopped(1), "the first turn")
+        await bot.send(TTSSpeakFrame(second))
+        await bot.until(lambda: bot.stopped(2), "the second turn")
 
-    bot = run(body(), timeout=60)
     data = [d for f in bot.of_type(MetricsFrame) for d in f.data if d.processor == bot.tts.name]
     ttfb = [d.value for d in data if isinstance(d, TTFBMetricsData) and d.value]  # not the initial zeros
     usage = [d.value for d in data if isinstance(d, TTSUsageMetricsData)]
@@ -360,20 +344,17 @@ def test_metrics_report_ttfb_and_the_characters_of_each_turn(server):
     assert sum(usage) == len(first) + len(second), usage
 
 
-def test_a_bad_voice_is_a_permanent_error_until_the_settings_fix_it(server):
-    async def body():
-        tts = new_tts(server, settings=SupertonicTTSService.Settings(voice="Z9", language="en"))
-        async with Bot(tts) as bot:
-            await bot.say_streamed("Who am I?")
-            await bot.until(lambda: bot.errors(), "the error")
-            await bot.until(lambda: bot.stopped(1), "the refused turn's end")
-            usable_after_error = tts.is_usable
-            await bot.send(TTSUpdateSettingsFrame(delta=SupertonicTTSService.Settings(voice="F2")))
-            await bot.say_streamed("Now with a real voice.")
-            await bot.until(lambda: bot.stopped(2) and bot.of_type(TTSAudioRawFrame), "the next turn")
-            return bot, usable_after_error
+async def test_a_bad_voice_is_a_permanent_error_until_the_settings_fix_it(server):
+    tts = new_tts(server, settings=SupertonicTTSService.Settings(voice="Z9", language="en"))
+    async with Bot(tts) as bot:
+        await bot.say_streamed("Who am I?")
+        await bot.until(lambda: bot.errors(), "the error")
+        await bot.until(lambda: bot.stopped(1), "the refused turn's end")
+        usable_after_error = tts.is_usable
+        await bot.send(TTSUpdateSettingsFrame(delta=SupertonicTTSService.Settings(voice="F2")))
+        await bot.say_streamed("Now with a real voice.")
+        await bot.until(lambda: bot.stopped(2) and bot.of_type(TTSAudioRawFrame), "the next turn")
 
-    bot, usable_after_error = run(body(), timeout=60)
     errors = bot.errors()
     assert len(errors) == 1, errors
     assert "invalid_voice" in errors[0].error
@@ -383,27 +364,24 @@ def test_a_bad_voice_is_a_permanent_error_until_the_settings_fix_it(server):
     assert heard(bot.audio(), 24000) == "Now with a real voice."
 
 
-def test_capacity_is_a_transient_error_and_the_next_turn_speaks(start_server):
+async def test_capacity_is_a_transient_error_and_the_next_turn_speaks(start_server):
     server = start_server(TTS_MAX_SESSIONS=1)
 
-    async def body():
-        import supertonic_client as stc
-        holder = await stc.connect(server.url)
-        try:
-            taken = holder.session(lang_code="en")
-            await taken.start()
-            assert isinstance(await taken.next_event(5), stc.SessionStarted)
-            async with Bot(new_tts(server)) as bot:
-                await bot.send(TTSSpeakFrame("No room for me."))
-                await bot.until(lambda: bot.errors() and bot.stopped(1), "the refusal")
-                await taken.aclose()
-                await bot.send(TTSSpeakFrame("Now there is room."))
-                await bot.until(lambda: bot.of_type(TTSAudioRawFrame) and bot.stopped(2), "the next turn")
-                return bot
-        finally:
-            await holder.close()
+    import supertonic_client as stc
+    holder = await stc.connect(server.url)
+    try:
+        taken = holder.session(lang_code="en")
+        await taken.start()
+        assert isinstance(await taken.next_event(5), stc.SessionStarted)
+        async with Bot(new_tts(server)) as bot:
+            await bot.send(TTSSpeakFrame("No room for me."))
+            await bot.until(lambda: bot.errors() and bot.stopped(1), "the refusal")
+            await taken.aclose()
+            await bot.send(TTSSpeakFrame("Now there is room."))
+            await bot.until(lambda: bot.of_type(TTSAudioRawFrame) and bot.stopped(2), "the next turn")
+    finally:
+        await holder.close()
 
-    bot = run(body(), timeout=60)
     (error,) = bot.errors()
     assert "capacity" in error.error and not error.category.is_permanent
     assert bot.tts.is_usable
@@ -449,7 +427,7 @@ def test_a_server_gone_mid_turn_is_reported_and_the_next_turn_reconnects(start_s
 
 
 def test_a_server_down_at_start_is_an_error_and_the_first_turn_after_it_is_up_speaks(tmp_path):
-    server = ServerProcess(tmp_path)           # its port is chosen, nothing listens on it yet
+    server = ServerProcess(tmp_path, port=free_port())   # a known port, nothing listens on it yet
 
     async def body():
         async with Bot(new_tts(server)) as bot:
@@ -496,22 +474,19 @@ def test_an_idle_socket_is_replaced_before_the_server_closes_it_and_reopened_if_
             assert replaced_after < 0.9, replaced_after
 
 
-def test_settings_updates_apply_to_the_next_session_and_mid_turn(server):
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.say_streamed("In English.")
-            await bot.until(lambda: bot.stopped(1), "the first turn")
-            await bot.send(TTSUpdateSettingsFrame(delta=SupertonicTTSService.Settings(language=Language.FR_FR)))
-            await bot.say_streamed("En français.")
-            await bot.until(lambda: bot.stopped(2), "the second turn")
-            # Mid-turn: the turn goes on in a new session with the new language.
-            await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("Encore un peu.")],
-                           TTSUpdateSettingsFrame(delta=SupertonicTTSService.Settings(language="es")),
-                           *[LLMTextFrame(t) for t in tokens(" Y en español.")], LLMFullResponseEndFrame())
-            await bot.until(lambda: bot.stopped(4), "the turn in two sessions")
-            return bot
+async def test_settings_updates_apply_to_the_next_session_and_mid_turn(server):
+    async with Bot(new_tts(server)) as bot:
+        await bot.say_streamed("In English.")
+        await bot.until(lambda: bot.stopped(1), "the first turn")
+        await bot.send(TTSUpdateSettingsFrame(delta=SupertonicTTSService.Settings(language=Language.FR_FR)))
+        await bot.say_streamed("En français.")
+        await bot.until(lambda: bot.stopped(2), "the second turn")
+        # Mid-turn: the turn goes on in a new session with the new language.
+        await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("Encore un peu.")],
+                       TTSUpdateSettingsFrame(delta=SupertonicTTSService.Settings(language="es")),
+                       *[LLMTextFrame(t) for t in tokens(" Y en español.")], LLMFullResponseEndFrame())
+        await bot.until(lambda: bot.stopped(4), "the turn in two sessions")
 
-    bot = run(body(), timeout=60)
     first, second, third, fourth = bot.contexts()
     assert heard(bot.audio(first), 24000, "en") == "In English."
     assert heard(bot.audio(second), 24000, "fr") == "En français."
@@ -520,22 +495,20 @@ def test_settings_updates_apply_to_the_next_session_and_mid_turn(server):
     assert not bot.errors(), bot.errors()
 
 
-def test_empty_text_speaks_nothing_and_reports_nothing(server):
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.send(TTSSpeakFrame(""), TTSSpeakFrame("   "),
-                           LLMFullResponseStartFrame(), LLMTextFrame(" "), LLMTextFrame("\n"),
-                           LLMFullResponseEndFrame())
-            await bot.send(TTSSpeakFrame("Something at last."))
-            await bot.until(lambda: bot.of_type(TTSAudioRawFrame) and bot.stopped(1),
-                            "the last turn")
-            return bot
+async def test_empty_text_speaks_nothing_and_reports_nothing(server):
+    async with Bot(new_tts(server)) as bot:
+        await bot.send(TTSSpeakFrame(""), TTSSpeakFrame("   "),
+                       LLMFullResponseStartFrame(), LLMTextFrame(" "), LLMTextFrame("\n"),
+                       LLMFullResponseEndFrame())
+        await bot.send(TTSSpeakFrame("Something at last."))
+        await bot.until(lambda: bot.of_type(TTSAudioRawFrame) and bot.stopped(1),
+                        "the last turn")
 
-    bot = run(body(), timeout=60)
     assert heard(bot.audio(), 24000) == "Something at last."
     assert not bot.errors(), bot.errors()
 
 
+@pytest.mark.slow
 def test_a_text_longer_than_the_server_holds_is_sent_as_the_audio_catches_up(start_server):
     server = start_server(TTS_MAX_TEXT_CHARS=300)
     text = " ".join(f"Part {number_words(n)} of a long text." for n in range(40))   # ~1000 characters
@@ -579,13 +552,10 @@ def test_the_token_is_sent_and_a_wrong_one_is_an_authentication_error(start_serv
     assert "401" in error.error and error.category.is_permanent
 
 
-def test_a_pipeline_rate_the_server_cannot_produce_is_a_clear_error(server):
-    async def body():
-        async with Bot(new_tts(server), sample_rate=32000) as bot:
-            await bot.until(lambda: bot.errors(), "the error")
-            return bot
+async def test_a_pipeline_rate_the_server_cannot_produce_is_a_clear_error(server):
+    async with Bot(new_tts(server), sample_rate=32000) as bot:
+        await bot.until(lambda: bot.errors(), "the error")
 
-    bot = run(body())
     (error,) = bot.errors()
     assert "32000" in error.error and "sample_rate" in error.error
     with pytest.raises(ValueError):
@@ -641,39 +611,34 @@ def test_a_server_that_stops_answering_gets_its_socket_replaced(start_server):
     assert not errors[0].category.is_permanent
 
 
-def test_an_uninterruptible_speak_frame_is_spoken_whole_through_an_interruption(server):
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            cancels = server.metrics().get("tts_cancellations_total")
-            keep = TTSSpeakFrame(LONG_ANSWER)
-            keep.interruptible = False
-            await bot.send(keep)
-            await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first audio")
-            await bot.send(InterruptionFrame())
-            await bot.until(lambda: bot.stopped(1), "the end of the uninterruptible speech")
-            return bot, server.metrics().get("tts_cancellations_total") - cancels
+async def test_an_uninterruptible_speak_frame_is_spoken_whole_through_an_interruption(server):
+    async with Bot(new_tts(server)) as bot:
+        cancels = server.metrics().get("tts_cancellations_total")
+        keep = TTSSpeakFrame(LONG_ANSWER)
+        keep.interruptible = False
+        await bot.send(keep)
+        await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first audio")
+        await bot.send(InterruptionFrame())
+        await bot.until(lambda: bot.stopped(1), "the end of the uninterruptible speech")
+        cancels = server.metrics().get("tts_cancellations_total") - cancels
 
-    bot, cancels = run(body(), timeout=60)
     assert heard(bot.audio(), 24000) == LONG_ANSWER
     assert cancels == 0
     assert not bot.errors(), bot.errors()
 
 
-def test_a_segment_that_fails_in_the_server_is_a_transient_error_and_the_turn_goes_on(failing_model_server):
+async def test_a_segment_that_fails_in_the_server_is_a_transient_error_and_the_turn_goes_on(failing_model_server):
     server = failing_model_server            # inference fails for texts of more than 40 tokens
     long_sentence = "This sentence is far too long for the failing model to ever get through it."
 
-    async def body():
-        async with Bot(new_tts(server)) as bot:
-            await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("Short one. ")])
-            await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first segment's audio")
-            await bot.send(*[LLMTextFrame(t) for t in tokens(long_sentence)], LLMFullResponseEndFrame())
-            await bot.until(lambda: bot.errors() and bot.stopped(1), "the failed segment and the turn's end")
-            await bot.send(TTSSpeakFrame("Next turn."))
-            await bot.until(lambda: bot.stopped(2), "the next turn")
-            return bot
+    async with Bot(new_tts(server)) as bot:
+        await bot.send(LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens("Short one. ")])
+        await bot.until(lambda: bot.of_type(TTSAudioRawFrame), "the first segment's audio")
+        await bot.send(*[LLMTextFrame(t) for t in tokens(long_sentence)], LLMFullResponseEndFrame())
+        await bot.until(lambda: bot.errors() and bot.stopped(1), "the failed segment and the turn's end")
+        await bot.send(TTSSpeakFrame("Next turn."))
+        await bot.until(lambda: bot.stopped(2), "the next turn")
 
-    bot = run(body(), timeout=60)
     (error,) = bot.errors()
     assert "internal" in error.error and not error.category.is_permanent
     first, second = bot.contexts()
@@ -689,7 +654,7 @@ def test_the_example_pipeline_writes_the_speech_and_its_timed_words(server, tmp_
     from pathlib import Path
     import wave
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     out = tmp_path / "say.wav"
     done = subprocess.run(
         [sys.executable, str(repo / "examples" / "pipecat_say.py"), "It costs $5.50 today. See you soon!",

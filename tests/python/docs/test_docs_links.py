@@ -2,7 +2,7 @@
 names exists, and its #anchor is a heading of that file, spelled as GitHub
 makes heading anchors (lower case, punctuation dropped, spaces to '-', a
 repeated heading gets -1, -2...). External links (http, https, mailto) are
-not followed. Also runs by hand: python tests/python/test_docs_links.py.
+not followed. Also runs by hand: python tests/python/docs/test_docs_links.py.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def doc_files() -> list[Path]:

@@ -22,7 +22,7 @@ import pytest
 yaml = pytest.importorskip("yaml")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy" / "kubernetes"
 DOCKERFILE = REPO / "Dockerfile"
 BINARY = REPO / "build" / "bin" / "supertonic-tts"

@@ -20,7 +20,7 @@
 Figures (sessions, faults, frames, RSS) are printed and appended as JSON lines
 to build/reliability/figures.jsonl. Long form, e.g.:
     SOAK_SESSIONS=20000 RELIABILITY_STORM=2000 build/venv/bin/python -m pytest \\
-        tests/python/test_reliability.py -q -s
+        tests/python/service/test_reliability.py -q -s
 Under a sanitizer build (SUPERTONIC_SANITIZER set, see tests/sanitizers/run.sh)
 the memory and timing bounds, which would measure the sanitizer's allocator
 and slowdown rather than the server, are reported but not asserted (and under
@@ -41,6 +41,7 @@ import time
 from typing import Callable
 
 import numpy as np
+import pytest
 
 from service_support import (
     END, REPO, SessionLog, WsClient, assert_error, assert_session_speaks, collect, collect_session, decode_pcm16,
@@ -351,36 +352,35 @@ def test_reconnect_storm(start_server):
 MAX_SESSIONS = 10
 
 
-def test_twice_max_sessions_connect_at_once(start_server):
+@pytest.mark.async_timeout(120)
+async def test_twice_max_sessions_connect_at_once(start_server):
     server = start_server(TTS_MAX_SESSIONS=MAX_SESSIONS)
     n = 2 * MAX_SESSIONS
 
-    async def body():
-        clients = await asyncio.gather(*(WsClient.open(server.url) for _ in range(n)))
-        try:
-            texts = [f"Caller {i} is here." for i in range(n)]
-            # Everyone asks at once; admitted sessions stay open until every caller has its answer.
-            await asyncio.gather(*(c.send_all([start_msg(f"cap-{i}", lang_code="en", sample_rate=16000),
-                                               text_msg(texts[i])]) for i, c in enumerate(clients)))
-            logs = [SessionLog(f"cap-{i}") for i in range(n)]
-            firsts = await asyncio.gather(*(collect(c, logs[i], lambda e: not e.binary, timeout=20)
-                                            for i, c in enumerate(clients)))
-            admitted = [i for i, e in enumerate(firsts) if e.type == "session_started"]
-            refused = [i for i, e in enumerate(firsts) if e.type == "error"]
-            for i in refused:
-                assert_error(firsts[i].data, "capacity")
-                assert await clients[i].is_open(), "a capacity refusal closed the connection"
-            await asyncio.gather(*(clients[i].send(END) for i in admitted))
-            await asyncio.gather(*(collect_session(clients[i], logs[i], timeout=60) for i in admitted))
-            for i in admitted:
-                assert_session_speaks(logs[i], [texts[i]], "en")
-                whole = decode_pcm16(logs[i].pcm(), 16000).raw_text
-                assert whole == "".join(spoken(s.spoken_text, "en") for s in logs[i].segments)
-            return admitted, refused, sum(logs[i].frame_count() for i in admitted)
-        finally:
-            await asyncio.gather(*(c.close() for c in clients))
+    clients = await asyncio.gather(*(WsClient.open(server.url) for _ in range(n)))
+    try:
+        texts = [f"Caller {i} is here." for i in range(n)]
+        # Everyone asks at once; admitted sessions stay open until every caller has its answer.
+        await asyncio.gather(*(c.send_all([start_msg(f"cap-{i}", lang_code="en", sample_rate=16000),
+                                           text_msg(texts[i])]) for i, c in enumerate(clients)))
+        logs = [SessionLog(f"cap-{i}") for i in range(n)]
+        firsts = await asyncio.gather(*(collect(c, logs[i], lambda e: not e.binary, timeout=20)
+                                        for i, c in enumerate(clients)))
+        admitted = [i for i, e in enumerate(firsts) if e.type == "session_started"]
+        refused = [i for i, e in enumerate(firsts) if e.type == "error"]
+        for i in refused:
+            assert_error(firsts[i].data, "capacity")
+            assert await clients[i].is_open(), "a capacity refusal closed the connection"
+        await asyncio.gather(*(clients[i].send(END) for i in admitted))
+        await asyncio.gather(*(collect_session(clients[i], logs[i], timeout=60) for i in admitted))
+        for i in admitted:
+            assert_session_speaks(logs[i], [texts[i]], "en")
+            whole = decode_pcm16(logs[i].pcm(), 16000).raw_text
+            assert whole == "".join(spoken(s.spoken_text, "en") for s in logs[i].segments)
+        admitted, refused, frames = admitted, refused, sum(logs[i].frame_count() for i in admitted)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
 
-    admitted, refused, frames = run(body(), timeout=120)
     assert len(admitted) == MAX_SESSIONS, f"{len(admitted)} sessions admitted, expected {MAX_SESSIONS}"
     assert len(refused) == MAX_SESSIONS
     wait_idle(server)
@@ -472,6 +472,7 @@ def gauge(server, name: str) -> float:
     return value
 
 
+@pytest.mark.slow
 def test_stalled_reader_that_goes_quiet_is_dropped_by_the_keepalive(start_server):
     """A client that stops reading and sends nothing more: the server holds its
     audio (bounded), pings it after TTS_PING_INTERVAL_S of silence, and drops it
@@ -545,6 +546,7 @@ def server_messages(sock: socket.socket, until: Callable[[dict], bool], timeout:
                 return messages
 
 
+@pytest.mark.slow
 def test_stalled_reader_that_keeps_sending_is_held_bounded_then_ended_as_slow_consumer(start_server):
     """A client that stops reading but keeps sending (a `flush` a second), with
     keepalive pings off (with them on, the server, which stops reading such a
@@ -631,6 +633,7 @@ def flood_without_reading(server, seconds: float) -> int:
     return sock, sent
 
 
+@pytest.mark.slow
 def test_peer_reset_with_frames_still_buffered_does_not_crash(start_server):
     """Regression (found by this suite): when a write failed because the peer
     reset, the connection was finished while more of the peer's frames sat in
@@ -781,6 +784,7 @@ def soak_text(i: int) -> str:
     return f"Soak {i}."
 
 
+@pytest.mark.slow
 def test_soak_sessions_in_waves_lose_nothing_and_memory_returns(start_server):
     server = start_server(TTS_MAX_SESSIONS=max(100, SOAK_CONCURRENCY))
     pid = server.proc.pid
@@ -856,6 +860,7 @@ def test_soak_sessions_in_waves_lose_nothing_and_memory_returns(start_server):
 # SIGTERM under load
 
 
+@pytest.mark.slow
 def test_sigterm_under_load_drains_in_flight_sessions(start_server):
     grace = 4
     server = start_server(TTS_SHUTDOWN_GRACE_S=grace)

@@ -66,6 +66,7 @@ def _check_level(level: dict, n: int) -> None:
     assert level["rtf"] is not None and level["rtf"]["p50"] > 0
 
 
+@pytest.mark.slow
 @requires_server_binary
 @pytest.mark.skipif(not ENGINE_BENCH.exists(), reason="build/bin/engine_bench is not built")
 def test_service_bench_quick_mode(tmp_path):

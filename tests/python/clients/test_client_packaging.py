@@ -39,7 +39,7 @@ except ImportError:  # pip always has it
     from pip._vendor.packaging.markers import default_environment
     from pip._vendor.packaging.requirements import Requirement
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CLIENTS = REPO / "clients" / "python"
 # The distributions, each in the folder of its name under clients/python.
 OURS = {"supertonic-client", "livekit-plugins-supertonic", "pipecat-supertonic"}

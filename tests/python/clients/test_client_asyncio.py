@@ -20,18 +20,16 @@ pytestmark = requires_server_binary
 T = 10.0    # bound on every wait for the next message
 
 
-def test_session_streams_events_in_protocol_order_and_audio_speaks_the_text(server):
+async def test_session_streams_events_in_protocol_order_and_audio_speaks_the_text(server):
     tokens = ["Hello", " there", ".", " How", " are", " you", "?"]
 
-    async def body():
-        async with await stc.connect(server.url) as conn:
-            session = conn.session(voice="M2", lang_code="en", sample_rate=16000)
-            for token in tokens:
-                await session.send_text(token)
-            await session.end()
-            return [event async for event in session.events(timeout=T)], session
+    async with await stc.connect(server.url) as conn:
+        session = conn.session(voice="M2", lang_code="en", sample_rate=16000)
+        for token in tokens:
+            await session.send_text(token)
+        await session.end()
+        events = [event async for event in session.events(timeout=T)]
 
-    events, session = run(body())
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "SessionStarted" and kinds[-1] == "SessionEnded", kinds
     started = events[0]
@@ -81,21 +79,19 @@ def test_segments_carry_the_text_as_written_and_as_spoken(server):
     assert started.spoken_text == "It costs $5." and as_written[0].raw["normalize"] is False
 
 
-def test_failed_segment_is_an_error_event_and_the_session_goes_on(failing_model_server):
+async def test_failed_segment_is_an_error_event_and_the_session_goes_on(failing_model_server):
     fails = "This sentence is far too long for the failing model to speak."
     assert len(fails) > FAIL_ABOVE_TOKENS
 
-    async def body():
-        async with await stc.connect(failing_model_server.url) as conn:
-            session = conn.session(lang_code="en")
-            for text in ("First one.", fails):
-                await session.send_text(text)
-                await session.flush()
-            await session.send_text("Last one.")
-            await session.end()
-            return [event async for event in session.events(timeout=T)]
+    async with await stc.connect(failing_model_server.url) as conn:
+        session = conn.session(lang_code="en")
+        for text in ("First one.", fails):
+            await session.send_text(text)
+            await session.flush()
+        await session.send_text("Last one.")
+        await session.end()
+        events = [event async for event in session.events(timeout=T)]
 
-    events = run(body())
     errors = [e for e in events if isinstance(e, stc.Error)]
     assert len(errors) == 1, errors
     assert (errors[0].code, errors[0].retryable, errors[0].segment, errors[0].fatal) == ("internal", True, 1, False)
@@ -106,19 +102,17 @@ def test_failed_segment_is_an_error_event_and_the_session_goes_on(failing_model_
     assert heard(pcm, events[0].sample_rate) == "First one. Last one."
 
 
-def test_refused_session_raises_by_code_and_the_connection_stays_usable(server):
-    async def body():
-        async with await stc.connect(server.url) as conn:
-            with pytest.raises(stc.InvalidVoiceError) as refused:
-                await conn.synthesize("Bad voice.", voice="Z9", lang_code="en", timeout=T)
-            with pytest.raises(stc.InvalidLanguageError):
-                await conn.synthesize("Bad language.", lang_code="xx", timeout=T)
-            # The refused sessions' pipelined messages were answered with
-            # no_session; the next session skips those answers.
-            ok = await conn.synthesize("Still fine.", lang_code="en", timeout=T)
-            return refused.value, ok
+async def test_refused_session_raises_by_code_and_the_connection_stays_usable(server):
+    async with await stc.connect(server.url) as conn:
+        with pytest.raises(stc.InvalidVoiceError) as refused:
+            await conn.synthesize("Bad voice.", voice="Z9", lang_code="en", timeout=T)
+        with pytest.raises(stc.InvalidLanguageError):
+            await conn.synthesize("Bad language.", lang_code="xx", timeout=T)
+        # The refused sessions' pipelined messages were answered with
+        # no_session; the next session skips those answers.
+        ok = await conn.synthesize("Still fine.", lang_code="en", timeout=T)
+        error = refused.value
 
-    error, ok = run(body())
     assert error.code == "invalid_voice" and error.retryable is False
     assert isinstance(error, stc.InvalidConfigError) and isinstance(error, stc.ServerError)
     assert heard(ok.pcm, ok.sample_rate) == "Still fine."
@@ -133,70 +127,62 @@ def test_error_classes_follow_the_server_table():
     assert type(unknown) is stc.ServerError and unknown.retryable and unknown.code == "brand_new_code"
 
 
-def test_cancel_stops_a_session_and_the_next_one_hears_only_its_own_text(server):
+async def test_cancel_stops_a_session_and_the_next_one_hears_only_its_own_text(server):
     long_text = " ".join(f"Sentence number {i} is here." for i in range(10))
 
-    async def body():
-        async with await stc.connect(server.url) as conn:
-            session = conn.session(lang_code="en")
-            await session.send_text(long_text)
-            frames = 0
-            async for event in session.events(timeout=T):
-                if isinstance(event, stc.AudioFrame):
-                    frames += 1
-                    if frames == 5:
-                        break
-            await session.cancel()
-            cancelled = None
-            async for event in session.events(timeout=T):
-                if isinstance(event, stc.Cancelled):
-                    cancelled = event
+    async with await stc.connect(server.url) as conn:
+        session = conn.session(lang_code="en")
+        await session.send_text(long_text)
+        frames = 0
+        async for event in session.events(timeout=T):
+            if isinstance(event, stc.AudioFrame):
+                frames += 1
+                if frames == 5:
                     break
-            # The session stays open after a cancel; end it.
-            await session.end()
-            rest = [e async for e in session.events(timeout=T)]
-            # Barge-in helper: abort (cancel + end_session, no waiting), then
-            # aclose() drains it so the connection can take a new session.
-            second = conn.session(lang_code="en")
-            await second.send_text(long_text)
-            await second.abort()
-            await second.aclose()
-            assert second.ended is not None and not conn.closed
-            after = await conn.synthesize("Only this.", lang_code="en", timeout=T)
-            return cancelled, rest, after
+        await session.cancel()
+        cancelled = None
+        async for event in session.events(timeout=T):
+            if isinstance(event, stc.Cancelled):
+                cancelled = event
+                break
+        # The session stays open after a cancel; end it.
+        await session.end()
+        rest = [e async for e in session.events(timeout=T)]
+        # Barge-in helper: abort (cancel + end_session, no waiting), then
+        # aclose() drains it so the connection can take a new session.
+        second = conn.session(lang_code="en")
+        await second.send_text(long_text)
+        await second.abort()
+        await second.aclose()
+        assert second.ended is not None and not conn.closed
+        after = await conn.synthesize("Only this.", lang_code="en", timeout=T)
 
-    cancelled, rest, after = run(body())
     assert cancelled is not None and cancelled.segments_dropped >= 0
     assert not any(isinstance(e, stc.AudioFrame) for e in rest), "audio after cancelled"
     assert isinstance(rest[-1], stc.SessionEnded)
     assert heard(after.pcm, after.sample_rate) == "Only this."
 
 
-def test_session_state_is_checked_locally(server):
-    async def body():
-        async with await stc.connect(server.url) as conn:
-            session = conn.session(lang_code="en")
-            await session.send_text("Hi.")
-            with pytest.raises(stc.SessionStateError):
-                conn.session()                      # one session at a time
-            await session.end()
-            with pytest.raises(stc.SessionStateError):
-                await session.send_text("more")     # nothing after end_session
-            assert [e async for e in session.events(timeout=T)]
-            assert await session.next_event() is None
-            conn.session()                          # free again
-
-    run(body())
+async def test_session_state_is_checked_locally(server):
+    async with await stc.connect(server.url) as conn:
+        session = conn.session(lang_code="en")
+        await session.send_text("Hi.")
+        with pytest.raises(stc.SessionStateError):
+            conn.session()                      # one session at a time
+        await session.end()
+        with pytest.raises(stc.SessionStateError):
+            await session.send_text("more")     # nothing after end_session
+        assert [e async for e in session.events(timeout=T)]
+        assert await session.next_event() is None
+        conn.session()                          # free again
 
 
-def test_connect_failures_are_transport_errors():
-    async def body():
-        from service_support import free_port
-        with pytest.raises(stc.ConnectError) as refused:
-            await stc.connect(f"ws://127.0.0.1:{free_port()}/ws/tts", open_timeout=5)
-        return refused.value
+async def test_connect_failures_are_transport_errors():
+    from service_support import free_port
+    with pytest.raises(stc.ConnectError) as refused:
+        await stc.connect(f"ws://127.0.0.1:{free_port()}/ws/tts", open_timeout=5)
+    error = refused.value
 
-    error = run(body())
     assert error.retryable and isinstance(error, stc.TransportError)
 
 

@@ -292,6 +292,7 @@ def decoded_body(response_format: str, body: bytes) -> tuple[np.ndarray, int]:
     return read_audio(body)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("response_format,content_type", [
     ("pcm", "audio/pcm"), ("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("opus", "audio/ogg"), ("flac", "audio/flac"),
 ])
@@ -460,7 +461,7 @@ def test_whitespace_flood_costs_linear_time_and_spares_other_sessions(start_serv
 # 5a. SIGTERM while a speech body streams
 
 
-@pytest.mark.parametrize("reader", ["slow", "fast"])
+@pytest.mark.parametrize("reader", [pytest.param("slow", marks=pytest.mark.slow), "fast"])
 def test_sigterm_lets_a_streaming_speech_response_finish(start_server, reader):
     """A speech response still streaming when SIGTERM arrives, whose session
     completes within TTS_SHUTDOWN_GRACE_S, must be delivered whole: the
@@ -507,7 +508,8 @@ def test_sigterm_lets_a_streaming_speech_response_finish(start_server, reader):
 # 5b. Server-named HTTP sessions
 
 
-def test_speech_requests_do_not_collide_with_client_session_ids(start_server):
+@pytest.mark.async_timeout(90)
+async def test_speech_requests_do_not_collide_with_client_session_ids(start_server):
     """Session ids a WebSocket client chooses must never make an OpenAI
     request fail: the server names HTTP sessions outside the client id space.
     Here 50 WebSocket sessions hold http-51..http-100: the names the old
@@ -518,19 +520,17 @@ def test_speech_requests_do_not_collide_with_client_session_ids(start_server):
     server = start_server()
     names = [f"http-{k}" for k in range(51, 101)]
 
-    async def body():
-        holders = await asyncio.gather(*(WsClient.open(server.url) for _ in names))
-        try:
-            await asyncio.gather(*(c.send(start_msg(n, lang_code="en")) for c, n in zip(holders, names)))
-            started = await asyncio.gather(*(c.recv_json() for c in holders))
-            assert all(m["type"] == "session_started" for m in started), [m for m in started
-                                                                         if m["type"] != "session_started"][:3]
-            for i in range(4):
-                await asyncio.to_thread(speech_pcm_speaks, server, f"Request {number_words(i)} here.")
-        finally:
-            await asyncio.gather(*(c.close() for c in holders))
+    holders = await asyncio.gather(*(WsClient.open(server.url) for _ in names))
+    try:
+        await asyncio.gather(*(c.send(start_msg(n, lang_code="en")) for c, n in zip(holders, names)))
+        started = await asyncio.gather(*(c.recv_json() for c in holders))
+        assert all(m["type"] == "session_started" for m in started), [m for m in started
+                                                                     if m["type"] != "session_started"][:3]
+        for i in range(4):
+            await asyncio.to_thread(speech_pcm_speaks, server, f"Request {number_words(i)} here.")
+    finally:
+        await asyncio.gather(*(c.close() for c in holders))
 
-    run(body(), timeout=90)
     wait_idle(server)
 
 
@@ -613,7 +613,7 @@ def token_server(start_server):
 QUERY = "?token=" + urllib.parse.quote(AUTH_TOKEN, safe="")
 
 
-def test_percent_encoded_query_token_is_accepted(token_server):
+async def test_percent_encoded_query_token_is_accepted(token_server):
     """Browsers cannot set headers on a WebSocket, so ?token= must work with a
     token that needs percent-encoding, on /ws/tts and /v1/*; a wrong one is
     401. Old: the query value was compared undecoded (401 for such tokens)."""
@@ -623,16 +623,15 @@ def test_percent_encoded_query_token_is_accepted(token_server):
     assert status_of(token_server, "/v1/models") == 401
     speech_pcm_speaks(token_server, "Let in.", "/v1/audio/speech" + QUERY)
 
-    async def body():
-        async with await WsClient.open(token_server.url + QUERY) as client:
-            return await run_session(client, "query-token", ["Let in."], {"lang_code": "en"})
+    async with await WsClient.open(token_server.url + QUERY) as client:
+        log = await run_session(client, "query-token", ["Let in."], {"lang_code": "en"})
 
-    assert_session_speaks(run(body()), ["Let in."], "en")
+    assert_session_speaks(log, ["Let in."], "en")
     assert log_lines(token_server, r"authentication is on")
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
-def test_bearer_scheme_in_any_case(token_server, scheme):
+async def test_bearer_scheme_in_any_case(token_server, scheme):
     """The auth scheme is case-insensitive (RFC 7235): `bearer` and `BEARER`
     work as `Bearer` does, on /v1/* and /ws/tts; a wrong token is 401.
     Old: only `Bearer` was recognized (401 otherwise)."""
@@ -641,14 +640,12 @@ def test_bearer_scheme_in_any_case(token_server, scheme):
     assert status_of(token_server, "/v1/models", {"Authorization": f"{scheme} wrong"}) == 401
     speech_pcm_speaks(token_server, "Let in.", headers=good)
 
-    async def body():
-        async with await WsClient.open(token_server.url, additional_headers=good) as client:
-            await run_session(client, f"scheme-{scheme}", ["Let in."], {"lang_code": "en"})
-        with pytest.raises(InvalidStatus) as refused:
-            await WsClient.open(token_server.url, additional_headers={"Authorization": f"{scheme} wrong"})
-        return refused.value.response.status_code
+    async with await WsClient.open(token_server.url, additional_headers=good) as client:
+        await run_session(client, f"scheme-{scheme}", ["Let in."], {"lang_code": "en"})
+    with pytest.raises(InvalidStatus) as refused:
+        await WsClient.open(token_server.url, additional_headers={"Authorization": f"{scheme} wrong"})
 
-    assert run(body()) == 401
+    assert refused.value.response.status_code == 401
 
 
 @pytest.mark.parametrize("blank", ["", "   "], ids=["empty", "spaces"])

@@ -93,16 +93,13 @@ def test_each_session_speaks_with_the_model_it_chose(two_models):
     assert ratio == pytest.approx(SLOW_CHAR_S / FAST_CHAR_S, rel=0.1), ratio
 
 
-def test_an_unknown_model_is_refused_naming_the_served_ones(two_models):
-    async def body():
-        async with await WsClient.open(two_models.url) as client:
-            await client.send(start_msg("nope", model="supertonic-9", lang_code="en"))
-            error = await client.expect_error("invalid_model")
-            # The connection is kept: a session on a served model works on it.
-            log = await run_session(client, "after-nope", ["Still here."], {"model": "probe-slow", "lang_code": "en"})
-            return error, log
+async def test_an_unknown_model_is_refused_naming_the_served_ones(two_models):
+    async with await WsClient.open(two_models.url) as client:
+        await client.send(start_msg("nope", model="supertonic-9", lang_code="en"))
+        error = await client.expect_error("invalid_model")
+        # The connection is kept: a session on a served model works on it.
+        log = await run_session(client, "after-nope", ["Still here."], {"model": "probe-slow", "lang_code": "en"})
 
-    error, log = run(body())
     assert "supertonic-9" in error["message"] and "probe, probe-slow" in error["message"], error
     assert_session_speaks(log, ["Still here."], "en")
 
@@ -186,7 +183,8 @@ def test_the_openai_model_field_picks_the_model(two_models):
     assert json.loads(wrong_voice.value.response.text)["error"]["code"] == "invalid_voice"
 
 
-def test_sessions_of_both_models_share_the_queue_and_all_progress(two_models):
+@pytest.mark.async_timeout(120)
+async def test_sessions_of_both_models_share_the_queue_and_all_progress(two_models):
     """Eight sessions at once, half on each model, every one pipelining three
     segments: every session completes, speaks its text with its own model's
     timing, and no batch mixed the models (a slow-model segment synthesized by
@@ -199,10 +197,8 @@ def test_sessions_of_both_models_share_the_queue_and_all_progress(two_models):
             return await run_session(client, f"shared-{i}", texts, {"model": model, "lang_code": "en", "speed": 1.0},
                                      flush_each=True, timeout=60)
 
-    async def body():
-        return await asyncio.gather(*(one(i) for i in range(8)))
+    logs = await asyncio.gather(*(one(i) for i in range(8)))
 
-    logs = run(body(), timeout=120)
     for i, log in enumerate(logs):
         assert_session_speaks(log, texts, "en")
         want = SLOW_CHAR_S if i % 2 else FAST_CHAR_S
@@ -234,17 +230,14 @@ def test_metrics_carry_the_model(two_models):
                                                  + metrics.get("tts_sessions_total", model="probe-slow"))
 
 
-def test_open_sessions_are_counted_by_model(two_models):
-    async def body():
-        async with await WsClient.open(two_models.url) as client:
-            await client.send(start_msg("held-open", model="probe-slow"))
-            assert (await client.recv_json())["type"] == "session_started"
-            during = two_models.metrics()
-            await client.send(END)
-            await collect_session(client, SessionLog("held-open"))
-            return during
+async def test_open_sessions_are_counted_by_model(two_models):
+    async with await WsClient.open(two_models.url) as client:
+        await client.send(start_msg("held-open", model="probe-slow"))
+        assert (await client.recv_json())["type"] == "session_started"
+        during = two_models.metrics()
+        await client.send(END)
+        await collect_session(client, SessionLog("held-open"))
 
-    during = run(body())
     assert during.get("tts_active_sessions", model="probe-slow") == 1
     assert during.get("tts_active_sessions", model="probe") == 0
 
@@ -276,13 +269,11 @@ def test_one_model_directory_is_served_under_its_profiles_name(server):
     assert voices["model"] == "supertonic-2" and [m["model"] for m in voices["models"]] == ["supertonic-2"]
 
 
-def test_an_unsupported_language_lists_the_models_languages(server):
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            await client.send(start_msg("german", lang_code="de"))
-            return await client.expect_error("invalid_language")
+async def test_an_unsupported_language_lists_the_models_languages(server):
+    async with await WsClient.open(server.url) as client:
+        await client.send(start_msg("german", lang_code="de"))
+        error = await client.expect_error("invalid_language")
 
-    error = run(body())
     assert "'de'" in error["message"] and "en, ko, es, pt, fr" in error["message"], error
 
 

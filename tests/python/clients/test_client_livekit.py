@@ -70,18 +70,16 @@ async def speak(tts, text: str, conn_options: APIConnectOptions | None = None) -
     return turn
 
 
-def test_stream_fed_word_by_word_speaks_the_text_in_order(server):
+async def test_stream_fed_word_by_word_speaks_the_text_in_order(server):
     text = "Hello there. How are you today? I am fine, thank you."
 
-    async def body():
-        tts = supertonic.TTS(url=server.url, voice="F3", language="en-US")
-        try:
-            assert tts.capabilities.streaming and tts.capabilities.aligned_transcript
-            return await speak(tts, text)
-        finally:
-            await tts.aclose()
+    tts = supertonic.TTS(url=server.url, voice="F3", language="en-US")
+    try:
+        assert tts.capabilities.streaming and tts.capabilities.aligned_transcript
+        turn = await speak(tts, text)
+    finally:
+        await tts.aclose()
 
-    turn = run(body())
     assert heard(turn.pcm, 24000) == text
     assert {(f.sample_rate, f.num_channels) for f in turn.frames} == {(24000, 1)}
     assert turn.finals == 1, "one stream must be exactly one emitter segment"
@@ -95,20 +93,18 @@ def test_stream_fed_word_by_word_speaks_the_text_in_order(server):
         assert abs(timed.end_time - end) <= FRAME_S, (word, timed.end_time, end)
 
 
-def test_an_interrupted_turn_transcript_ends_at_the_last_word_heard(server):
+async def test_an_interrupted_turn_transcript_ends_at_the_last_word_heard(server):
     """What the framework keeps of an interrupted turn is the timed words
     that started before playback stopped: they must be the words the listener
     heard up to that moment, even where normalization rewrote them."""
     text = "I paid $12.50 for 3 apples at 10:30 and then walked home slowly."
 
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
-        try:
-            return await speak(tts, text)
-        finally:
-            await tts.aclose()
+    tts = supertonic.TTS(url=server.url, language="en")
+    try:
+        turn = await speak(tts, text)
+    finally:
+        await tts.aclose()
 
-    turn = run(body())
     said = heard_word_times(decode_pcm16(turn.pcm, 24000))
     audio_s = len(turn.pcm) / 2 / 24000
     written = text.split()
@@ -144,61 +140,53 @@ def test_the_transcript_shows_the_text_as_written_while_the_audio_says_it_in_wor
     assert "five dollars" not in heard(as_written.pcm, 24000)
 
 
-def test_synthesize_is_one_session(server):
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en", sample_rate=16000)
-        try:
-            frames = []
-            async with tts.synthesize("A whole text at once. Two sentences.") as chunked:
-                async for ev in chunked:
-                    frames.append(ev.frame)
-            return frames
-        finally:
-            await tts.aclose()
+async def test_synthesize_is_one_session(server):
+    tts = supertonic.TTS(url=server.url, language="en", sample_rate=16000)
+    try:
+        frames = []
+        async with tts.synthesize("A whole text at once. Two sentences.") as chunked:
+            async for ev in chunked:
+                frames.append(ev.frame)
+    finally:
+        await tts.aclose()
 
-    frames = run(body())
     pcm = b"".join(f.data.tobytes() for f in frames)
     assert {f.sample_rate for f in frames} == {16000}
     assert heard(pcm, 16000) == "A whole text at once. Two sentences."
 
 
-def test_two_turns_in_a_row_use_one_prewarmed_pooled_connection(server):
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
-        metrics: list[TTSMetrics] = []
-        tts.on("metrics_collected", metrics.append)
-        try:
-            tts.prewarm()
-            assert await apoll(lambda: len(client_ports(server)) == 1, 5), "prewarm opened no socket"
-            ports = client_ports(server)
-            first = await speak(tts, "First turn here.")
-            after_first = client_ports(server)
-            second = await speak(tts, "And the second one.")
-            return ports, after_first, client_ports(server), first, second, metrics
-        finally:
-            await tts.aclose()
+async def test_two_turns_in_a_row_use_one_prewarmed_pooled_connection(server):
+    tts = supertonic.TTS(url=server.url, language="en")
+    metrics: list[TTSMetrics] = []
+    tts.on("metrics_collected", metrics.append)
+    try:
+        tts.prewarm()
+        assert await apoll(lambda: len(client_ports(server)) == 1, 5), "prewarm opened no socket"
+        ports = client_ports(server)
+        first = await speak(tts, "First turn here.")
+        after_first = client_ports(server)
+        second = await speak(tts, "And the second one.")
+        ports, after_first, after_second, first, second, metrics = ports, after_first, client_ports(server), first, second, metrics
+    finally:
+        await tts.aclose()
 
-    ports, after_first, after_second, first, second, metrics = run(body())
     assert ports == after_first == after_second, "the turns did not share the prewarmed socket"
     assert heard(first.pcm, 24000) == "First turn here."
     assert heard(second.pcm, 24000) == "And the second one."
     assert [m.connection_reused for m in metrics] == [True, True]
 
 
-def test_metrics_are_emitted_for_each_turn(server):
+async def test_metrics_are_emitted_for_each_turn(server):
     text = "Metrics please. Thank you."
 
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
-        metrics: list[TTSMetrics] = []
-        tts.on("metrics_collected", metrics.append)
-        try:
-            turn = await speak(tts, text)
-            return turn, metrics
-        finally:
-            await tts.aclose()
+    tts = supertonic.TTS(url=server.url, language="en")
+    metrics: list[TTSMetrics] = []
+    tts.on("metrics_collected", metrics.append)
+    try:
+        turn = await speak(tts, text)
+    finally:
+        await tts.aclose()
 
-    turn, metrics = run(body())
     assert len(metrics) == 1, metrics
     m = metrics[0]
     assert isinstance(m, TTSMetrics) and m.streamed and not m.cancelled
@@ -209,48 +197,46 @@ def test_metrics_are_emitted_for_each_turn(server):
     assert m.metadata is None or m.metadata.model_provider == "Supertonic"
 
 
-def test_barge_in_returns_at_once_and_no_interrupted_audio_reaches_later_turns(server):
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
-        try:
-            tts.prewarm()
-            assert await apoll(lambda: len(client_ports(server)) == 1, 5)
-            pooled = client_ports(server)
-            cancels_before = server.metrics().get("tts_cancellations_total")
+async def test_barge_in_returns_at_once_and_no_interrupted_audio_reaches_later_turns(server):
+    tts = supertonic.TTS(url=server.url, language="en")
+    try:
+        tts.prewarm()
+        assert await apoll(lambda: len(client_ports(server)) == 1, 5)
+        pooled = client_ports(server)
+        cancels_before = server.metrics().get("tts_cancellations_total")
 
-            stream = tts.stream()
-            for word in LONG_ANSWER.split(" "):
-                stream.push_text(word + " ")
-            frames = 0
+        stream = tts.stream()
+        for word in LONG_ANSWER.split(" "):
+            stream.push_text(word + " ")
+        frames = 0
 
-            async def first_frames():
-                nonlocal frames
-                async for _ in stream:
-                    frames += 1
-                    if frames == 3:
-                        return
+        async def first_frames():
+            nonlocal frames
+            async for _ in stream:
+                frames += 1
+                if frames == 3:
+                    return
 
-            await asyncio.wait_for(first_frames(), TURN_TIMEOUT)
-            t0 = time.perf_counter()
-            await stream.aclose()                      # the user barged in
-            aclose_s = time.perf_counter() - t0
+        await asyncio.wait_for(first_frames(), TURN_TIMEOUT)
+        t0 = time.perf_counter()
+        await stream.aclose()                      # the user barged in
+        aclose_s = time.perf_counter() - t0
 
-            # The next turn starts at once. It gets the interrupted socket only
-            # if the server has confirmed the cancel (cancelled + session_ended)
-            # by then, otherwise a socket of its own; either way it must hear
-            # nothing of the interrupted answer.
-            right_after = await speak(tts, "Right after the interruption.")
-            assert await apoll(lambda: server.metrics().get("tts_cancellations_total")
-                               == cancels_before + 1, 5), "no cancel reached the server"
-            assert await apoll(lambda: server.metrics().get("tts_active_sessions") == 0, 5)
-            await asyncio.sleep(0.2)
-            later = [await speak(tts, "Later turn number one."),
-                     await speak(tts, "Later turn number two.")]
-            return aclose_s, pooled, client_ports(server), right_after, later
-        finally:
-            await tts.aclose()
+        # The next turn starts at once. It gets the interrupted socket only
+        # if the server has confirmed the cancel (cancelled + session_ended)
+        # by then, otherwise a socket of its own; either way it must hear
+        # nothing of the interrupted answer.
+        right_after = await speak(tts, "Right after the interruption.")
+        assert await apoll(lambda: server.metrics().get("tts_cancellations_total")
+                           == cancels_before + 1, 5), "no cancel reached the server"
+        assert await apoll(lambda: server.metrics().get("tts_active_sessions") == 0, 5)
+        await asyncio.sleep(0.2)
+        later = [await speak(tts, "Later turn number one."),
+                 await speak(tts, "Later turn number two.")]
+        aclose_s, pooled, ports_after, right_after, later = aclose_s, pooled, client_ports(server), right_after, later
+    finally:
+        await tts.aclose()
 
-    aclose_s, pooled, ports_after, right_after, later = run(body())
     assert aclose_s < 0.1, f"aclose() of a speaking stream took {aclose_s * 1000:.0f} ms"
     assert heard(right_after.pcm, 24000) == "Right after the interruption."
     assert heard(later[0].pcm, 24000) == "Later turn number one."
@@ -259,149 +245,136 @@ def test_barge_in_returns_at_once_and_no_interrupted_audio_reaches_later_turns(s
     assert set(pooled) <= set(ports_after), (pooled, ports_after)
 
 
-def test_four_concurrent_streams_each_speak_their_own_text(server):
+async def test_four_concurrent_streams_each_speak_their_own_text(server):
     texts = ["The first stream speaks.", "Stream two is here.",
              "A third one talks now.", "Number four ends it."]
 
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
-        try:
-            return await asyncio.gather(*(speak(tts, t) for t in texts))
-        finally:
-            await tts.aclose()
+    tts = supertonic.TTS(url=server.url, language="en")
+    try:
+        turns = await asyncio.gather(*(speak(tts, t) for t in texts))
+    finally:
+        await tts.aclose()
 
-    turns = run(body())
     assert [heard(t.pcm, 24000) for t in turns] == texts
 
 
-def test_capacity_refusal_is_a_retryable_429(start_server):
+async def test_capacity_refusal_is_a_retryable_429(start_server):
     server = start_server(TTS_MAX_SESSIONS=1)
 
-    async def body():
-        import supertonic_client as stc
-        holder = await stc.connect(server.url)
-        tts = supertonic.TTS(url=server.url, language="en")
-        errors = []
-        tts.on("error", errors.append)
-        try:
-            session = holder.session(lang_code="en")
-            await session.start()
-            assert isinstance(await session.next_event(5), stc.SessionStarted)
-            with pytest.raises(APIStatusError) as refused:
-                await speak(tts, "No room for me.", NO_RETRY)
-            await session.aclose()
-            await asyncio.sleep(0.2)
-            # With the slot free, the same TTS speaks (its socket was kept).
-            ok = await speak(tts, "Now there is room.", NO_RETRY)
-            return refused.value, errors, ok
-        finally:
-            await tts.aclose()
-            await holder.close()
+    import supertonic_client as stc
+    holder = await stc.connect(server.url)
+    tts = supertonic.TTS(url=server.url, language="en")
+    errors = []
+    tts.on("error", errors.append)
+    try:
+        session = holder.session(lang_code="en")
+        await session.start()
+        assert isinstance(await session.next_event(5), stc.SessionStarted)
+        with pytest.raises(APIStatusError) as refused:
+            await speak(tts, "No room for me.", NO_RETRY)
+        await session.aclose()
+        await asyncio.sleep(0.2)
+        # With the slot free, the same TTS speaks (its socket was kept).
+        ok = await speak(tts, "Now there is room.", NO_RETRY)
+        error, errors, ok = refused.value, errors, ok
+    finally:
+        await tts.aclose()
+        await holder.close()
 
-    error, errors, ok = run(body())
     assert error.status_code == 429 and error.retryable is True, repr(error)
     assert "capacity" in str(error)
     assert errors and errors[0].error is error and errors[0].recoverable is False
     assert heard(ok.pcm, 24000) == "Now there is room."
 
 
-def test_bad_voice_is_a_non_retryable_400_without_retries(server):
-    async def body():
-        tts = supertonic.TTS(url=server.url, voice="Z9", language="en")
-        try:
-            t0 = time.perf_counter()
-            with pytest.raises(APIStatusError) as refused:
-                # default connect options: 3 retries, 2 s apart, if it were retryable
-                await speak(tts, "Who am I?")
-            return refused.value, time.perf_counter() - t0
-        finally:
-            await tts.aclose()
+async def test_bad_voice_is_a_non_retryable_400_without_retries(server):
+    tts = supertonic.TTS(url=server.url, voice="Z9", language="en")
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(APIStatusError) as refused:
+            # default connect options: 3 retries, 2 s apart, if it were retryable
+            await speak(tts, "Who am I?")
+        error, elapsed = refused.value, time.perf_counter() - t0
+    finally:
+        await tts.aclose()
 
-    error, elapsed = run(body())
     assert error.status_code == 400 and error.retryable is False, repr(error)
     assert "invalid_voice" in str(error)
     assert elapsed < 1.5, f"a non-retryable error took {elapsed:.1f} s (was it retried?)"
 
 
-def test_server_killed_mid_turn_is_a_connection_error_and_the_next_turn_reconnects(start_server):
+async def test_server_killed_mid_turn_is_a_connection_error_and_the_next_turn_reconnects(start_server):
     server = start_server()
 
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
+    tts = supertonic.TTS(url=server.url, language="en")
+    try:
+        stream = tts.stream(conn_options=NO_RETRY)
+        for word in LONG_ANSWER.split(" "):
+            stream.push_text(word + " ")
+        got = 0
+
+        async def consume():
+            nonlocal got
+            async for _ in stream:
+                got += 1
+                if got == 2:
+                    server.proc.send_signal(signal.SIGKILL)
+
+        with pytest.raises(APIConnectionError) as lost:
+            await asyncio.wait_for(consume(), TURN_TIMEOUT)
+        await stream.aclose()
+        assert await asyncio.to_thread(server.wait, 5) is not None
+
+        # The same address comes back; the next turn connects to it.
+        restarted = ServerProcess(server.log_path.parent)
+        restarted.port = server.port
+        restarted.log_path = server.log_path.with_name(f"restarted-{server.port}.log")
+        await asyncio.to_thread(restarted.start)
         try:
-            stream = tts.stream(conn_options=NO_RETRY)
-            for word in LONG_ANSWER.split(" "):
-                stream.push_text(word + " ")
-            got = 0
-
-            async def consume():
-                nonlocal got
-                async for _ in stream:
-                    got += 1
-                    if got == 2:
-                        server.proc.send_signal(signal.SIGKILL)
-
-            with pytest.raises(APIConnectionError) as lost:
-                await asyncio.wait_for(consume(), TURN_TIMEOUT)
-            await stream.aclose()
-            assert await asyncio.to_thread(server.wait, 5) is not None
-
-            # The same address comes back; the next turn connects to it.
-            restarted = ServerProcess(server.log_path.parent)
-            restarted.port = server.port
-            restarted.log_path = server.log_path.with_name(f"restarted-{server.port}.log")
-            await asyncio.to_thread(restarted.start)
-            try:
-                again = await speak(tts, "Back again.")
-            finally:
-                await asyncio.to_thread(restarted.stop)   # the loop must answer its close
-            return lost.value, got, again
+            again = await speak(tts, "Back again.")
         finally:
-            await tts.aclose()
+            await asyncio.to_thread(restarted.stop)   # the loop must answer its close
+        error, got, again = lost.value, got, again
+    finally:
+        await tts.aclose()
 
-    error, got, again = run(body())
     assert got >= 2
     assert "lost" in str(error).lower() or "connection" in str(error).lower(), str(error)
     assert heard(again.pcm, 24000) == "Back again."
 
 
-def test_options_are_sent_per_session_and_update_options_applies_to_new_streams(server):
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="fr", sample_rate=8000, speed=1.0,
-                             num_inference_steps=3)
-        try:
-            first = await speak(tts, "Bonjour.")
-            tts.update_options(language="en", voice="M1")
-            second = await speak(tts, "Hello.")
-            return first, second
-        finally:
-            await tts.aclose()
+async def test_options_are_sent_per_session_and_update_options_applies_to_new_streams(server):
+    tts = supertonic.TTS(url=server.url, language="fr", sample_rate=8000, speed=1.0,
+                         num_inference_steps=3)
+    try:
+        first = await speak(tts, "Bonjour.")
+        tts.update_options(language="en", voice="M1")
+        second = await speak(tts, "Hello.")
+    finally:
+        await tts.aclose()
 
-    first, second = run(body())
     assert {f.sample_rate for f in first.frames} == {8000}
     assert heard(first.pcm, 8000, lang="fr") == "Bonjour."
     assert heard(second.pcm, 8000, lang="en") == "Hello."
 
 
-def test_the_original_import_works_from_the_repository_root(server):
+async def test_the_original_import_works_from_the_repository_root(server):
     from clients.livekit_plugin import SupertonicTTS
     from livekit.agents import Agent
 
-    async def body():
-        tts = SupertonicTTS(service_url=server.url, voice="F1", lang_code="pt")
-        agent = Agent(instructions="You are a helpful assistant.", tts=tts)
-        try:
-            assert agent.tts is tts
-            assert isinstance(tts, supertonic.TTS) and tts.url == server.url
-            return await speak(tts, "Ola, como vai?")
-        finally:
-            await tts.aclose()
+    tts = SupertonicTTS(service_url=server.url, voice="F1", lang_code="pt")
+    agent = Agent(instructions="You are a helpful assistant.", tts=tts)
+    try:
+        assert agent.tts is tts
+        assert isinstance(tts, supertonic.TTS) and tts.url == server.url
+        turn = await speak(tts, "Ola, como vai?")
+    finally:
+        await tts.aclose()
 
-    turn = run(body())
     assert heard(turn.pcm, 24000, lang="pt") == "Ola, como vai?"
 
 
-def test_agent_session_speaks_through_the_plugin_and_barge_in_is_clean(server):
+async def test_agent_session_speaks_through_the_plugin_and_barge_in_is_clean(server):
     """The framework's own pipeline (AgentSession.say -> tts_node -> stream)
     with an audio sink that plays instantly: a reply, an interrupted one, and
     a reply after the interruption that hears nothing of it."""
@@ -433,37 +406,34 @@ def test_agent_session_speaks_through_the_plugin_and_barge_in_is_clean(server):
         def clear_buffer(self) -> None:
             self._finish(True)
 
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
-        session = AgentSession(tts=tts)
-        sink = InstantSink()
-        session.output.audio = sink
-        heard_texts = []
-        try:
-            await session.start(agent=Agent(instructions="Say what you are told."))
-            await asyncio.wait_for(session.say("Hello there. How are you today?"), TURN_TIMEOUT)
-            heard_texts.append(heard(sink.pcm, 24000))
+    tts = supertonic.TTS(url=server.url, language="en")
+    session = AgentSession(tts=tts)
+    sink = InstantSink()
+    session.output.audio = sink
+    heard_texts = []
+    try:
+        await session.start(agent=Agent(instructions="Say what you are told."))
+        await asyncio.wait_for(session.say("Hello there. How are you today?"), TURN_TIMEOUT)
+        heard_texts.append(heard(sink.pcm, 24000))
 
-            sink.pcm = b""
-            handle = session.say(LONG_ANSWER)
-            deadline = time.monotonic() + TURN_TIMEOUT
-            while len(sink.pcm) < 24000 * 2 * 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            handle.interrupt()
-            await asyncio.wait_for(handle, 5)
-            interrupted_audio_s = len(sink.pcm) / 2 / 24000
+        sink.pcm = b""
+        handle = session.say(LONG_ANSWER)
+        deadline = time.monotonic() + TURN_TIMEOUT
+        while len(sink.pcm) < 24000 * 2 * 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        handle.interrupt()
+        await asyncio.wait_for(handle, 5)
+        interrupted_audio_s = len(sink.pcm) / 2 / 24000
 
-            sink.pcm = b""
-            await asyncio.wait_for(session.say("After the interruption."), TURN_TIMEOUT)
-            heard_texts.append(heard(sink.pcm, 24000))
-            messages = [(m.text_content, m.interrupted) for m in session.history.items
-                        if m.type == "message"]
-            return heard_texts, interrupted_audio_s, messages
-        finally:
-            await session.aclose()
-            await tts.aclose()
+        sink.pcm = b""
+        await asyncio.wait_for(session.say("After the interruption."), TURN_TIMEOUT)
+        heard_texts.append(heard(sink.pcm, 24000))
+        messages = [(m.text_content, m.interrupted) for m in session.history.items
+                    if m.type == "message"]
+    finally:
+        await session.aclose()
+        await tts.aclose()
 
-    heard_texts, interrupted_audio_s, messages = run(body())
     assert heard_texts == ["Hello there. How are you today?", "After the interruption."]
     assert interrupted_audio_s > 1.0
     assert [interrupted for _, interrupted in messages] == [False, True, False], messages
@@ -550,25 +520,23 @@ def test_the_framework_markup_api_speaks_supertonic_3_tags_only_for_supertonic_3
     assert v3.model == "supertonic-3" and v2.model == "supertonic-2"
 
 
-def test_markup_is_dropped_for_supertonic_2_and_never_spoken(server):
+async def test_markup_is_dropped_for_supertonic_2_and_never_spoken(server):
     """The probe server names no model (as a Supertonic 2 server from before
     several models): markup must not reach its text, in a stream split word by
     word and in synthesize()."""
     text = f"Hello {LAUGH} there. <sigh> How are you?"
 
-    async def body():
-        tts = supertonic.TTS(url=server.url, language="en")
-        try:
-            streamed = await speak(tts, text)
-            frames = []
-            async with tts.synthesize('<expr type="sound" label="cough"/> Once more.') as chunked:
-                async for ev in chunked:
-                    frames.append(ev.frame)
-            return streamed, b"".join(f.data.tobytes() for f in frames), tts.model
-        finally:
-            await tts.aclose()
+    tts = supertonic.TTS(url=server.url, language="en")
+    try:
+        streamed = await speak(tts, text)
+        frames = []
+        async with tts.synthesize('<expr type="sound" label="cough"/> Once more.') as chunked:
+            async for ev in chunked:
+                frames.append(ev.frame)
+        streamed, once_more, model = streamed, b"".join(f.data.tobytes() for f in frames), tts.model
+    finally:
+        await tts.aclose()
 
-    streamed, once_more, model = run(body())
     assert heard(streamed.pcm, 24000) == "Hello there. How are you?"
     assert norm_text("".join(streamed.transcript)) == "Hello there. How are you?"
     assert heard(once_more, 24000) == "Once more."
@@ -638,21 +606,19 @@ class ModelEchoRelay:
         return [m["type"] for m in self.sent]
 
 
-def test_a_supertonic_3_session_gets_its_tags_from_livekit_markup(server):
+async def test_a_supertonic_3_session_gets_its_tags_from_livekit_markup(server):
     """No model chosen: the server's session_started names supertonic-3, and
     the markup, split over the words the LLM streams, arrives as <laugh>."""
     text = f"Hello {LAUGH} there. How are you?"
 
-    async def body():
-        async with ModelEchoRelay(server.url) as relay:
-            tts = supertonic.TTS(url=relay.url, language="en")
-            try:
-                turn = await speak(tts, text)
-                return turn, relay.sent, relay.texts(), tts.model, tts.markup.llm_instructions()
-            finally:
-                await tts.aclose()
+    async with ModelEchoRelay(server.url) as relay:
+        tts = supertonic.TTS(url=relay.url, language="en")
+        try:
+            turn = await speak(tts, text)
+            turn, sent, texts, model, guide = turn, relay.sent, relay.texts(), tts.model, tts.markup.llm_instructions()
+        finally:
+            await tts.aclose()
 
-    turn, sent, texts, model, guide = run(body())
     assert "<laugh>" in texts and "<expr" not in texts and "label=" not in texts, texts
     assert norm_text(texts.replace("<laugh>", "")) == "Hello there. How are you?"
     assert heard(turn.pcm, 24000) == "Hello there. How are you?"
@@ -660,57 +626,51 @@ def test_a_supertonic_3_session_gets_its_tags_from_livekit_markup(server):
     assert model == "supertonic-3" and guide is not None, "the TTS learnt the server's model"
 
 
-def test_the_model_option_is_sent_and_synthesize_waits_for_nothing(server):
-    async def body():
-        async with ModelEchoRelay(server.url) as relay:
-            tts = supertonic.TTS(url=relay.url, language="en", model="supertonic-3")
-            try:
-                frames = []
-                async with tts.synthesize('<expr type="sound" label="sigh"/> Fine, let us go.') as chunked:
-                    async for ev in chunked:
-                        frames.append(ev.frame)
-                return b"".join(f.data.tobytes() for f in frames), relay.sent
-            finally:
-                await tts.aclose()
+async def test_the_model_option_is_sent_and_synthesize_waits_for_nothing(server):
+    async with ModelEchoRelay(server.url) as relay:
+        tts = supertonic.TTS(url=relay.url, language="en", model="supertonic-3")
+        try:
+            frames = []
+            async with tts.synthesize('<expr type="sound" label="sigh"/> Fine, let us go.') as chunked:
+                async for ev in chunked:
+                    frames.append(ev.frame)
+            pcm, sent = b"".join(f.data.tobytes() for f in frames), relay.sent
+        finally:
+            await tts.aclose()
 
-    pcm, sent = run(body())
     assert sent[0]["type"] == "start_session" and sent[0]["config"]["model"] == "supertonic-3"
     assert [m["type"] for m in sent] == ["start_session", "send_text", "end_session"]
     assert sent[1]["text"] == "<sigh> Fine, let us go."
     assert heard(pcm, 24000) == "Fine, let us go."
 
 
-def test_synthesize_with_markup_asks_the_server_which_model_first(server):
+async def test_synthesize_with_markup_asks_the_server_which_model_first(server):
     """No model chosen and markup in the text: start_session goes alone, and
     the text follows once session_started named the model."""
-    async def body():
-        async with ModelEchoRelay(server.url) as relay:
-            tts = supertonic.TTS(url=relay.url, language="en")
-            try:
-                frames = []
-                async with tts.synthesize('<expr type="expression" label="surprised"/> Really? Wow.') as chunked:
-                    async for ev in chunked:
-                        frames.append(ev.frame)
-                return b"".join(f.data.tobytes() for f in frames), relay.sent
-            finally:
-                await tts.aclose()
+    async with ModelEchoRelay(server.url) as relay:
+        tts = supertonic.TTS(url=relay.url, language="en")
+        try:
+            frames = []
+            async with tts.synthesize('<expr type="expression" label="surprised"/> Really? Wow.') as chunked:
+                async for ev in chunked:
+                    frames.append(ev.frame)
+            pcm, sent = b"".join(f.data.tobytes() for f in frames), relay.sent
+        finally:
+            await tts.aclose()
 
-    pcm, sent = run(body())
     assert [m["type"] for m in sent] == ["start_session", "send_text", "end_session"]
     assert sent[1]["text"] == "<surprise> Really? Wow."
     assert heard(pcm, 24000) == "Really? Wow."
 
 
-def test_the_asyncio_client_sends_the_model_and_reads_it_back(server):
+async def test_the_asyncio_client_sends_the_model_and_reads_it_back(server):
     import supertonic_client as stc
 
-    async def body():
-        async with ModelEchoRelay(server.url) as relay:
-            async with await stc.connect(relay.url) as conn:
-                result = await conn.synthesize("Which model?", model="supertonic-3", lang_code="en")
-            return result, relay.sent
+    async with ModelEchoRelay(server.url) as relay:
+        async with await stc.connect(relay.url) as conn:
+            result = await conn.synthesize("Which model?", model="supertonic-3", lang_code="en")
+        sent = relay.sent
 
-    result, sent = run(body())
     assert sent[0]["config"]["model"] == "supertonic-3"
     assert result.started is not None and result.started.model == "supertonic-3"
     assert heard(result.pcm, result.sample_rate) == "Which model?"

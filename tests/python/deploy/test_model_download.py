@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BINARY = REPO / "build" / "bin" / "supertonic-tts"
 SHARED_MODEL = REPO.parent / "shared" / "models" / "supertonic-2"
 PROVENANCE = SHARED_MODEL / "PROVENANCE.md"

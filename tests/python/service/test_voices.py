@@ -691,50 +691,46 @@ def test_cli_synth_takes_blends_and_voice_files(tmp_path, tempo_model, tempo_f1)
 stc = pytest.importorskip("supertonic_client", reason="pip install -e ./clients/python/supertonic-client")
 
 
-def test_the_python_client_lists_uploads_blends_and_deletes(start_server, tmp_path):
+async def test_the_python_client_lists_uploads_blends_and_deletes(start_server, tmp_path):
     server = start_server(TTS_VOICES_DIR=tmp_path / "voices", TTS_AUTH_TOKEN="tok")
     style_path = write_voice(tmp_path / "style.json", compact(probe_voice("M1")))
 
-    async def body() -> None:
-        url, token = server.url, "tok"
-        uploaded = await stc.upload_voice("Cleo", style_path, url=url, token=token, metadata={"by": "client"})
-        assert uploaded == stc.Voice("Cleo", "supertonic-2", "upload", {"by": "client"}, uploaded.upload)
-        saved = await stc.save_blend("Duo", stc.blend(F1=1, Cleo=3), url=server.http, token=token)
-        assert saved.upload["blend"] == "F1:0.25+Cleo:0.75"
-        voices = {v.name: v for v in await stc.list_voices(url, token=token)}
-        assert voices["Cleo"].origin == "upload" and voices["F1"].origin == "model"
-        assert "Duo" in voices and voices["M5"].model == "supertonic-2"
-        async with await stc.connect(url, token=token) as conn:
-            result = await conn.synthesize("Client blend.", voice=stc.blend("Duo", "F2"), lang_code="en")
-            assert result.started.resolved_voice == "Duo:0.5+F2:0.5"
-            assert decode_pcm16(result.pcm, result.sample_rate).raw_text == spoken("Client blend.", "en")
-            with pytest.raises(stc.InvalidVoiceError, match="Nobody"):
-                await conn.synthesize("x", voice="F1+Nobody")
-        with pytest.raises(stc.VoiceProtectedError):
-            await stc.delete_voice("F1", url=url, token=token)
-        with pytest.raises(stc.InvalidVoiceNameError):
-            await stc.upload_voice("a/b", style_path, url=url, token=token)
-        with pytest.raises(stc.InvalidVoiceError, match="dims"):
-            await stc.upload_voice("Bad", {**compact(probe_voice("F1")), "style_dp": {"dims": [1, 2], "data": [1, 2]}},
-                                   url=url, token=token)
-        with pytest.raises(stc.UnauthorizedError):
-            await stc.list_voices(url)
+    url, token = server.url, "tok"
+    uploaded = await stc.upload_voice("Cleo", style_path, url=url, token=token, metadata={"by": "client"})
+    assert uploaded == stc.Voice("Cleo", "supertonic-2", "upload", {"by": "client"}, uploaded.upload)
+    saved = await stc.save_blend("Duo", stc.blend(F1=1, Cleo=3), url=server.http, token=token)
+    assert saved.upload["blend"] == "F1:0.25+Cleo:0.75"
+    voices = {v.name: v for v in await stc.list_voices(url, token=token)}
+    assert voices["Cleo"].origin == "upload" and voices["F1"].origin == "model"
+    assert "Duo" in voices and voices["M5"].model == "supertonic-2"
+    async with await stc.connect(url, token=token) as conn:
+        result = await conn.synthesize("Client blend.", voice=stc.blend("Duo", "F2"), lang_code="en")
+        assert result.started.resolved_voice == "Duo:0.5+F2:0.5"
+        assert decode_pcm16(result.pcm, result.sample_rate).raw_text == spoken("Client blend.", "en")
+        with pytest.raises(stc.InvalidVoiceError, match="Nobody"):
+            await conn.synthesize("x", voice="F1+Nobody")
+    with pytest.raises(stc.VoiceProtectedError):
+        await stc.delete_voice("F1", url=url, token=token)
+    with pytest.raises(stc.InvalidVoiceNameError):
+        await stc.upload_voice("a/b", style_path, url=url, token=token)
+    with pytest.raises(stc.InvalidVoiceError, match="dims"):
+        await stc.upload_voice("Bad", {**compact(probe_voice("F1")), "style_dp": {"dims": [1, 2], "data": [1, 2]}},
+                               url=url, token=token)
+    with pytest.raises(stc.UnauthorizedError):
+        await stc.list_voices(url)
+    await stc.delete_voice("Cleo", url=url, token=token)
+    with pytest.raises(stc.VoiceNotFoundError):
         await stc.delete_voice("Cleo", url=url, token=token)
-        with pytest.raises(stc.VoiceNotFoundError):
-            await stc.delete_voice("Cleo", url=url, token=token)
-        assert "Cleo" not in {v.name for v in await stc.list_voices(url, token=token)}
-    run(body())
+    assert "Cleo" not in {v.name for v in await stc.list_voices(url, token=token)}
     with pytest.raises(ValueError):
         stc.blend("A", "B", "C", "D", "E")
     with pytest.raises(ValueError):
         stc.blend(A=0)
 
 
-def test_the_python_client_reports_disabled_uploads(server):
-    async def body() -> None:
-        with pytest.raises(stc.UploadsDisabledError, match="TTS_ALLOW_VOICE_UPLOAD"):
-            await stc.save_blend("x", "F1+M2", url=server.url)
-    run(body())
+async def test_the_python_client_reports_disabled_uploads(server):
+    with pytest.raises(stc.UploadsDisabledError, match="TTS_ALLOW_VOICE_UPLOAD"):
+        await stc.save_blend("x", "F1+M2", url=server.url)
 
 
 def test_supertonic_say_speaks_a_blend_and_lists_voices(start_server, tmp_path):
@@ -760,18 +756,16 @@ def test_supertonic_say_speaks_a_blend_and_lists_voices(start_server, tmp_path):
     assert ["Fred", "supertonic-2", "file"] in rows and ["F1", "supertonic-2", "model"] in rows
 
 
-def test_the_livekit_plugin_uses_the_voice_api(start_server, tmp_path):
+async def test_the_livekit_plugin_uses_the_voice_api(start_server, tmp_path):
     supertonic = pytest.importorskip("livekit.plugins.supertonic")
     server = start_server(TTS_VOICES_DIR=tmp_path / "voices", TTS_ALLOW_VOICE_UPLOAD="true")
 
-    async def body() -> None:
-        tts = supertonic.TTS(url=server.url, voice=supertonic.blend(F1=0.7, M2=0.3), language="en")
-        try:
-            saved = await tts.save_blend("Agent", "F1+M4")
-            assert saved.origin == "upload" and saved.upload["blend"] == "F1:0.5+M4:0.5"
-            assert "Agent" in {v.name for v in await tts.list_voices()}
-            await tts.delete_voice("Agent")
-            assert "Agent" not in {v.name for v in await tts.list_voices()}
-        finally:
-            await tts.aclose()
-    run(body())
+    tts = supertonic.TTS(url=server.url, voice=supertonic.blend(F1=0.7, M2=0.3), language="en")
+    try:
+        saved = await tts.save_blend("Agent", "F1+M4")
+        assert saved.origin == "upload" and saved.upload["blend"] == "F1:0.5+M4:0.5"
+        assert "Agent" in {v.name for v in await tts.list_voices()}
+        await tts.delete_voice("Agent")
+        assert "Agent" not in {v.name for v in await tts.list_voices()}
+    finally:
+        await tts.aclose()

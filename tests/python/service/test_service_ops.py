@@ -49,6 +49,7 @@ def test_health_endpoints_answer_200(server, path):
 FAITHFUL = REPO / "models" / "faithful"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (FAITHFUL / "onnx" / "vocoder.onnx").exists(), reason="run `make models`")
 def test_startup_and_readiness_wait_for_the_warm_up(tmp_path):
     # The faithful model at 32 steps, slow speech and one thread: a warm-up of
@@ -105,20 +106,18 @@ def test_error_and_stage_series_exist_at_zero_from_the_start(start_server):
         assert metrics.value("tts_inference_seconds_count", stage=stage) == 0, stage
 
 
-def test_each_session_leaves_one_summary_line_in_the_log(start_server):
+async def test_each_session_leaves_one_summary_line_in_the_log(start_server):
     srv = start_server()
     texts = ["First sentence here. ", "And a second one."]
 
-    async def body():
-        async with await WsClient.open(srv.url) as client:
-            await client.send_all([start_msg("summarized", lang_code="en"), text_msg("Cut short, this one. "),
-                                   CANCEL])
-            log = SessionLog("summarized")
-            await collect(client, log, is_type("cancelled"))
-            await client.send_all([*[text_msg(t) for t in texts], END])
-            return await collect_session(client, log)
+    async with await WsClient.open(srv.url) as client:
+        await client.send_all([start_msg("summarized", lang_code="en"), text_msg("Cut short, this one. "),
+                               CANCEL])
+        log = SessionLog("summarized")
+        await collect(client, log, is_type("cancelled"))
+        await client.send_all([*[text_msg(t) for t in texts], END])
+        log = await collect_session(client, log)
 
-    log = run(body())
     lines = [line for line in srv.log_tail(20000).splitlines() if "session summarized ended" in line]
     assert len(lines) == 1, lines
     line = lines[0]
@@ -129,15 +128,13 @@ def test_each_session_leaves_one_summary_line_in_the_log(start_server):
     assert "First sentence" not in line, "the summary must not quote the text"
 
 
-def test_counters_move_with_a_session(server):
+async def test_counters_move_with_a_session(server):
     texts = ["Counting words here. ", "And counting more."]
     before = server.metrics()
 
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            return await run_session(client, "count", texts, {"lang_code": "en"}, flush_each=True)
+    async with await WsClient.open(server.url) as client:
+        log = await run_session(client, "count", texts, {"lang_code": "en"}, flush_each=True)
 
-    log = run(body())
     assert_session_speaks(log, texts, "en")
     after = server.metrics()
     n_segments = len(log.completed())
@@ -154,22 +151,20 @@ def test_counters_move_with_a_session(server):
     assert after.get(rtf) - before.get(rtf) >= 1, "real-time factor was not observed"
 
 
-def test_cancellations_and_errors_are_counted(server):
+async def test_cancellations_and_errors_are_counted(server):
     before = server.metrics()
 
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            await client.send_all([start_msg("metric-cancel", lang_code="en"), text_msg(ANSWER[0]), FLUSH])
-            log = SessionLog("metric-cancel")
-            await collect(client, log, lambda e: e.binary, timeout=10)
-            await client.send(CANCEL)
-            await collect(client, log, is_type("cancelled"), timeout=5)
-            await client.send({"type": "no_such_type"})
-            await client.expect_error("unknown_message_type")
-            await client.send(END)
-            await collect_session(client, log, allow_errors=True)
+    async with await WsClient.open(server.url) as client:
+        await client.send_all([start_msg("metric-cancel", lang_code="en"), text_msg(ANSWER[0]), FLUSH])
+        log = SessionLog("metric-cancel")
+        await collect(client, log, lambda e: e.binary, timeout=10)
+        await client.send(CANCEL)
+        await collect(client, log, is_type("cancelled"), timeout=5)
+        await client.send({"type": "no_such_type"})
+        await client.expect_error("unknown_message_type")
+        await client.send(END)
+        await collect_session(client, log, allow_errors=True)
 
-    run(body())
     after = server.metrics()
     assert after.get("tts_cancellations_total") - before.get("tts_cancellations_total") >= 1
     by_code = after.value("tts_errors_total", code="unknown_message_type")
@@ -179,22 +174,19 @@ def test_cancellations_and_errors_are_counted(server):
         assert after.get("tts_errors_total") - before.get("tts_errors_total") >= 1
 
 
-def test_active_sessions_gauge_follows_sessions(server):
+async def test_active_sessions_gauge_follows_sessions(server):
     def active() -> float:
         return server.metrics().get("tts_active_sessions")
 
-    async def body():
-        assert await apoll(lambda: active() == 0, 5), f"tts_active_sessions is {active()} with no session"
-        async with await WsClient.open(server.url) as client:
-            await client.send(start_msg("gauge", lang_code="en"))
-            log = SessionLog("gauge")
-            await collect(client, log, is_type("session_started"))
-            during = await asyncio.to_thread(active)
-            await client.send_all([text_msg("Bye."), END])
-            await collect_session(client, log)
-        return during
+    assert await apoll(lambda: active() == 0, 5), f"tts_active_sessions is {active()} with no session"
+    async with await WsClient.open(server.url) as client:
+        await client.send(start_msg("gauge", lang_code="en"))
+        log = SessionLog("gauge")
+        await collect(client, log, is_type("session_started"))
+        during = await asyncio.to_thread(active)
+        await client.send_all([text_msg("Bye."), END])
+        await collect_session(client, log)
 
-    during = run(body())
     assert during >= 1, "tts_active_sessions did not count an open session"
     assert poll_active_zero(server), "tts_active_sessions did not return to 0 after the session ended"
 
@@ -251,38 +243,36 @@ def test_sigterm_on_an_idle_server_exits_0_promptly(start_server):
     assert code == 0, f"exit code {code} (None: still running 5 s after SIGTERM)"
 
 
-def test_sigterm_drains_sessions_then_exits_0(start_server):
+@pytest.mark.async_timeout(GRACE_S + 30)
+async def test_sigterm_drains_sessions_then_exits_0(start_server):
     srv = start_server(TTS_SHUTDOWN_GRACE_S=GRACE_S, TTS_MAX_OUTPUT_BUFFER_MS=3600000)
     texts = ANSWER + ANSWER
 
-    async def body():
-        client = await WsClient.open_small_window(srv)
-        try:
-            await client.send_all([start_msg("draining", lang_code="en", sample_rate=48000),
-                                   *[text_msg(t) for t in texts], END])
-            log = SessionLog("draining")
-            await collect(client, log, lambda e: e.binary, timeout=10)
+    client = await WsClient.open_small_window(srv)
+    try:
+        await client.send_all([start_msg("draining", lang_code="en", sample_rate=48000),
+                               *[text_msg(t) for t in texts], END])
+        log = SessionLog("draining")
+        await collect(client, log, lambda e: e.binary, timeout=10)
 
-            # Mid-answer (the client is not reading): SIGTERM.
-            t_term = time.monotonic()
-            srv.signal(signal.SIGTERM)
-            # Promptly; the bound is loose for sanitizer builds on a loaded machine.
-            ready = await apoll(lambda: http_get(srv.http + "/health/ready", timeout=1)[0] == 503, 10,
-                                interval=0.02)
-            ready_status = http_get(srv.http + "/health/ready", timeout=1)[0]
-            assert ready, f"/health/ready did not turn 503 after SIGTERM (now {ready_status})"
+        # Mid-answer (the client is not reading): SIGTERM.
+        t_term = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        # Promptly; the bound is loose for sanitizer builds on a loaded machine.
+        ready = await apoll(lambda: http_get(srv.http + "/health/ready", timeout=1)[0] == 503, 10,
+                            interval=0.02)
+        ready_status = http_get(srv.http + "/health/ready", timeout=1)[0]
+        assert ready, f"/health/ready did not turn 503 after SIGTERM (now {ready_status})"
 
-            # A new session is refused: error shutting_down, or no connection at all.
-            refusal = await try_new_session(srv.url)
-            assert refusal in ("refused", "shutting_down"), refusal
+        # A new session is refused: error shutting_down, or no connection at all.
+        refusal = await try_new_session(srv.url)
+        assert refusal in ("refused", "shutting_down"), refusal
 
-            # The session in flight still gets all its audio and session_ended.
-            await collect_session(client, log, timeout=GRACE_S)
-            return log, t_term
-        finally:
-            await client.close()
+        # The session in flight still gets all its audio and session_ended.
+        await collect_session(client, log, timeout=GRACE_S)
+    finally:
+        await client.close()
 
-    log, t_term = run(body(), timeout=GRACE_S + 30)
     assert_session_speaks(log, texts, "en")
     assert log.ended["reason"] == "completed", log.ended
     remaining = GRACE_S + 5 - (time.monotonic() - t_term)
@@ -338,13 +328,12 @@ def test_websocket_without_the_right_token_is_unauthorized(auth_server, headers)
     assert outcome in (401, 403, "error"), outcome
 
 
-def test_websocket_with_the_token_works_and_health_stays_open(auth_server):
-    async def body():
-        async with await WsClient.open(auth_server.url,
-                                       additional_headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-            return await run_session(client, "authorized", ["Welcome."], {"lang_code": "en"})
+async def test_websocket_with_the_token_works_and_health_stays_open(auth_server):
+    async with await WsClient.open(auth_server.url,
+                                   additional_headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        log = await run_session(client, "authorized", ["Welcome."], {"lang_code": "en"})
 
-    assert_session_speaks(run(body()), ["Welcome."], "en")
+    assert_session_speaks(log, ["Welcome."], "en")
     # Probes and (by default) metrics need no token: kubelets and scrapers have none.
     for path in ("/health/live", "/health/startup", "/health/ready", "/metrics"):
         status, _ = http_get(auth_server.http + path)
@@ -356,33 +345,29 @@ def idle_server(start_server):
     return start_server(TTS_IDLE_TIMEOUT_S=1)
 
 
-def test_idle_connection_without_a_session_is_closed(idle_server):
-    async def body():
-        async with await WsClient.open(idle_server.url) as client:
-            t0 = time.monotonic()
-            await client.expect_closed(timeout=5)
-            return time.monotonic() - t0
+async def test_idle_connection_without_a_session_is_closed(idle_server):
+    async with await WsClient.open(idle_server.url) as client:
+        t0 = time.monotonic()
+        await client.expect_closed(timeout=5)
+        elapsed = time.monotonic() - t0
 
-    elapsed = run(body())
     assert 0.8 <= elapsed <= 4, f"idle connection closed after {elapsed:.2f} s (TTS_IDLE_TIMEOUT_S=1)"
 
 
-def test_connection_with_an_open_session_is_not_closed_as_idle(idle_server):
-    async def body():
-        async with await WsClient.open(idle_server.url) as client:
-            await client.send(start_msg("lingering", lang_code="en"))
-            log = SessionLog("lingering")
-            await collect(client, log, is_type("session_started"))
-            await asyncio.sleep(2.0)
-            assert await client.is_open(), "a connection with an open session was closed as idle"
-            await client.send_all([text_msg("Still here."), END])
-            await collect_session(client, log)
-            return log
+async def test_connection_with_an_open_session_is_not_closed_as_idle(idle_server):
+    async with await WsClient.open(idle_server.url) as client:
+        await client.send(start_msg("lingering", lang_code="en"))
+        log = SessionLog("lingering")
+        await collect(client, log, is_type("session_started"))
+        await asyncio.sleep(2.0)
+        assert await client.is_open(), "a connection with an open session was closed as idle"
+        await client.send_all([text_msg("Still here."), END])
+        await collect_session(client, log)
 
-    assert_session_speaks(run(body()), ["Still here."], "en")
+    assert_session_speaks(log, ["Still here."], "en")
 
 
-def test_optimized_model_cache_is_written_once_and_reused(start_server, tmp_path):
+async def test_optimized_model_cache_is_written_once_and_reused(start_server, tmp_path):
     cache = tmp_path / "ort-cache"
     first = start_server(TTS_OPTIMIZED_MODEL_CACHE=str(cache))
     written = sorted(p.name for p in cache.iterdir())
@@ -392,8 +377,7 @@ def test_optimized_model_cache_is_written_once_and_reused(start_server, tmp_path
     second = start_server(TTS_OPTIMIZED_MODEL_CACHE=str(cache))
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == mtimes, "the cache was rewritten, not reused"
 
-    async def body():
-        async with await WsClient.open(second.url) as client:
-            return await run_session(client, "from-cache", ["Loaded from the cache."], {"lang_code": "en"})
+    async with await WsClient.open(second.url) as client:
+        log = await run_session(client, "from-cache", ["Loaded from the cache."], {"lang_code": "en"})
 
-    assert_session_speaks(run(body()), ["Loaded from the cache."], "en")
+    assert_session_speaks(log, ["Loaded from the cache."], "en")

@@ -31,17 +31,15 @@ CONCURRENT = [
 
 
 @pytest.mark.parametrize("n", [2, 4])
-def test_concurrent_sessions_each_hear_only_their_own_text(server, n):
+async def test_concurrent_sessions_each_hear_only_their_own_text(server, n):
     async def one(i: int):
         lang, voice, rate, texts = CONCURRENT[i]
         async with await WsClient.open(server.url) as client:
             return await run_session(client, f"concurrent-{n}-{i}", texts,
                                      {"lang_code": lang, "voice": voice, "sample_rate": rate})
 
-    async def body():
-        return await asyncio.gather(*(one(i) for i in range(n)))
+    logs = await asyncio.gather(*(one(i) for i in range(n)))
 
-    logs = run(body())
     for i, log in enumerate(logs):
         lang, voice, rate, texts = CONCURRENT[i]
         assert log.started["voice"] == voice and log.started["sample_rate"] == rate
@@ -51,7 +49,7 @@ def test_concurrent_sessions_each_hear_only_their_own_text(server, n):
         assert whole == "".join(spoken(s.spoken_text, lang) for s in log.segments)
 
 
-def test_concurrent_sessions_on_one_connection_each_in_turn_and_others_in_parallel(server):
+async def test_concurrent_sessions_on_one_connection_each_in_turn_and_others_in_parallel(server):
     # Two connections, each reusing its connection for two sessions, overlapping in time.
     async def conn(k: int):
         async with await WsClient.open(server.url) as client:
@@ -59,10 +57,7 @@ def test_concurrent_sessions_on_one_connection_each_in_turn_and_others_in_parall
             b = await run_session(client, f"mix-{k}-b", [f"Second {'ab'[k]}."], {"lang_code": "en"})
             return a, b
 
-    async def body():
-        return await asyncio.gather(conn(0), conn(1))
-
-    for k, (a, b) in enumerate(run(body())):
+    for k, (a, b) in enumerate(await asyncio.gather(conn(0), conn(1))):
         assert_session_speaks(a, [f"Primeira {'ab'[k]}."], "pt")
         assert_session_speaks(b, [f"Second {'ab'[k]}."], "en")
 
@@ -107,7 +102,7 @@ def test_several_inference_workers_keep_every_session_whole_and_in_order(start_s
 # Text bundling (debounce)
 
 
-def test_sentence_streamed_as_tokens_is_one_segment(server):
+async def test_sentence_streamed_as_tokens_is_one_segment(server):
     sentence = "Hello there my good friend and how are you doing on this fine and sunny day today?"
     words = sentence.split(" ")
     tokens = [words[0]] + [" " + w for w in words[1:]]
@@ -119,33 +114,29 @@ def test_sentence_streamed_as_tokens_is_one_segment(server):
         tokens[longest:longest + 1] = [t[: len(t) // 2], t[len(t) // 2:]]
     assert "".join(tokens) == sentence and len(tokens) == 20
 
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            await client.send(start_msg("tokens", lang_code="en"))
-            log = SessionLog("tokens")
-            await collect(client, log, is_type("session_started"))
-            for tok in tokens:                      # 20 tokens over ~400 ms
-                await client.send(text_msg(tok))
-                await asyncio.sleep(0.02)
-            # The completed sentence is cut by the debounce alone (no flush).
-            await collect(client, log, is_type("segment_done"), timeout=5)
-            await client.send(END)
-            return await collect_session(client, log)
+    async with await WsClient.open(server.url) as client:
+        await client.send(start_msg("tokens", lang_code="en"))
+        log = SessionLog("tokens")
+        await collect(client, log, is_type("session_started"))
+        for tok in tokens:                      # 20 tokens over ~400 ms
+            await client.send(text_msg(tok))
+            await asyncio.sleep(0.02)
+        # The completed sentence is cut by the debounce alone (no flush).
+        await collect(client, log, is_type("segment_done"), timeout=5)
+        await client.send(END)
+        log = await collect_session(client, log)
 
-    log = run(body())
     assert [s.text.strip() for s in log.segments] == [sentence], [s.text for s in log.segments]
     assert_session_speaks(log, [sentence], "en")
 
 
-def test_pause_inside_a_sentence_does_not_cut_it(server):
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            await client.send_all([start_msg("pause", lang_code="en"), text_msg("Wait for")])
-            await asyncio.sleep(0.5)   # > TTS_DEBOUNCE_MS, but no sentence has ended
-            await client.send_all([text_msg(" it now."), END])
-            return await collect_session(client, SessionLog("pause"))
+async def test_pause_inside_a_sentence_does_not_cut_it(server):
+    async with await WsClient.open(server.url) as client:
+        await client.send_all([start_msg("pause", lang_code="en"), text_msg("Wait for")])
+        await asyncio.sleep(0.5)   # > TTS_DEBOUNCE_MS, but no sentence has ended
+        await client.send_all([text_msg(" it now."), END])
+        log = await collect_session(client, SessionLog("pause"))
 
-    log = run(body())
     assert [s.text.strip() for s in log.segments] == ["Wait for it now."]
     assert_session_speaks(log, ["Wait for it now."], "en")
 
@@ -158,29 +149,26 @@ def slow_debounce_server(start_server):
     return start_server(TTS_DEBOUNCE_MS=DEBOUNCE_MS)
 
 
-def test_first_sentence_starts_before_the_debounce_and_later_ones_after_it(slow_debounce_server):
-    async def body():
-        async with await WsClient.open(slow_debounce_server.url) as client:
-            await client.send(start_msg("early", lang_code="en"))
-            log = SessionLog("early")
-            await collect(client, log, is_type("session_started"))
-            await client.send(text_msg("Hello there."))
-            await asyncio.sleep(0.05)
-            await client.send(text_msg(" How"))
-            t_complete = time.monotonic()   # "Hello there." is now a complete sentence
-            first = await collect(client, log, is_type("segment_started"), timeout=5)
-            first_wait = first.t - t_complete
-            await collect(client, log, is_type("segment_done"), timeout=5)
+async def test_first_sentence_starts_before_the_debounce_and_later_ones_after_it(slow_debounce_server):
+    async with await WsClient.open(slow_debounce_server.url) as client:
+        await client.send(start_msg("early", lang_code="en"))
+        log = SessionLog("early")
+        await collect(client, log, is_type("session_started"))
+        await client.send(text_msg("Hello there."))
+        await asyncio.sleep(0.05)
+        await client.send(text_msg(" How"))
+        t_complete = time.monotonic()   # "Hello there." is now a complete sentence
+        first = await collect(client, log, is_type("segment_started"), timeout=5)
+        first_wait = first.t - t_complete
+        await collect(client, log, is_type("segment_done"), timeout=5)
 
-            await client.send(text_msg(" are you?"))
-            t_second = time.monotonic()
-            second = await collect(client, log, is_type("segment_started"), timeout=DEBOUNCE_MS / 1000 + 5)
-            second_wait = second.t - t_second
-            await client.send(END)
-            await collect_session(client, log)
-            return log, first_wait, second_wait
+        await client.send(text_msg(" are you?"))
+        t_second = time.monotonic()
+        second = await collect(client, log, is_type("segment_started"), timeout=DEBOUNCE_MS / 1000 + 5)
+        second_wait = second.t - t_second
+        await client.send(END)
+        await collect_session(client, log)
 
-    log, first_wait, second_wait = run(body())
     assert [s.text.strip() for s in log.segments] == ["Hello there.", "How are you?"]
     assert_session_speaks(log, ["Hello there.", "How are you?"], "en")
     assert first_wait < 0.4 * DEBOUNCE_MS / 1000, (
@@ -189,25 +177,22 @@ def test_first_sentence_starts_before_the_debounce_and_later_ones_after_it(slow_
         f"a later sentence was cut after {second_wait:.3f} s, expected about the debounce ({DEBOUNCE_MS} ms)")
 
 
-def test_flush_synthesizes_pending_text_at_once(slow_debounce_server):
-    async def body():
-        async with await WsClient.open(slow_debounce_server.url) as client:
-            await client.send(start_msg("flush", lang_code="en"))
-            log = SessionLog("flush")
-            await collect(client, log, is_type("session_started"))
-            await client.send_all([text_msg("No end mark here"), FLUSH])
-            t0 = time.monotonic()
-            seg = await collect(client, log, is_type("segment_started"), timeout=5)
-            wait = seg.t - t0
-            await client.send_all([text_msg("Then more text."), FLUSH])
-            t1 = time.monotonic()
-            seg2 = await collect(client, log, is_type("segment_started"), timeout=5)
-            wait2 = seg2.t - t1
-            await client.send(END)
-            await collect_session(client, log)
-            return log, wait, wait2
+async def test_flush_synthesizes_pending_text_at_once(slow_debounce_server):
+    async with await WsClient.open(slow_debounce_server.url) as client:
+        await client.send(start_msg("flush", lang_code="en"))
+        log = SessionLog("flush")
+        await collect(client, log, is_type("session_started"))
+        await client.send_all([text_msg("No end mark here"), FLUSH])
+        t0 = time.monotonic()
+        seg = await collect(client, log, is_type("segment_started"), timeout=5)
+        wait = seg.t - t0
+        await client.send_all([text_msg("Then more text."), FLUSH])
+        t1 = time.monotonic()
+        seg2 = await collect(client, log, is_type("segment_started"), timeout=5)
+        wait2 = seg2.t - t1
+        await client.send(END)
+        await collect_session(client, log)
 
-    log, wait, wait2 = run(body())
     assert [s.text.strip() for s in log.segments] == ["No end mark here", "Then more text."]
     assert_session_speaks(log, ["No end mark here", "Then more text."], "en")
     assert wait < 0.5 and wait2 < 0.5, f"flush took {wait:.3f} s / {wait2:.3f} s to start synthesis"
@@ -343,24 +328,22 @@ def old_audio_frames(rate: int, frame_ms: int = 20) -> int:
     return int(seconds * 1000 / frame_ms)
 
 
-def test_cancel_counts_every_segment_the_client_will_not_hear_the_end_of(server):
+async def test_cancel_counts_every_segment_the_client_will_not_hear_the_end_of(server):
     # Each sentence is flushed on its own, so the answer is exactly one segment
     # per sentence. The client reads slowly, so at the cancel some segments are
     # still to be synthesized or held back, and some were synthesized whole but
     # their frames and segment_done still wait in the server's output queue:
     # every segment whose segment_done the client did not get counts as dropped.
-    async def body():
-        client = await WsClient.open_small_window(server)
-        try:
-            log = await start_long_answer(client, "count-dropped")
-            await asyncio.sleep(1.5)  # not reading: the server's output queue fills
-            await client.send(CANCEL)
-            cancelled = await collect(client, log, is_type("cancelled"), timeout=10)
-            return log, cancelled.data
-        finally:
-            await client.close()
+    client = await WsClient.open_small_window(server)
+    try:
+        log = await start_long_answer(client, "count-dropped")
+        await asyncio.sleep(1.5)  # not reading: the server's output queue fills
+        await client.send(CANCEL)
+        cancelled = await collect(client, log, is_type("cancelled"), timeout=10)
+        cancelled = cancelled.data
+    finally:
+        await client.close()
 
-    log, cancelled = run(body())
     done = len(log.completed())
     assert done < len(LONG_SENTENCES), "the whole answer arrived before the cancel; nothing to count"
     assert cancelled["segments_dropped"] == len(LONG_SENTENCES) - done, (
@@ -368,38 +351,34 @@ def test_cancel_counts_every_segment_the_client_will_not_hear_the_end_of(server)
         f"{len(LONG_SENTENCES)} segments were dropped; the server said {cancelled}")
 
 
-def test_long_answer_read_at_once_is_delivered_whole(server):
+async def test_long_answer_read_at_once_is_delivered_whole(server):
     # More audio than TTS_MAX_OUTPUT_BUFFER_MS (30 s by default) for a client that
     # reads every frame as soon as it arrives: it is not a slow consumer (a
     # LiveKit client buffers the audio for playback exactly like this).
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            return await run_session(client, "long-answer", LONG_SENTENCES,
-                                     {"lang_code": "en", "sample_rate": 48000}, flush_each=True)
+    async with await WsClient.open(server.url) as client:
+        log = await run_session(client, "long-answer", LONG_SENTENCES,
+                                 {"lang_code": "en", "sample_rate": 48000}, flush_each=True)
 
-    log = run(body())
     assert sum(s.done["duration_ms"] for s in log.completed()) > 60000
     assert_session_speaks(log, LONG_SENTENCES, "en")
 
 
-def test_cancel_stops_audio_and_session_takes_new_text(server):
+async def test_cancel_stops_audio_and_session_takes_new_text(server):
     new_text = "Sorry, go ahead."
 
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            log = await start_long_answer(client, "barge-in")
-            await client.send(CANCEL)
-            t_cancel = time.monotonic()
-            cancelled = await collect(client, log, is_type("cancelled"), timeout=5)
-            cancel_latency = cancelled.t - t_cancel
-            frames_before = log.frame_count()
-            done_before = len(log.completed())
-            n_before = len(log.segments)
-            await client.send_all([text_msg(new_text), END])
-            await collect_session(client, log)
-            return log, cancelled.data, cancel_latency, frames_before, done_before, n_before
+    async with await WsClient.open(server.url) as client:
+        log = await start_long_answer(client, "barge-in")
+        await client.send(CANCEL)
+        t_cancel = time.monotonic()
+        cancelled = await collect(client, log, is_type("cancelled"), timeout=5)
+        cancel_latency = cancelled.t - t_cancel
+        frames_before = log.frame_count()
+        done_before = len(log.completed())
+        n_before = len(log.segments)
+        await client.send_all([text_msg(new_text), END])
+        await collect_session(client, log)
+        log, cancelled, latency, frames_before, done_before, n_before = log, cancelled.data, cancel_latency, frames_before, done_before, n_before
 
-    log, cancelled, latency, frames_before, done_before, n_before = run(body())
     assert latency < 2.0, f"cancelled came {latency:.3f} s after cancel"
     assert log.binary_after_cancel == 0
     assert frames_before < old_audio_frames(48000), "cancel did not stop the old answer's audio"
@@ -415,41 +394,37 @@ def test_cancel_stops_audio_and_session_takes_new_text(server):
     assert all(s.done is not None for s in after)
 
 
-def test_end_session_right_after_cancel_ends_promptly(server):
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            log = await start_long_answer(client, "cancel-end")
-            await client.send_all([CANCEL, END])
-            t0 = time.monotonic()
-            await collect(client, log, is_type("cancelled"), timeout=5)
-            ended = await collect(client, log, is_type("session_ended"), timeout=5)
-            log.check()
-            # The connection is reusable at once.
-            next_log = await run_session(client, "after-cancel-end", ["Próxima."], {"lang_code": "pt"})
-            return log, ended.t - t0, next_log
+async def test_end_session_right_after_cancel_ends_promptly(server):
+    async with await WsClient.open(server.url) as client:
+        log = await start_long_answer(client, "cancel-end")
+        await client.send_all([CANCEL, END])
+        t0 = time.monotonic()
+        await collect(client, log, is_type("cancelled"), timeout=5)
+        ended = await collect(client, log, is_type("session_ended"), timeout=5)
+        log.check()
+        # The connection is reusable at once.
+        next_log = await run_session(client, "after-cancel-end", ["Próxima."], {"lang_code": "pt"})
+        log, elapsed, next_log = log, ended.t - t0, next_log
 
-    log, elapsed, next_log = run(body())
     assert elapsed < 2.0, f"session_ended came {elapsed:.3f} s after cancel + end_session"
     assert log.binary_after_cancel == 0 and not log.errors
     assert_session_speaks(next_log, ["Próxima."], "pt")
 
 
-def test_cancel_of_an_idle_session_and_repeated_cancels(server):
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            await client.send_all([start_msg("idle-cancel", lang_code="en"), CANCEL])
-            log = SessionLog("idle-cancel")
-            c1 = await collect(client, log, is_type("cancelled"), timeout=5)
-            await client.send_all([text_msg("One. "), FLUSH])
-            await collect(client, log, is_type("segment_done"), timeout=10)
-            await client.send_all([CANCEL, CANCEL])
-            await collect(client, log, is_type("cancelled"), timeout=5)
-            await collect(client, log, is_type("cancelled"), timeout=5)
-            await client.send_all([text_msg("Two."), END])
-            await collect_session(client, log)
-            return log, c1.data
+async def test_cancel_of_an_idle_session_and_repeated_cancels(server):
+    async with await WsClient.open(server.url) as client:
+        await client.send_all([start_msg("idle-cancel", lang_code="en"), CANCEL])
+        log = SessionLog("idle-cancel")
+        c1 = await collect(client, log, is_type("cancelled"), timeout=5)
+        await client.send_all([text_msg("One. "), FLUSH])
+        await collect(client, log, is_type("segment_done"), timeout=10)
+        await client.send_all([CANCEL, CANCEL])
+        await collect(client, log, is_type("cancelled"), timeout=5)
+        await collect(client, log, is_type("cancelled"), timeout=5)
+        await client.send_all([text_msg("Two."), END])
+        await collect_session(client, log)
+        first = c1.data
 
-    log, first = run(body())
     assert first["segments_dropped"] == 0
     assert len(log.cancelled) == 3
     assert [s.text.strip() for s in log.completed()] == ["One.", "Two."]
@@ -485,6 +460,7 @@ def first_and_last_frame_share(server) -> tuple[float, int]:
     return (frames[0] - sent) / (frames[-1] - sent), len(frames)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (FAITHFUL / "onnx" / "vocoder.onnx").exists(), reason="run `make models`")
 def test_a_segment_streams_from_its_first_vocoder_chunk_and_the_setting_turns_it_off(start_server):
     # The faithful model: its vocoder takes long enough (hundreds of ms here)

@@ -121,49 +121,43 @@ def test_markdown_marks_are_words_of_no_time(server):
     assert times == sorted(times)
 
 
-def test_without_the_option_no_word_timings_are_sent(server):
-    async def body():
-        c = await WsClient.open(server.url)
-        try:
-            return await run_session(c, "plain", ["Hello there."], {"lang_code": "en"})
-        finally:
-            await c.close()
-    log = run(body())
+async def test_without_the_option_no_word_timings_are_sent(server):
+    c = await WsClient.open(server.url)
+    try:
+        log = await run_session(c, "plain", ["Hello there."], {"lang_code": "en"})
+    finally:
+        await c.close()
     assert log.started["word_timings"] is False
     assert all(s.word_timings is None for s in log.segments)
     assert not [e for e in log.events if not e.binary and e.type == "word_timings"]
 
 
-def test_a_wrong_word_timings_type_is_a_clear_error(server):
-    async def body():
-        c = await WsClient.open(server.url)
-        try:
-            await c.send(start_msg("bad", word_timings="yes"))
-            return await c.recv_json()
-        finally:
-            await c.close()
-    message = run(body())
+async def test_a_wrong_word_timings_type_is_a_clear_error(server):
+    c = await WsClient.open(server.url)
+    try:
+        await c.send(start_msg("bad", word_timings="yes"))
+        message = await c.recv_json()
+    finally:
+        await c.close()
     assert_error(message, "invalid_message")
     assert "word_timings" in message["message"]
 
 
-def test_after_a_cancel_word_times_continue_on_the_session_timeline(server):
+async def test_after_a_cancel_word_times_continue_on_the_session_timeline(server):
     """The timeline counts the audio sent, so after a cancel the next turn's
     words start where its audio does."""
-    async def body():
-        c = await WsClient.open(server.url)
-        try:
-            log = SessionLog("cancel")
-            await c.send_all([start_msg("cancel", word_timings=True, lang_code="en"),
-                              text_msg("One two three four five six seven eight nine ten. " * 3)])
-            await collect(c, log, lambda e: e.binary)
-            await c.send(CANCEL)
-            await collect(c, log, is_type("cancelled"))
-            await c.send_all([text_msg("Back again."), END])
-            return await collect_session(c, log)
-        finally:
-            await c.close()
-    log = run(body(), timeout=60)
+    c = await WsClient.open(server.url)
+    try:
+        log = SessionLog("cancel")
+        await c.send_all([start_msg("cancel", word_timings=True, lang_code="en"),
+                          text_msg("One two three four five six seven eight nine ten. " * 3)])
+        await collect(c, log, lambda e: e.binary)
+        await c.send(CANCEL)
+        await collect(c, log, is_type("cancelled"))
+        await c.send_all([text_msg("Back again."), END])
+        log = await collect_session(c, log)
+    finally:
+        await c.close()
     last = log.completed()[-1]
     assert last.text == "Back again."
     sent_before_ms = sum(len(s.frames) for s in log.segments[:-1]) * log.frame_ms

@@ -93,6 +93,7 @@ def test_probes_and_metrics_answer_while_idle_clients_hold_every_connection(star
             s.close()
 
 
+@pytest.mark.slow
 def test_a_connection_that_sends_no_request_is_dropped_within_seconds(start_server):
     """A socket that sends nothing, or half a request line, is closed after
     about 5 s and its slot freed. Old: held 30 s, so 256 sockets renewed every
@@ -321,6 +322,7 @@ async def flood(server, stop: asyncio.Event, n: int) -> None:
                 pass
 
 
+@pytest.mark.slow
 def test_long_text_does_not_delay_another_sessions_first_audio(start_server):
     """Four clients each sending 19,000 characters of money text per message:
     another session's first audio stays about what it is without them. Old:

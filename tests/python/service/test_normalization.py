@@ -18,7 +18,7 @@ from test_openai_api import client
 
 pytestmark = requires_server_binary
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BINARY = REPO / "build" / "bin" / "supertonic-tts"
 PROBE = REPO / "models" / "probe"
 
@@ -95,31 +95,27 @@ def test_config_normalize_false_gives_the_model_the_text_as_written(server):
     assert segment.decode(log.sample_rate).raw_text == spoken(text, "en")
 
 
-def test_a_price_streamed_in_pieces_is_one_amount(server):
-    async def body():
-        c = await WsClient.open(server.url)
-        try:
-            await c.send_all([start_msg("pieces", lang_code="en"), text_msg("It costs $3"), text_msg("."),
-                              text_msg("50 today. "), text_msg("Then 2"), text_msg(".5 kg."), END])
-            return await collect_session(c, SessionLog("pieces"))
-        finally:
-            await c.close()
-    log = run(body(), timeout=60)
+async def test_a_price_streamed_in_pieces_is_one_amount(server):
+    c = await WsClient.open(server.url)
+    try:
+        await c.send_all([start_msg("pieces", lang_code="en"), text_msg("It costs $3"), text_msg("."),
+                          text_msg("50 today. "), text_msg("Then 2"), text_msg(".5 kg."), END])
+        log = await collect_session(c, SessionLog("pieces"))
+    finally:
+        await c.close()
     log.check()
     said = " ".join(s.spoken_text for s in log.completed())
     assert said == "It costs three dollars and fifty cents today. Then two point five kilograms."
     assert " ".join(s.text for s in log.completed()) == "It costs $3.50 today. Then 2.5 kg."
 
 
-def test_a_wrong_normalize_type_is_a_clear_error(server):
-    async def body():
-        c = await WsClient.open(server.url)
-        try:
-            await c.send(start_msg("bad", normalize="yes"))
-            return await c.recv_json()
-        finally:
-            await c.close()
-    message = run(body())
+async def test_a_wrong_normalize_type_is_a_clear_error(server):
+    c = await WsClient.open(server.url)
+    try:
+        await c.send(start_msg("bad", normalize="yes"))
+        message = await c.recv_json()
+    finally:
+        await c.close()
     assert_error(message, "invalid_message")
     assert "normalize" in message["message"]
 

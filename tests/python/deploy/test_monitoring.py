@@ -14,7 +14,7 @@ from service_support import requires_server_binary
 yaml = pytest.importorskip("yaml")
 promql_parser = pytest.importorskip("promql_parser")
 
-MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
+MONITORING = Path(__file__).resolve().parents[3] / "deploy" / "monitoring"
 RULES = MONITORING / "prometheus-rules.yaml"
 DASHBOARD = MONITORING / "grafana-dashboard.json"
 

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from tools.reference_pipeline import ReferencePipeline
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BINARY = REPO / "build" / "bin" / "supertonic-tts"
 FAITHFUL = REPO / "models" / "faithful"
 PROBE = REPO / "models" / "probe"
@@ -53,6 +53,7 @@ def test_text_ids_match_reference(lang: str, text: str) -> None:
     assert chunks[0]["unknown_chars"] == unknown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("voice,lang,text,steps,speed", [
     ("F1", "en", "The quick brown fox jumps over the lazy dog near the river.", 2, 1.05),
     ("M3", "pt", "Olá, tudo bem com você hoje?", 5, 1.2),
@@ -190,6 +191,7 @@ FAITHFUL_BATCH = [
 ]
 
 
+@pytest.mark.slow
 def test_batch_with_noise_files_equals_synth_with_noise_per_item(tmp_path: Path) -> None:
     noise_items = []
     for i, item in enumerate(FAITHFUL_BATCH):

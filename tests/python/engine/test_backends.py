@@ -59,15 +59,13 @@ def openvino_server(request, start_server, probe_dir):
 
 
 @requires_openvino
-def test_openvino_sessions_speak_their_text(openvino_server):
+async def test_openvino_sessions_speak_their_text(openvino_server):
     server, precision = openvino_server
     texts = ["The backend is OpenVINO.", "Every segment still says its text!"]
 
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            return await run_session(client, f"ov-{precision}", texts, {"lang_code": "en"}, flush_each=True)
+    async with await WsClient.open(server.url) as client:
+        log = await run_session(client, f"ov-{precision}", texts, {"lang_code": "en"}, flush_each=True)
 
-    log = run(body())
     assert_session_speaks(log, texts, "en")
     assert "engine backend: openvino" in server.log_tail(20000)
     assert f"precision {precision}" in server.log_tail(20000)
@@ -90,24 +88,21 @@ def test_openvino_concurrent_sessions_do_not_hear_each_other(openvino_server):
 
 
 @requires_openvino
-def test_openvino_cancel_stops_the_answer_and_the_session_goes_on(openvino_server):
+async def test_openvino_cancel_stops_the_answer_and_the_session_goes_on(openvino_server):
     server, precision = openvino_server
     sentences = [f"Sentence {w} of a long answer that the listener interrupts." for w in
                  ["one", "two", "three", "four", "five", "six", "seven", "eight"]]
 
-    async def body():
-        async with await WsClient.open(server.url) as client:
-            await client.send_all([start_msg("ov-cancel", lang_code="en"), text_msg(" ".join(sentences))])
-            log = SessionLog("ov-cancel")
-            await collect(client, log, is_type("segment_started"), 30)
-            await client.send(CANCEL)
-            await collect(client, log, is_type("cancelled"), 30)
-            before = len(log.completed())
-            await client.send_all([text_msg("Back again."), END])
-            await collect_session(client, log)
-            return log, before
+    async with await WsClient.open(server.url) as client:
+        await client.send_all([start_msg("ov-cancel", lang_code="en"), text_msg(" ".join(sentences))])
+        log = SessionLog("ov-cancel")
+        await collect(client, log, is_type("segment_started"), 30)
+        await client.send(CANCEL)
+        await collect(client, log, is_type("cancelled"), 30)
+        before = len(log.completed())
+        await client.send_all([text_msg("Back again."), END])
+        await collect_session(client, log)
 
-    log, before = run(body())
     assert before < len(sentences), "the cancel came before the last sentence was spoken"
     last = log.completed()[-1]
     assert last.text == "Back again."

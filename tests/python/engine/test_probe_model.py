@@ -25,7 +25,7 @@ RATE = 44100
 FRAME = 3072
 FRAME_S = FRAME / RATE
 OUTPUT_RATES = [8000, 16000, 22050, 24000, 48000]
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 from tools.models.interface import B, F, I64, L, SIGNATURES, T  # noqa: F401
 

@@ -276,6 +276,7 @@ def test_probe_batched_sessions_sound_exactly_as_unbatched(tmp_path):
 FAITHFUL_ENV = dict(TTS_MODEL_DIR=FAITHFUL, TTS_NUM_INFERENCE_STEPS=2, TTS_INTRA_OP_THREADS=2)
 
 
+@pytest.mark.slow
 @requires_faithful
 def test_faithful_batched_sessions_sound_as_unbatched_within_one_lsb(tmp_path):
     with serving(tmp_path / "unbatched", **FAITHFUL_ENV, **UNBATCHED) as b:
@@ -343,6 +344,7 @@ def model_with_an_unrewritable_pad(model_dir: Path) -> tuple[str, int]:
     return pad.name, edge_pads
 
 
+@pytest.mark.slow
 @requires_faithful
 def test_a_pad_the_rewrite_cannot_handle_turns_batching_off_and_sessions_still_speak(tmp_path):
     model_dir = tmp_path / "model"

@@ -426,30 +426,28 @@ CLIENTS = {
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
-def test_a_killed_replica_costs_only_its_own_sessions(lb, client):
+async def test_a_killed_replica_costs_only_its_own_sessions(lb, client):
     """A session on another replica is open throughout; the client's turn is
     on a third one, killed with SIGKILL after its first audio."""
     bystander_texts = ["Another replica speaks this.", "And this, after the kill."]
     killed: list[int] = []
 
-    async def body():
-        client_ws, bystander = await open_session(lb.url, "bystander", bystander_texts[0])
-        try:
-            bystander_at = await the_new_busy_replica(lb, set())
+    client_ws, bystander = await open_session(lb.url, "bystander", bystander_texts[0])
+    try:
+        bystander_at = await the_new_busy_replica(lb, set())
 
-            async def kill_the_clients_replica():
-                victim = await the_new_busy_replica(lb, {bystander_at})
-                lb.replicas[victim].signal(signal.SIGKILL)
-                killed.append(victim)
-                assert await asyncio.to_thread(lb.replicas[victim].wait, 5) is not None
+        async def kill_the_clients_replica():
+            victim = await the_new_busy_replica(lb, {bystander_at})
+            lb.replicas[victim].signal(signal.SIGKILL)
+            killed.append(victim)
+            assert await asyncio.to_thread(lb.replicas[victim].wait, 5) is not None
 
-            next_turn = await CLIENTS[client](lb.url, kill_the_clients_replica)
-        except BaseException:
-            await client_ws.close()
-            raise
-        return next_turn, await finish(client_ws, bystander, bystander_texts[1])
+        next_turn = await CLIENTS[client](lb.url, kill_the_clients_replica)
+    except BaseException:
+        await client_ws.close()
+        raise
+    bystander = await finish(client_ws, bystander, bystander_texts[1])
 
-    next_turn, bystander = run(body(), timeout=60)
     assert killed, "the client's replica was not killed"
     assert next_turn == "The next turn."
     assert bystander.ended["reason"] == "completed", bystander.ended
@@ -459,7 +457,7 @@ def test_a_killed_replica_costs_only_its_own_sessions(lb, client):
 # ---------------------------------------------------------------------------
 
 
-def test_a_voice_uploaded_through_one_replica_is_offered_by_all(lb):
+async def test_a_voice_uploaded_through_one_replica_is_offered_by_all(lb):
     """The replicas share TTS_VOICES_DIR: an upload through one is written
     there, and the others find it when they re-scan the folder
     (TTS_VOICES_RESCAN_S=1)."""
@@ -487,12 +485,10 @@ def test_a_voice_uploaded_through_one_replica_is_offered_by_all(lb):
                                   f"shared TTS_VOICES_DIR every TTS_VOICES_RESCAN_S=1 s")
             await asyncio.sleep(0.2)
 
-    async def body():
-        logs = await asyncio.gather(*(served_by(i) for i in range(REPLICAS)))
-        through_the_balancer, _ = await session_with_retries(lb.url, "voice-lb", ["Through the balancer."],
-                                                             voice=name)
-        return logs, through_the_balancer
+    logs = await asyncio.gather(*(served_by(i) for i in range(REPLICAS)))
+    through_the_balancer, _ = await session_with_retries(lb.url, "voice-lb", ["Through the balancer."],
+                                                         voice=name)
+    through = through_the_balancer
 
-    logs, through = run(body(), timeout=60)
     assert [log.started["voice"] for log in logs] == [name] * REPLICAS
     assert through.started["voice"] == name
