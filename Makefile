@@ -42,20 +42,21 @@ test-cpp:
 # The playground test drives a headless Chromium and the scale-out test runs the
 # replicas behind HAProxy: installed for the tests only, so that `make build`
 # (and the Docker build stage) does without them.
-# ruff (ruff.toml) first: it takes a second. Serial: two workers (-n 2) save
-# ~45% on a 2-core machine, but the first-audio bounds then measure the other
-# worker's load (docs/testing.md).
+# ruff (ruff.toml) first: it takes a second. PYTEST_WORKERS test files at once
+# (pytest-xdist, each file on one worker): the tests mostly wait on servers and
+# sockets, so two workers take ~55% of the serial time on two cores.
+PYTEST_WORKERS ?= 2
 test-python:
 	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
 	@build/venv/bin/ruff check --quiet .
-	@$(PY) -m pytest tests/python -q
+	@$(PY) -m pytest tests/python -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # The inner loop: the pytest suites without the tests marked `slow` (more than
 # ~5 s each; pytest.ini). `make test` runs everything.
 test-fast:
 	@bash scripts/apt_install.sh test chromium chromium-driver haproxy
 	@build/venv/bin/ruff check --quiet .
-	@$(PY) -m pytest tests/python -q -m "not slow"
+	@$(PY) -m pytest tests/python -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
 
 # The service on port 8000 (TTS_* variables configure it). Uses the real model
 # TTS_MODEL (supertonic-2, the default, or supertonic-3) in TTS_MODEL_DIR

@@ -1,7 +1,7 @@
 """The error tables of docs/protocol.md and docs/http-api.md are the server's
 own (`supertonic-tts errors --markdown websocket|http`, made from the table in
 src/service/errors.cpp): this writes them between their markers, or with
---check fails when a file differs (tests/python/test_docs_links.py runs the
+--check fails when a file differs (tests/python/docs/test_docs_links.py runs the
 check).
 
     build/venv/bin/python -m tools.docs.error_tables [--check] [--binary PATH]

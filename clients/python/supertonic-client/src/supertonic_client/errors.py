@@ -284,7 +284,7 @@ ERROR_CLASSES: dict[str, type[ServerError]] = {
     )
 }
 """The server's error codes (docs/protocol.md and docs/http-api.md, "Error
-codes") and their exception classes; tests/python/test_error_table.py holds
+codes") and their exception classes; tests/python/clients/test_error_table.py holds
 it to the server's own table."""
 
 
