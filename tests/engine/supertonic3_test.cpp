@@ -18,7 +18,6 @@ namespace {
 
 using testing::DecodeProbeAudio;
 
-constexpr double kProbeCharSeconds = 0.15;
 
 using testing::ConfigFor;
 
@@ -91,7 +90,7 @@ TEST_F(SupertonicThree, OtherScriptsAreSpokenCharacterForCharacter) {
     EXPECT_EQ(decoded.text.substr(0, lang.size() + 2), "<" + lang + ">") << lang;
     const double frame_s = 3072.0 / 44100.0;
     for (size_t c = 1; c + 1 < decoded.chars.size(); ++c) {
-      EXPECT_NEAR(decoded.chars[c].duration_s, kProbeCharSeconds, frame_s + 0.005) << lang << " char " << c;
+      EXPECT_NEAR(decoded.chars[c].duration_s, testing::kProbeCharSeconds, frame_s + 0.005) << lang << " char " << c;
     }
   }
 }
@@ -214,7 +213,7 @@ TEST(RunawayDurationsNormal, NormalDurationsAreLeftAlone) {
   const Synthesizer synth(ConfigFor(testing::ProbeModelDir()));
   const ItemAudio item = synth.SynthesizeBatch({{"Hello", "en", "F1", 1.0f, 0, nullptr}}, 2).items[0];
   EXPECT_FALSE(item.duration_clamped);
-  EXPECT_NEAR(item.duration_s, kProbeCharSeconds * static_cast<double>(item.num_tokens), 1.0 / 44100 + 1e-6);
+  EXPECT_NEAR(item.duration_s, testing::kProbeCharSeconds * static_cast<double>(item.num_tokens), 1.0 / 44100 + 1e-6);
 }
 
 }  // namespace

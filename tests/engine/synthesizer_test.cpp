@@ -16,7 +16,6 @@ namespace {
 
 using testing::DecodeProbeAudio;
 
-constexpr double kProbeCharSeconds = 0.15;  // the probe's duration per text id
 
 using testing::ConfigFor;
 
@@ -36,7 +35,7 @@ TEST_F(ProbeSynthesizer, SpeaksTheTextWithLanguageTagsAndPredictedLength) {
   ASSERT_EQ(audio.items.size(), 1u);
   const auto& item = audio.items[0];
   EXPECT_EQ(item.num_tokens, std::string("<en>Hello world.</en>").size());
-  const int64_t expected_samples = static_cast<int64_t>(item.num_tokens * kProbeCharSeconds / 1.05 * 44100);
+  const int64_t expected_samples = static_cast<int64_t>(item.num_tokens * testing::kProbeCharSeconds / 1.05 * 44100);
   EXPECT_NEAR(static_cast<double>(item.samples.size()), static_cast<double>(expected_samples), 1.0);
   EXPECT_EQ(item.latent_frames, (static_cast<int64_t>(item.samples.size()) + 3071) / 3072);
   EXPECT_EQ(DecodeProbeAudio(item.samples, 44100).text, "<en>Hello world.</en>");
@@ -68,7 +67,7 @@ TEST_F(ProbeSynthesizer, CharacterDurationsFollowSpeed) {
     const double frame_s = 3072.0 / 44100.0;
     // Interior characters: whole latent frames around 0.15 s / speed each.
     for (size_t i = 1; i + 1 < decoded.chars.size(); ++i) {
-      EXPECT_NEAR(decoded.chars[i].duration_s, kProbeCharSeconds / speed, frame_s + 0.005)
+      EXPECT_NEAR(decoded.chars[i].duration_s, testing::kProbeCharSeconds / speed, frame_s + 0.005)
           << "speed " << speed << " char " << i;
     }
   }

@@ -10,6 +10,9 @@
 
 namespace supertonic::testing {
 
+// How long the probe model speaks each text id, at speed 1 (tools/models/probe.py).
+inline constexpr double kProbeCharSeconds = 0.15;
+
 struct DecodedChar {
   std::string ch;
   double start_s = 0;

@@ -449,7 +449,9 @@ def test_a_server_down_at_start_is_an_error_and_the_first_turn_after_it_is_up_sp
 
 
 def test_an_idle_socket_is_replaced_before_the_server_closes_it_and_reopened_if_it_did(start_server):
-    server = start_server(TTS_IDLE_TIMEOUT_S=1)
+    # The server's idle timeout is 3 s and the service replaces a socket idle
+    # for 0.3 s: the margin is for a loaded machine, not for the code.
+    server = start_server(TTS_IDLE_TIMEOUT_S=3)
 
     async def body(max_idle):
         async with Bot(new_tts(server, max_idle=max_idle)) as bot:
@@ -470,8 +472,8 @@ def test_an_idle_socket_is_replaced_before_the_server_closes_it_and_reopened_if_
         assert heard(bot.audio(), 24000) == "Still here."
         assert not bot.errors(), (max_idle, bot.errors())
         if max_idle is not None:
-            # before the server's idle timeout (1 s) could have closed it
-            assert replaced_after < 0.9, replaced_after
+            # before the server's idle timeout (3 s) could have closed it
+            assert replaced_after < 2.9, replaced_after
 
 
 async def test_settings_updates_apply_to_the_next_session_and_mid_turn(server):
