@@ -61,7 +61,7 @@ Synthesizer::Synthesizer(const EngineConfig& config)
     spdlog::info("model: chunks of {} characters (configured; the {} profile's default replaced)",
                  profile_.chunk_chars, profile_.name);
   }
-  ProbeBatching();
+  CheckBatching();
   if (!config.chunked_vocoder) {
     vocoder_probe_.reason = "disabled by configuration";
     return;
@@ -78,7 +78,7 @@ Synthesizer::Synthesizer(const EngineConfig& config)
   }
 }
 
-void Synthesizer::ProbeBatching() {
+void Synthesizer::CheckBatching() {
   std::vector<std::string> rewrites;
   for (size_t g = 0; g < kGraphCount; ++g) {
     const PaddingRewrite& padding = model_->padding(static_cast<Graph>(g));
@@ -94,19 +94,19 @@ void Synthesizer::ProbeBatching() {
   silent.dp.assign(VoiceStyle::kDpTokens * VoiceStyle::kDpDim, 0.0f);
   const EncodedText sample = Encode("Batch probe: the quick brown fox.", "en");
   try {
-    batch_probe_ = ProbeBatchExactness(*model_, voice ? *voice : silent, sample.ids, model_config_.latent_channels(),
+    batch_exactness_ = CheckBatchExactness(*model_, voice ? *voice : silent, sample.ids, model_config_.latent_channels(),
                                        model_config_.samples_per_latent_frame());
   } catch (const std::exception& e) {
     // A model that cannot run these inputs is not this probe's to judge:
     // batching stays off, and the first real synthesis reports the failure.
-    batch_probe_ = BatchProbeResult{};
-    batch_probe_.reason = std::string("the graphs failed on the probe's inputs: ") + e.what();
+    batch_exactness_ = BatchExactness{};
+    batch_exactness_.reason = std::string("the graphs failed on the batch check's inputs: ") + e.what();
   }
-  if (batch_probe_.exact) {
-    spdlog::info("batching: mixed-length batches exact (largest deviation {:.2g}{}); {}", batch_probe_.max_deviation,
-                 batch_probe_.worst_graph.empty() ? "" : ", " + batch_probe_.worst_graph, pads);
+  if (batch_exactness_.exact) {
+    spdlog::info("batching: mixed-length batches exact (largest deviation {:.2g}{}); {}", batch_exactness_.max_deviation,
+                 batch_exactness_.worst_graph.empty() ? "" : ", " + batch_exactness_.worst_graph, pads);
   } else {
-    spdlog::warn("batching: mixed-length batches off: {}; {}", batch_probe_.reason, pads);
+    spdlog::warn("batching: mixed-length batches off: {}; {}", batch_exactness_.reason, pads);
   }
 }
 

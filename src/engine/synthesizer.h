@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/batch_probe.h"
+#include "engine/batch_exactness_check.h"
 #include "engine/engine_config.h"
 #include "engine/model_config.h"
 #include "engine/model_profile.h"
@@ -105,8 +105,8 @@ class Synthesizer {
   // Whether items of different lengths may share a batch: measured at load on
   // the graphs as loaded (padding rewritten unless configured off). When not,
   // SynthesizeText runs its chunks one at a time and the service does not batch.
-  const BatchProbeResult& batch_probe() const { return batch_probe_; }
-  bool mixed_length_batches_exact() const { return batch_probe_.exact; }
+  const BatchExactness& batch_exactness() const { return batch_exactness_; }
+  bool mixed_length_batches_exact() const { return batch_exactness_.exact; }
   const SupertonicModel& model() const { return *model_; }
 
   // Whether audio streams in chunks, and why not when it does not.
@@ -135,7 +135,7 @@ class Synthesizer {
   int64_t LatentFramesFor(int64_t samples) const;
 
  private:
-  void ProbeBatching();
+  void CheckBatching();
 
   ModelConfig model_config_;
   UnicodeIndexer indexer_;
@@ -143,7 +143,7 @@ class Synthesizer {
   VoiceLibrary voices_;
   std::unique_ptr<SupertonicModel> model_;
   EngineConfig config_;
-  BatchProbeResult batch_probe_;
+  BatchExactness batch_exactness_;
   VocoderProbeResult vocoder_probe_;
   std::unique_ptr<StreamingVocoder> streaming_;
   TextNormalizer normalizer_;

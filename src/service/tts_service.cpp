@@ -115,7 +115,7 @@ TtsService::TtsService(ServiceConfig config)
     if (!s.mixed_length_batches_exact() && config_.ResolvedMaxBatch(gpu) > 1) {
       spdlog::warn("model {}: batches of one segment, not {} (TTS_MAX_BATCH): in a batch this model's audio would "
                    "change with the other segments ({})",
-                   name, config_.ResolvedMaxBatch(gpu), s.batch_probe().reason);
+                   name, config_.ResolvedMaxBatch(gpu), s.batch_exactness().reason);
     }
     worker_models.push_back({name, &s});
     batches.push_back(fmt::format("{} {}", name, scheduler.MaxBatchFor(i)));

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <random>
 
-#include "engine/batch_probe.h"
+#include "engine/batch_exactness_check.h"
 #include "engine/graph_padding.h"
 #include "engine/supertonic_model.h"
 #include "engine/synthesizer.h"
@@ -179,17 +179,17 @@ TEST_F(FaithfulGraphs, RewrittenGraphsGiveEveryItemOfAMixedBatchItsAloneOutput) 
   EXPECT_LT(d.latent, 1e-4);
 }
 
-TEST(BatchProbe, TellsPublishedPaddingFromRewritten) {
+TEST(BatchExactnessCheck, TellsPublishedPaddingFromRewritten) {
   Synthesizer rewritten(ConfigWithRewrite(testing::FaithfulModelDir(), true));
-  EXPECT_TRUE(rewritten.mixed_length_batches_exact()) << rewritten.batch_probe().reason;
-  EXPECT_LT(rewritten.batch_probe().max_deviation, 1e-4);
+  EXPECT_TRUE(rewritten.mixed_length_batches_exact()) << rewritten.batch_exactness().reason;
+  EXPECT_LT(rewritten.batch_exactness().max_deviation, 1e-4);
   Synthesizer published(ConfigWithRewrite(testing::FaithfulModelDir(), false));
   EXPECT_FALSE(published.mixed_length_batches_exact());
-  EXPECT_GT(published.batch_probe().max_deviation, 1e-2);
-  EXPECT_NE(published.batch_probe().reason.find(published.batch_probe().worst_graph), std::string::npos);
+  EXPECT_GT(published.batch_exactness().max_deviation, 1e-2);
+  EXPECT_NE(published.batch_exactness().reason.find(published.batch_exactness().worst_graph), std::string::npos);
   // The probe model pads with zeros only: nothing to rewrite, exact as it is.
   Synthesizer probe(ConfigWithRewrite(testing::ProbeModelDir(), true));
-  EXPECT_TRUE(probe.mixed_length_batches_exact()) << probe.batch_probe().reason;
+  EXPECT_TRUE(probe.mixed_length_batches_exact()) << probe.batch_exactness().reason;
   for (size_t g = 0; g < kGraphCount; ++g) EXPECT_EQ(probe.model().padding(static_cast<Graph>(g)).edge_pads, 0);
 }
 
@@ -296,16 +296,16 @@ TEST(ProbeBatchAudio, EveryItemDecodesAndEqualsAloneWithTheFullAndTheStreamingVo
 namespace supertonic {
 namespace {
 
-// Graphs that fail on the probe's inputs still load: batching stays off and
+// Graphs that fail on the batch check's inputs still load: batching stays off and
 // the first real synthesis reports the failure.
-TEST(BatchProbe, GraphsThatFailOnItsInputsLoadWithBatchingOff) {
+TEST(BatchExactnessCheck, GraphsThatFailOnItsInputsLoadWithBatchingOff) {
   const auto dir = testing::MakeTempDir("failing_probe");
   testing::RunCommand("cd " + testing::SourceDir().string() + " && " + testing::PythonExecutable().string() +
                       " -m tools.models.probe --fail-above-tokens 3 --out " + dir.string() + " > /dev/null");
   Synthesizer synth(ConfigWithRewrite(dir));
   EXPECT_FALSE(synth.mixed_length_batches_exact());
-  EXPECT_NE(synth.batch_probe().reason.find("failed on the probe's inputs"), std::string::npos)
-      << synth.batch_probe().reason;
+  EXPECT_NE(synth.batch_exactness().reason.find("failed on the batch check's inputs"), std::string::npos)
+      << synth.batch_exactness().reason;
   EXPECT_ANY_THROW(synth.SynthesizeBatch({{"Far more than three tokens.", "en", "F1", 1.0f, 0, nullptr}}, 2));
   std::filesystem::remove_all(dir);
 }

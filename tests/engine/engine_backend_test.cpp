@@ -310,7 +310,7 @@ TEST_F(FaithfulBackends, OpenVinoBatchesEqualItemsAlone) {
   for (Precision p : {Precision::kFp32, Precision::kBf16}) {
     if (p == Precision::kBf16 && !DetectCpuFeatures().bf16()) continue;
     Synthesizer ov(ConfigFor(testing::FaithfulModelDir(), Backend::kOpenVino, p));
-    EXPECT_TRUE(ov.mixed_length_batches_exact()) << ToString(p) << ": " << ov.batch_probe().reason;
+    EXPECT_TRUE(ov.mixed_length_batches_exact()) << ToString(p) << ": " << ov.batch_exactness().reason;
     const auto items = Items();
     const auto batch = ov.SynthesizeBatch(items, 2);
     for (size_t i = 0; i < items.size(); ++i) {

@@ -1,4 +1,4 @@
-#include "engine/batch_probe.h"
+#include "engine/batch_exactness_check.h"
 
 #include <fmt/format.h>
 
@@ -53,10 +53,10 @@ double SampleDeviation(const float* batched, const float* alone, size_t count) {
 
 }  // namespace
 
-BatchProbeResult ProbeBatchExactness(const SupertonicModel& model, const VoiceStyle& voice,
+BatchExactness CheckBatchExactness(const SupertonicModel& model, const VoiceStyle& voice,
                                      std::span<const int64_t> ids, int64_t latent_channels,
                                      int64_t samples_per_frame, double tolerance) {
-  BatchProbeResult result;
+  BatchExactness result;
   auto note = [&](const char* graph, double deviation) {
     if (!(deviation <= result.max_deviation)) {
       result.max_deviation = deviation;

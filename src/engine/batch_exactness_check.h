@@ -12,7 +12,7 @@
 
 namespace supertonic {
 
-struct BatchProbeResult {
+struct BatchExactness {
   bool exact = false;
   // Largest |batched - alone| over the short item's valid outputs, relative to
   // max(1, its largest |alone| value), and the graph where it was seen.
@@ -23,7 +23,7 @@ struct BatchProbeResult {
 
 // `ids`: text ids of any sentence (at least one); `tolerance` bounds the
 // relative deviation of every graph.
-BatchProbeResult ProbeBatchExactness(const SupertonicModel& model, const VoiceStyle& voice,
+BatchExactness CheckBatchExactness(const SupertonicModel& model, const VoiceStyle& voice,
                                      std::span<const int64_t> ids, int64_t latent_channels,
                                      int64_t samples_per_frame, double tolerance = 1e-4);
 
