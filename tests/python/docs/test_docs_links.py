@@ -155,3 +155,22 @@ def test_error_tables_are_the_servers_own(doc: str):
     text = path.read_text(encoding="utf-8")
     assert with_table(text, DOCS[path], generated(BINARY, DOCS[path])) == text, \
         f"docs/{doc} is out of date: run `make docs`"
+
+
+def test_the_voice_routes_error_list_agrees_with_the_error_table():
+    """docs/voices.md lists, for the voice routes only, when each error is
+    sent: every status and code it names must be a pair the server's error
+    table has (a code moved to another status there fails here)."""
+    from service_support import BINARY
+    from tools.docs.error_tables import table_json
+
+    if not BINARY.exists():
+        pytest.skip("the server is not built")
+    statuses = {e["code"]: set(e["http_statuses"]) for e in table_json(BINARY)}
+    text = (REPO / "docs" / "voices.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d{3}) \| ([^|]+) \|", text, flags=re.M)
+    assert len(rows) >= 10, "docs/voices.md's error list was not found"
+    for status, codes in rows:
+        for code in re.findall(r"`([a-z_]+)`", codes):
+            assert code in statuses, f"docs/voices.md names `{code}`, which the server never sends"
+            assert int(status) in statuses[code], f"docs/voices.md: `{code}` with {status}, the table says {statuses[code]}"
