@@ -144,7 +144,7 @@ build-asan:
 	@cmake --build build/asan -j $(JOBS)
 build-tsan:
 	@cmake -S . -B build/tsan $(SAN_CMAKE) "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSUPERTONIC_SANITIZE=thread > /dev/null
-	@cmake --build build/tsan -j $(JOBS) --target supertonic-tts service_tests concurrency_tests
+	@cmake --build build/tsan -j $(JOBS) --target supertonic-tts service_thread_tests concurrency_tests
 build-fuzz:
 	@CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSUPERTONIC_FUZZ=ON > /dev/null
 	@cmake --build build/fuzz -j $(JOBS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of build/fuzz for a bounded time (make fuzz).
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
-# Each target starts from its committed seeds (tests/fuzz/corpus/<target>/) plus
+# Each target starts from its committed seeds (tests/fuzz/corpus/<target>/), the
+# inputs that once failed (tests/fuzz/regressions/<target>/) and
 # the inputs earlier runs found (build/fuzz/corpus/<target>/, kept between
 # runs, never committed). A crash, sanitizer report, invariant violation, hang
 # (> 10 s per input) or memory blow-up (> 2 GB) is written to
@@ -26,10 +27,14 @@ fuzz_one() {  # target: fuzzes it, prints its line of figures; exit status as li
   mkdir -p "$work" "$artifacts"
   local extra=()
   [ -f "tests/fuzz/$t.dict" ] && extra+=("-dict=tests/fuzz/$t.dict")
+  # Inputs that once failed run first, like the seeds (read-only: new inputs go to $work).
+  local regressions=()
+  [ -d "tests/fuzz/regressions/$t" ] && regressions+=("tests/fuzz/regressions/$t")
   # UBSan and ASan findings abort, so libFuzzer saves the input.
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
     "$BIN/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-      -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" "$work" "tests/fuzz/corpus/$t" > "$log" 2>&1
+      -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" "$work" "tests/fuzz/corpus/$t" \
+      "${regressions[@]}" > "$log" 2>&1
   local rc=$?
   local execs rate cov corpus
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)

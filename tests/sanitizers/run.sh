@@ -3,7 +3,7 @@
 #   tests/sanitizers/run.sh asan   build/asan: every GoogleTest suite (ctest) and the
 #                                  service integration tests (pytest) against the
 #                                  ASan+UBSan server
-#   tests/sanitizers/run.sh tsan   build/tsan: the concurrency tests: service_tests,
+#   tests/sanitizers/run.sh tsan   build/tsan: the concurrency tests: service_thread_tests,
 #                                  concurrency_tests (the engine's shared objects), and the
 #                                  streaming/concurrency integration tests (hostile clients
 #                                  included: slow readers, floods, drain; several models sharing
@@ -63,7 +63,9 @@ case "$KIND" in
   tsan)
     export TSAN_OPTIONS="log_path=$REPORTS/tsan:suppressions=$SUPP/tsan.supp:second_deadlock_stack=1:halt_on_error=0:report_signal_unsafe=0"
     export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1"
-    run_step "service_tests" "$BUILD/bin/service_tests" --gtest_brief=1
+    # service_thread_tests: the service suites that run code on more than one
+    # thread; the single-threaded ones (parsers, audio) are ASan's.
+    run_step "service_thread_tests" "$BUILD/bin/service_thread_tests" --gtest_brief=1
     run_step "concurrency_tests (the engine objects the service shares between threads)" \
       "$BUILD/bin/concurrency_tests" --gtest_brief=1
     run_step "streaming and concurrency integration tests (pytest)" \
